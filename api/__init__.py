@@ -1,0 +1,1 @@
+"""The coordinators' HTTP service (FastAPI) — a thin layer over ``matching``; see issue 5."""

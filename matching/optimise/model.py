@@ -1,0 +1,290 @@
+"""The cooperation model: which institution takes which missing role of which facility.
+
+The formulation, readable as the mathematics it is::
+
+    Sets
+      F        facilities with missing roles; M_f ⊆ {①,②,③} the roles f lacks
+      C        candidates c = (f, i, r): institution i may take role r for f
+      P        pairs p = (f, i) with at least one candidate; E ⊆ P already partners
+    Data
+      n_f      residents of f;  o_f = 1 if f's type is an obligation (義務)
+      K_i, R_i     spare capacity of i, in new partner facilities / their residents
+      K_ir, R_ir   the same for one role only (when given)
+      t_c      travel cost n_f × minutes (+ minutes if the pair crosses a preferred area)
+    Variables
+      x_c ∈ {0,1}   i takes role r for f
+      y_p ∈ {0,1}   f and i make (or extend) an agreement
+      z_f ∈ {0,1}   every missing role of f is covered
+    Constraints
+      Σ_i x_(f,i,r) ≤ 1                       ∀ f, r ∈ M_f   one institution per role
+      x_c ≤ y_p(c),   y_p ≤ Σ_(c ∈ p) x_c                     an agreement covers ≥ 1 role
+      z_f ≤ Σ_i x_(f,i,r)                     ∀ f, r ∈ M_f
+      Σ_(p ∋ i, p ∉ E) y_p ≤ K_i,   Σ_(p ∋ i, p ∉ E) n_f y_p ≤ R_i
+      Σ_(c ∋ (i,r)) x_c ≤ K_ir,     Σ_(c ∋ (i,r)) n_f x_c ≤ R_ir
+      y_p = 1 (pinned pairs),  x_c = 1 (pinned roles)
+    Objective, lexicographic (each stage keeps the optimum of the ones before; 1–3
+    and 4–5 are solved as two sums whose integer weights make the order exact)
+      1. max Σ o_f z_f          obligated facilities brought to "all met"
+      2. max Σ (1 − o_f) z_f    effort-type facilities brought to "all met"
+      3. max Σ x_c              missing roles covered
+      4. min Σ_(p ∉ E) y_p      new agreements (one institution for several roles = one)
+      5. min Σ t_c x_c          resident-weighted travel
+
+Extending an agreement already in force (p ∈ E) uses no facility or resident
+capacity: the institution already counts the facility among its partners.
+
+The candidate graph (facilities — institutions) falls apart into independent
+connected components; each is solved on its own with CP-SAT, single-threaded with
+a fixed seed and a deterministic time limit, so the same input gives the same
+output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+from ortools.sat.python import cp_model
+
+STAGES = (
+    ("obligated_full", "maximize"),
+    ("effort_full", "maximize"),
+    ("roles_covered", "maximize"),
+    ("new_agreements", "minimize"),
+    ("travel_cost", "minimize"),
+)
+
+
+@dataclass
+class StageResult:
+    name: str
+    sense: str
+    objective: float = 0.0
+    bound: float = 0.0
+    optimal: bool = True
+
+    @property
+    def gap(self) -> float:
+        """Relative gap between the best solution and the proven bound (0 = proven optimal)."""
+        denom = max(abs(self.bound), abs(self.objective), 1.0)
+        return abs(self.bound - self.objective) / denom
+
+
+@dataclass
+class CooperationModel:
+    """Assign missing roles to institutions, optimally and lexicographically.
+
+    Build it :meth:`from_frames` (a candidate table plus facility and institution
+    tables) and call :meth:`solve`; the chosen candidates are in ``chosen`` and
+    the per-stage objective, bound and gap in ``stages``.
+
+    >>> cand = pd.DataFrame({"facility_id": ["F1", "F1", "F2"], "institution_id": ["H", "H", "H"],
+    ...                      "role": ["consult", "admit", "admit"], "cost": [10, 10, 5],
+    ...                      "existing": False, "pinned": False})
+    >>> fac = pd.DataFrame({"residents": [50, 80], "obligated": [True, True],
+    ...                     "missing": [3, 1]}, index=["F1", "F2"])
+    >>> inst = pd.DataFrame({"capacity_facilities": [1]}, index=["H"])
+    >>> m = CooperationModel.from_frames(cand, fac, inst).solve()
+    >>> m.chosen[["facility_id", "role"]].values.tolist()   # H cannot complete F1 (③②① missing), but completes F2
+    [['F2', 'admit']]
+    """
+
+    candidates: pd.DataFrame
+    facilities: pd.DataFrame
+    institutions: pd.DataFrame
+    stage_time_limit: float = 20.0
+    stages: list[StageResult] = field(default_factory=list)
+    chosen: pd.DataFrame | None = None
+    components: int = 0
+
+    @classmethod
+    def from_frames(cls, candidates: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.DataFrame,
+                    stage_time_limit: float = 20.0) -> CooperationModel:
+        """``candidates``: facility_id, institution_id, role, cost, existing, pinned (the pair must
+        be used), pinned_role (this very role must be assigned; optional column);
+        ``facilities`` (index facility_id): residents, obligated, missing (number of missing roles);
+        ``institutions`` (index institution_id): optional capacity_facilities, capacity_residents,
+        capacity_facilities_<role>, capacity_residents_<role> (NA = unlimited)."""
+        cand = candidates.reset_index(drop=True)
+        if "pinned_role" not in cand.columns:
+            cand = cand.assign(pinned_role=False)
+        return cls(cand, facilities, institutions, stage_time_limit)
+
+    # -- solving -------------------------------------------------------------------
+    def solve(self) -> CooperationModel:
+        cand = self.candidates
+        self.stages = [StageResult(name, sense) for name, sense in STAGES]
+        picked = np.zeros(len(cand), bool)
+        comps = _components(cand)
+        self.components = len(comps)
+        for rows in comps:
+            x, results = self._solve_component(cand.iloc[rows])
+            picked[rows] = x
+            for total, part in zip(self.stages, results, strict=True):
+                total.objective += part.objective
+                total.bound += part.bound
+                total.optimal &= part.optimal
+        self.chosen = cand[picked].reset_index(drop=True)
+        return self
+
+    def _solve_component(self, cand: pd.DataFrame) -> tuple[np.ndarray, list[StageResult]]:
+        m = cp_model.CpModel()
+        n = len(cand)
+        x = [m.new_bool_var(f"x{k}") for k in range(n)]
+        fids = cand["facility_id"].to_numpy()
+        iids = cand["institution_id"].to_numpy()
+        roles = cand["role"].to_numpy()
+        residents = self.facilities["residents"].reindex(fids).to_numpy(int)
+
+        # One institution per (facility, role); z_f ≤ each role's coverage.
+        by_fr: dict[tuple[str, str], list[int]] = {}
+        for k, key in enumerate(zip(fids, roles, strict=True)):
+            by_fr.setdefault(key, []).append(k)
+        for ks in by_fr.values():
+            m.add(sum(x[k] for k in ks) <= 1)
+        facs = sorted(set(fids))
+        z = {f: m.new_bool_var(f"z_{f}") for f in facs}
+        for f in facs:
+            need = int(self.facilities.at[f, "missing"])
+            covered_roles = [(ff, r) for (ff, r) in by_fr if ff == f]
+            if len(covered_roles) < need:
+                m.add(z[f] == 0)  # some missing role has no candidate at all
+            for key in covered_roles:
+                m.add(z[f] <= sum(x[k] for k in by_fr[key]))
+
+        # Agreements y_p ⇔ at least one role of the pair.
+        by_pair: dict[tuple[str, str], list[int]] = {}
+        for k, key in enumerate(zip(fids, iids, strict=True)):
+            by_pair.setdefault(key, []).append(k)
+        y = {}
+        existing = dict(zip(zip(fids, iids, strict=True), cand["existing"].to_numpy(bool), strict=True))
+        for p, ks in by_pair.items():
+            y[p] = m.new_bool_var(f"y_{p[0]}_{p[1]}")
+            for k in ks:
+                m.add_implication(x[k], y[p])
+            m.add(y[p] <= sum(x[k] for k in ks))
+        for k in np.flatnonzero(cand["pinned"].to_numpy(bool)):
+            m.add(y[(fids[k], iids[k])] == 1)
+        for k in np.flatnonzero(cand["pinned_role"].to_numpy(bool)):
+            m.add(x[k] == 1)
+
+        # Capacities, counted in new partner facilities and their residents.
+        inst = self.institutions
+        new_pairs_of: dict[str, list[tuple[str, str]]] = {}
+        for p in by_pair:
+            if not existing[p]:
+                new_pairs_of.setdefault(p[1], []).append(p)
+        res_of = dict(zip(fids, residents, strict=True))
+        for i, pairs in new_pairs_of.items():
+            cap_f = _cap(inst, i, "capacity_facilities")
+            if cap_f is not None:
+                m.add(sum(y[p] for p in pairs) <= cap_f)
+            cap_r = _cap(inst, i, "capacity_residents")
+            if cap_r is not None:
+                m.add(sum(int(res_of[p[0]]) * y[p] for p in pairs) <= cap_r)
+        by_ir: dict[tuple[str, str], list[int]] = {}
+        for k, key in enumerate(zip(iids, roles, strict=True)):
+            by_ir.setdefault(key, []).append(k)
+        for (i, r), ks in by_ir.items():
+            cap_f = _cap(inst, i, f"capacity_facilities_{r}")
+            if cap_f is not None:
+                m.add(sum(x[k] for k in ks) <= cap_f)
+            cap_r = _cap(inst, i, f"capacity_residents_{r}")
+            if cap_r is not None:
+                m.add(sum(int(residents[k]) * x[k] for k in ks) <= cap_r)
+
+        obligated = self.facilities["obligated"]
+        cost = np.rint(cand["cost"].to_numpy(float)).astype(int)
+        terms = [
+            sum(z[f] for f in facs if bool(obligated.at[f])),
+            sum(z[f] for f in facs if not bool(obligated.at[f])),
+            sum(x),
+            sum(y[p] for p in by_pair if not existing[p]),
+            sum(int(c) * x[k] for k, c in enumerate(cost)),
+        ]
+        # Exact lexicographic weights: each level outweighs everything below it.
+        w_effort = len(by_fr) + 1  # roles covered ≤ number of (facility, role) pairs
+        w_obligated = w_effort * (sum(1 for f in facs if not bool(obligated.at[f])) + 1)
+        w_agreements = int(cost.sum()) + 1  # travel cost ≤ Σ cost
+        coverage = (w_obligated, w_effort, 1)
+        effort = (w_agreements, 1)
+        return self._solve_two_levels(m, x, terms, coverage, effort)
+
+    def _solve_two_levels(self, m: cp_model.CpModel, x, terms, coverage, effort):
+        """Maximise coverage (stages 1–3 as one exactly weighted sum), keep it, then
+        minimise agreements and travel (stages 4–5, likewise).  Two solves instead of
+        five: the weights make the order exact, and CP-SAT proves each faster."""
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1  # single-threaded with a fixed seed: deterministic
+        solver.parameters.random_seed = 0
+        solver.parameters.linearization_level = 2  # the LP relaxation is tight here; use it fully
+        solver.parameters.max_deterministic_time = self.stage_time_limit
+        values = [0] * len(terms)
+        bounds = [0.0] * len(terms)
+        optimal = [True] * len(terms)
+        chosen = np.zeros(len(x), bool)
+        for level, (sense, idx, weights) in enumerate(
+                (("maximize", (0, 1, 2), coverage), ("minimize", (3, 4), effort))):
+            expr = sum(w * terms[k] for k, w in zip(idx, weights, strict=True)
+                       if not isinstance(terms[k], int))
+            if isinstance(expr, int):
+                continue
+            (m.maximize if sense == "maximize" else m.minimize)(expr)
+            if level:
+                m.clear_hints()
+                for var, val in zip(x, chosen, strict=True):
+                    m.add_hint(var, bool(val))
+            status = solver.solve(m)
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                raise InfeasibleError(
+                    "no feasible assignment: pinned pairs exceed an institution's capacity or conflict "
+                    f"(solver status {solver.status_name(status)})")
+            obj = round(solver.objective_value)
+            chosen = np.array([bool(solver.value(v)) for v in x])
+            for k in idx:
+                values[k] = 0 if isinstance(terms[k], int) else int(solver.value(terms[k]))
+            # Decode the proven bound of the leading term of this level (valid because the
+            # lower terms are non-negative and smaller than its weight).
+            bound = solver.best_objective_bound
+            is_opt = status == cp_model.OPTIMAL
+            lead = idx[0]
+            bounds[lead] = (np.floor(bound / weights[0] + 1e-9) if sense == "maximize"
+                            else np.ceil(bound / weights[0] - 1e-9)) if not is_opt else values[lead]
+            for k in idx[1:]:
+                bounds[k] = values[k] if is_opt else np.nan
+            for k in idx:
+                optimal[k] = is_opt
+            m.add(expr >= obj) if sense == "maximize" else m.add(expr <= obj)
+        results = [StageResult(name, sense, float(values[k]), float(bounds[k]), optimal[k])
+                   for k, (name, sense) in enumerate(STAGES)]
+        return chosen, results
+
+
+class InfeasibleError(RuntimeError):
+    """The coordinators' pinned pairs cannot all be honoured."""
+
+
+def _cap(inst: pd.DataFrame, i: str, column: str) -> int | None:
+    if column not in inst.columns:
+        return None
+    v = inst.at[i, column]
+    return None if pd.isna(v) else int(v)
+
+
+def _components(cand: pd.DataFrame) -> list[np.ndarray]:
+    """Row indices of each connected component of the facility–institution graph, in a stable order."""
+    if cand.empty:
+        return []
+    g = nx.Graph()
+    g.add_edges_from(zip("f:" + cand["facility_id"], "i:" + cand["institution_id"], strict=True))
+    label = {}
+    comps = sorted((sorted(c) for c in nx.connected_components(g)), key=lambda c: c[0])
+    for k, comp in enumerate(comps):
+        for node in comp:
+            label[node] = k
+    comp_of_row = ("f:" + cand["facility_id"]).map(label).to_numpy()
+    order = np.argsort(comp_of_row, kind="stable")
+    splits = np.flatnonzero(np.diff(comp_of_row[order])) + 1
+    return np.split(order, splits)

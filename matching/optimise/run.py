@@ -1,0 +1,160 @@
+"""One matching run: status → candidates → model → proposals → explanations.
+
+Each step is a function of its own (``facility_status``, ``find_candidates``,
+``CooperationModel``, ``proposals_from``, ``explain``); :func:`match` chains them
+and records what each step took.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from matching.candidates import facilities_to_match, find_candidates, travel_provider
+from matching.explain import explain_proposals, explain_unmatched
+from matching.optimise.model import CooperationModel, StageResult
+from matching.parameters import MatchParameters
+from matching.region import Region
+from matching.status import facility_status
+from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role, format_roles
+
+PROPOSAL_COLUMNS = ["facility_id", "institution_id", "roles", "distance_km", "travel_minutes",
+                    "extends_existing", "not_yet_asked", "pinned", "explanation"]
+
+
+@dataclass
+class MatchResult:
+    """What a run produced; ``proposals`` and ``unmatched`` are what coordinators act on."""
+
+    params: MatchParameters
+    status_before: pd.DataFrame
+    status_after: pd.DataFrame
+    candidates: pd.DataFrame
+    proposals: pd.DataFrame
+    unmatched: pd.DataFrame
+    alternatives: pd.DataFrame
+    stages: list[StageResult]
+    components: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def optimal(self) -> bool:
+        return all(s.optimal for s in self.stages)
+
+    def stage(self, name: str) -> StageResult:
+        return next(s for s in self.stages if s.name == name)
+
+
+def travel_cost(cand: pd.DataFrame, region: Region, params: MatchParameters) -> np.ndarray:
+    """Resident-weighted minutes, plus the preference penalty for pairs crossing the preferred area."""
+    residents = region.residents().reindex(cand["facility_id"]).to_numpy(float)
+    minutes = cand["minutes"].to_numpy(float)
+    if params.prefer_same is not None:
+        column = "municipality_code" if params.prefer_same == "municipality" else "secondary_area_code"
+        fac_area = region.facility_area()[column]
+        inst_area = region.institutions.join(region.areas, on="municipality_code")[column]
+        differs = (fac_area.reindex(cand["facility_id"]).to_numpy()
+                   != inst_area.reindex(cand["institution_id"]).to_numpy())
+        minutes = minutes + differs * params.preference_minutes
+    return np.rint(residents * minutes)
+
+
+def model_inputs(region: Region, need: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "residents": region.residents().reindex(need.index),
+        "obligated": need["obligated"],
+        "missing": need["missing_roles"].map(len),
+    })
+
+
+def proposals_from(chosen: pd.DataFrame) -> pd.DataFrame:
+    """One row per facility–institution pair: the roles it would take, distance and time."""
+    if chosen.empty:
+        return pd.DataFrame(columns=PROPOSAL_COLUMNS[:-1])
+    order = {r.value: k for k, r in enumerate(ROLE_ORDER)}
+    g = chosen.groupby(["facility_id", "institution_id"], sort=True)
+    out = g.agg(
+        roles=("role", lambda rs: format_roles({Role(r) for r in rs})),
+        distance_km=("km", "first"),
+        travel_minutes=("minutes", "first"),
+        extends_existing=("existing", "first"),
+        not_yet_asked=("not_yet_asked", "first"),
+        pinned=("pinned", "any"),
+    ).reset_index()
+    out["distance_km"] = out["distance_km"].round(2)
+    out["travel_minutes"] = out["travel_minutes"].round(1)
+    del order
+    return out
+
+
+def match(region: Region, params: MatchParameters | None = None) -> MatchResult:
+    """Propose cooperating institutions for every facility with missing roles.
+
+    >>> from matching.contract import load_region             # doctest: +SKIP
+    >>> result = match(load_region("data/demo"))               # doctest: +SKIP
+    >>> result.optimal, len(result.proposals)                  # doctest: +SKIP
+    """
+    params = params or MatchParameters()
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    before = facility_status(region)
+    need = facilities_to_match(before, params)
+    seconds["status"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    travel = travel_provider(region, params)
+    cand = find_candidates(region, before, params, travel)
+    cand["cost"] = travel_cost(cand, region, params)
+    seconds["candidates"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    model = CooperationModel.from_frames(cand, model_inputs(region, need), region.institutions,
+                                         stage_time_limit=params.stage_time_limit).solve()
+    seconds["solve"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    chosen = model.chosen
+    proposals = proposals_from(chosen)
+    alternatives, notes = explain_proposals(region, cand, chosen, proposals)
+    proposals["explanation"] = [notes.get((f, i), "") for f, i in
+                                zip(proposals["facility_id"], proposals["institution_id"], strict=True)]
+    proposals = proposals[PROPOSAL_COLUMNS]
+    agreed = pd.concat([region.partnerships[["facility_id", "institution_id", "roles"]],
+                        chosen.assign(roles=chosen["role"].map(lambda r: frozenset({Role(r)})))
+                        [["facility_id", "institution_id", "roles"]]], ignore_index=True)
+    after = facility_status(region, agreed)
+    unmatched = explain_unmatched(region, before, after, cand, chosen, params, travel, optimal=all(
+        s.optimal for s in model.stages))
+    seconds["explain"] = time.perf_counter() - t0
+    return MatchResult(params, before, after, cand, proposals, unmatched, alternatives,
+                       model.stages, model.components, seconds)
+
+
+def summary(result: MatchResult) -> dict:
+    """Counts before/after by status and type, objective, bound, gap and timings (summary.json)."""
+    def counts(st: pd.DataFrame) -> dict:
+        table = st.groupby(["facility_type", "status"], observed=True).size()
+        out: dict[str, dict[str, int]] = {}
+        for (t, s), n in table.items():
+            out.setdefault(t, {})[s] = int(n)
+        return {t: out.get(t, {}) for t in FACILITY_TYPES if t in out}
+
+    return {
+        "facilities": int(len(result.status_before)),
+        "facilities_to_match": int(len(facilities_to_match(result.status_before, result.params))),
+        "proposals": int(len(result.proposals)),
+        "new_agreements": int((~result.proposals["extends_existing"].astype(bool)).sum()),
+        "unmatched_facilities": int(result.unmatched["facility_id"].nunique()),
+        "status_before": counts(result.status_before),
+        "status_after": counts(result.status_after),
+        "objective": {s.name: s.objective for s in result.stages},
+        "bound": {s.name: s.bound for s in result.stages},
+        "gap": {s.name: round(s.gap, 6) for s in result.stages},
+        "optimal": result.optimal,
+        "components": result.components,
+        "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
+        "parameters": result.params.model_dump(mode="json"),
+    }

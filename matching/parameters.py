@@ -1,0 +1,133 @@
+"""Parameters of a matching run, with their defaults, and how to read them from TOML.
+
+Every default here is documented and configurable per run::
+
+    [limits.visit]          # ② house calls: the 16 km rule and 30 minutes
+    km = 16
+    minutes = 30
+
+    [travel]
+    speed_kmh = 40
+    circuity = 1.3
+
+    [[forbidden]]            # declined by the institution
+    facility_id = "F0012"
+    institution_id = "I0040"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from matching.vocabulary import FACILITY_TYPES, Role
+
+
+class RoleLimit(BaseModel):
+    """How far an institution may be for one role: travel minutes and, optionally, straight-line km."""
+
+    model_config = ConfigDict(extra="forbid")
+    minutes: float = Field(gt=0)
+    km: float | None = Field(default=None, gt=0)
+
+
+def _default_limits() -> dict[Role, RoleLimit]:
+    return {
+        Role.CONSULT: RoleLimit(minutes=30),
+        # 往診・訪問診療の16km規定: house calls in principle within 16 km straight line.
+        Role.VISIT: RoleLimit(minutes=30, km=16),
+        Role.ADMIT: RoleLimit(minutes=45),
+    }
+
+
+class TravelSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    speed_kmh: float = Field(default=40.0, gt=0)
+    circuity: float = Field(default=1.3, ge=1.0)
+    road_network: Path | None = None  # GraphML road graph; None = straight line × circuity
+    weight: str = "travel_time"
+    weight_unit: Literal["seconds", "minutes"] = "seconds"
+
+
+class Pair(BaseModel):
+    """A coordinator's decision on one facility–institution pair."""
+
+    model_config = ConfigDict(extra="forbid")
+    facility_id: str
+    institution_id: str
+    roles: frozenset[Role] | None = None  # pinned: the roles agreed (None = any it can take)
+
+
+class MatchParameters(BaseModel):
+    """Everything a run depends on besides the region itself."""
+
+    model_config = ConfigDict(extra="forbid")
+    limits: dict[Role, RoleLimit] = Field(default_factory=_default_limits)
+    travel: TravelSettings = Field(default_factory=TravelSettings)
+    #: Facility types in scope (None = all nine).
+    facility_types: list[str] | None = None
+    #: Propose partners for facilities with no annual report on file (status unknown).
+    include_unreported: bool = False
+    #: Institutions whose willingness has not been asked (accepting blank) are candidates.
+    unknown_accepting: bool = True
+    pinned: list[Pair] = Field(default_factory=list)
+    forbidden: list[Pair] = Field(default_factory=list)
+    #: Optional preference for partners in the same area, as minutes added to the
+    #: travel cost of pairs that cross it (only breaks ties after the first three goals).
+    prefer_same: Literal["municipality", "secondary_area"] | None = None
+    preference_minutes: float = Field(default=15.0, ge=0)
+    #: Solver effort per model stage (CP-SAT deterministic time units ≈ seconds).
+    stage_time_limit: float = Field(default=20.0, gt=0)
+
+    @field_validator("limits", mode="before")
+    @classmethod
+    def _merge_limits(cls, value):
+        merged = {r.value: lim.model_dump() for r, lim in _default_limits().items()}
+        for role, lim in (value or {}).items():
+            key = role.value if isinstance(role, Role) else str(role)
+            if key not in merged:
+                raise ValueError(f"unknown role {key!r} in limits; expected consult, visit or admit")
+            patch = lim.model_dump() if isinstance(lim, RoleLimit) else dict(lim)
+            merged[key] = {**merged[key], **patch}
+        return merged
+
+    @field_validator("facility_types")
+    @classmethod
+    def _known_types(cls, value):
+        if value is not None:
+            unknown = [t for t in value if t not in FACILITY_TYPES]
+            if unknown:
+                raise ValueError(f"unknown facility type(s) {unknown}; expected {sorted(FACILITY_TYPES)}")
+        return value
+
+    def limit_minutes(self) -> float:
+        return max(lim.minutes for lim in self.limits.values())
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> MatchParameters:
+        """Read parameters from a TOML file; errors name the file and the offending key."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ParameterError(f"{path}: file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ParameterError(f"{path}: not valid TOML: {exc}") from None
+        return cls.from_mapping(data, source=str(path))
+
+    @classmethod
+    def from_mapping(cls, data: dict, source: str = "parameters") -> MatchParameters:
+        data = dict(data.get("matching", data))
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            lines = [f"{source}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+                     for e in exc.errors()]
+            raise ParameterError("\n".join(lines)) from None
+
+
+class ParameterError(ValueError):
+    """Bad run parameters; the message names the file and key."""

@@ -1,0 +1,63 @@
+"""A region: the validated tables of the data contract, held as pandas frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from matching.contract.errors import RowError
+from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role
+
+
+@dataclass
+class Region:
+    """The validated contents of a region folder.
+
+    Frames are indexed by their ids (``municipality_code``, ``facility_id``,
+    ``institution_id``); ``partnerships`` has one row per agreement with a
+    ``roles`` column of ``frozenset[Role]``.  ``skipped`` lists every row the
+    lenient loader left out, so nothing is dropped silently.
+    """
+
+    areas: pd.DataFrame
+    facilities: pd.DataFrame
+    institutions: pd.DataFrame
+    partnerships: pd.DataFrame
+    travel_times: pd.DataFrame | None = None
+    source: Path | None = None
+    skipped: list[RowError] = field(default_factory=list)
+
+    # -- convenience views -------------------------------------------------
+    def offered_roles(self, institution_id: str) -> frozenset[Role]:
+        row = self.institutions.loc[institution_id]
+        return frozenset(r for r in ROLE_ORDER if bool(row[role_column(r)]))
+
+    def residents(self) -> pd.Series:
+        """Residents per facility, unknown 定員 replaced by the type's documented default."""
+        f = self.facilities
+        default = f["facility_type"].map(lambda t: FACILITY_TYPES[t].default_residents)
+        return f["residents"].fillna(default).astype(int)
+
+    def facility_area(self) -> pd.DataFrame:
+        """Facilities with their municipality, secondary area and prefecture names."""
+        return self.facilities.join(self.areas, on="municipality_code")
+
+    def subset(self, facility_ids) -> Region:
+        """The same region restricted to some facilities (institutions kept)."""
+        ids = pd.Index(facility_ids)
+        fac = self.facilities.loc[self.facilities.index.intersection(ids)]
+        part = self.partnerships[self.partnerships["facility_id"].isin(fac.index)]
+        tt = None
+        if self.travel_times is not None:
+            tt = self.travel_times[self.travel_times["facility_id"].isin(fac.index)]
+        return Region(self.areas, fac, self.institutions, part, tt, self.source, list(self.skipped))
+
+
+ROLE_COLUMNS = {Role.CONSULT: "consult_24h", Role.VISIT: "visit_24h", Role.ADMIT: "admit"}
+
+
+def role_column(role: Role) -> str:
+    """The institutions.csv column that says whether a role is offered around the clock."""
+    return ROLE_COLUMNS[role]

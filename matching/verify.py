@@ -1,0 +1,195 @@
+"""An independent verifier of proposals.
+
+It shares nothing with the solver path but the data contract: distances come
+from geopy (not pyproj), travel times are recomputed pair by pair (networkx
+Dijkstra for road graphs, not scipy), and every rule is checked row by row from
+the vocabulary table.  Tests run it on every solve they make.
+
+>>> from matching.contract import load_region                       # doctest: +SKIP
+>>> verify(load_region("data/demo"), "out/proposals.csv")            # doctest: +SKIP
+[]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+import pandas as pd
+from geopy.distance import geodesic
+
+from matching.parameters import MatchParameters
+from matching.region import Region
+from matching.vocabulary import FACILITY_TYPES, Role
+
+KM_TOLERANCE = 0.02  # km: proposals round distances to 10 m
+MINUTE_TOLERANCE = 0.06  # minutes: proposals round to 0.1
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    code: str
+    facility_id: str
+    institution_id: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.facility_id}–{self.institution_id}: {self.message}"
+
+
+def verify(region: Region, proposals: pd.DataFrame | str | Path,
+           params: MatchParameters | None = None) -> list[Violation]:
+    """Every violated constraint of ``proposals`` (empty list = all constraints hold)."""
+    params = params or MatchParameters()
+    if not isinstance(proposals, pd.DataFrame):
+        proposals = pd.read_csv(proposals, dtype={"facility_id": str, "institution_id": str, "roles": str},
+                                keep_default_na=False)
+    out: list[Violation] = []
+    fac, inst = region.facilities, region.institutions
+    pinned = {(p.facility_id, p.institution_id): p.roles for p in params.pinned}
+    forbidden = {(p.facility_id, p.institution_id) for p in params.forbidden}
+    covered: dict[str, set[Role]] = {}
+    for f, roles in zip(region.partnerships["facility_id"], region.partnerships["roles"], strict=True):
+        covered.setdefault(f, set()).update(roles)
+    existing = set(zip(region.partnerships["facility_id"], region.partnerships["institution_id"], strict=True))
+    measured = {}
+    if region.travel_times is not None:
+        measured = {(f, i): m for f, i, m in region.travel_times[["facility_id", "institution_id", "minutes"]]
+                    .itertuples(index=False)}
+    road = _RoadTimes(region, params) if params.travel.road_network else None
+
+    assigned: dict[tuple[str, Role], str] = {}
+    seen_pairs: set[tuple[str, str]] = set()
+    load: dict[str, list[int]] = {}  # institution -> [new facilities, residents]
+    role_load: dict[tuple[str, Role], list[int]] = {}
+
+    for row in proposals.itertuples(index=False):
+        f, i = str(row.facility_id), str(row.institution_id)
+
+        def bad(code, msg, f=f, i=i):
+            out.append(Violation(code, f, i, msg))
+
+        if f not in fac.index or i not in inst.index:
+            bad("unknown_id", "facility or institution not in the region")
+            continue
+        if (f, i) in seen_pairs:
+            bad("duplicate_pair", "the same pair appears twice")
+        seen_pairs.add((f, i))
+        try:
+            roles = {Role(x) for x in str(row.roles).split(";") if x}
+        except ValueError:
+            bad("bad_roles", f"unreadable roles {row.roles!r}")
+            continue
+        if not roles:
+            bad("bad_roles", "a proposal must carry at least one role")
+            continue
+        ftype = FACILITY_TYPES[fac.at[f, "facility_type"]]
+        if params.facility_types is not None and ftype.code not in params.facility_types:
+            bad("out_of_scope", f"facility type {ftype.code} is not in this run's scope")
+        if not fac.at[f, "reported"] and not params.include_unreported:
+            bad("out_of_scope", "facility has no annual report on file (not tracked)")
+        missing = set(ftype.required_roles) - covered.get(f, set())
+        is_pinned = (f, i) in pinned
+        if (f, i) in forbidden:
+            bad("forbidden_pair", "the pair was declined (forbidden)")
+        accepting = inst.at[i, "accepting"]
+        if not is_pinned and (accepting is False or (pd.isna(accepting) and not params.unknown_accepting)
+                              or (not pd.isna(accepting) and not bool(accepting))):
+            bad("not_accepting", "institution does not accept new partners")
+
+        km = geodesic((fac.at[f, "lat"], fac.at[f, "lon"]), (inst.at[i, "lat"], inst.at[i, "lon"])).km
+        if (f, i) in measured:
+            minutes = measured[(f, i)]
+        elif road is not None:
+            minutes = road.minutes(f, i)
+        else:
+            minutes = km * params.travel.circuity / params.travel.speed_kmh * 60
+        if abs(float(row.distance_km) - km) > KM_TOLERANCE:
+            bad("wrong_distance", f"distance_km {row.distance_km} but the geodesic is {km:.3f} km")
+        if abs(float(row.travel_minutes) - minutes) > MINUTE_TOLERANCE:
+            bad("wrong_minutes", f"travel_minutes {row.travel_minutes} but recomputed {minutes:.2f}")
+
+        for r in sorted(roles, key=lambda r: r.value):
+            if r not in missing:
+                bad("role_not_missing", f"role {r.value} is not missing (required {sorted(x.value for x in ftype.required_roles)}, already covered or not required)")
+            flag = {"consult": "consult_24h", "visit": "visit_24h", "admit": "admit"}[r.value]
+            if not bool(inst.at[i, flag]):
+                bad("role_not_offered", f"institution does not offer {r.value} around the clock")
+            if r is Role.ADMIT and inst.at[i, "kind"] != "hospital":
+                bad("admit_by_clinic", "admission (③) is for hospitals only")
+            lim = params.limits[r]
+            if not is_pinned:
+                if minutes > lim.minutes + 1e-6:
+                    bad("beyond_limit", f"{r.value}: {minutes:.1f} min exceeds the {lim.minutes:g} min limit")
+                if lim.km is not None and km > lim.km + 1e-6:
+                    bad("beyond_limit", f"{r.value}: {km:.2f} km exceeds the {lim.km:g} km limit")
+            if (f, r) in assigned:
+                bad("role_assigned_twice", f"{r.value} already proposed from {assigned[(f, r)]}")
+            assigned[(f, r)] = i
+            res = _residents(fac, f)
+            rl = role_load.setdefault((i, r), [0, 0])
+            rl[0] += 1
+            rl[1] += res
+        if (f, i) not in existing:
+            ld = load.setdefault(i, [0, 0])
+            ld[0] += 1
+            ld[1] += _residents(fac, f)
+
+    for i, (n_fac, n_res) in sorted(load.items()):
+        for column, used in (("capacity_facilities", n_fac), ("capacity_residents", n_res)):
+            cap = inst.at[i, column]
+            if not pd.isna(cap) and used > int(cap):
+                out.append(Violation("over_capacity", "*", i, f"{column} {int(cap)} but {used} proposed"))
+    for (i, r), (n_fac, n_res) in sorted(role_load.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+        for unit, used in (("facilities", n_fac), ("residents", n_res)):
+            column = f"capacity_{unit}_{r.value}"
+            cap = inst.at[i, column] if column in inst.columns else pd.NA
+            if not pd.isna(cap) and used > int(cap):
+                out.append(Violation("over_capacity", "*", i, f"{column} {int(cap)} but {used} proposed"))
+    for (f, i), roles in sorted(pinned.items()):
+        ftype = FACILITY_TYPES[fac.at[f, "facility_type"]]
+        if not (set(ftype.required_roles) - covered.get(f, set())):
+            continue  # nothing left to propose for that facility
+        if (f, i) not in seen_pairs:
+            out.append(Violation("pin_missing", f, i, "pinned pair is not in the proposals"))
+        elif roles:
+            for r in roles:
+                if assigned.get((f, r)) != i:
+                    out.append(Violation("pin_missing", f, i, f"pinned role {r.value} not proposed from it"))
+    return sorted(out)
+
+
+def _residents(fac: pd.DataFrame, f: str) -> int:
+    n = fac.at[f, "residents"]
+    return FACILITY_TYPES[fac.at[f, "facility_type"]].default_residents if pd.isna(n) else int(n)
+
+
+class _RoadTimes:
+    """Reference road times with networkx's Dijkstra (the solver path uses scipy)."""
+
+    def __init__(self, region: Region, params: MatchParameters):
+        t = params.travel
+        path = t.road_network if t.road_network.is_absolute() or region.source is None else region.source / t.road_network
+        self.g = nx.read_graphml(path)
+        self.scale = 1 / 60 if t.weight_unit == "seconds" else 1.0
+        self.weight = t.weight
+        self.access = 20.0
+        self.region = region
+        self.nodes = list(self.g.nodes)
+
+    def _nearest(self, lat, lon):
+        best = min(self.nodes, key=lambda n: geodesic((lat, lon), (float(self.g.nodes[n]["y"]), float(self.g.nodes[n]["x"]))).km)
+        km = geodesic((lat, lon), (float(self.g.nodes[best]["y"]), float(self.g.nodes[best]["x"]))).km
+        return best, km / self.access * 60
+
+    def minutes(self, f: str, i: str) -> float:
+        fr, ir = self.region.facilities.loc[f], self.region.institutions.loc[i]
+        fn, fa = self._nearest(fr["lat"], fr["lon"])
+        inn, ia = self._nearest(ir["lat"], ir["lon"])
+        try:
+            d = nx.shortest_path_length(self.g, inn, fn, weight=lambda u, v, e: min(
+                float(x[self.weight]) for x in e.values()) if self.g.is_multigraph() else float(e[self.weight]))
+        except nx.NetworkXNoPath:
+            return float("inf")
+        return d * self.scale + fa + ia
