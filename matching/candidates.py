@@ -14,7 +14,14 @@ import pandas as pd
 
 from matching.parameters import MatchParameters, ParameterError
 from matching.region import Region, role_column
-from matching.travel import GeodesicTravel, MatrixOverride, Points, RoadNetworkTravel, TravelTimes, geodesic_km
+from matching.travel import (
+    GeodesicTravel,
+    MatrixOverride,
+    Points,
+    RoadNetworkTravel,
+    TravelTimes,
+    geodesic_km,
+)
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER
 
 BIT = {r: 1 << k for k, r in enumerate(ROLE_ORDER)}

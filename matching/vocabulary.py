@@ -15,10 +15,10 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """The three roles of a cooperating medical institution (協力医療機関)."""
 
     CONSULT = "consult"  # ① 相談対応を行う体制を常時確保
@@ -43,7 +43,7 @@ ROLE_LABELS_JA: dict[Role, str] = {
 }
 
 
-class Strength(str, Enum):
+class Strength(StrEnum):
     """Whether designating a compliant institution is an obligation or an effort."""
 
     OBLIGATION = "obligation"  # 義務（経過措置：令和9年3月31日まで）
@@ -54,7 +54,7 @@ class Strength(str, Enum):
         return {"obligation": "義務", "effort": "努力義務"}[self.value]
 
 
-class InstitutionKind(str, Enum):
+class InstitutionKind(StrEnum):
     HOSPITAL = "hospital"  # 病院 (20 beds or more)
     CLINIC = "clinic"  # 診療所
 
@@ -63,7 +63,7 @@ class InstitutionKind(str, Enum):
         return {"hospital": "病院", "clinic": "診療所"}[self.value]
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Compliance status of one facility, in the categories of 003 別紙1.
 
     MHLW's prefecture table has four columns (all / some / none-but-designated /

@@ -144,7 +144,7 @@ def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]
         return errors
 
     # Designations that belong to the other kind (e.g. 在支診 on a hospital).
-    for idx, row in inst_df.iterrows():
+    for _, row in inst_df.iterrows():
         kind, desigs = row["kind"], row["designations"]
         if not isinstance(desigs, frozenset):
             continue
@@ -162,7 +162,7 @@ def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]
     part = t["partnerships.csv"]
     kind_of = inst_df.set_index("institution_id")["kind"]
     kind_of = kind_of[~kind_of.index.duplicated()]
-    for idx, row in part.iterrows():
+    for _, row in part.iterrows():
         roles = row["roles"]
         if not isinstance(roles, frozenset):
             continue

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matching.vocabulary import FACILITY_TYPES, format_roles, Role
+from matching.vocabulary import FACILITY_TYPES, Role, format_roles
 
 PREFECTURE_CODE = "03"
 

@@ -123,7 +123,9 @@ class RoadNetworkTravel:
                 raise ValueError(f"road graph edge {u}→{v} has no {weight!r} attribute")
             w = float(data[weight]) * scale
             for a, b in ((u, v),) if graph.is_directed() else ((u, v), (v, u)):
-                rows.append(index[a]); cols.append(index[b]); mins.append(w)
+                rows.append(index[a])
+                cols.append(index[b])
+                mins.append(w)
         n = len(self.nodes)
         # Parallel edges (MultiDiGraph): keep the fastest.
         order = np.lexsort((np.array(mins), np.array(cols), np.array(rows))) if mins else np.array([], int)
