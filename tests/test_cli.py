@@ -1,0 +1,75 @@
+"""The ``matching`` command on the demo region and on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from matching.cli import app
+from tests.conftest import ROOT
+
+runner = CliRunner()
+DEMO = str(ROOT / "data" / "demo")
+
+
+def test_status_writes_tables(tmp_path):
+    res = runner.invoke(app, ["status", DEMO, "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "特養" in res.output and "集計していない" in res.output
+    muni = pd.read_csv(tmp_path / "status_by_municipality.csv", dtype=str)
+    assert "全ての要件を満たした協力医療機関を定めている" in muni.columns
+    assert muni["市区町村名"].nunique() == 33
+    facilities = pd.read_csv(tmp_path / "status_facilities.csv")
+    assert len(facilities) == len(pd.read_csv(ROOT / "data" / "demo" / "facilities.csv"))
+
+
+def test_match_writes_proposals_summary_and_verifies(tmp_path):
+    res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "verifier: all constraints hold" in res.output
+    proposals = pd.read_csv(tmp_path / "proposals.csv")
+    assert list(proposals.columns[:5]) == ["facility_id", "institution_id", "roles", "distance_km", "travel_minutes"]
+    unmatched = pd.read_csv(tmp_path / "unmatched.csv")
+    assert {"facility_id", "missing_roles", "reason_code", "reason"} <= set(unmatched.columns)
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["optimal"] is True
+    assert summary["gap"]["obligated_full"] == 0
+    assert summary["proposals"] == len(proposals)
+    after = summary["status_after"]["tokuyo"]["all_met"]
+    before = summary["status_before"]["tokuyo"]["all_met"]
+    assert after > before
+
+
+def test_match_with_config(tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[limits.visit]\nkm = 8\n[[forbidden]]\nfacility_id = "F0001"\ninstitution_id = "I0001"\n',
+                   encoding="utf-8")
+    res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path / "o"), "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["parameters"]["limits"]["visit"] == {"minutes": 30.0, "km": 8.0}
+
+
+def test_bad_config_names_the_key(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[limits.visit]\nkm = -3\n[limits.teleport]\nminutes = 5\n", encoding="utf-8")
+    res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path / "o"), "--config", str(cfg)])
+    assert res.exit_code == 2
+    assert "bad.toml" in res.output and "teleport" in res.output
+
+
+def test_bad_region_exits_with_row_errors(tmp_path):
+    for name in ("areas", "facilities", "institutions", "partnerships"):
+        (tmp_path / f"{name}.csv").write_text((ROOT / "data" / "demo" / f"{name}.csv").read_text(encoding="utf-8"),
+                                               encoding="utf-8")
+    fac = (tmp_path / "facilities.csv").read_text(encoding="utf-8").splitlines()
+    fac[2] = fac[2].replace(",tokuyo,", ",nursing_home,")
+    (tmp_path / "facilities.csv").write_text("\n".join(fac) + "\n", encoding="utf-8")
+    res = runner.invoke(app, ["status", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "facilities.csv line 3" in res.output and "nursing_home" in res.output
+    lenient = runner.invoke(app, ["status", str(tmp_path), "--lenient"])
+    assert lenient.exit_code == 0
+    assert "skipped" in lenient.output and "facilities.csv line 3" in lenient.output

@@ -1,0 +1,73 @@
+"""The verifier catches each kind of broken proposal."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from matching import MatchParameters, match, verify
+from matching.parameters import Pair
+from matching.vocabulary import Role
+from tests.matchkit import fac, inst, make_region
+
+
+@pytest.fixture
+def region(tmp_path):
+    return make_region(tmp_path, [
+        fac("F1", "tokuyo", 0, 0), fac("F2", "tokuyo", 1, 0), fac("G1", "gh", 0, 1),
+    ], [
+        inst("C", "clinic", 1, 1, "zaishin", capacity_facilities=1),
+        inst("Z", "hospital", 2, 0, "zaibyo"),
+        inst("FAR", "hospital", 40, 0, "zaibyo"),
+        inst("NO", "hospital", 1, 0, "zaibyo", accepting="false"),
+    ], [("F2", "Z", "consult;visit;admit")])
+
+
+def codes(region, rows, params=None):
+    df = pd.DataFrame(rows, columns=["facility_id", "institution_id", "roles"])
+    good = match(region, params or MatchParameters()).proposals.set_index(["facility_id", "institution_id"])
+    # Use the true distance/time where the pair was a real proposal, else recompute via a 1-row match.
+    from geopy.distance import geodesic
+    km, mins = [], []
+    for f, i in zip(df["facility_id"], df["institution_id"], strict=True):
+        if i not in region.institutions.index:
+            km.append(0.0)
+            mins.append(0.0)
+        elif (f, i) in good.index:
+            km.append(good.loc[(f, i), "distance_km"])
+            mins.append(good.loc[(f, i), "travel_minutes"])
+        else:
+            a, b = region.facilities.loc[f], region.institutions.loc[i]
+            d = geodesic((a["lat"], a["lon"]), (b["lat"], b["lon"])).km
+            km.append(round(d, 2))
+            mins.append(round(d * 1.3 / 40 * 60, 1))
+    df["distance_km"], df["travel_minutes"] = km, mins
+    return {v.code for v in verify(region, df, params)}
+
+
+def test_optimal_proposals_pass(region):
+    result = match(region)
+    assert not result.proposals.empty
+    assert verify(region, result.proposals) == []
+
+
+def test_each_violation_is_named(region):
+    assert codes(region, [("F1", "C", "admit")]) >= {"role_not_offered", "admit_by_clinic"}
+    assert codes(region, [("F1", "FAR", "consult;visit;admit")]) == {"beyond_limit"}
+    assert codes(region, [("F1", "NO", "consult;visit;admit")]) == {"not_accepting"}
+    assert codes(region, [("F2", "C", "consult")]) == {"role_not_missing"}  # F2 already has all
+    assert codes(region, [("F1", "C", "consult;visit"), ("G1", "C", "consult;visit")]) == {"over_capacity"}
+    assert codes(region, [("F1", "Z", "admit"), ("F1", "Z", "admit")]) >= {"duplicate_pair", "role_assigned_twice"}
+    assert codes(region, [("F1", "Z", "consult;visit;admit")],
+                 MatchParameters(forbidden=[Pair(facility_id="F1", institution_id="Z")])) >= {"forbidden_pair"}
+    assert codes(region, [("F1", "Z", "")]) == {"bad_roles"}
+    assert codes(region, [("F1", "XX", "admit")]) == {"unknown_id"}
+
+
+def test_wrong_distance_and_missing_pin(region):
+    df = match(region).proposals.copy()
+    df.loc[0, "distance_km"] += 1.0
+    assert "wrong_distance" in {v.code for v in verify(region, df)}
+    pinned = MatchParameters(pinned=[Pair(facility_id="F1", institution_id="Z", roles=frozenset({Role.ADMIT}))])
+    none = df.iloc[0:0]
+    assert {v.code for v in verify(region, none, pinned)} == {"pin_missing"}
