@@ -166,14 +166,14 @@ FACILITY_TYPES: dict[str, FacilityType] = {
            ALL_ROLES, Strength.OBLIGATION, ("550", "551"), 60),
         _T("yogo", "nursing home for the elderly", "養護老人ホーム", "養護",
            ALL_ROLES, Strength.OBLIGATION, (), 50),
-        # 332 = 特定施設 (軽費老人ホーム): counted only as 軽費 (003 別紙1 notes).
+        # 332 / 362 = (地域密着型) 特定施設 in a 軽費老人ホーム: counted only as 軽費 (003 別紙1 notes).
         _T("keihi", "low-cost home", "軽費老人ホーム", "軽費",
-           CONSULT_VISIT, Strength.EFFORT, ("332",), 30),
+           CONSULT_VISIT, Strength.EFFORT, ("332", "362"), 30),
         _T("tokutei", "specified facility", "特定施設入居者生活介護", "特定施設",
            CONSULT_VISIT, Strength.EFFORT, ("331", "334"), 50),
         _T("chiiki_tokutei", "community specified facility",
            "地域密着型特定施設入居者生活介護", "地域密着型特定施設",
-           CONSULT_VISIT, Strength.EFFORT, ("361", "362", "364"), 29),
+           CONSULT_VISIT, Strength.EFFORT, ("361", "364"), 29),
         _T("gh", "dementia group home", "認知症対応型共同生活介護", "グループホーム",
            CONSULT_VISIT, Strength.EFFORT, ("320",), 18),
     )

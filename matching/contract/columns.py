@@ -45,7 +45,7 @@ def text(required: bool = True) -> Parser:
 
 
 def digits(n: int) -> Parser:
-    pattern = re.compile(rf"^\d{{{n}}}$")
+    pattern = re.compile(rf"^[0-9]{{{n}}}$")  # ASCII only: full-width ０３２０１ is not a code
 
     def parse(s: pd.Series) -> Parsed:
         v = s.str.strip()
@@ -78,7 +78,8 @@ def number(*, integer: bool, minimum: float | None = None, maximum: float | None
         num = pd.to_numeric(v, errors="coerce")
         is_blank = v == ""
         bad = num.isna() & (~is_blank | required)
-        ok = num.notna()
+        bad |= num.notna() & ~np.isfinite(num.astype(float))  # "inf" is a number to pandas, not to us
+        ok = num.notna() & ~bad
         if integer:
             bad |= ok & (num != np.floor(num))
         if minimum is not None:

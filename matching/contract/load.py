@@ -9,6 +9,7 @@ Problems with a whole file (missing file or column) are fatal in both modes.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
@@ -74,22 +75,54 @@ def _read(folder: Path, spec: schema.FileSpec) -> tuple[pd.DataFrame | None, lis
             return None, [RowError(spec.name, 0, "", "required file is missing")]
         return None, []
     try:
-        df = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        df = _read_csv_with_lines(file)
     except UnicodeDecodeError as exc:
         return None, [RowError(spec.name, 0, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except csv.Error as exc:
         return None, [RowError(spec.name, 0, "", f"not a readable CSV file: {exc}")]
-    df.columns = [str(col).strip() for col in df.columns]
+    if df is None:
+        return None, [RowError(spec.name, 0, "", "file is empty (a header row is required)")]
     missing = [col.name for col in spec.columns if col.required and col.name not in df.columns]
     if missing:
         return None, [RowError(spec.name, 0, col, "required column is missing") for col in missing]
-    df["_line"] = range(2, len(df) + 2)
     return df, []
+
+
+def _read_csv_with_lines(file: Path) -> pd.DataFrame | None:
+    """All cells as strings, with ``_line`` = the line each record starts on.
+
+    The csv module (not pandas) so that line numbers stay true across blank lines
+    and quoted cells that span lines — errors must point where a spreadsheet does.
+    """
+    with file.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        header, records, lines = None, [], []
+        start = 1
+        for row in reader:
+            if header is None:
+                header = [c.strip() for c in row]
+            elif any(cell.strip() for cell in row):
+                records.append(row)
+                lines.append(start)
+            start = reader.line_num + 1
+    if header is None:
+        return None
+    width = len(header)
+    cells = [len(r) for r in records]
+    records = [(r + [""] * width)[:width] for r in records]  # short rows read as blanks
+    df = pd.DataFrame(records, columns=header, dtype=object)
+    df["_line"] = lines
+    df["_cells"] = cells  # long rows are reported by _parse, not cut silently
+    return df
 
 
 def _parse(df: pd.DataFrame, spec: schema.FileSpec) -> tuple[pd.DataFrame, list[RowError]]:
     errors: list[RowError] = []
-    out = df.copy()
+    width = len(df.columns) - 2
+    for line, n in zip(df["_line"], df["_cells"], strict=True):
+        if n > width:
+            errors.append(RowError(spec.name, int(line), "", f"row has {n} cells but the header has {width} columns"))
+    out = df.drop(columns="_cells")
     for col in spec.columns:
         if col.name not in df.columns:
             continue

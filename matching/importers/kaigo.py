@@ -43,6 +43,8 @@ SERVICE_LABELS: dict[str, str] = {
     "地域密着型特定施設入居者生活介護（有料老人ホーム（サービス付き高齢者向け住宅））": "364",
     "認知症対応型共同生活介護": "320",
 }
+# Labels are compared after NFKC, which turns （） into ().
+SERVICE_LABELS = {nfkc(label): code for label, code in SERVICE_LABELS.items()}
 
 #: Services that are published but are none of the nine facility types: reported, not imported.
 EXCLUDED_SERVICES: dict[str, str] = {
@@ -120,7 +122,7 @@ def read_kaigo_csv(path: str | Path) -> pd.DataFrame:
 
 
 def _service_code(label: str, file_code: str | None) -> str | None:
-    return SERVICE_LABELS.get(nfkc(label).replace("(", "（").replace(")", "）")) or file_code
+    return SERVICE_LABELS.get(nfkc(label)) or file_code
 
 
 def parse_kaigo(files: Iterable[str | Path], prefecture_code: str | None = None, *,

@@ -33,6 +33,8 @@ COLUMNS = {
     "kigo": "受理記号",
     "section": "区分",
 }
+# Headers are compared after NFKC, which turns （） into ().
+COLUMNS = {key: nfkc(name) for key, name in COLUMNS.items()}
 
 #: 受理記号 prefix (NFKC, so full- and half-width digits both match) → designation code.
 KIGO_PREFIXES: tuple[tuple[str, str], ...] = tuple(sorted(
@@ -52,19 +54,21 @@ def parse_beds(text: object) -> int | None:
 
     >>> parse_beds("一般　一般　622／一般（感染）　感染　2／結核　　16／精神　　4")
     644
-    >>> parse_beds("") is None
-    True
+    >>> parse_beds("一般　　/療養　　200"), parse_beds("")
+    (200, None)
     """
     value = nfkc(text)
     if not value:
         return None
-    total = 0
+    numbers = []
     for part in re.split(r"[/／]", value):
-        m = re.search(r"(\d+)\s*床?\s*$", part.strip())
+        # 「一般　/療養　200」: a bed category with no number has no beds of that kind.
+        m = re.fullmatch(r"\D*?(\d+)?\s*床?", part.strip())
         if not m:
             raise ValueError(f"cannot read 病床数 {value!r}")
-        total += int(m.group(1))
-    return total
+        if m.group(1):
+            numbers.append(int(m.group(1)))
+    return sum(numbers) if numbers else None
 
 
 def designation_from_kigo(kigo: object) -> str | None:

@@ -117,7 +117,8 @@ class CooperationModel:
         cand = self.candidates
         self.stages = [StageResult(name, sense) for name, sense in STAGES]
         picked = np.zeros(len(cand), bool)
-        comps = _components(cand)
+        keep = np.flatnonzero(~dominated_pairs(cand, self.facilities, self.institutions))
+        comps = [keep[rows] for rows in _components(cand.iloc[keep].reset_index(drop=True))]
         self.components = len(comps)
         for rows in comps:
             x, results = self._solve_component(cand.iloc[rows])
@@ -271,6 +272,68 @@ def _cap(inst: pd.DataFrame, i: str, column: str) -> int | None:
         return None
     v = inst.at[i, column]
     return None if pd.isna(v) else int(v)
+
+
+def free_institutions(cand: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.DataFrame) -> set[str]:
+    """Institutions whose capacities cannot bind: every limit covers all their candidates."""
+    residents = facilities["residents"].reindex(cand["facility_id"]).to_numpy(int)
+    c = cand.assign(_n=residents)
+    new = c[~c["existing"].astype(bool)].drop_duplicates(["facility_id", "institution_id"])
+    need = {
+        "capacity_facilities": new.groupby("institution_id").size(),
+        "capacity_residents": new.groupby("institution_id")["_n"].sum(),
+    }
+    for role, g in c.groupby("role"):
+        need[f"capacity_facilities_{role}"] = g.groupby("institution_id").size()
+        need[f"capacity_residents_{role}"] = g.groupby("institution_id")["_n"].sum()
+    binding = pd.Series(False, index=pd.Index(cand["institution_id"].unique()))
+    for column, demand in need.items():
+        if column not in institutions.columns:
+            continue
+        cap = institutions[column].reindex(binding.index).astype("Float64")
+        binding |= (cap.notna() & (cap < demand.reindex(binding.index).fillna(0))).fillna(False).to_numpy(bool)
+    return set(binding.index[~binding])
+
+
+def dominated_pairs(cand: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.DataFrame) -> np.ndarray:
+    """Rows whose facility–institution pair can be dropped without changing the optimum.
+
+    Pair (f, j) is dominated by (f, i) when i's capacities cannot bind, i can take
+    every role j could take for f, each at no more travel cost, and choosing i
+    never needs an agreement that j would not (j is not already a partner unless
+    i is too).  Any solution using j for f can switch those roles to i and lose
+    nothing on any of the five goals, so the pruned model has the same optimum.
+    Pinned pairs are never dropped.  Ties are broken by institution id.
+    """
+    if cand.empty:
+        return np.zeros(0, bool)
+    free = free_institutions(cand, facilities, institutions)
+    out = np.zeros(len(cand), bool)
+    for _, g in cand.groupby("facility_id", sort=False):
+        pairs = {}
+        for k, i, r, cost, ex, pin in zip(g.index, g["institution_id"], g["role"], g["cost"],
+                                          g["existing"], g["pinned"], strict=True):
+            p = pairs.setdefault(i, {"rows": [], "cost": {}, "existing": bool(ex), "pinned": bool(pin)})
+            p["rows"].append(k)
+            p["cost"][r] = cost
+            p["pinned"] |= bool(pin)
+        dominators = [i for i in pairs if i in free]
+        if not dominators:
+            continue
+        for j, pj in pairs.items():
+            if pj["pinned"]:
+                continue
+            for i in dominators:
+                if i == j:
+                    continue
+                pi = pairs[i]
+                if not (pi["existing"] or not pj["existing"]):
+                    continue
+                if not all(r in pi["cost"] and (pi["cost"][r], i) < (c, j) for r, c in pj["cost"].items()):
+                    continue
+                out[pj["rows"]] = True
+                break
+    return out
 
 
 def _components(cand: pd.DataFrame) -> list[np.ndarray]:

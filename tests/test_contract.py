@@ -1,0 +1,586 @@
+"""The data contract: loading, typing and validating a region folder."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from matching.contract import RegionValidationError, RowError, load_region
+from matching.vocabulary import Role
+from tests.regionkit import (
+    DEFAULT_AREAS,
+    DEFAULT_FACILITIES,
+    DEFAULT_INSTITUTIONS,
+    DEFAULT_PARTNERSHIPS,
+    DEFAULT_TRAVEL_TIMES,
+    OMIT,
+    append,
+    drop_column,
+    edit,
+    facility,
+    institution,
+    line_of,
+    partnership,
+    write_csv,
+    write_region,
+)
+
+# Indexes of rows in the default tables (see regionkit's docstring).
+F1, F2, F3, F4 = range(4)
+H1, C1, H2, C2 = range(4)
+
+
+def errors_of(folder, **kw) -> list[RowError]:
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder, **kw)
+    return exc.value.errors
+
+
+def matching(errors, file, row, column, fragment):
+    return [e for e in errors
+            if e.file == file and e.row == row and e.column == column and fragment in e.message]
+
+
+# -- a valid region --------------------------------------------------------------------------
+
+@pytest.fixture
+def region(tmp_path):
+    return load_region(write_region(tmp_path))
+
+
+def test_valid_region_loads_without_skips(region):
+    assert region.skipped == []
+    assert list(region.areas.index) == ["03201", "03202"]
+    assert list(region.facilities.index) == ["F1", "F2", "F3", "F4"]
+    assert list(region.institutions.index) == ["H1", "C1", "H2", "C2"]
+    assert len(region.partnerships) == len(DEFAULT_PARTNERSHIPS)
+    assert region.travel_times is None
+
+
+def test_codes_stay_text_with_leading_zeros(region):
+    assert region.facilities.loc["F1", "municipality_code"] == "03201"
+    assert region.areas.loc["03201", "prefecture_code"] == "03"
+    assert region.areas.loc["03202", "secondary_area_code"] == "0307"
+
+
+def test_residents_are_nullable_integers_with_blank_and_zero_unknown(region):
+    res = region.facilities["residents"]
+    assert str(res.dtype) == "Int64"
+    assert res["F1"] == 80
+    assert res["F2"] == 18
+    assert pd.isna(res["F3"])  # blank
+    assert pd.isna(res["F4"])  # 0 means unknown
+    # Unknown 定員 falls back to the type's documented default (roken 90, keihi 30).
+    assert region.residents().to_dict() == {"F1": 80, "F2": 18, "F3": 90, "F4": 30}
+
+
+def test_coordinates_are_floats(region):
+    assert region.facilities["lat"].dtype == float
+    assert region.institutions.loc["H2", "lon"] == pytest.approx(141.96)
+
+
+def test_reported_is_boolean(region):
+    assert region.facilities["reported"].dtype == bool
+    assert region.facilities["reported"].to_dict() == {"F1": True, "F2": True, "F3": True,
+                                                       "F4": False}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("true", True), ("TRUE", True), ("1", True), ("yes", True), (" y ", True),
+    ("false", False), ("0", False), ("No", False), ("f", False),
+])
+def test_boolean_spellings(tmp_path, text, expected):
+    region = load_region(write_region(tmp_path, facilities=edit(DEFAULT_FACILITIES, F1,
+                                                                reported=text)))
+    assert bool(region.facilities.loc["F1", "reported"]) is expected
+
+
+def test_designations_are_frozensets(tmp_path):
+    inst = edit(DEFAULT_INSTITUTIONS, C1, designations="zaishin_kyoka; sekkyoku")
+    region = load_region(write_region(tmp_path, institutions=inst))
+    d = region.institutions["designations"]
+    assert d["H1"] == frozenset({"zaibyo"})
+    assert d["C1"] == frozenset({"zaishin_kyoka", "sekkyoku"})
+    assert d["H2"] == frozenset()
+    assert all(isinstance(x, frozenset) for x in d)
+
+
+def test_role_flags_derived_from_designations(region):
+    inst = region.institutions
+    flags = ["consult_24h", "visit_24h", "admit"]
+    for col in flags:
+        assert inst[col].dtype == bool
+    # zaibyo hospital, all flags blank → ①②③
+    assert inst.loc["H1", flags].tolist() == [True, True, True]
+    # zaishin clinic, flags blank → ①②, never ③
+    assert inst.loc["C1", flags].tolist() == [True, True, False]
+    # plain hospital with only admit=true → the blanks are false (no designation)
+    assert inst.loc["H2", flags].tolist() == [False, False, True]
+    # plain clinic with explicit consult=true, visit=false
+    assert inst.loc["C2", flags].tolist() == [True, False, False]
+    assert region.offered_roles("C1") == frozenset({Role.CONSULT, Role.VISIT})
+    assert region.offered_roles("H1") == frozenset(Role)
+
+
+def test_explicit_false_overrides_a_designation_default(tmp_path):
+    inst = edit(DEFAULT_INSTITUTIONS, H1, admit="false")
+    inst = edit(inst, C1, visit_24h="no")  # a filing is not a practice
+    region = load_region(write_region(tmp_path, institutions=inst))
+    assert region.institutions.loc["H1", ["consult_24h", "visit_24h", "admit"]].tolist() == \
+        [True, True, False]
+    assert region.institutions.loc["C1", ["consult_24h", "visit_24h", "admit"]].tolist() == \
+        [True, False, False]
+
+
+def test_accepting_stays_unknown_when_blank(region):
+    acc = region.institutions["accepting"]
+    assert acc["H1"] is True or acc["H1"] == True  # noqa: E712
+    assert acc["H2"] == False  # noqa: E712
+    assert pd.isna(acc["C2"])  # not yet asked
+
+
+def test_capacities_nullable_and_optional_role_caps_added(region):
+    inst = region.institutions
+    assert inst.loc["H1", "capacity_facilities"] == 5
+    assert pd.isna(inst.loc["C1", "capacity_facilities"])
+    assert inst.loc["C1", "capacity_residents"] == 60
+    # Optional per-role columns absent from the file are added as unknown.
+    for col in ("capacity_facilities_admit", "capacity_residents_consult"):
+        assert col in inst.columns
+        assert inst[col].isna().all()
+
+
+def test_per_role_capacity_column_is_parsed(tmp_path):
+    inst = edit(DEFAULT_INSTITUTIONS, H1, capacity_facilities_admit="3")
+    region = load_region(write_region(tmp_path, institutions=inst))
+    caps = region.institutions["capacity_facilities_admit"]
+    assert caps["H1"] == 3 and pd.isna(caps["C1"])
+
+
+def test_partnership_roles_are_role_sets(region):
+    p = region.partnerships
+    roles = {(f, i): r for f, i, r in zip(p["facility_id"], p["institution_id"], p["roles"],
+                                          strict=True)}
+    assert roles[("F1", "C1")] == frozenset({Role.CONSULT, Role.VISIT})
+    assert roles[("F1", "H1")] == frozenset({Role.ADMIT})
+    assert all(isinstance(r, Role) for rs in p["roles"] for r in rs)
+
+
+def test_blank_roles_in_a_partnership_are_allowed(tmp_path):
+    part = append(DEFAULT_PARTNERSHIPS, partnership("F2", "C2", ""))
+    region = load_region(write_region(tmp_path, partnerships=part))
+    p = region.partnerships
+    row = p[(p["facility_id"] == "F2") & (p["institution_id"] == "C2")]
+    assert len(row) == 1
+    assert row["roles"].iloc[0] == frozenset()
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    folder = write_region(tmp_path)
+    write_csv(folder / "facilities.csv", DEFAULT_FACILITIES, bom=True)
+    write_csv(folder / "areas.csv", DEFAULT_AREAS, bom=True)
+    assert (folder / "facilities.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    region = load_region(folder)
+    assert list(region.facilities.index) == ["F1", "F2", "F3", "F4"]
+    assert list(region.areas.index) == ["03201", "03202"]
+
+
+def test_extra_columns_are_kept(tmp_path):
+    fac = [dict(r, note=f"メモ{i}") for i, r in enumerate(DEFAULT_FACILITIES)]
+    inst = edit(DEFAULT_INSTITUTIONS, H1, phone="019-000-0000")
+    region = load_region(write_region(tmp_path, facilities=fac, institutions=inst))
+    assert region.facilities.loc["F3", "note"] == "メモ2"
+    assert region.institutions.loc["H1", "phone"] == "019-000-0000"
+    assert region.institutions.loc["C1", "phone"] == ""
+
+
+def test_optional_travel_times_are_loaded(tmp_path):
+    region = load_region(write_region(tmp_path, travel_times=DEFAULT_TRAVEL_TIMES))
+    tt = region.travel_times
+    assert tt is not None and len(tt) == 2
+    assert tt["minutes"].dtype == float
+    assert tt.set_index(["facility_id", "institution_id"])["minutes"].to_dict() == \
+        {("F1", "H1"): 7.5, ("F3", "H2"): 12.0}
+
+
+def test_travel_times_are_validated(tmp_path):
+    tt = append(DEFAULT_TRAVEL_TIMES, {"facility_id": "F9", "institution_id": "H1",
+                                       "minutes": "-1"})
+    errors = errors_of(write_region(tmp_path, travel_times=tt))
+    assert matching(errors, "travel_times.csv", 4, "facility_id", "unknown facility_id")
+    assert matching(errors, "travel_times.csv", 4, "minutes", "at least 0")
+
+
+def test_header_whitespace_is_ignored(tmp_path):
+    folder = write_region(tmp_path)
+    text = (folder / "areas.csv").read_text(encoding="utf-8")
+    header, rest = text.split("\n", 1)
+    (folder / "areas.csv").write_text(", ".join(header.split(",")) + "\n" + rest,
+                                      encoding="utf-8")
+    assert list(load_region(folder).areas.index) == ["03201", "03202"]
+
+
+# -- each kind of bad input --------------------------------------------------------------------
+
+def _bad_cases():
+    """(id, tables to pass to write_region, file, line, column, message fragment, value)."""
+    return [
+        ("unknown-facility-type",
+         dict(facilities=edit(DEFAULT_FACILITIES, F2, facility_type="nursing_home")),
+         "facilities.csv", line_of(F2), "facility_type", "unknown facility type", "nursing_home"),
+        ("duplicate-facility-id",
+         dict(facilities=append(DEFAULT_FACILITIES, facility("F2", "gh"))),
+         "facilities.csv", 6, "facility_id", "duplicate facility_id, first seen on line 3", "F2"),
+        ("duplicate-partnership",
+         dict(partnerships=append(DEFAULT_PARTNERSHIPS, partnership("F1", "H1", "consult"))),
+         "partnerships.csv", 6, "facility_id/institution_id", "first seen on line 3",
+         "F1/H1"),
+        ("latitude-outside-japan",
+         dict(facilities=edit(DEFAULT_FACILITIES, F3, lat="51.5")),
+         "facilities.csv", line_of(F3), "lat", "latitude missing or outside Japan", "51.5"),
+        ("latitude-blank",
+         dict(facilities=edit(DEFAULT_FACILITIES, F3, lat="")),
+         "facilities.csv", line_of(F3), "lat", "latitude missing or outside Japan", ""),
+        ("non-numeric-longitude",
+         dict(institutions=edit(DEFAULT_INSTITUTIONS, C2, lon="東経141度")),
+         "institutions.csv", line_of(C2), "lon", "longitude missing or outside Japan",
+         "東経141度"),
+        ("partnership-unknown-facility",
+         dict(partnerships=append(DEFAULT_PARTNERSHIPS, partnership("F99", "H1", "admit"))),
+         "partnerships.csv", 6, "facility_id", "unknown facility_id (not in facilities.csv)",
+         "F99"),
+        ("partnership-unknown-institution",
+         dict(partnerships=edit(DEFAULT_PARTNERSHIPS, 2, institution_id="C9")),
+         "partnerships.csv", 4, "institution_id",
+         "unknown institution_id (not in institutions.csv)", "C9"),
+        ("clinic-claims-admit",
+         dict(institutions=edit(DEFAULT_INSTITUTIONS, C2, admit="true")),
+         "institutions.csv", line_of(C2), "admit", "a clinic cannot offer admission", "true"),
+        ("partnership-admit-to-clinic",
+         dict(partnerships=edit(DEFAULT_PARTNERSHIPS, 0, roles="consult;visit;admit")),
+         "partnerships.csv", 2, "roles", "institution C1 is a clinic and cannot admit", "admit"),
+        ("designation-for-wrong-kind",
+         dict(institutions=edit(DEFAULT_INSTITUTIONS, H2, designations="zaishin")),
+         "institutions.csv", line_of(H2), "designations",
+         "designation zaishin (在宅療養支援診療所) is for clinics only, but kind is hospital",
+         "zaishin"),
+        ("hospital-designation-on-clinic",
+         dict(institutions=edit(DEFAULT_INSTITUTIONS, C2, designations="koho_shien")),
+         "institutions.csv", line_of(C2), "designations", "is for hospitals only", "koho_shien"),
+        ("unknown-designation",
+         dict(institutions=edit(DEFAULT_INSTITUTIONS, C1, designations="zaishin;zaitaku")),
+         "institutions.csv", line_of(C1), "designations", "unknown designation",
+         "zaishin;zaitaku"),
+        ("unknown-institution-kind",
+         dict(institutions=edit(DEFAULT_INSTITUTIONS, H2, kind="pharmacy")),
+         "institutions.csv", line_of(H2), "kind", "unknown institution kind", "pharmacy"),
+        ("bad-boolean-reported",
+         dict(facilities=edit(DEFAULT_FACILITIES, F1, reported="maybe")),
+         "facilities.csv", line_of(F1), "reported", "must be true or false", "maybe"),
+        ("blank-reported",
+         dict(facilities=edit(DEFAULT_FACILITIES, F1, reported="")),
+         "facilities.csv", line_of(F1), "reported", "required", ""),
+        ("bad-boolean-optional-flag",
+         dict(institutions=edit(DEFAULT_INSTITUTIONS, H1, accepting="perhaps")),
+         "institutions.csv", line_of(H1), "accepting", "must be true or false", "perhaps"),
+        ("municipality-code-not-5-digits-in-areas",
+         dict(areas=edit(DEFAULT_AREAS, 1, municipality_code="3202")),
+         "areas.csv", 3, "municipality_code", "must be exactly 5 digits", "3202"),
+        ("prefecture-code-not-2-digits",
+         dict(areas=edit(DEFAULT_AREAS, 0, prefecture_code="3")),
+         "areas.csv", 2, "prefecture_code", "must be exactly 2 digits", "3"),
+        ("municipality-not-in-areas",
+         dict(facilities=edit(DEFAULT_FACILITIES, F2, municipality_code="03203")),
+         "facilities.csv", line_of(F2), "municipality_code",
+         "unknown municipality_code (not in areas.csv)", "03203"),
+        ("institution-municipality-not-in-areas",
+         dict(institutions=edit(DEFAULT_INSTITUTIONS, C2, municipality_code="04100")),
+         "institutions.csv", line_of(C2), "municipality_code",
+         "unknown municipality_code (not in areas.csv)", "04100"),
+        ("unknown-role",
+         dict(partnerships=edit(DEFAULT_PARTNERSHIPS, 2, roles="consult;house_call")),
+         "partnerships.csv", 4, "roles", "unknown role", "consult;house_call"),
+        ("negative-capacity",
+         dict(institutions=edit(DEFAULT_INSTITUTIONS, H1, capacity_facilities="-3")),
+         "institutions.csv", line_of(H1), "capacity_facilities", "whole number of at least 0",
+         "-3"),
+        ("negative-role-capacity",
+         dict(institutions=edit(DEFAULT_INSTITUTIONS, H1, capacity_residents_admit="-1")),
+         "institutions.csv", line_of(H1), "capacity_residents_admit",
+         "whole number of at least 0", "-1"),
+        ("fractional-residents",
+         dict(facilities=edit(DEFAULT_FACILITIES, F1, residents="80.5")),
+         "facilities.csv", line_of(F1), "residents", "must be a whole number", "80.5"),
+        ("blank-facility-id",
+         dict(facilities=edit(DEFAULT_FACILITIES, F4, facility_id=" ")),
+         "facilities.csv", line_of(F4), "facility_id", "must not be empty", " "),
+    ]
+
+
+BAD_CASES = _bad_cases()
+
+
+@pytest.mark.parametrize(("tables", "file", "line", "column", "fragment", "value"),
+                         [c[1:] for c in BAD_CASES], ids=[c[0] for c in BAD_CASES])
+def test_each_bad_input_is_reported(tmp_path, tables, file, line, column, fragment, value):
+    errors = errors_of(write_region(tmp_path, **tables))
+    found = matching(errors, file, line, column, fragment)
+    assert len(found) == 1, "\n".join(map(str, errors))
+    error = found[0]
+    assert error.value == value
+    # The printed form names the file, the line and the column.
+    assert str(error).startswith(f"{file} line {line}, column {column!r}: ")
+    # Nothing else is wrong in the region, apart from the cascade of a bad area code
+    # (the facilities and institutions of 03202 then refer to an unknown municipality).
+    others = [e for e in errors if e is not error]
+    if file == "areas.csv" and column == "municipality_code":
+        assert {(e.file, e.row, e.column) for e in others} == {
+            ("facilities.csv", 4, "municipality_code"), ("facilities.csv", 5, "municipality_code"),
+            ("institutions.csv", 4, "municipality_code"),
+            ("institutions.csv", 5, "municipality_code"),
+        }
+    else:
+        assert others == []
+
+
+def test_not_5_digit_municipality_in_facilities_reports_both_problems(tmp_path):
+    errors = errors_of(write_region(tmp_path, facilities=edit(DEFAULT_FACILITIES, F1,
+                                                              municipality_code="3201")))
+    assert len(matching(errors, "facilities.csv", 2, "municipality_code",
+                        "must be exactly 5 digits")) == 1
+    assert len(matching(errors, "facilities.csv", 2, "municipality_code",
+                        "not in areas.csv")) == 1
+    assert len(errors) == 2
+
+
+def test_validation_error_message_lists_problems(tmp_path):
+    folder = write_region(tmp_path, facilities=edit(DEFAULT_FACILITIES, F3, lat="51.5"))
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    text = str(exc.value)
+    assert text.startswith("1 problem(s) in region data:")
+    assert "facilities.csv line 4, column 'lat'" in text
+    assert "'51.5'" in text
+    assert isinstance(exc.value, ValueError)
+
+
+# -- whole-file problems (fatal in both modes) ---------------------------------------------------
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_missing_required_file(tmp_path, strict):
+    errors = errors_of(write_region(tmp_path, institutions=OMIT), strict=strict)
+    assert errors == [RowError("institutions.csv", 0, "", "required file is missing")]
+    assert str(errors[0]) == "institutions.csv: required file is missing"
+
+
+def test_every_missing_file_is_listed(tmp_path):
+    errors = errors_of(write_region(tmp_path, areas=OMIT, partnerships=OMIT))
+    assert {(e.file, e.message) for e in errors} == {
+        ("areas.csv", "required file is missing"),
+        ("partnerships.csv", "required file is missing"),
+    }
+
+
+def test_missing_travel_times_is_fine(tmp_path):
+    assert load_region(write_region(tmp_path, travel_times=OMIT)).travel_times is None
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_missing_required_column(tmp_path, strict):
+    fac = drop_column(drop_column(DEFAULT_FACILITIES, "reported"), "lon")
+    errors = errors_of(write_region(tmp_path, facilities=fac), strict=strict)
+    assert sorted(errors) == [
+        RowError("facilities.csv", 0, "lon", "required column is missing"),
+        RowError("facilities.csv", 0, "reported", "required column is missing"),
+    ]
+    assert str(errors[0]) == "facilities.csv, column 'lon': required column is missing"
+
+
+def test_optional_role_capacity_column_may_be_missing_but_flags_may_not(tmp_path):
+    errors = errors_of(write_region(tmp_path, institutions=drop_column(DEFAULT_INSTITUTIONS,
+                                                                      "admit")))
+    assert errors == [RowError("institutions.csv", 0, "admit", "required column is missing")]
+
+
+def test_missing_folder(tmp_path):
+    errors = errors_of(tmp_path / "nowhere")
+    assert len(errors) == 1 and "region folder not found" in errors[0].message
+
+
+def test_empty_file_is_reported_not_crashed(tmp_path):
+    folder = write_region(tmp_path)
+    (folder / "partnerships.csv").write_text("", encoding="utf-8")
+    errors = errors_of(folder)
+    assert [(e.file, e.row) for e in errors] == [("partnerships.csv", 0)]
+    assert "file is empty" in errors[0].message
+
+
+def test_non_utf8_file_is_reported(tmp_path):
+    folder = write_region(tmp_path)
+    text = (folder / "areas.csv").read_text(encoding="utf-8")
+    (folder / "areas.csv").write_bytes(text.encode("shift_jis"))
+    errors = errors_of(folder)
+    assert [(e.file, e.row) for e in errors] == [("areas.csv", 0)]
+    assert "not UTF-8" in errors[0].message
+
+
+# -- strict: all errors at once ------------------------------------------------------------------
+
+def test_strict_lists_all_errors_across_files(tmp_path):
+    fac = edit(DEFAULT_FACILITIES, F1, facility_type="nursing_home")
+    fac = edit(fac, F3, lat="99")
+    inst = edit(DEFAULT_INSTITUTIONS, C2, admit="true")
+    part = append(DEFAULT_PARTNERSHIPS, partnership("F2", "X1", "consult"))
+    folder = write_region(tmp_path, facilities=fac, institutions=inst, partnerships=part)
+    errors = errors_of(folder)  # strict is the default
+    assert [(e.file, e.row, e.column) for e in errors] == [
+        ("facilities.csv", 2, "facility_type"),
+        ("facilities.csv", 4, "lat"),
+        ("institutions.csv", 5, "admit"),
+        ("partnerships.csv", 6, "institution_id"),
+    ]
+
+
+def test_strict_reports_several_errors_in_one_row(tmp_path):
+    fac = edit(DEFAULT_FACILITIES, F2, lat="x", lon="y", residents="-5", reported="?")
+    errors = errors_of(write_region(tmp_path, facilities=fac))
+    assert {e.column for e in errors if e.row == 3} == {"lat", "lon", "residents", "reported"}
+    assert len(errors) == 4
+
+
+# -- lenient: bad rows left out, every one of them listed ---------------------------------------
+
+def test_lenient_without_errors_skips_nothing(tmp_path):
+    region = load_region(write_region(tmp_path), strict=False)
+    assert region.skipped == []
+    assert len(region.facilities) == 4
+
+
+def test_lenient_skips_bad_rows_and_cascades(tmp_path):
+    fac = edit(DEFAULT_FACILITIES, F1, lat="99")  # F1 has two partnerships
+    inst = edit(DEFAULT_INSTITUTIONS, C2, admit="true")  # C2 has none
+    part = append(DEFAULT_PARTNERSHIPS, partnership("F9", "H2", "admit"))  # really unknown
+    folder = write_region(tmp_path, facilities=fac, institutions=inst, partnerships=part)
+    region = load_region(folder, strict=False)
+
+    assert list(region.facilities.index) == ["F2", "F3", "F4"]
+    assert list(region.institutions.index) == ["H1", "C1", "H2"]
+    p = region.partnerships
+    assert sorted(zip(p["facility_id"], p["institution_id"], strict=True)) == \
+        [("F2", "C1"), ("F3", "H2")]
+
+    sk = region.skipped
+    assert [(e.file, e.row, e.column) for e in sk] == [
+        ("facilities.csv", 2, "lat"),
+        ("institutions.csv", 5, "admit"),
+        ("partnerships.csv", 2, "facility_id"),
+        ("partnerships.csv", 3, "facility_id"),
+        ("partnerships.csv", 6, "facility_id"),
+    ]
+    by_row = {(e.file, e.row): e for e in sk}
+    # Cascades say that the row they referred to was skipped …
+    for row in (2, 3):
+        e = by_row[("partnerships.csv", row)]
+        assert e.message.endswith("(that row was skipped)")
+        assert e.value == "F1"
+    # … a reference that never existed does not.
+    assert "(that row was skipped)" not in by_row[("partnerships.csv", 6)].message
+
+
+def test_lenient_cascades_through_several_levels(tmp_path):
+    """A bad area drops its facilities and institutions, and their partnerships."""
+    areas = edit(DEFAULT_AREAS, 1, prefecture_code="3")  # 03202 宮古市 is bad
+    region = load_region(write_region(tmp_path, areas=areas), strict=False)
+    assert list(region.areas.index) == ["03201"]
+    assert list(region.facilities.index) == ["F1", "F2"]
+    assert list(region.institutions.index) == ["H1", "C1"]
+    assert len(region.partnerships) == 3  # F3–H2 went
+    skipped = {(e.file, e.row) for e in region.skipped}
+    assert skipped == {
+        ("areas.csv", 3),
+        ("facilities.csv", 4), ("facilities.csv", 5),
+        ("institutions.csv", 4), ("institutions.csv", 5),
+        ("partnerships.csv", 5),
+    }
+    cascaded = [e for e in region.skipped if e.file != "areas.csv"]
+    assert all(e.message.endswith("(that row was skipped)") for e in cascaded)
+
+
+def test_lenient_keeps_first_of_duplicates(tmp_path):
+    fac = append(DEFAULT_FACILITIES, facility("F1", "gh", name="二重登録"))
+    region = load_region(write_region(tmp_path, facilities=fac), strict=False)
+    assert region.facilities.loc["F1", "facility_type"] == "tokuyo"
+    assert len(region.facilities) == 4
+    assert [(e.file, e.row) for e in region.skipped] == [("facilities.csv", 6)]
+    # F1's partnerships stay: the facility itself was kept.
+    assert (region.partnerships["facility_id"] == "F1").sum() == 2
+
+
+def test_lenient_skips_partnership_giving_admit_to_clinic(tmp_path):
+    part = edit(DEFAULT_PARTNERSHIPS, 2, roles="consult;visit;admit")  # F2–C1
+    region = load_region(write_region(tmp_path, partnerships=part), strict=False)
+    assert "F2" not in set(region.partnerships["facility_id"])
+    assert "F2" in region.facilities.index
+    assert [(e.file, e.row, e.column) for e in region.skipped] == [("partnerships.csv", 4,
+                                                                     "roles")]
+
+
+def test_lenient_drops_institution_with_wrong_designation_and_its_partnerships(tmp_path):
+    inst = edit(DEFAULT_INSTITUTIONS, H1, designations="zaishin_kyoka")
+    region = load_region(write_region(tmp_path, institutions=inst), strict=False)
+    assert "H1" not in region.institutions.index
+    assert not (region.partnerships["institution_id"] == "H1").any()
+    assert [(e.file, e.row, e.column) for e in region.skipped] == [
+        ("institutions.csv", 2, "designations"),
+        ("partnerships.csv", 3, "institution_id"),
+    ]
+
+
+# -- regressions: library bugs found while writing these tests (fixed) ---------------------------
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_infinite_whole_number_is_a_row_error_not_a_crash(tmp_path, strict):
+    fac = edit(DEFAULT_FACILITIES, F4, residents="inf")  # F4 has no partnerships
+    folder = write_region(tmp_path, facilities=fac)
+    if strict:
+        errors = errors_of(folder)
+        assert matching(errors, "facilities.csv", 5, "residents", "whole number")
+    else:
+        region = load_region(folder, strict=False)
+        assert [(e.file, e.row) for e in region.skipped] == [("facilities.csv", 5)]
+
+
+def test_line_numbers_count_blank_lines(tmp_path):
+    folder = write_region(tmp_path, facilities=edit(DEFAULT_FACILITIES, F2, reported="maybe"))
+    lines = (folder / "facilities.csv").read_text(encoding="utf-8").split("\n")
+    # header, F1, <blank>, F2 …: F2 is now on line 4 of the file.
+    (folder / "facilities.csv").write_text("\n".join(lines[:2] + [""] + lines[2:]),
+                                           encoding="utf-8")
+    errors = errors_of(folder)
+    assert [(e.row, e.column) for e in errors] == [(4, "reported")]
+
+
+def test_full_width_digits_are_not_a_municipality_code(tmp_path):
+    areas = edit(DEFAULT_AREAS, 1, municipality_code="０３２０２")
+    fac = edit(edit(DEFAULT_FACILITIES, F3, municipality_code="０３２０２"), F4,
+               municipality_code="０３２０２")
+    inst = edit(edit(DEFAULT_INSTITUTIONS, H2, municipality_code="０３２０２"), C2,
+                municipality_code="０３２０２")
+    errors = errors_of(write_region(tmp_path, areas=areas, facilities=fac, institutions=inst))
+    assert matching(errors, "areas.csv", 3, "municipality_code", "must be exactly 5 digits")
+
+
+def test_institution_helper_matches_default_columns():
+    """Guard for regionkit itself: helper rows have exactly the default columns."""
+    assert list(institution("X", "clinic")) == list(DEFAULT_INSTITUTIONS[0])
+    assert list(facility("X", "gh")) == list(DEFAULT_FACILITIES[0])
+
+
+def test_rows_longer_than_the_header_are_reported(tmp_path):
+    folder = write_region(tmp_path)
+    text = (folder / "facilities.csv").read_text(encoding="utf-8").split("\n")
+    text[1] = text[1] + ",surplus"
+    (folder / "facilities.csv").write_text("\n".join(text), encoding="utf-8")
+    errors = errors_of(folder)
+    assert [(e.file, e.row) for e in errors] == [("facilities.csv", 2)]
+    assert "cells but the header has" in errors[0].message
