@@ -19,6 +19,8 @@ app = typer.Typer(help="協力医療機関マッチング: status and matching o
                        "with cooperating medical institutions.", no_args_is_help=True)
 demo_app = typer.Typer(help="The bundled demo prefecture.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
+import_app = typer.Typer(help="Build a region folder from official open data.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 console = Console(width=120)
 
 
@@ -87,6 +89,9 @@ def _facility_csv(st: pd.DataFrame, region) -> pd.DataFrame:
 def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder for proposals.csv etc."),
           config: Path = typer.Option(None, help="TOML file with run parameters"),
           strict: bool = typer.Option(True, "--strict/--lenient"),
+          include_unreported: bool = typer.Option(
+              None, "--include-unreported/--reported-only",
+              help="also propose for facilities with no annual report on file (default from config: no)"),
           verify_result: bool = typer.Option(True, "--verify/--no-verify",
                                              help="check the proposals with the independent verifier")):
     """Propose cooperating institutions for facilities with missing roles."""
@@ -97,6 +102,8 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     region = _load(region_dir, strict)
     try:
         params = MatchParameters.from_toml(config) if config else MatchParameters()
+        if include_unreported is not None:
+            params = params.model_copy(update={"include_unreported": include_unreported})
         result = run_match(region, params)
     except ParameterError as exc:
         console.print(f"[red]パラメータの誤り / invalid parameters[/red]\n{exc}")
@@ -148,6 +155,44 @@ def demo_generate(folder: Path = typer.Argument(Path("data/demo")), seed: int = 
 
     counts = write(folder, seed)
     console.print(f"written {folder}: {counts}")
+
+
+def _csv_files(paths: list[Path], pattern: str) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        files += sorted(p.glob(pattern)) if p.is_dir() else [p]
+    return files
+
+
+@import_app.command("region")
+def import_region(
+    prefecture_code: str = typer.Argument(..., help="2-digit prefecture code, e.g. 19 (山梨県)"),
+    kaigo: list[Path] = typer.Option(..., help="介護サービス情報公表 CSV files or a folder of them"),
+    hospitals: Path = typer.Option(None, help="folder with facility_basic/functions/geo_linkage.csv"),
+    shisetsu_kijun: list[Path] = typer.Option(..., "--shisetsu-kijun", help="厚生局 届出受理医療機関名簿 xlsx"),
+    out: Path = typer.Option(..., help="region folder to write"),
+    strict: bool = typer.Option(False, "--strict/--lenient", help="stop on any bad row (default: skip and report)"),
+    municipality: list[str] = typer.Option([], help="extra NAME=CODE for places the kaigo data does not name"),
+):
+    """Import one prefecture from the MHLW / 厚生局 open data into a region folder."""
+    from matching.importers import ImportValidationError, build_region
+
+    extra = {}
+    for item in municipality:
+        name, _, code = item.partition("=")
+        if not code:
+            console.print(f"[red]--municipality expects NAME=CODE, got {item!r}[/red]")
+            raise typer.Exit(2)
+        extra[name] = code
+    try:
+        report = build_region(prefecture_code, _csv_files(kaigo, "*.csv"), hospitals,
+                              _csv_files(shisetsu_kijun, "*.xlsx"), out, strict=strict,
+                              municipalities=extra or None)
+    except ImportValidationError as exc:
+        console.print(f"[red]取込みを中止しました（何も書き込んでいません）/ import stopped[/red]\n{exc}")
+        raise typer.Exit(2) from None
+    console.print(report.summary())
+    console.print(f"written: {out} (+ import_report.json, import_unmatched.csv)")
 
 
 if __name__ == "__main__":

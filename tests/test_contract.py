@@ -584,3 +584,12 @@ def test_rows_longer_than_the_header_are_reported(tmp_path):
     errors = errors_of(folder)
     assert [(e.file, e.row) for e in errors] == [("facilities.csv", 2)]
     assert "cells but the header has" in errors[0].message
+
+
+def test_contract_document_is_up_to_date():
+    from pathlib import Path
+
+    from matching.contract.schema import markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "data-contract.md"
+    assert doc.read_text(encoding="utf-8") == markdown(), "regenerate docs/data-contract.md from schema.markdown()"

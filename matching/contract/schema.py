@@ -117,3 +117,32 @@ TRAVEL_TIMES = FileSpec(
 )
 
 FILES: tuple[FileSpec, ...] = (AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS, TRAVEL_TIMES)
+
+
+def markdown() -> str:
+    """The contract as Markdown (``docs/data-contract.md`` is this text; a test keeps them equal)."""
+    from matching.vocabulary import DESIGNATIONS, FACILITY_TYPES, roles_ja
+
+    out = ["# The data contract", "",
+           "A region is a folder of UTF-8 CSV files with a header row (a BOM is accepted). "
+           "Optional extra columns are allowed and kept. Booleans are `true`/`false` "
+           "(also `1`/`0`, `yes`/`no`). Generated from `matching/contract/schema.py`.", "",
+           "Loading is strict by default: any problem stops the load and *every* problem is "
+           "listed with file, line (as a spreadsheet shows it), column and value. Lenient mode "
+           "(`--lenient`, `load_region(path, strict=False)`) skips bad rows, and the rows that "
+           "referred to them, and lists each one.", ""]
+    for spec in FILES:
+        out += [f"## `{spec.name}`" + ("" if spec.required else " (optional)"), "", spec.doc, "",
+                "| column | meaning |", "|---|---|"]
+        out += [f"| `{c.name}`{'' if c.required else ' (optional)'} | {c.doc} |" for c in spec.columns]
+        out.append("")
+    out += ["## Codes", "", "Facility types:", "", "| code | 種別 | roles | strength |", "|---|---|---|---|"]
+    out += [f"| `{t.code}` | {t.name_ja} | {roles_ja(t.required_roles)} | {t.strength.label_ja} |"
+            for t in FACILITY_TYPES.values()]
+    out += ["", "Designations and the roles they give by default (blank role columns are derived from "
+            "them; an explicit `true`/`false` overrides; ③ is never given to a clinic):", "",
+            "| code | 名称 | kind | default roles |", "|---|---|---|---|"]
+    out += [f"| `{d.code}` | {d.name_ja} | {d.kind.value if d.kind else 'either'} | {roles_ja(d.default_roles)} |"
+            for d in DESIGNATIONS.values()]
+    out += ["", "Roles: `consult` ①, `visit` ②, `admit` ③ (hospitals only).", ""]
+    return "\n".join(out)
