@@ -196,3 +196,16 @@ def test_demo_is_proven_optimal_and_beats_greedy(demo_region):
     opt_cov, greedy_cov = coverage(demo_region, result.proposals), coverage(demo_region, greedy)
     assert opt_cov["obligated_full"] >= greedy_cov["obligated_full"]
     assert opt_cov["all_full"] > greedy_cov["all_full"]
+
+
+def test_preference_for_the_same_area_breaks_ties(tmp_path):
+    # Two equivalent clinics, the one across the municipal border slightly nearer.
+    region = make_region(tmp_path, [fac("G1", "gh", 0, 0, municipality="03201")], [
+        inst("C1", "clinic", 2.0, 0, "zaishin", municipality="03216"),
+        inst("C2", "clinic", -2.5, 0, "zaishin", municipality="03201"),
+    ])
+    assert pairs(solve(region)) == {("G1", "C1", "consult;visit")}
+    same = MatchParameters(prefer_same="municipality")
+    assert pairs(solve(region, same)) == {("G1", "C2", "consult;visit")}
+    # A secondary-area preference does not separate them: both are in 盛岡 (0301).
+    assert pairs(solve(region, MatchParameters(prefer_same="secondary_area"))) == {("G1", "C1", "consult;visit")}

@@ -12,12 +12,13 @@ The formulation, readable as the mathematics it is::
       K_ir, R_ir   the same for one role only (when given)
       t_c      travel cost n_f × minutes (+ minutes if the pair crosses a preferred area)
     Variables
-      x_c ∈ {0,1}   i takes role r for f
-      y_p ∈ {0,1}   f and i make (or extend) an agreement
+      w_pS ∈ {0,1}  f and i agree (or extend an agreement) on exactly the role set S,
+                    S ⊆ the roles p could take;  Σ_S w_pS ≤ 1
+      x_c = Σ_(S ∋ r) w_pS      i takes role r for f
+      y_p = Σ_S w_pS            f and i make (or extend) an agreement
       z_f ∈ {0,1}   every missing role of f is covered
     Constraints
       Σ_i x_(f,i,r) ≤ 1                       ∀ f, r ∈ M_f   one institution per role
-      x_c ≤ y_p(c),   y_p ≤ Σ_(c ∈ p) x_c                     an agreement covers ≥ 1 role
       z_f ≤ Σ_i x_(f,i,r)                     ∀ f, r ∈ M_f
       Σ_(p ∋ i, p ∉ E) y_p ≤ K_i,   Σ_(p ∋ i, p ∉ E) n_f y_p ≤ R_i
       Σ_(c ∋ (i,r)) x_c ≤ K_ir,     Σ_(c ∋ (i,r)) n_f x_c ≤ R_ir
@@ -41,6 +42,7 @@ output.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -132,14 +134,36 @@ class CooperationModel:
 
     def _solve_component(self, cand: pd.DataFrame) -> tuple[np.ndarray, list[StageResult]]:
         m = cp_model.CpModel()
-        n = len(cand)
-        x = [m.new_bool_var(f"x{k}") for k in range(n)]
         fids = cand["facility_id"].to_numpy()
         iids = cand["institution_id"].to_numpy()
         roles = cand["role"].to_numpy()
         residents = self.facilities["residents"].reindex(fids).to_numpy(int)
+        cost = np.rint(cand["cost"].to_numpy(float)).astype(int)
 
-        # One institution per (facility, role); z_f ≤ each role's coverage.
+        # w_(p,S): pair p agrees on exactly the role set S (at most one S per pair).
+        # x_c and y_p are sums of w; counting agreements this way gives a tighter
+        # relaxation than linking separate x and y variables.
+        by_pair: dict[tuple[str, str], list[int]] = {}
+        for k, key in enumerate(zip(fids, iids, strict=True)):
+            by_pair.setdefault(key, []).append(k)
+        covers: list[list] = [[] for _ in range(len(cand))]
+        y, w_all, w_cost = {}, [], []
+        for p, ks in by_pair.items():
+            ws = []
+            for size in range(1, len(ks) + 1):
+                for subset in itertools.combinations(ks, size):
+                    w = m.new_bool_var(f"w_{p[0]}_{p[1]}_{'_'.join(map(str, subset))}")
+                    ws.append(w)
+                    w_all.append((w, subset))
+                    w_cost.append(int(cost[list(subset)].sum()))
+                    for k in subset:
+                        covers[k].append(w)
+            m.add_at_most_one(ws)
+            y[p] = sum(ws)
+        x = [sum(ws) for ws in covers]
+        existing = dict(zip(zip(fids, iids, strict=True), cand["existing"].to_numpy(bool), strict=True))
+
+        # One institution per (facility, role); z_f ≤ each missing role's coverage.
         by_fr: dict[tuple[str, str], list[int]] = {}
         for k, key in enumerate(zip(fids, roles, strict=True)):
             by_fr.setdefault(key, []).append(k)
@@ -147,25 +171,15 @@ class CooperationModel:
             m.add(sum(x[k] for k in ks) <= 1)
         facs = sorted(set(fids))
         z = {f: m.new_bool_var(f"z_{f}") for f in facs}
+        roles_of: dict[str, list[tuple[str, str]]] = {}
+        for key in by_fr:
+            roles_of.setdefault(key[0], []).append(key)
         for f in facs:
-            need = int(self.facilities.at[f, "missing"])
-            covered_roles = [(ff, r) for (ff, r) in by_fr if ff == f]
-            if len(covered_roles) < need:
+            if len(roles_of[f]) < int(self.facilities.at[f, "missing"]):
                 m.add(z[f] == 0)  # some missing role has no candidate at all
-            for key in covered_roles:
+            for key in roles_of[f]:
                 m.add(z[f] <= sum(x[k] for k in by_fr[key]))
 
-        # Agreements y_p ⇔ at least one role of the pair.
-        by_pair: dict[tuple[str, str], list[int]] = {}
-        for k, key in enumerate(zip(fids, iids, strict=True)):
-            by_pair.setdefault(key, []).append(k)
-        y = {}
-        existing = dict(zip(zip(fids, iids, strict=True), cand["existing"].to_numpy(bool), strict=True))
-        for p, ks in by_pair.items():
-            y[p] = m.new_bool_var(f"y_{p[0]}_{p[1]}")
-            for k in ks:
-                m.add_implication(x[k], y[p])
-            m.add(y[p] <= sum(x[k] for k in ks))
         for k in np.flatnonzero(cand["pinned"].to_numpy(bool)):
             m.add(y[(fids[k], iids[k])] == 1)
         for k in np.flatnonzero(cand["pinned_role"].to_numpy(bool)):
@@ -197,13 +211,12 @@ class CooperationModel:
                 m.add(sum(int(residents[k]) * x[k] for k in ks) <= cap_r)
 
         obligated = self.facilities["obligated"]
-        cost = np.rint(cand["cost"].to_numpy(float)).astype(int)
         terms = [
             sum(z[f] for f in facs if bool(obligated.at[f])),
             sum(z[f] for f in facs if not bool(obligated.at[f])),
-            sum(x),
+            sum(w for w, subset in w_all for _ in subset),
             sum(y[p] for p in by_pair if not existing[p]),
-            sum(int(c) * x[k] for k, c in enumerate(cost)),
+            sum(c * w for (w, _), c in zip(w_all, w_cost, strict=True)),
         ]
         # Exact lexicographic weights: each level outweighs everything below it.
         w_effort = len(by_fr) + 1  # roles covered ≤ number of (facility, role) pairs
@@ -211,7 +224,12 @@ class CooperationModel:
         w_agreements = int(cost.sum()) + 1  # travel cost ≤ Σ cost
         coverage = (w_obligated, w_effort, 1)
         effort = (w_agreements, 1)
-        return self._solve_two_levels(m, x, terms, coverage, effort)
+        chosen_w, results = self._solve_two_levels(m, [w for w, _ in w_all], terms, coverage, effort)
+        picked = np.zeros(len(cand), bool)
+        for (_, subset), on in zip(w_all, chosen_w, strict=True):
+            if on:
+                picked[list(subset)] = True
+        return picked, results
 
     def _solve_two_levels(self, m: cp_model.CpModel, x, terms, coverage, effort):
         """Maximise coverage (stages 1–3 as one exactly weighted sum), keep it, then
