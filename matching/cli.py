@@ -21,6 +21,12 @@ demo_app = typer.Typer(help="The bundled demo prefecture.", no_args_is_help=True
 app.add_typer(demo_app, name="demo")
 import_app = typer.Typer(help="Build a region folder from official open data.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+# The service's commands live with the service (api/cli.py); the CLI only lists them.
+from api.cli import db_app, serve, token_app  # noqa: E402
+
+app.add_typer(token_app, name="token")
+app.add_typer(db_app, name="db")
+app.command("serve")(serve)
 console = Console(width=120)
 
 

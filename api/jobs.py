@@ -1,0 +1,83 @@
+"""Match runs as background jobs: export the scope, run the library, store the results.
+
+A run is recorded before it starts (parameters, scope, who), reports progress
+while it works, and keeps its proposals and unmatched roles for re-reading.
+Accepted proposals are kept (they count as agreements and their capacity stays
+reserved); declined pairs are forbidden; still-open proposals of the facilities
+a new run covers are marked ``superseded``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import traceback
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import audit
+from api.models import Facility, MatchRun, Proposal, UnmatchedRole
+from api.store import export_region
+from matching import MatchParameters, load_region, match, summary, verify
+from matching.parameters import Pair
+
+
+def _progress(session: Session, run: MatchRun, value: float, message: str) -> None:
+    run.progress = value
+    run.message = message
+    session.commit()
+
+
+def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: float = 20.0) -> None:
+    """Run one queued match run to completion (or failure, with the reason recorded)."""
+    with sessions() as session:
+        run = session.get(MatchRun, run_id)
+        run.state = "running"
+        _progress(session, run, 0.05, "地域データを準備しています")
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                forbidden = export_region(session, tmp, run.prefecture_code, for_matching=True)
+                region = load_region(tmp)
+                ids = run.facility_ids
+                if run.municipality_code is not None:
+                    own = set(region.facilities.index[region.facilities["municipality_code"] == run.municipality_code])
+                    ids = sorted(own if ids is None else own & set(ids))
+                if ids is not None:
+                    region = region.subset(ids)
+                params = MatchParameters.model_validate({**run.parameters, "stage_time_limit": stage_time_limit})
+                params = params.model_copy(update={"forbidden": params.forbidden + [
+                    Pair(facility_id=f, institution_id=i) for f, i in forbidden]})
+                _progress(session, run, 0.2, "候補を探索し、最適化しています")
+                result = match(region, params)
+                problems = verify(region, result.proposals, params)
+                if problems:
+                    raise RuntimeError("verifier rejected the proposals: " + "; ".join(map(str, problems[:5])))
+            _progress(session, run, 0.9, "結果を保存しています")
+            covered = list(result.status_before.index)
+            session.execute(update(Proposal).where(Proposal.facility_id.in_(covered),
+                                                   Proposal.state.in_(("proposed", "contacted")),
+                                                   Proposal.run_id != run.id).values(state="superseded"))
+            for p in result.proposals.itertuples(index=False):
+                session.add(Proposal(run_id=run.id, facility_id=p.facility_id, institution_id=p.institution_id,
+                                     roles=p.roles, distance_km=float(p.distance_km),
+                                     travel_minutes=float(p.travel_minutes), extends_existing=bool(p.extends_existing),
+                                     explanation=p.explanation))
+            for u in result.unmatched.itertuples(index=False):
+                session.add(UnmatchedRole(run_id=run.id, facility_id=u.facility_id, role=u.role,
+                                          reason_code=u.reason_code, reason=u.reason, fix=u.fix))
+            run.summary = summary(result)
+            run.state = "done"
+            audit.record(session, run.created_by, "run_done", "match_run", str(run.id), None,
+                         {"proposals": len(result.proposals)})
+            _progress(session, run, 1.0, "完了")
+        except Exception as exc:  # the run records why it failed; the service stays up
+            session.rollback()
+            run = session.get(MatchRun, run_id)
+            run.state = "failed"
+            run.message = f"{type(exc).__name__}: {exc}"[:2000]
+            run.summary = {"traceback": traceback.format_exc()[-4000:]}
+            session.commit()
+
+
+def facilities_in(session: Session, municipality_codes) -> list[str]:
+    return list(session.scalars(select(Facility.facility_id).where(Facility.municipality_code.in_(municipality_codes))))

@@ -1,0 +1,162 @@
+"""The database tables (SQLAlchemy 2 ORM).
+
+Areas, facilities, institutions and partnerships mirror the data contract
+(docs/data-contract.md); runs, proposals, forbidden pairs, users and the audit
+log are the coordinators' workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Area(Base):
+    __tablename__ = "areas"
+    municipality_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    municipality_name: Mapped[str] = mapped_column(String(100))
+    secondary_area_code: Mapped[str] = mapped_column(String(20), index=True)
+    secondary_area_name: Mapped[str] = mapped_column(String(100))
+    prefecture_code: Mapped[str] = mapped_column(String(2), index=True)
+
+
+class Facility(Base):
+    __tablename__ = "facilities"
+    facility_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    facility_type: Mapped[str] = mapped_column(String(32), index=True)
+    municipality_code: Mapped[str] = mapped_column(ForeignKey("areas.municipality_code"), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    residents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reported: Mapped[bool] = mapped_column(Boolean)
+
+
+class Institution(Base):
+    __tablename__ = "institutions"
+    institution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    municipality_code: Mapped[str] = mapped_column(ForeignKey("areas.municipality_code"), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    beds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    designations: Mapped[str] = mapped_column(String(200), default="")
+    consult_24h: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    visit_24h: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    admit: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    accepting: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    capacity_facilities: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    capacity_residents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Held by accepted (not yet contracted) proposals; checked and changed atomically.
+    reserved_facilities: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_residents: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Partnership(Base):
+    __tablename__ = "partnerships"
+    __table_args__ = (UniqueConstraint("facility_id", "institution_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    facility_id: Mapped[str] = mapped_column(ForeignKey("facilities.facility_id", ondelete="CASCADE"), index=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.institution_id", ondelete="CASCADE"), index=True)
+    roles: Mapped[str] = mapped_column(String(40), default="")
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))  # admin | prefecture | municipal
+    prefecture_code: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    municipality_code: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class MatchRun(Base):
+    __tablename__ = "match_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    prefecture_code: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    municipality_code: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    parameters: Mapped[dict] = mapped_column(JSON, default=dict)
+    facility_ids: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class Proposal(Base):
+    __tablename__ = "proposals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("match_runs.id", ondelete="CASCADE"), index=True)
+    facility_id: Mapped[str] = mapped_column(ForeignKey("facilities.facility_id", ondelete="CASCADE"), index=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.institution_id", ondelete="CASCADE"), index=True)
+    roles: Mapped[str] = mapped_column(String(40))
+    distance_km: Mapped[float] = mapped_column(Float)
+    travel_minutes: Mapped[float] = mapped_column(Float)
+    extends_existing: Mapped[bool] = mapped_column(Boolean, default=False)
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    # proposed → contacted → accepted → contracted, or → declined; superseded by a re-run
+    state: Mapped[str] = mapped_column(String(16), default="proposed", index=True)
+    decline_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reserved_residents: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_facility: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class UnmatchedRole(Base):
+    __tablename__ = "unmatched_roles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("match_runs.id", ondelete="CASCADE"), index=True)
+    facility_id: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    fix: Mapped[str] = mapped_column(Text, default="")
+
+
+class ForbiddenPair(Base):
+    """A pair an institution declined: never proposed again."""
+
+    __tablename__ = "forbidden_pairs"
+    __table_args__ = (UniqueConstraint("facility_id", "institution_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    facility_id: Mapped[str] = mapped_column(ForeignKey("facilities.facility_id", ondelete="CASCADE"))
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.institution_id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(128))
+    before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict | None] = mapped_column(JSON, nullable=True)

@@ -1,0 +1,57 @@
+from fastapi import APIRouter, HTTPException
+from sqlalchemy import select
+
+from api import audit
+from api.deps import ScopeDep, SessionDep
+from api.models import Area, Facility, Institution
+from api.schemas import AreaIn, AreaOut
+
+router = APIRouter(prefix="/areas", tags=["areas"])
+
+
+@router.get("", response_model=list[AreaOut])
+def list_areas(session: SessionDep, scope: ScopeDep, prefecture_code: str | None = None):
+    """Areas (市区町村 with 二次医療圏) you may see: your prefecture's, or all for administrators."""
+    q = select(Area).order_by(Area.municipality_code)
+    if prefecture_code:
+        q = q.where(Area.prefecture_code == prefecture_code)
+    return [a for a in session.scalars(q) if scope.can_see_institution_in(a.municipality_code)]
+
+
+@router.get("/{municipality_code}", response_model=AreaOut)
+def get_area(municipality_code: str, session: SessionDep, scope: ScopeDep):
+    area = session.get(Area, municipality_code)
+    if area is None:
+        raise HTTPException(404, "no such municipality")
+    scope.require_institution(area.municipality_code)
+    return area
+
+
+@router.put("/{municipality_code}", response_model=AreaOut)
+def put_area(municipality_code: str, body: AreaIn, session: SessionDep, scope: ScopeDep):
+    """Create or replace an area (administrators)."""
+    scope.require_admin()
+    if body.municipality_code != municipality_code:
+        raise HTTPException(422, "municipality_code in the body differs from the path")
+    area = session.get(Area, municipality_code)
+    before = audit.snapshot(area)
+    area = session.merge(Area(**body.model_dump()))
+    session.flush()
+    audit.record(session, scope.user.id, "put", "area", municipality_code, before, audit.snapshot(area))
+    session.commit()
+    return area
+
+
+@router.delete("/{municipality_code}", status_code=204)
+def delete_area(municipality_code: str, session: SessionDep, scope: ScopeDep):
+    scope.require_admin()
+    area = session.get(Area, municipality_code)
+    if area is None:
+        raise HTTPException(404, "no such municipality")
+    used = session.scalar(select(Facility.facility_id).where(Facility.municipality_code == municipality_code).limit(1)) \
+        or session.scalar(select(Institution.institution_id).where(Institution.municipality_code == municipality_code).limit(1))
+    if used:
+        raise HTTPException(409, "facilities or institutions still lie in this municipality")
+    audit.record(session, scope.user.id, "delete", "area", municipality_code, audit.snapshot(area), None)
+    session.delete(area)
+    session.commit()

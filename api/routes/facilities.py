@@ -1,0 +1,105 @@
+from fastapi import APIRouter, HTTPException
+from sqlalchemy import select
+
+from api import audit
+from api.deps import ScopeDep, SessionDep
+from api.models import Area, Facility, Partnership
+from api.schemas import FacilityIn, FacilityPatch, FacilityStatusOut, Limit, Offset
+from matching.status import classify
+from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role, Status
+
+router = APIRouter(prefix="/facilities", tags=["facilities"])
+
+
+def with_status(session, facilities: list[Facility]) -> list[FacilityStatusOut]:
+    """Facilities with required / covered / missing roles and their status (same rules as the library)."""
+    ids = [f.facility_id for f in facilities]
+    covered: dict[str, set[Role]] = {}
+    partners: dict[str, list[str]] = {}
+    for p in session.scalars(select(Partnership).where(Partnership.facility_id.in_(ids))) if ids else []:
+        covered.setdefault(p.facility_id, set()).update(Role(r) for r in p.roles.split(";") if r)
+        partners.setdefault(p.facility_id, []).append(p.institution_id)
+    out = []
+    for f in facilities:
+        t = FACILITY_TYPES[f.facility_type]
+        cov = frozenset(covered.get(f.facility_id, set())) & t.required_roles
+        status = classify(t.required_roles, cov, reported=f.reported, designated=bool(partners.get(f.facility_id)))
+        out.append(FacilityStatusOut(
+            facility_id=f.facility_id, name=f.name, facility_type=f.facility_type, municipality_code=f.municipality_code,
+            lat=f.lat, lon=f.lon, residents=f.residents, reported=f.reported, facility_type_ja=t.name_ja,
+            status=status.value, status_ja=Status(status).label_ja,
+            required_roles=[r.value for r in ROLE_ORDER if r in t.required_roles],
+            covered_roles=[r.value for r in ROLE_ORDER if r in cov],
+            missing_roles=[r.value for r in ROLE_ORDER if r in t.required_roles - cov],
+            partners=sorted(partners.get(f.facility_id, []))))
+    return out
+
+
+def _get(session, scope, facility_id: str) -> Facility:
+    f = session.get(Facility, facility_id)
+    if f is None:
+        raise HTTPException(404, "no such facility")
+    scope.require_facility(f.municipality_code)
+    return f
+
+
+@router.get("", response_model=list[FacilityStatusOut])
+def list_facilities(session: SessionDep, scope: ScopeDep, municipality_code: str | None = None,
+                    facility_type: str | None = None, status: str | None = None,
+                    limit: Limit = 1000, offset: Offset = 0):
+    """Facilities in your area with their status; filter by municipality, type or status."""
+    if municipality_code is not None:
+        scope.require_facility(municipality_code)
+    q = select(Facility).order_by(Facility.facility_id)
+    if municipality_code:
+        q = q.where(Facility.municipality_code == municipality_code)
+    elif scope.municipalities is not None:
+        q = q.where(Facility.municipality_code.in_(scope.municipalities))
+    if facility_type:
+        q = q.where(Facility.facility_type == facility_type)
+    rows = with_status(session, list(session.scalars(q)))
+    if status:
+        rows = [r for r in rows if r.status == status]
+    return rows[max(offset, 0): max(offset, 0) + max(min(limit, 10000), 0)]
+
+
+@router.get("/{facility_id}", response_model=FacilityStatusOut)
+def get_facility(facility_id: str, session: SessionDep, scope: ScopeDep):
+    return with_status(session, [_get(session, scope, facility_id)])[0]
+
+
+@router.post("", response_model=FacilityStatusOut, status_code=201)
+def create_facility(body: FacilityIn, session: SessionDep, scope: ScopeDep):
+    scope.require_facility(body.municipality_code)
+    if session.get(Area, body.municipality_code) is None:
+        raise HTTPException(422, f"unknown municipality_code {body.municipality_code}")
+    if session.get(Facility, body.facility_id) is not None:
+        raise HTTPException(409, f"facility {body.facility_id} already exists")
+    f = Facility(**body.model_dump())
+    session.add(f)
+    session.flush()
+    audit.record(session, scope.user.id, "create", "facility", f.facility_id, None, audit.snapshot(f))
+    session.commit()
+    return with_status(session, [f])[0]
+
+
+@router.patch("/{facility_id}", response_model=FacilityStatusOut)
+def update_facility(facility_id: str, body: FacilityPatch, session: SessionDep, scope: ScopeDep):
+    f = _get(session, scope, facility_id)
+    before = audit.snapshot(f)
+    for k, v in body.model_dump(exclude_unset=True).items():
+        if v is None and k != "residents":
+            raise HTTPException(422, f"{k} cannot be null")
+        setattr(f, k, v)
+    session.flush()
+    audit.record(session, scope.user.id, "update", "facility", facility_id, before, audit.snapshot(f))
+    session.commit()
+    return with_status(session, [f])[0]
+
+
+@router.delete("/{facility_id}", status_code=204)
+def delete_facility(facility_id: str, session: SessionDep, scope: ScopeDep):
+    f = _get(session, scope, facility_id)
+    audit.record(session, scope.user.id, "delete", "facility", facility_id, audit.snapshot(f), None)
+    session.delete(f)
+    session.commit()

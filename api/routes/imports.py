@@ -1,0 +1,43 @@
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, UploadFile
+from fastapi.responses import JSONResponse
+
+from api.deps import ScopeDep, SessionDep
+from api.schemas import ImportOut
+from api.store import ScopeError, import_region
+from matching.contract import RegionValidationError
+
+router = APIRouter(prefix="/imports", tags=["import"])
+
+
+@router.post("", response_model=ImportOut, responses={422: {"description": "row-level errors; nothing written"}})
+def import_files(areas: UploadFile, facilities: UploadFile, institutions: UploadFile, partnerships: UploadFile,
+                 session: SessionDep, scope: ScopeDep, travel_times: UploadFile | None = None):
+    """Import a region (the data contract's CSV files), all or nothing.
+
+    A bad file is rejected with every bad row (file, line, column, value) and
+    nothing is written."""
+    if scope.role == "municipal":
+        raise HTTPException(403, "imports are for prefecture staff and administrators")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"areas.csv": areas, "facilities.csv": facilities, "institutions.csv": institutions,
+                 "partnerships.csv": partnerships}
+        if travel_times is not None:
+            files["travel_times.csv"] = travel_times
+        for name, upload in files.items():
+            Path(tmp, name).write_bytes(upload.file.read())
+        try:
+            counts = import_region(session, tmp, scope.user.id,
+                                   prefecture_code=None if scope.role == "admin" else scope.prefecture_code)
+        except RegionValidationError as exc:
+            session.rollback()
+            return JSONResponse(status_code=422, content={"detail": [
+                {"file": e.file, "row": e.row, "column": e.column, "message": e.message, "value": e.value}
+                for e in exc.errors]})
+        except ScopeError as exc:
+            session.rollback()
+            raise HTTPException(403, str(exc)) from None
+    session.commit()
+    return counts

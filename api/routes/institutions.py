@@ -1,0 +1,88 @@
+from fastapi import APIRouter, HTTPException
+from sqlalchemy import select
+
+from api import audit
+from api.deps import ScopeDep, SessionDep
+from api.models import Area, Institution
+from api.schemas import InstitutionBase, InstitutionIn, InstitutionOut, Limit, Offset
+from matching.vocabulary import InstitutionKind, Role, default_roles
+
+router = APIRouter(prefix="/institutions", tags=["institutions"])
+
+
+def _get(session, scope, institution_id: str) -> Institution:
+    i = session.get(Institution, institution_id)
+    if i is None:
+        raise HTTPException(404, "no such institution")
+    scope.require_institution(i.municipality_code)
+    return i
+
+
+def _values(body: InstitutionBase) -> dict:
+    """Blank role flags are derived from designations, as in the data contract."""
+    v = body.model_dump()
+    roles = default_roles(InstitutionKind(body.kind), set(body.designations))
+    for role, column in ((Role.CONSULT, "consult_24h"), (Role.VISIT, "visit_24h"), (Role.ADMIT, "admit")):
+        if v[column] is None:
+            v[column] = role in roles
+    v["designations"] = ";".join(sorted(body.designations))
+    return v
+
+
+@router.get("", response_model=list[InstitutionOut])
+def list_institutions(session: SessionDep, scope: ScopeDep, municipality_code: str | None = None,
+                      accepting: bool | None = None, limit: Limit = 5000, offset: Offset = 0):
+    """Institutions of your prefecture (municipal coordinators read them too)."""
+    if municipality_code is not None:
+        scope.require_institution(municipality_code)
+    q = select(Institution).order_by(Institution.institution_id)
+    if municipality_code:
+        q = q.where(Institution.municipality_code == municipality_code)
+    elif scope.prefecture_municipalities is not None:
+        q = q.where(Institution.municipality_code.in_(scope.prefecture_municipalities))
+    if accepting is not None:
+        q = q.where(Institution.accepting.is_(accepting))
+    return list(session.scalars(q.offset(max(offset, 0)).limit(max(min(limit, 10000), 0))))
+
+
+@router.get("/{institution_id}", response_model=InstitutionOut)
+def get_institution(institution_id: str, session: SessionDep, scope: ScopeDep):
+    return _get(session, scope, institution_id)
+
+
+@router.post("", response_model=InstitutionOut, status_code=201)
+def create_institution(body: InstitutionIn, session: SessionDep, scope: ScopeDep):
+    scope.require_institution_write(body.municipality_code)
+    if session.get(Area, body.municipality_code) is None:
+        raise HTTPException(422, f"unknown municipality_code {body.municipality_code}")
+    if session.get(Institution, body.institution_id) is not None:
+        raise HTTPException(409, f"institution {body.institution_id} already exists")
+    i = Institution(**_values(body), reserved_facilities=0, reserved_residents=0)
+    session.add(i)
+    session.flush()
+    audit.record(session, scope.user.id, "create", "institution", i.institution_id, None, audit.snapshot(i))
+    session.commit()
+    return i
+
+
+@router.put("/{institution_id}", response_model=InstitutionOut)
+def replace_institution(institution_id: str, body: InstitutionBase, session: SessionDep, scope: ScopeDep):
+    """Replace an institution's facts (willingness, capacity, 24-hour roles …); keeps reservations."""
+    i = _get(session, scope, institution_id)
+    scope.require_institution_write(i.municipality_code)
+    before = audit.snapshot(i)
+    for k, v in _values(body).items():
+        setattr(i, k, v)
+    session.flush()
+    audit.record(session, scope.user.id, "update", "institution", institution_id, before, audit.snapshot(i))
+    session.commit()
+    return i
+
+
+@router.delete("/{institution_id}", status_code=204)
+def delete_institution(institution_id: str, session: SessionDep, scope: ScopeDep):
+    i = _get(session, scope, institution_id)
+    scope.require_institution_write(i.municipality_code)
+    audit.record(session, scope.user.id, "delete", "institution", institution_id, audit.snapshot(i), None)
+    session.delete(i)
+    session.commit()

@@ -1,0 +1,53 @@
+from fastapi import APIRouter, HTTPException
+from sqlalchemy import select
+
+from api.deps import ScopeDep, SessionDep
+from api.models import Facility, Institution, Proposal
+from api.schemas import DbId, Limit, Offset, ProposalMove, ProposalOut
+from api.workflow import STATES, change_state
+
+router = APIRouter(prefix="/proposals", tags=["proposals"])
+
+
+def _get(session, scope, proposal_id: int) -> Proposal:
+    p = session.get(Proposal, proposal_id)
+    if p is None:
+        raise HTTPException(404, "no such proposal")
+    scope.require_facility(session.get(Facility, p.facility_id).municipality_code)
+    return p
+
+
+@router.get("", response_model=list[ProposalOut])
+def list_proposals(session: SessionDep, scope: ScopeDep, state: str | None = None, facility_id: str | None = None,
+                   institution_id: str | None = None, limit: Limit = 5000, offset: Offset = 0):
+    """Proposals for facilities in your area, by state (proposed, contacted, accepted, contracted, declined, superseded)."""
+    if state is not None and state not in STATES:
+        raise HTTPException(422, f"unknown state {state!r}; expected one of {', '.join(STATES)}")
+    q = select(Proposal, Facility.municipality_code).join(Facility).order_by(Proposal.id)
+    if state:
+        q = q.where(Proposal.state == state)
+    if facility_id:
+        q = q.where(Proposal.facility_id == facility_id)
+    if institution_id:
+        q = q.where(Proposal.institution_id == institution_id)
+    if scope.municipalities is not None:
+        q = q.where(Facility.municipality_code.in_(scope.municipalities))
+    rows = [p for p, _ in session.execute(q.offset(max(offset, 0)).limit(max(min(limit, 10000), 0)))]
+    return rows
+
+
+@router.get("/{proposal_id}", response_model=ProposalOut)
+def get_proposal(proposal_id: DbId, session: SessionDep, scope: ScopeDep):
+    return _get(session, scope, proposal_id)
+
+
+@router.post("/{proposal_id}/state", response_model=ProposalOut)
+def move_proposal(proposal_id: DbId, body: ProposalMove, session: SessionDep, scope: ScopeDep):
+    """Record the coordinator's step: contacted, accepted (reserves capacity), contracted
+    (writes the agreement) or declined (needs a reason; the pair is never proposed again)."""
+    p = _get(session, scope, proposal_id)
+    inst = session.get(Institution, p.institution_id)
+    scope.require_institution(inst.municipality_code)
+    p = change_state(session, p, body.state, body.reason, scope.user.id)
+    session.commit()
+    return p

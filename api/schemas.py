@@ -1,0 +1,224 @@
+"""Request and response bodies.  Validation mirrors the data contract (same vocabulary)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from matching.contract.columns import LAT_RANGE, LON_RANGE
+from matching.vocabulary import DESIGNATIONS, FACILITY_TYPES, Role
+
+#: Database ids in paths: positive and within a 32-bit integer (what both databases store).
+DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Limit = Annotated[int, Query(ge=0, le=10000)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+
+Code5 = Field(pattern=r"^[0-9]{5}$", description="5-digit municipality code")
+
+
+class ORM(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AreaIn(BaseModel):
+    municipality_code: str = Code5
+    municipality_name: str = Field(min_length=1, max_length=100)
+    secondary_area_code: str = Field(min_length=1, max_length=20)
+    secondary_area_name: str = Field(min_length=1, max_length=100)
+    prefecture_code: str = Field(pattern=r"^[0-9]{2}$")
+
+
+class AreaOut(AreaIn, ORM):
+    pass
+
+
+def _check_type(v: str) -> str:
+    if v not in FACILITY_TYPES:
+        raise ValueError(f"unknown facility type {v!r}; expected one of {', '.join(FACILITY_TYPES)}")
+    return v
+
+
+class FacilityPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    facility_type: str | None = None
+    lat: float | None = Field(default=None, ge=LAT_RANGE[0], le=LAT_RANGE[1])
+    lon: float | None = Field(default=None, ge=LON_RANGE[0], le=LON_RANGE[1])
+    residents: int | None = Field(default=None, ge=0, le=100000)
+    reported: bool | None = None
+
+    _type = field_validator("facility_type")(lambda cls, v: v if v is None else _check_type(v))
+
+
+class FacilityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    facility_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    facility_type: str
+    municipality_code: str = Code5
+    lat: float = Field(ge=LAT_RANGE[0], le=LAT_RANGE[1])
+    lon: float = Field(ge=LON_RANGE[0], le=LON_RANGE[1])
+    residents: int | None = Field(default=None, ge=0, le=100000)
+    reported: bool = True
+
+    _type = field_validator("facility_type")(lambda cls, v: _check_type(v))
+
+
+class FacilityOut(ORM):
+    facility_id: str
+    name: str
+    facility_type: str
+    municipality_code: str
+    lat: float
+    lon: float
+    residents: int | None
+    reported: bool
+
+
+class FacilityStatusOut(FacilityOut):
+    facility_type_ja: str
+    status: str
+    status_ja: str
+    required_roles: list[str]
+    covered_roles: list[str]
+    missing_roles: list[str]
+    partners: list[str]
+
+
+class InstitutionBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["hospital", "clinic"]
+    lat: float = Field(ge=LAT_RANGE[0], le=LAT_RANGE[1])
+    lon: float = Field(ge=LON_RANGE[0], le=LON_RANGE[1])
+    beds: int | None = Field(default=None, ge=0, le=100000)
+    designations: list[str] = []
+    consult_24h: bool | None = None
+    visit_24h: bool | None = None
+    admit: bool | None = None
+    accepting: bool | None = None
+    capacity_facilities: int | None = Field(default=None, ge=0, le=100000)
+    capacity_residents: int | None = Field(default=None, ge=0, le=10000000)
+
+    @model_validator(mode="after")
+    def _rules(self):
+        for d in self.designations:
+            if d not in DESIGNATIONS:
+                raise ValueError(f"unknown designation {d!r}; expected one of {', '.join(DESIGNATIONS)}")
+            kind = DESIGNATIONS[d].kind
+            if kind is not None and kind.value != self.kind:
+                raise ValueError(f"designation {d} is for {kind.value}s only")
+        if self.kind == "clinic" and self.admit:
+            raise ValueError("a clinic cannot offer admission (③ is for hospitals only)")
+        return self
+
+
+class InstitutionIn(InstitutionBase):
+    institution_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    municipality_code: str = Code5
+
+
+class InstitutionOut(ORM):
+    institution_id: str
+    name: str
+    kind: str
+    municipality_code: str
+    lat: float
+    lon: float
+    beds: int | None
+    designations: str
+    consult_24h: bool | None
+    visit_24h: bool | None
+    admit: bool | None
+    accepting: bool | None
+    capacity_facilities: int | None
+    capacity_residents: int | None
+    reserved_facilities: int
+    reserved_residents: int
+
+
+class PartnershipIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    facility_id: str = Field(min_length=1, max_length=64)
+    institution_id: str = Field(min_length=1, max_length=64)
+    roles: list[Role] = []
+
+
+class PartnershipOut(ORM):
+    id: int
+    facility_id: str
+    institution_id: str
+    roles: str
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prefecture_code: str | None = Field(default=None, pattern=r"^[0-9]{2}$")
+    municipality_code: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
+    facility_ids: list[str] | None = Field(default=None, max_length=100000)
+    parameters: dict = Field(default_factory=dict, description="MatchParameters (see docs); "
+                                                               "pinned/forbidden pairs come from the workflow")
+
+
+class RunOut(ORM):
+    id: int
+    created_by: int
+    created_at: datetime
+    prefecture_code: str | None
+    municipality_code: str | None
+    state: str
+    progress: float
+    message: str
+    parameters: dict
+    facility_ids: list | None
+    summary: dict | None
+
+
+class ProposalOut(ORM):
+    id: int
+    run_id: int
+    facility_id: str
+    institution_id: str
+    roles: str
+    distance_km: float
+    travel_minutes: float
+    extends_existing: bool
+    explanation: str
+    state: str
+    decline_reason: str | None
+    updated_at: datetime
+
+
+class ProposalMove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["contacted", "accepted", "contracted", "declined"]
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class UnmatchedOut(ORM):
+    facility_id: str
+    role: str
+    reason_code: str
+    reason: str
+    fix: str
+
+
+class ImportOut(BaseModel):
+    areas: int
+    facilities: int
+    institutions: int
+    partnerships: int
+
+
+class AuditOut(ORM):
+    id: int
+    at: datetime
+    user_id: int | None
+    action: str
+    entity: str
+    entity_id: str
+    before: dict | None
+    after: dict | None

@@ -1,0 +1,26 @@
+"""Service settings, read from the environment (one pydantic-settings class)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """``DATABASE_URL`` selects the database: an embedded SQLite file by default,
+    PostgreSQL in production (``postgresql+psycopg://user@host/db``)."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    database_url: str = f"sqlite:///{REPO / 'matching.sqlite'}"
+    #: Region folder imported on first start when the database is empty (``matching serve``).
+    demo_region: Path = REPO / "data" / "demo"
+    #: Whole-run solver effort per stage (deterministic seconds) for runs started through the API.
+    stage_time_limit: float = 20.0
+
+
+def get_settings() -> Settings:
+    return Settings()

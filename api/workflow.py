@@ -1,0 +1,110 @@
+"""The proposal workflow: proposed → contacted → accepted → contracted, or → declined.
+
+Accepting reserves the institution's capacity with one conditional UPDATE, so two
+coordinators accepting at the same moment can never over-allocate it (the
+database re-checks the condition on the row it actually updates).  Contracting
+writes the agreement; declining forbids the pair in future runs.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from api import audit
+from api.models import Facility, ForbiddenPair, Institution, Partnership, Proposal, now
+from matching.vocabulary import FACILITY_TYPES, Role, format_roles
+
+TRANSITIONS: dict[str, set[str]] = {
+    "proposed": {"contacted", "accepted", "declined"},
+    "contacted": {"accepted", "declined"},
+    "accepted": {"contracted", "declined"},
+}
+STATES = ("proposed", "contacted", "accepted", "contracted", "declined", "superseded")
+
+
+def change_state(session: Session, proposal: Proposal, new_state: str, reason: str | None,
+                 user_id: int) -> Proposal:
+    """Move one proposal; raises 409 for an impossible move or exhausted capacity."""
+    old = proposal.state
+    if new_state not in TRANSITIONS.get(old, set()):
+        raise HTTPException(409, f"cannot move a proposal from {old} to {new_state}")
+    if new_state == "declined" and not (reason and reason.strip()):
+        raise HTTPException(422, "a reason is required to decline (辞退理由を入力してください)")
+    before = audit.snapshot(proposal)
+    # Claim the transition first: a concurrent request on the same proposal loses here.
+    claimed = session.execute(update(Proposal).where(Proposal.id == proposal.id, Proposal.state == old)
+                              .values(state=new_state, updated_at=now()))
+    if claimed.rowcount != 1:
+        raise HTTPException(409, "the proposal was changed by someone else; reload it")
+    if new_state == "accepted":
+        _reserve(session, proposal)
+    elif new_state == "contracted":
+        _contract(session, proposal)
+    elif new_state == "declined":
+        if old == "accepted":
+            _release(session, proposal, consume=False)
+        proposal.decline_reason = reason.strip()
+        if session.scalar(select(ForbiddenPair).where(ForbiddenPair.facility_id == proposal.facility_id,
+                                                      ForbiddenPair.institution_id == proposal.institution_id)) is None:
+            session.add(ForbiddenPair(facility_id=proposal.facility_id, institution_id=proposal.institution_id,
+                                      reason=reason.strip()))
+    session.flush()
+    session.refresh(proposal)
+    audit.record(session, user_id, f"proposal_{new_state}", "proposal", str(proposal.id), before,
+                 audit.snapshot(proposal))
+    return proposal
+
+
+def _residents(session: Session, facility_id: str) -> int:
+    f = session.get(Facility, facility_id)
+    return f.residents if f.residents else FACILITY_TYPES[f.facility_type].default_residents
+
+
+def _reserve(session: Session, p: Proposal) -> None:
+    new_partner = p.extends_existing is False and session.scalar(
+        select(Partnership.id).where(Partnership.facility_id == p.facility_id,
+                                     Partnership.institution_id == p.institution_id)) is None
+    df = 1 if new_partner else 0
+    dr = _residents(session, p.facility_id) if new_partner else 0
+    inst = Institution.__table__.c
+    done = session.execute(
+        update(Institution)
+        .where(Institution.institution_id == p.institution_id,
+               (inst.capacity_facilities.is_(None)) | (inst.capacity_facilities - inst.reserved_facilities >= df),
+               (inst.capacity_residents.is_(None)) | (inst.capacity_residents - inst.reserved_residents >= dr))
+        .values(reserved_facilities=inst.reserved_facilities + df,
+                reserved_residents=inst.reserved_residents + dr))
+    if done.rowcount != 1:
+        raise HTTPException(409, f"institution {p.institution_id} has no spare capacity left "
+                                 "(受入枠を使い切っています)")
+    session.execute(update(Proposal).where(Proposal.id == p.id)
+                    .values(reserved_facility=bool(df), reserved_residents=dr))
+
+
+def _release(session: Session, p: Proposal, consume: bool) -> None:
+    """Give back (declined) or use up (contracted) what accepting reserved."""
+    df = 1 if p.reserved_facility else 0
+    dr = p.reserved_residents
+    inst = Institution.__table__.c
+    values = {"reserved_facilities": inst.reserved_facilities - df,
+              "reserved_residents": inst.reserved_residents - dr}
+    if consume:  # the spare capacity is now taken by the agreement itself
+        values["capacity_facilities"] = inst.capacity_facilities - df
+        values["capacity_residents"] = inst.capacity_residents - dr
+    session.execute(update(Institution).where(Institution.institution_id == p.institution_id).values(**values))
+    session.execute(update(Proposal).where(Proposal.id == p.id).values(reserved_facility=False, reserved_residents=0))
+
+
+def _contract(session: Session, p: Proposal) -> None:
+    _release(session, p, consume=True)
+    row = session.scalar(select(Partnership).where(Partnership.facility_id == p.facility_id,
+                                                   Partnership.institution_id == p.institution_id))
+    roles = {Role(r) for r in p.roles.split(";") if r}
+    if row is None:
+        session.add(Partnership(facility_id=p.facility_id, institution_id=p.institution_id, roles=format_roles(roles)))
+    else:
+        before = audit.snapshot(row)
+        row.roles = format_roles(roles | {Role(r) for r in row.roles.split(";") if r})
+        audit.record(session, None, "update", "partnership", str(row.id), before, audit.snapshot(row))
