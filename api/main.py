@@ -6,15 +6,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
+from api import web
 from api.db import make_engine, migrate, session_factory
 from api.routes import (
     areas,
     audit,
+    candidates,
     facilities,
     imports,
     institutions,
+    me,
     partnerships,
     proposals,
+    reports,
     runs,
     status,
 )
@@ -32,8 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
-    for module in (areas, facilities, institutions, partnerships, status, runs, proposals, imports, audit):
+    for module in (me, areas, facilities, candidates, institutions, partnerships, status, reports, runs, proposals,
+                   imports, audit):
         app.include_router(module.router)
+    web.mount(app)  # the coordinators' web page at / (static files under /static)
 
     @app.exception_handler(IntegrityError)
     def _conflict(request: Request, exc: IntegrityError):  # e.g. a concurrent insert of the same id

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     demo_region: Path = REPO / "data" / "demo"
     #: Whole-run solver effort per stage (deterministic seconds) for runs started through the API.
     stage_time_limit: float = 20.0
+    #: Map tiles of the web page (``TILE_URL``); empty = no tiles, points on a plain background (offline).
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 
 
 def get_settings() -> Settings:

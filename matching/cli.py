@@ -201,5 +201,175 @@ def import_region(
     console.print(f"written: {out} (+ import_report.json, import_unmatched.csv)")
 
 
+# ==== issue 6: what-if runs, criticality and meeting reports (地域医療構想調整会議) ====
+# Everything below is one block: `matching whatif`, `matching critical`, `matching report`.
+# The work is done by matching.scenarios and matching.reports; these commands only parse,
+# print and write files.  Every run is checked by the verifier before anything is written.
+
+def _whatif_inputs(region_dir: Path, strict: bool, config: Path | None, scenario_files: list[Path]):
+    from matching.scenarios import ScenarioError, load_scenario
+
+    region = _load(region_dir, strict)
+    try:
+        params = MatchParameters.from_toml(config) if config else MatchParameters()
+        scenarios = [load_scenario(p) for p in scenario_files]
+    except (ParameterError, ScenarioError) as exc:
+        console.print(f"[red]シナリオまたはパラメータの誤り / invalid scenario or parameters[/red]\n{exc}")
+        raise typer.Exit(2) from None
+    return region, params, scenarios
+
+
+def _print_frame(title: str, df: pd.DataFrame) -> None:
+    t = Table(title=title)
+    for c in df.columns:
+        t.add_column(str(c), justify="left" if df[c].dtype == object else "right")
+    for row in df.itertuples(index=False):
+        t.add_row(*("" if (not isinstance(v, str) and pd.isna(v)) else str(v) for v in row))
+    console.print(t)
+
+
+@app.command()
+def whatif(
+    region_dir: Path,
+    scenario_files: list[Path] = typer.Argument(None, help="scenario TOML files; the first is the reference"),
+    out: Path = typer.Option(Path("out/whatif"), help="folder for CSV, PNG and xlsx"),
+    sweep_spec: str = typer.Option(None, "--sweep", help="one parameter over a range: PATH=START:STOP:STEP "
+                                   "or PATH=V1,V2 (e.g. limits.visit.km=10:30:5)"),
+    config: Path = typer.Option(None, help="base run parameters (TOML) under every scenario"),
+    strict: bool = typer.Option(True, "--strict/--lenient"),
+):
+    """What-if: run scenarios and compare them, or sweep one parameter (地域医療構想調整会議向け)."""
+    from matching.scenarios import ScenarioError
+    from matching.scenarios.compare import (
+        VerificationError,
+        compare,
+        run_scenarios,
+        write_comparison,
+    )
+    from matching.scenarios.plots import save_png, sweep_figure
+    from matching.scenarios.sweep import SWEEP_SHORT_JA, binding_note, parse_sweep, sweep
+
+    scenario_files = scenario_files or []
+    if not scenario_files and not sweep_spec:
+        console.print("[red]give scenario files, --sweep, or both[/red]")
+        raise typer.Exit(2)
+    region, params, scenarios = _whatif_inputs(region_dir, strict, config, scenario_files)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if sweep_spec:
+            path, values = parse_sweep(sweep_spec)
+            table = sweep(region, path, values, scenarios[0] if scenarios else None, params)
+            table.to_csv(out / "sweep.csv", index=False, encoding="utf-8-sig")
+            save_png(sweep_figure(table, path), out / "sweep.png")
+            shown = table.drop(columns=["parameter"]).rename(columns={**SWEEP_SHORT_JA, "value": path})
+            _print_frame(f"感度分析：{path}" + (f"（{scenarios[0].title}）" if scenarios else ""),
+                         shown.map(lambda v: ("はい" if v else "いいえ") if isinstance(v, bool) else v))
+            note = binding_note(params, path)
+            if note:
+                console.print(note)
+            console.print(f"written: {out}/sweep.csv, sweep.png")
+        if scenarios and not (sweep_spec and len(scenarios) == 1):
+            runs = run_scenarios(region, scenarios, params)
+            comp = compare(runs)
+            write_comparison(comp, out)
+            from matching.reports import write_workbook
+
+            write_workbook(out / "whatif.xlsx", runs[0].region, runs[0].result, runs=runs)
+            from matching.reports.tables import comparison_table
+
+            _print_frame("シナリオ比較（提案がすべて合意された場合）", comparison_table(comp.summary))
+            console.print(f"written: {out}/whatif_*.csv, whatif_summary.png, whatif.xlsx")
+    except (ParameterError, ScenarioError, ValueError) as exc:
+        if isinstance(exc, VerificationError):
+            raise
+        console.print(f"[red]シナリオまたはパラメータの誤り / invalid scenario or parameters[/red]\n{exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def critical(
+    region_dir: Path,
+    out: Path = typer.Option(Path("out/critical"), help="folder for criticality.csv, capacity_plan.csv"),
+    mode: str = typer.Option("stop-accepting", help="stop-accepting (keeps its agreements) or withdraw "
+                             "(its agreements end too)"),
+    config: Path = typer.Option(None, help="run parameters (TOML)"),
+    top: int = typer.Option(15, help="rows to print"),
+    strict: bool = typer.Option(True, "--strict/--lenient"),
+):
+    """Which institutions matter, and the smallest capacity increases for full coverage of obligated facilities."""
+    from matching.optimise.run import match as run_match
+    from matching.reports.tables import criticality_table
+    from matching.scenarios.capacity import capacity_plan
+    from matching.scenarios.criticality import criticality
+
+    region, params, _ = _whatif_inputs(region_dir, strict, config, [])
+    modes = {"stop-accepting": "stop_accepting", "withdraw": "withdraw"}
+    if mode not in modes:
+        console.print(f"[red]--mode must be stop-accepting or withdraw, got {mode!r}[/red]")
+        raise typer.Exit(2)
+    base = run_match(region, params)
+    table = criticality(region, params, base, mode=modes[mode])
+    plan = capacity_plan(region, params)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "criticality.csv", index=False, encoding="utf-8-sig")
+    plan.increases.to_csv(out / "capacity_plan.csv", index=False, encoding="utf-8-sig")
+    plan.blocked.to_csv(out / "capacity_blocked.csv", index=False, encoding="utf-8-sig")
+    what = "新規受入れを止めた場合" if mode == "stop-accepting" else "協力をやめた場合（既存協定も解消）"
+    shown = criticality_table(table.head(top), region.areas).drop(columns=["全要件充足を失う施設", "医療機関ID"])
+    _print_frame(f"重要な医療機関：{what}に全要件充足を失う施設数（上位{top}）", shown)
+    if plan.feasible:
+        console.print("受入枠の拡大だけで、集計対象の義務施設すべてを全要件充足にできます。")
+    else:
+        console.print(f"[yellow]受入枠を拡大しても満たせない義務施設が {plan.blocked['facility_id'].nunique()} "
+                      "あります（移動上限内に候補がない等：capacity_blocked.csv）。[/yellow]")
+    console.print(f"最小の受入枠拡大：施設数 +{plan.total_facilities}、入所者数 +{plan.total_residents}"
+                  f"（{len(plan.increases)}件、最適={plan.optimal}、再計算で確認={plan.confirmed}）")
+    if len(plan.increases):
+        from matching.reports.tables import increases_table
+
+        _print_frame("受入枠の拡大案", increases_table(plan.increases))
+    console.print(f"written: {out}/criticality.csv, capacity_plan.csv, capacity_blocked.csv")
+
+
+@app.command()
+def report(
+    region_dir: Path,
+    out: Path = typer.Option(Path("out/report"), help="folder for report.xlsx and report.html"),
+    scenario: list[Path] = typer.Option([], "--scenario", help="scenario TOML to compare (repeatable)"),
+    config: Path = typer.Option(None, help="run parameters (TOML)"),
+    with_critical: bool = typer.Option(False, "--critical/--no-critical",
+                                       help="add the criticality ranking and capacity plan (slower)"),
+    strict: bool = typer.Option(True, "--strict/--lenient"),
+):
+    """The regional-meeting workbook (xlsx) and a self-contained HTML report with a map."""
+    from matching.reports import write_html, write_workbook
+    from matching.scenarios import Scenario
+    from matching.scenarios.compare import run_scenario, run_scenarios
+
+    region, params, scenarios = _whatif_inputs(region_dir, strict, config, scenario)
+    base_scenario = Scenario.from_mapping({"label": "現状", "description": "年次報告に基づく現状のまま"},
+                                          source="base")
+    # The report's main run is the scenario named "base" if one is given, else the region as it is.
+    runs = run_scenarios(region, scenarios, params) if scenarios else []
+    base_run = next((r for r in runs if r.name == "base"), None)
+    if base_run is None:
+        base_run = run_scenario(region, base_scenario, params)
+        runs = [base_run] + runs if runs else []
+    crit = plan = None
+    if with_critical:
+        from matching.scenarios.capacity import capacity_plan
+        from matching.scenarios.criticality import criticality
+
+        crit = criticality(base_run.region, base_run.params, base_run.result)
+        plan = capacity_plan(base_run.region, base_run.params)
+    out.mkdir(parents=True, exist_ok=True)
+    write_workbook(out / "report.xlsx", base_run.region, base_run.result, runs=runs or None,
+                   criticality=crit, capacity_plan=plan)
+    write_html(out / "report.html", base_run.region, base_run.result, runs=runs or None, criticality=crit)
+    console.print(f"written: {out}/report.xlsx, report.html")
+
+# ==== end of issue 6 block ====
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,61 @@
+"""Alternatives for one facility: every institution that could take each of its missing roles."""
+
+import tempfile
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+
+from api.deps import ScopeDep, SessionDep
+from api.models import Area, Facility
+from api.schemas import Limit
+from api.store import export_region
+from matching import MatchParameters, load_region
+from matching.candidates import find_candidates
+from matching.parameters import Pair
+from matching.status import facility_status
+
+router = APIRouter(prefix="/facilities", tags=["facilities"])
+
+
+class CandidateOut(BaseModel):
+    role: str
+    institution_id: str
+    institution_name: str
+    kind: str
+    minutes: float
+    km: float
+    existing: bool
+    not_yet_asked: bool
+    #: Facilities the institution can still take (capacity − reserved); None = no limit recorded.
+    spare_facilities: int | None
+
+
+@router.get("/{facility_id}/candidates", response_model=list[CandidateOut])
+def facility_candidates(facility_id: str, session: SessionDep, scope: ScopeDep, per_role: Limit = 10):
+    """Institutions that could take each missing role of the facility under the default run
+    parameters (travel limits, 24-hour roles, willingness, declined pairs excluded), nearest first —
+    the alternatives a coordinator can approach.  Capacity is shown, not applied."""
+    f = session.get(Facility, facility_id)
+    if f is None:
+        raise HTTPException(404, "no such facility")
+    scope.require_facility(f.municipality_code)
+    pref = session.get(Area, f.municipality_code).prefecture_code
+    with tempfile.TemporaryDirectory() as tmp:
+        forbidden = export_region(session, tmp, pref, for_matching=True)
+        region = load_region(tmp).subset([facility_id])
+    params = MatchParameters(include_unreported=True,
+                             forbidden=[Pair(facility_id=a, institution_id=b) for a, b in forbidden if a == facility_id])
+    cand = find_candidates(region, facility_status(region), params)
+    inst = region.institutions
+    out = []
+    for _, rows in cand.sort_values(["minutes", "institution_id"]).groupby("role", sort=False):
+        for r in rows.head(per_role).itertuples(index=False):
+            i = inst.loc[r.institution_id]
+            cap = i["capacity_facilities"]
+            out.append(CandidateOut(role=r.role, institution_id=r.institution_id, institution_name=i["name"],
+                                    kind=i["kind"], minutes=round(float(r.minutes), 1), km=round(float(r.km), 2),
+                                    existing=bool(r.existing), not_yet_asked=bool(r.not_yet_asked),
+                                    spare_facilities=None if pd.isna(cap) else int(cap)))
+    order = {"consult": 0, "visit": 1, "admit": 2}
+    return sorted(out, key=lambda c: (order.get(c.role, 9), c.minutes, c.institution_id))

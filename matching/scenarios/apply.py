@@ -1,0 +1,283 @@
+"""Apply a scenario to a region: a new Region and the run's MatchParameters.
+
+Pure functions: the input region is never changed (every frame is copied
+before it is edited).  The changes are applied in this order, so that a rule
+such as "20 % of the clinics" never picks an institution the same scenario
+adds, and growth never scales a facility the scenario adds with its own size:
+
+1. ``close`` — the institutions are removed, with their agreements in force and
+   any measured travel times, pinned or forbidden pairs that name them;
+2. ``stop_accepting`` / ``start_accepting`` — the ``accepting`` flag;
+3. ``capacity`` — spare capacity, absolute or percent (blank = unlimited stays
+   unlimited; percent results are rounded to the nearest whole number, halves up);
+4. ``new_institutions``;
+5. ``growth`` — residents × factor (unknown 定員 = the type's default first);
+6. ``new_facilities``.
+
+>>> from matching.scenarios.schema import Scenario
+>>> from matching.contract import load_region                               # doctest: +SKIP
+>>> region = load_region("data/demo")                                        # doctest: +SKIP
+>>> s = Scenario.from_mapping({"close": [{"ids": ["I0001"]}]}, source="x")
+>>> new_region, params = apply_scenario(region, s)                          # doctest: +SKIP
+>>> "I0001" in new_region.institutions.index                                # doctest: +SKIP
+False
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import pandas as pd
+from pydantic import ValidationError
+
+from matching.parameters import MatchParameters
+from matching.region import Region, role_column
+from matching.scenarios.schema import (
+    FacilitySelector,
+    InstitutionSelector,
+    Scenario,
+    ScenarioError,
+    _key,
+    _msg,
+)
+from matching.vocabulary import ROLE_ORDER, InstitutionKind, default_roles
+
+
+def scenario_parameters(scenario: Scenario, base: MatchParameters | None = None) -> MatchParameters:
+    """The run parameters of a scenario: ``base`` (default: the defaults) with its overrides.
+
+    >>> s = Scenario.from_mapping({"parameters": {"limits": {"visit": {"km": 20}}}}, source="x")
+    >>> p = scenario_parameters(s)
+    >>> p.limits["visit"].km, p.limits["visit"].minutes
+    (20.0, 30.0)
+    """
+    base = base or MatchParameters()
+    merged = _deep_merge(base.model_dump(mode="json"), scenario.parameters)
+    try:
+        return MatchParameters.model_validate(merged)
+    except ValidationError as exc:
+        raise ScenarioError("\n".join(f"{scenario.source}: parameters.{_key(e['loc'])}: {_msg(e)}"
+                                      for e in exc.errors())) from None
+
+
+def apply_scenario(region: Region, scenario: Scenario,
+                   base_params: MatchParameters | None = None) -> tuple[Region, MatchParameters]:
+    """The region as the scenario would make it, and the parameters to match it with."""
+    params = scenario_parameters(scenario, base_params)
+    src = scenario.source
+    inst = region.institutions.copy()
+    fac = region.facilities.copy()
+    part = region.partnerships.copy()
+    tt = None if region.travel_times is None else region.travel_times.copy()
+
+    # 1. Closures.
+    closed: dict[str, str] = {}
+    for k, sel in enumerate(scenario.close):
+        for i in select_institutions(region.areas, inst, sel, f"{src}: close[{k}]"):
+            closed.setdefault(i, f"close[{k}]")
+    inst = inst.drop(index=list(closed))
+    part = part[~part["institution_id"].isin(closed)].reset_index(drop=True)
+    if tt is not None:
+        tt = tt[~tt["institution_id"].isin(closed)].reset_index(drop=True)
+    params = params.model_copy(update={
+        "pinned": [p for p in params.pinned if p.institution_id not in closed],
+        "forbidden": [p for p in params.forbidden if p.institution_id not in closed],
+    })
+
+    def pick(sel: InstitutionSelector, key: str) -> list[str]:
+        gone = sorted(set(sel.ids or ()) & set(closed))
+        if gone:
+            raise ScenarioError(f"{src}: {key}.ids: institution(s) {gone} are closed by this scenario "
+                                f"({closed[gone[0]]})")
+        return select_institutions(region.areas, inst, sel, f"{src}: {key}", known=region.institutions.index)
+
+    # 2. Willingness.
+    if scenario.stop_accepting or scenario.start_accepting:
+        accepting = inst["accepting"].copy()
+        for name, value in (("stop_accepting", False), ("start_accepting", True)):
+            for k, sel in enumerate(getattr(scenario, name)):
+                accepting.loc[pick(sel, f"{name}[{k}]")] = value
+        inst["accepting"] = accepting
+
+    # 3. Capacity.
+    for k, change in enumerate(scenario.capacity):
+        ids = pick(change, f"capacity[{k}]")
+        for unit in ("facilities", "residents"):
+            column = f"capacity_{unit}"
+            absolute, percent = getattr(change, unit), getattr(change, f"{unit}_percent")
+            if absolute is not None:
+                inst.loc[ids, column] = absolute
+            elif percent is not None:
+                inst.loc[ids, column] = inst.loc[ids, column].map(
+                    lambda c, p=percent: pd.NA if pd.isna(c) else scaled(int(c), 1 + p / 100))
+        inst = inst.astype({"capacity_facilities": "Int64", "capacity_residents": "Int64"})
+
+    # 4. New institutions.
+    if scenario.new_institutions:
+        rows = []
+        for k, n in enumerate(scenario.new_institutions):
+            key = f"{src}: new_institutions[{k}]"
+            if n.id in region.institutions.index or n.id in [r["institution_id"] for r in rows]:
+                raise ScenarioError(f"{key}.id: institution id {n.id!r} already exists")
+            if n.municipality_code not in region.areas.index:
+                raise ScenarioError(f"{key}.municipality_code: unknown municipality code "
+                                    f"{n.municipality_code!r} (not in areas.csv)")
+            roles = default_roles(InstitutionKind(n.kind), set(n.designations))
+            row = {"institution_id": n.id, "name": n.name, "kind": n.kind,
+                   "municipality_code": n.municipality_code, "lat": n.lat, "lon": n.lon, "beds": n.beds,
+                   "designations": frozenset(n.designations), "accepting": n.accepting,
+                   "capacity_facilities": n.capacity_facilities, "capacity_residents": n.capacity_residents}
+            for role in ROLE_ORDER:
+                explicit = getattr(n, role_column(role))
+                row[role_column(role)] = bool(role in roles if explicit is None else explicit)
+            rows.append(row)
+        inst = _append(inst, pd.DataFrame(rows).set_index("institution_id"))
+
+    # 5. Demand growth (several entries compound).
+    if scenario.growth:
+        residents = region.residents().astype("Int64")
+        touched: set[str] = set()
+        for k, g in enumerate(scenario.growth):
+            ids = select_facilities(region.areas, fac, g, f"{src}: growth[{k}]")
+            residents.loc[ids] = [scaled(int(n), g.factor) for n in residents.loc[ids]]
+            touched.update(ids)
+        # Facilities the growth did not touch keep an unknown 定員 unknown.
+        fac["residents"] = fac["residents"].mask(fac.index.isin(sorted(touched)), residents).astype("Int64")
+
+    # 6. New facilities.
+    if scenario.new_facilities:
+        rows = []
+        for k, n in enumerate(scenario.new_facilities):
+            key = f"{src}: new_facilities[{k}]"
+            if n.id in region.facilities.index or n.id in [r["facility_id"] for r in rows]:
+                raise ScenarioError(f"{key}.id: facility id {n.id!r} already exists")
+            if n.municipality_code not in region.areas.index:
+                raise ScenarioError(f"{key}.municipality_code: unknown municipality code "
+                                    f"{n.municipality_code!r} (not in areas.csv)")
+            rows.append({"facility_id": n.id, "name": n.name, "facility_type": n.facility_type,
+                         "municipality_code": n.municipality_code, "lat": n.lat, "lon": n.lon,
+                         "residents": n.residents if n.residents else pd.NA, "reported": n.reported})
+        fac = _append(fac, pd.DataFrame(rows).set_index("facility_id"))
+
+    new = Region(region.areas.copy(), fac, inst, part, tt, region.source, list(region.skipped))
+    return new, params
+
+
+def select_institutions(areas: pd.DataFrame, inst: pd.DataFrame, sel: InstitutionSelector, key: str,
+                        known: pd.Index | None = None) -> list[str]:
+    """Ids of the institutions a selector names, sorted.  ``key`` prefixes error messages.
+
+    ``known`` (default: ``inst.index``) is the set explicit ids are checked against.
+    """
+    known = inst.index if known is None else known
+    mask = pd.Series(True, index=inst.index)
+    if sel.ids is not None:
+        unknown = [i for i in sel.ids if i not in known]
+        if unknown:
+            raise ScenarioError(f"{key}.ids: unknown institution id(s) {unknown} (not in the region)")
+        mask &= inst.index.isin(sel.ids)
+    if sel.kind is not None:
+        mask &= inst["kind"] == sel.kind
+    mask &= _area_mask(areas, inst, sel.municipalities, sel.secondary_areas, key)
+    if sel.designations is not None:
+        want = set(sel.designations)
+        mask &= inst["designations"].map(lambda d: bool(set(d) & want) if want else not d)
+    ids = sorted(inst.index[mask.to_numpy()])
+    if sel.share < 1:
+        n = scaled(len(ids), sel.share)
+        ids = sorted(sorted(ids, key=lambda i: hashlib.sha256(f"{sel.seed}:{i}".encode()).hexdigest())[:n])
+    return ids
+
+
+def select_facilities(areas: pd.DataFrame, fac: pd.DataFrame, sel: FacilitySelector, key: str) -> list[str]:
+    """Ids of the facilities a selector names, sorted (nothing given = all)."""
+    mask = pd.Series(True, index=fac.index)
+    if sel.ids is not None:
+        unknown = [f for f in sel.ids if f not in fac.index]
+        if unknown:
+            raise ScenarioError(f"{key}.ids: unknown facility id(s) {unknown} (not in the region)")
+        mask &= fac.index.isin(sel.ids)
+    if sel.facility_types is not None:
+        mask &= fac["facility_type"].isin(sel.facility_types)
+    mask &= _area_mask(areas, fac, sel.municipalities, sel.secondary_areas, key)
+    return sorted(fac.index[mask.to_numpy()])
+
+
+def scaled(n: int, factor: float) -> int:
+    """``n × factor`` rounded to the nearest whole number, halves up (never below 0).
+
+    >>> scaled(50, 1.62), scaled(1, 1.5), scaled(3, 0.5)
+    (81, 2, 2)
+    """
+    # The small epsilon keeps 0.5-boundaries stable against binary floating-point error.
+    return max(0, math.floor(n * factor + 0.5 + 1e-9))
+
+
+def scenario_changes(before: Region, after: Region) -> dict[str, int]:
+    """What a scenario changed, counted (for reports): closures, new rows, capacity, residents.
+
+    >>> scenario_changes(region, region)["closed_institutions"]          # doctest: +SKIP
+    0
+    """
+    bi, ai = before.institutions, after.institutions
+    common = bi.index.intersection(ai.index)
+
+    def differs(column: str) -> pd.Series:
+        b, a = bi.loc[common, column], ai.loc[common, column]
+        same = (b == a).fillna(False).astype(bool) | (b.isna() & a.isna())
+        return ~same
+
+    b_acc = bi.loc[common, "accepting"].astype(object)
+    a_acc = ai.loc[common, "accepting"].astype(object)
+    return {
+        "closed_institutions": int(len(bi.index.difference(ai.index))),
+        "ended_agreements": int((~before.partnerships["institution_id"].isin(ai.index)).sum()),
+        "new_institutions": int(len(ai.index.difference(bi.index))),
+        # Blank = not yet asked; a change to an explicit answer counts.
+        "stopped_accepting": int(sum(b is not False and a is False for b, a in zip(b_acc, a_acc, strict=True))),
+        "started_accepting": int(sum(b is not True and a is True for b, a in zip(b_acc, a_acc, strict=True))),
+        "capacity_changed": int((differs("capacity_facilities") | differs("capacity_residents")).sum()),
+        "new_facilities": int(len(after.facilities.index.difference(before.facilities.index))),
+        "residents_before": int(before.residents().sum()),
+        "residents_after": int(after.residents().sum()),
+    }
+
+
+# -- helpers -------------------------------------------------------------------
+
+def _area_mask(areas: pd.DataFrame, frame: pd.DataFrame, municipalities, secondary_areas, key: str) -> pd.Series:
+    mask = pd.Series(True, index=frame.index)
+    if municipalities is not None:
+        unknown = [m for m in municipalities if m not in areas.index]
+        if unknown:
+            raise ScenarioError(f"{key}.municipalities: unknown municipality code(s) {unknown} "
+                                "(not in areas.csv)")
+        mask &= frame["municipality_code"].isin(municipalities)
+    if secondary_areas is not None:
+        known = set(areas["secondary_area_code"])
+        unknown = [a for a in secondary_areas if a not in known]
+        if unknown:
+            raise ScenarioError(f"{key}.secondary_areas: unknown secondary area code(s) {unknown} "
+                                "(not in areas.csv)")
+        codes = areas.index[areas["secondary_area_code"].isin(secondary_areas)]
+        mask &= frame["municipality_code"].isin(codes)
+    return mask
+
+
+def _append(frame: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows added to a typed frame, keeping its columns and dtypes (missing cells = NA)."""
+    rows = rows.reindex(columns=frame.columns)
+    out = pd.concat([frame, rows])
+    for column, dtype in frame.dtypes.items():
+        if str(dtype) != "object":  # designations (frozensets) stay as they are
+            out[column] = out[column].astype(dtype)
+    out.index.name = frame.index.name
+    return out
+
+
+def _deep_merge(base: dict, patch: dict) -> dict:
+    out = dict(base)
+    for k, v in patch.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

@@ -1,0 +1,243 @@
+"""The smallest capacity increases that bring every obligated facility to "all met".
+
+An optimisation of its own (OR-Tools CP-SAT), separate from the matching model:
+
+    Sets      O   obligated facilities in scope, with an annual report and missing roles,
+                  whose every missing role has at least one candidate (the others are
+                  *blocked*: no capacity increase can help them; they are listed with the
+                  reason — usually the travel limits)
+              C   candidates (f, i, r) of those facilities (the run's rules: accepting,
+                  offers the role, within the limits, not declined)
+    Variables x_c ∈ {0,1}; y_p ∈ {0,1} for new pairs p = (f, i) ∉ agreements in force;
+              d_i, e_i ∈ ℤ≥0  extra spare capacity of i in facilities / residents
+              (and d_ir, e_ir for per-role capacities)
+    Constraints
+              Σ_i x_(f,i,r) = 1                 ∀ f ∈ O, r missing   (every role covered)
+              y_p ≥ x_c                          ∀ c ∈ p
+              Σ_(p ∋ i) y_p ≤ K_i + d_i,   Σ_(p ∋ i) n_f y_p ≤ R_i + e_i   (finite K_i, R_i only)
+              the same per role with x_c
+    Objective, lexicographic
+              1. min Σ d  (+ Σ d_ir)   facility slots added
+              2. min Σ e  (+ Σ e_ir)   resident places added
+              3. min number of institutions asked for more
+
+Which institution then takes which role is left to the matching itself (fewest
+new agreements, least travel): the plan only decides the increases, and
+``assignment`` is one assignment that fits them.
+
+Effort-type facilities are left out on purpose: the obligation (義務) is what the
+transitional period (令和9年3月31日) is about, and the matching model completes
+obligated facilities first anyway.  :func:`capacity_plan` then checks the plan by
+running the matching on the region with the increases (verified): every
+facility in O must come out "all met".
+
+>>> plan = capacity_plan(region, MatchParameters())          # doctest: +SKIP
+>>> plan.feasible, plan.total_facilities, plan.increases      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from ortools.sat.python import cp_model
+
+from matching.candidates import facilities_to_match, find_candidates, travel_provider
+from matching.explain import explain_unmatched
+from matching.optimise.run import MatchResult, match
+from matching.parameters import MatchParameters
+from matching.region import Region
+from matching.scenarios.compare import VerificationError
+from matching.status import facility_status
+from matching.verify import verify
+from matching.vocabulary import ROLE_ORDER, Role, Status
+
+INCREASE_COLUMNS = ["institution_id", "name", "kind", "municipality_code", "capacity", "add", "unit"]
+
+
+@dataclass
+class CapacityPlan:
+    """The result: increases per institution, facilities no increase can help, and the check."""
+
+    #: Every obligated facility (in scope, reported, missing roles) can be completed.
+    feasible: bool
+    #: One row per (institution, capacity column) to raise: current spare capacity, how much to add.
+    increases: pd.DataFrame
+    #: Obligated facilities' roles with no candidate at all (reason and fix from the explainer).
+    blocked: pd.DataFrame
+    #: The assignment that uses the increased capacity (facility_id, institution_id, role).
+    assignment: pd.DataFrame
+    total_facilities: int
+    total_residents: int
+    #: Facilities in O (completable) and how many the confirming run completed.
+    completable: list[str]
+    optimal: bool
+    confirmed: bool | None = None
+    confirm_result: MatchResult | None = None
+
+
+def capacity_plan(region: Region, params: MatchParameters | None = None, *,
+                  confirm: bool = True) -> CapacityPlan:
+    """Solve for the smallest capacity increases; with ``confirm``, re-run the matching to check."""
+    params = params or MatchParameters()
+    status = facility_status(region)
+    need = facilities_to_match(status, params)
+    need = need[need["obligated"].astype(bool)]
+    travel = travel_provider(region, params)
+    cand = find_candidates(region, status, params, travel)
+    cand = cand[cand["facility_id"].isin(need.index)].reset_index(drop=True)
+
+    have = set(zip(cand["facility_id"], cand["role"], strict=True))
+    blocked_pairs = [(f, r.value) for f in need.index for r in ROLE_ORDER
+                     if r in need.at[f, "missing_roles"] and (f, r.value) not in have]
+    blocked_fac = sorted({f for f, _ in blocked_pairs})
+    blocked = _blocked_reasons(region, status, cand, params, travel, blocked_pairs)
+    completable = sorted(set(need.index) - set(blocked_fac))
+    cand = cand[cand["facility_id"].isin(completable)].reset_index(drop=True)
+
+    increases, assignment, optimal = _solve(region, need.loc[completable], cand, params.stage_time_limit)
+    plan = CapacityPlan(
+        feasible=not blocked_fac, increases=increases, blocked=blocked, assignment=assignment,
+        total_facilities=int(increases.loc[increases["unit"] == "facilities", "add"].sum()),
+        total_residents=int(increases.loc[increases["unit"] == "residents", "add"].sum()),
+        completable=completable, optimal=optimal)
+    if confirm:
+        raised = apply_increases(region, increases)
+        result = match(raised, params)
+        problems = verify(raised, result.proposals, params)
+        if problems:
+            raise VerificationError("capacity plan", problems)
+        done = result.status_after.loc[completable, "status"] == Status.ALL_MET.value
+        plan.confirmed = bool(done.all())
+        plan.confirm_result = result
+    return plan
+
+
+def apply_increases(region: Region, increases: pd.DataFrame) -> Region:
+    """A copy of the region with the plan's capacity increases added (the input is unchanged)."""
+    inst = region.institutions.copy()
+    for i, column, add in zip(increases["institution_id"], increases["column"], increases["add"], strict=True):
+        inst.loc[i, column] = int(inst.at[i, column]) + int(add)
+    return Region(region.areas, region.facilities, inst, region.partnerships, region.travel_times,
+                  region.source, list(region.skipped))
+
+
+def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame,
+           time_limit: float) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    inst = region.institutions
+    residents = region.residents()
+    m = cp_model.CpModel()
+    x = [m.new_bool_var(f"x{k}") for k in range(len(cand))]
+    fids, iids, roles = (cand[c].to_numpy() for c in ("facility_id", "institution_id", "role"))
+    n_res = {f: int(residents[f]) for f in need.index}
+
+    by_fr: dict[tuple[str, str], list[int]] = {}
+    by_pair: dict[tuple[str, str], list[int]] = {}
+    for k, (f, i, r) in enumerate(zip(fids, iids, roles, strict=True)):
+        by_fr.setdefault((f, r), []).append(k)
+        by_pair.setdefault((f, i), []).append(k)
+    for ks in by_fr.values():
+        m.add_exactly_one(x[k] for k in ks)
+    for k in cand.index[cand["pinned_role"].astype(bool)]:
+        m.add(x[k] == 1)
+
+    existing = dict(zip(zip(fids, iids, strict=True), cand["existing"].astype(bool), strict=True))
+    y: dict[tuple[str, str], cp_model.IntVar] = {}
+    for p, ks in by_pair.items():
+        if existing[p]:
+            continue  # extending an agreement in force uses no spare capacity
+        y[p] = m.new_bool_var(f"y_{p[0]}_{p[1]}")
+        for k in ks:
+            m.add_implication(x[k], y[p])
+    pinned = cand["pinned"].to_numpy(bool)
+    for ks in by_pair.values():
+        if pinned[ks].any():
+            m.add(sum(x[k] for k in ks) >= 1)
+
+    add_vars: list[tuple[str, str, str, int, cp_model.IntVar]] = []  # (i, column, unit, capacity, var)
+    upper: dict[str, int] = {}  # variable name → its upper bound
+    pairs_of: dict[str, list[tuple[str, str]]] = {}
+    for p in y:
+        pairs_of.setdefault(p[1], []).append(p)
+    for i, ps in sorted(pairs_of.items()):
+        for column, weight in (("capacity_facilities", None), ("capacity_residents", "residents")):
+            cap = inst.at[i, column]
+            if pd.isna(cap):
+                continue
+            load = [(1 if weight is None else n_res[f]) for f, _ in ps]
+            v = m.new_int_var(0, sum(load), f"add_{i}_{column}")
+            upper[v.name] = sum(load)
+            m.add(sum(c * y[p] for c, p in zip(load, ps, strict=True)) <= int(cap) + v)
+            add_vars.append((i, column, "facilities" if weight is None else "residents", int(cap), v))
+    for role in ROLE_ORDER:
+        for unit in ("facilities", "residents"):
+            column = f"capacity_{unit}_{role.value}"
+            if column not in inst.columns:
+                continue
+            for i in sorted(set(iids[roles == role.value])):
+                cap = inst.at[i, column]
+                if pd.isna(cap):
+                    continue
+                ks = [k for k in range(len(cand)) if iids[k] == i and roles[k] == role.value]
+                load = [1 if unit == "facilities" else n_res[fids[k]] for k in ks]
+                v = m.new_int_var(0, sum(load), f"add_{i}_{column}")
+                upper[v.name] = sum(load)
+                m.add(sum(c * x[k] for c, k in zip(load, ks, strict=True)) <= int(cap) + v)
+                add_vars.append((i, column, unit, int(cap), v))
+
+    touched = {}
+    for i in sorted({a[0] for a in add_vars}):
+        b = m.new_bool_var(f"asked_{i}")
+        for *_, v in (a for a in add_vars if a[0] == i):
+            # v ≤ UB·b: linear, so the relaxation stays tight (an enforced "== 0" is much weaker).
+            m.add(v <= upper[v.name] * b)
+        touched[i] = b
+    # Goals 2 and 3 in one solve: the weight (institutions + 1) on residents makes the order exact.
+    goals = [
+        sum(a[4] for a in add_vars if a[2] == "facilities"),
+        (len(touched) + 1) * sum(a[4] for a in add_vars if a[2] == "residents") + sum(touched.values()),
+    ]
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1  # deterministic
+    solver.parameters.random_seed = 0
+    solver.parameters.max_deterministic_time = time_limit
+    optimal = True
+    for g in goals:
+        if isinstance(g, int):  # an empty sum: nothing to optimise
+            continue
+        m.minimize(g)
+        st = solver.solve(m)
+        if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            raise RuntimeError("capacity plan: no assignment found (every blocked role is excluded, "
+                               "so this should not happen)")
+        optimal &= st == cp_model.OPTIMAL
+        value = int(round(solver.objective_value))
+        m.clear_hints()
+        for k, xv in enumerate(x):
+            m.add_hint(xv, solver.boolean_value(x[k]))
+        # Keep this goal's optimum while the next ones are optimised.
+        m.add(g <= value)
+
+    rows = [(i, inst.at[i, "name"], inst.at[i, "kind"], inst.at[i, "municipality_code"], cap,
+             int(solver.value(v)), unit, column)
+            for i, column, unit, cap, v in add_vars if solver.value(v) > 0]
+    increases = pd.DataFrame(rows, columns=INCREASE_COLUMNS + ["column"])
+    chosen = [k for k in range(len(cand)) if solver.boolean_value(x[k])]
+    assignment = cand.loc[chosen, ["facility_id", "institution_id", "role", "minutes", "km", "existing"]]
+    return increases, assignment.reset_index(drop=True), optimal
+
+
+def _blocked_reasons(region: Region, status: pd.DataFrame, cand: pd.DataFrame, params: MatchParameters,
+                     travel, blocked_pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    """The explainer's reason and fix for each blocked (facility, role)."""
+    cols = ["facility_id", "role", "reason_code", "reason", "fix"]
+    if not blocked_pairs:
+        return pd.DataFrame(columns=cols)
+    facs = sorted({f for f, _ in blocked_pairs})
+    nothing = pd.DataFrame(columns=["facility_id", "institution_id", "role", "minutes", "km", "existing"])
+    scoped = params.model_copy(update={"include_unreported": True})  # not_tracked rows are not wanted here
+    why = explain_unmatched(region, status.loc[facs], status.loc[facs], cand.iloc[0:0], nothing, scoped, travel)
+    why = why.set_index(["facility_id", "role"])
+    rows = [(f, Role(r).label_ja, why.at[(f, r), "reason_code"], why.at[(f, r), "reason"], why.at[(f, r), "fix"])
+            for f, r in blocked_pairs]
+    return pd.DataFrame(rows, columns=cols)

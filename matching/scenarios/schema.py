@@ -1,0 +1,291 @@
+"""What a scenario file says: changes layered on a region for a what-if run.
+
+A scenario is a TOML file.  Every table is optional; an empty file is the base
+case (the region as it is).  Changes are applied in the order listed here (see
+:mod:`matching.scenarios.apply`)::
+
+    name = "closure"                       # identifier (default: the file name)
+    label = "診療所の閉院"                   # shown in reports (default: name)
+    description = "医師の引退で後継者のいない診療所が閉院する"
+
+    [parameters]                           # run parameters: the keys of `matching match --config`
+    facility_types = ["tokuyo", "roken"]   # facility types in scope
+    [parameters.limits.visit]              # travel limit per role (consult, visit, admit)
+    km = 20
+
+    [[close]]                              # institutions that close: removed with their agreements
+    ids = ["I0101", "I0102"]
+    [[close]]                              # or chosen by a rule: 20 % of the clinics of one area
+    kind = "clinic"
+    secondary_areas = ["0307"]
+    share = 0.2                            # picked by a stable hash of (seed, id): reproducible
+    seed = 2040
+
+    [[stop_accepting]]                     # keep their agreements, take no new partners
+    ids = ["I0005"]
+    [[start_accepting]]                    # agreed to take new partners
+    kind = "hospital"
+    designations = ["chiiki_houkatsu_ward"]
+
+    [[capacity]]                           # spare capacity: absolute or percent
+    ids = ["I0001"]
+    facilities = 5                         # spare capacity in new partner facilities becomes 5
+    residents_percent = 50                 # spare capacity in residents +50 % (blank = unlimited stays)
+
+    [[new_institutions]]
+    id = "N001"
+    name = "新設病院"
+    kind = "hospital"
+    municipality_code = "03202"
+    lat = 39.64
+    lon = 141.95
+    designations = ["zaibyo"]
+    capacity_facilities = 5
+
+    [[growth]]                             # demand growth: residents × factor
+    facility_types = ["tokuyo", "roken"]
+    factor = 1.62
+
+    [[new_facilities]]
+    id = "NF001"
+    name = "新設特養"
+    facility_type = "tokuyo"
+    municipality_code = "03201"
+    lat = 39.70
+    lon = 141.15
+    residents = 80
+
+Errors name the file and the key (``closure.toml: close[0].share: ...``);
+ids that are not in the region are named when the scenario is applied.
+
+>>> s = Scenario.from_mapping({"close": [{"ids": ["I0001"]}]}, source="x.toml")
+>>> s.name, s.close[0].ids
+('x', ['I0001'])
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from matching.vocabulary import DESIGNATIONS, FACILITY_TYPES
+
+
+class ScenarioError(ValueError):
+    """A bad scenario: the message names the file and the key (and unknown ids)."""
+
+
+def _check_designations(value):
+    if value:
+        unknown = [d for d in value if d not in DESIGNATIONS]
+        if unknown:
+            raise ValueError(f"unknown designation(s) {unknown}; expected {sorted(DESIGNATIONS)}")
+    return value
+
+
+def _check_types(value):
+    if value:
+        unknown = [t for t in value if t not in FACILITY_TYPES]
+        if unknown:
+            raise ValueError(f"unknown facility type(s) {unknown}; expected {sorted(FACILITY_TYPES)}")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InstitutionSelector(_Model):
+    """Which institutions a change applies to: explicit ids, or a rule (all conditions must hold).
+
+    ``share`` < 1 picks that fraction of the matching institutions (rounded to the
+    nearest whole number) by a stable hash of ``seed`` and the id, so the same file
+    always picks the same institutions.
+    """
+
+    ids: list[str] | None = None
+    kind: Literal["hospital", "clinic"] | None = None
+    municipalities: list[str] | None = None
+    secondary_areas: list[str] | None = None
+    #: Any of these designation codes; ``[]`` = institutions with no designation at all.
+    designations: list[str] | None = None
+    share: float = Field(default=1.0, gt=0, le=1)
+    seed: int = 0
+
+    @field_validator("designations")
+    @classmethod
+    def _known_designations(cls, value):
+        return _check_designations(value)
+
+    @model_validator(mode="after")
+    def _something_selected(self):
+        if (self.ids is None and self.kind is None and self.municipalities is None
+                and self.secondary_areas is None and self.designations is None):
+            raise ValueError("select institutions with ids, kind, municipalities, secondary_areas "
+                             "or designations")
+        return self
+
+
+class CapacityChange(InstitutionSelector):
+    """New spare capacity: absolute (``facilities``, ``residents``) or relative (``*_percent``)."""
+
+    facilities: int | None = Field(default=None, ge=0)
+    residents: int | None = Field(default=None, ge=0)
+    facilities_percent: float | None = Field(default=None, ge=-100)
+    residents_percent: float | None = Field(default=None, ge=-100)
+
+    @model_validator(mode="after")
+    def _one_per_unit(self):
+        for unit in ("facilities", "residents"):
+            if getattr(self, unit) is not None and getattr(self, f"{unit}_percent") is not None:
+                raise ValueError(f"give either {unit} or {unit}_percent, not both")
+        if all(getattr(self, k) is None for k in
+               ("facilities", "residents", "facilities_percent", "residents_percent")):
+            raise ValueError("give facilities, residents, facilities_percent or residents_percent")
+        return self
+
+
+class NewInstitution(_Model):
+    """An institution that does not exist yet (role columns default from its designations)."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    kind: Literal["hospital", "clinic"]
+    municipality_code: str = Field(pattern=r"^\d{5}$")
+    lat: float = Field(ge=20, le=46)
+    lon: float = Field(ge=122, le=154)
+    beds: int | None = Field(default=None, ge=0)
+    designations: list[str] = Field(default_factory=list)
+    consult_24h: bool | None = None
+    visit_24h: bool | None = None
+    admit: bool | None = None
+    accepting: bool | None = True
+    capacity_facilities: int | None = Field(default=None, ge=0)
+    capacity_residents: int | None = Field(default=None, ge=0)
+
+    @field_validator("designations")
+    @classmethod
+    def _known_designations(cls, value):
+        return _check_designations(value)
+
+    @model_validator(mode="after")
+    def _clinic_never_admits(self):
+        if self.kind == "clinic" and self.admit:
+            raise ValueError("admit = true for a clinic: admission (③) is for hospitals only")
+        return self
+
+
+class FacilitySelector(_Model):
+    """Which facilities a change applies to (all conditions must hold; nothing given = all)."""
+
+    ids: list[str] | None = None
+    facility_types: list[str] | None = None
+    municipalities: list[str] | None = None
+    secondary_areas: list[str] | None = None
+
+    @field_validator("facility_types")
+    @classmethod
+    def _known_types(cls, value):
+        return _check_types(value)
+
+
+class Growth(FacilitySelector):
+    """Demand growth: residents × factor (rounded to the nearest whole resident, halves up)."""
+
+    factor: float = Field(gt=0)
+
+
+class NewFacility(_Model):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    facility_type: str
+    municipality_code: str = Field(pattern=r"^\d{5}$")
+    lat: float = Field(ge=20, le=46)
+    lon: float = Field(ge=122, le=154)
+    residents: int | None = Field(default=None, ge=0)
+    #: A new facility files its annual report (otherwise it would be 集計していない).
+    reported: bool = True
+
+    @field_validator("facility_type")
+    @classmethod
+    def _known_type(cls, value):
+        return _check_types([value])[0]
+
+
+class Scenario(_Model):
+    """One what-if scenario (see the module docstring for the file format)."""
+
+    name: str = ""
+    label: str = ""
+    description: str = ""
+    #: Run-parameter overrides, merged onto the base parameters (same keys as run.toml).
+    parameters: dict = Field(default_factory=dict)
+    close: list[InstitutionSelector] = Field(default_factory=list)
+    stop_accepting: list[InstitutionSelector] = Field(default_factory=list)
+    start_accepting: list[InstitutionSelector] = Field(default_factory=list)
+    capacity: list[CapacityChange] = Field(default_factory=list)
+    new_institutions: list[NewInstitution] = Field(default_factory=list)
+    growth: list[Growth] = Field(default_factory=list)
+    new_facilities: list[NewFacility] = Field(default_factory=list)
+    #: Where the scenario came from (file path), for error messages.
+    source: str = Field(default="scenario", exclude=True)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+    @classmethod
+    def from_mapping(cls, data: dict, source: str = "scenario") -> Scenario:
+        """Validate a parsed mapping; errors name ``source`` and the key."""
+        if "source" in data:
+            raise ScenarioError(f"{source}: source: not a scenario key")
+        try:
+            s = cls.model_validate({**data, "source": source})
+        except ValidationError as exc:
+            raise ScenarioError("\n".join(f"{source}: {_key(e['loc'])}: {_msg(e)}"
+                                          for e in exc.errors())) from None
+        if not s.name:
+            s.name = Path(source).stem
+        if not s.label:
+            s.label = s.name
+        # Parameters are checked now (not only when applied), so a typo fails early.
+        from matching.scenarios.apply import scenario_parameters
+        scenario_parameters(s)
+        return s
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario TOML file.
+
+    >>> load_scenario("data/demo/scenarios/closure.toml").name    # doctest: +SKIP
+    'closure'
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    return Scenario.from_mapping(data, source=str(path))
+
+
+def _msg(error: dict) -> str:
+    """Pydantic's message without its "Value error, " prefix."""
+    return error["msg"].removeprefix("Value error, ")
+
+
+def _key(loc) -> str:
+    """Pydantic's error location as a TOML key path: ``close[0].share``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or str(part).startswith(("function-", "literal[")):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"

@@ -1,0 +1,145 @@
+"""The small routes the web page needs (/me, /vocabulary, /facilities/{id}/candidates) and the
+page itself (/ and /static), with the same scope rules as every other resource."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.main import create_app
+from api.settings import Settings
+
+
+@pytest.mark.parametrize("who, role, codes", [
+    ("admin", "admin", ["03201", "03216", "05201"]),
+    ("pref03", "prefecture", ["03201", "03216"]),
+    ("pref05", "prefecture", ["05201"]),
+    ("muni03201", "municipal", ["03201"]),
+    ("muni03216", "municipal", ["03216"]),
+])
+def test_me_names_the_role_and_the_area(loaded, users, who, role, codes):
+    me = loaded.get("/me", headers=users.headers(who)).json()
+    assert me["role"] == role
+    assert [m["municipality_code"] for m in me["municipalities"]] == codes
+    # The area is exactly where /facilities finds facilities.
+    seen = {f["municipality_code"] for f in loaded.get("/facilities", headers=users.headers(who)).json()}
+    assert seen <= set(codes)
+
+
+def test_me_needs_a_token(loaded):
+    assert loaded.get("/me").status_code == 401
+    assert loaded.get("/me", headers={"Authorization": "Bearer mt_nope"}).status_code == 401
+
+
+def test_me_of_a_municipal_coordinator(loaded, users):
+    me = loaded.get("/me", headers=users.headers("muni03201")).json()
+    assert (me["name"], me["prefecture_code"], me["municipality_code"]) == ("盛岡市", "03", "03201")
+    assert me["municipalities"] == [{"municipality_code": "03201", "municipality_name": "盛岡市"}]
+
+
+def test_vocabulary_has_the_official_labels(client):
+    v = client.get("/vocabulary").json()
+    types = {t["code"]: t for t in v["facility_types"]}
+    assert len(types) == 9 and types["tokuyo"]["name_ja"] == "介護老人福祉施設"
+    assert types["gh"]["required_roles"] == ["consult", "visit"] and types["gh"]["strength_ja"] == "努力義務"
+    assert [r["mark"] for r in v["roles"]] == ["①", "②", "③"]
+    assert v["roles"][2]["label_ja"] == "③入院受入れ"
+    assert v["statuses"][0]["label_ja"] == "全ての要件を満たした協力医療機関を定めている"
+    assert [s["code"] for s in v["statuses"]][-1] == "not_tracked"
+
+
+def test_candidates_are_the_alternatives_for_the_missing_roles(loaded, users):
+    r = loaded.get("/facilities/F2/candidates", headers=users.headers("muni03201"))
+    assert r.status_code == 200, r.text
+    cands = r.json()
+    assert cands and {c["role"] for c in cands} == {"admit"}  # F2 has a clinic for ①②, lacks ③
+    assert all(c["kind"] == "hospital" for c in cands)  # ③ only hospitals
+    assert [c["minutes"] for c in cands] == sorted(c["minutes"] for c in cands)
+    f1 = loaded.get("/facilities/F1/candidates?per_role=1", headers=users.headers("muni03201")).json()
+    assert [c["role"] for c in f1] == ["consult", "visit", "admit"]
+
+
+def test_candidates_respect_the_scope(loaded, users):
+    assert loaded.get("/facilities/W1/candidates", headers=users.headers("muni03201")).status_code == 403
+    assert loaded.get("/facilities/F1/candidates", headers=users.headers("pref05")).status_code == 403
+    assert loaded.get("/facilities/F1/candidates", headers=users.headers("pref03")).status_code == 200
+    assert loaded.get("/facilities/NOPE/candidates", headers=users.headers("admin")).status_code == 404
+    assert loaded.get("/facilities/F1/candidates").status_code == 401
+    # Only the facility's own prefecture's institutions are offered.
+    ids = {c["institution_id"] for c in loaded.get("/facilities/A1/candidates", headers=users.headers("admin")).json()}
+    assert ids <= {"AZ"}
+
+
+def test_declined_pairs_are_not_offered_again(loaded, users):
+    h = users.headers("muni03201")
+    run = loaded.post("/runs", json={}, headers=h).json()
+    p = next(p for p in loaded.get(f"/runs/{run['id']}/proposals", headers=h).json() if p["facility_id"] == "F1")
+    assert any(c["institution_id"] == p["institution_id"] for c in loaded.get("/facilities/F1/candidates", headers=h).json())
+    r = loaded.post(f"/proposals/{p['id']}/state", json={"state": "declined", "reason": "夜間対応が困難"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert all(c["institution_id"] != p["institution_id"] for c in loaded.get("/facilities/F1/candidates", headers=h).json())
+
+
+def test_the_page_and_its_static_files_are_served(tmp_path):
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'w.sqlite'}"))
+    from fastapi.testclient import TestClient
+    c = TestClient(app)
+    page = c.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert '<html lang="ja">' in page.text and "協力医療機関マッチング" in page.text
+    assert 'content="https://tile.openstreetmap.org/{z}/{x}/{y}.png"' in page.text  # the default tiles
+    assert "/static/vendor/leaflet/leaflet.js" in page.text and "unpkg" not in page.text and "cdn" not in page.text.lower()
+    for path, kind in [("/static/js/app.js", "javascript"), ("/static/style.css", "css"),
+                       ("/static/vendor/leaflet/leaflet.js", "javascript"), ("/static/vendor/leaflet/leaflet.css", "css"),
+                       ("/static/vendor/leaflet/images/marker-icon.png", "png")]:
+        r = c.get(path)
+        assert r.status_code == 200 and kind in r.headers["content-type"], path
+    assert "/" not in app.openapi()["paths"]  # the page is not part of the API schema
+    app.state.engine.dispose()
+
+
+def test_tiles_are_configurable_and_can_be_switched_off(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+    monkeypatch.setenv("TILE_URL", "")
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'w.sqlite'}"))
+    assert '<meta name="tile-url" content="">' in TestClient(app).get("/").text
+    app.state.engine.dispose()
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'w.sqlite'}",
+                              tile_url='https://tiles.example/{z}/{x}/{y}.png?a="b"'))
+    assert 'content="https://tiles.example/{z}/{x}/{y}.png?a=&quot;b&quot;"' in TestClient(app).get("/").text
+    app.state.engine.dispose()
+
+
+def _sheets(content: bytes) -> dict:
+    import io
+
+    from openpyxl import load_workbook
+    wb = load_workbook(io.BytesIO(content))
+    return {ws.title: [[c for c in row] for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+
+
+def test_meeting_workbook_for_the_users_area(loaded, users):
+    from matching.reports import SHEETS
+
+    r = loaded.get("/reports/workbook", headers=users.headers("muni03201"))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert "filename*=UTF-8''" in r.headers["content-disposition"]
+    sheets = _sheets(r.content)
+    assert SHEETS["summary"] in sheets and SHEETS["proposals"] in sheets
+    text = "\n".join(str(c) for rows in sheets.values() for row in rows for c in row if c is not None)
+    # Only the coordinator's municipality: 盛岡市's facilities, never 滝沢市's or 秋田市's.
+    assert "盛岡市" in text and "滝沢市" not in text and "秋田市" not in text
+    # Nothing is stored: no run, no proposal.
+    assert loaded.get("/runs", headers=users.headers("admin")).json() == []
+
+
+def test_meeting_workbook_respects_the_scope(loaded, users):
+    assert loaded.get("/reports/workbook").status_code == 401
+    assert loaded.get("/reports/workbook?municipality_code=03216", headers=users.headers("muni03201")).status_code == 403
+    assert loaded.get("/reports/workbook?prefecture_code=05", headers=users.headers("pref03")).status_code == 403
+    assert loaded.get("/reports/workbook?municipality_code=05201", headers=users.headers("pref03")).status_code == 403
+    assert loaded.get("/reports/workbook?municipality_code=99999", headers=users.headers("admin")).status_code == 404
+    assert loaded.get("/reports/workbook?prefecture_code=99", headers=users.headers("admin")).status_code == 404
+    r = loaded.get("/reports/workbook?municipality_code=03216", headers=users.headers("pref03"))
+    assert r.status_code == 200
+    assert loaded.get("/reports/workbook?prefecture_code=05", headers=users.headers("admin")).status_code == 200

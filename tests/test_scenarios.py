@@ -1,0 +1,366 @@
+"""Scenarios: parsing (clear errors), applying (pure), comparing (numbers derived by hand),
+sweeps, criticality and the capacity plan — on tiny hand-made regions.
+
+Travel on the grid: minutes = km × 1.3 / 40 km/h × 60 = 1.95 min per km, so
+① and ② reach about 15.4 km (30 min), ③ about 23 km (45 min).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from matching import MatchParameters, match, verify
+from matching.cli import app
+from matching.parameters import ParameterError
+from matching.scenarios import (
+    Scenario,
+    ScenarioError,
+    apply_scenario,
+    load_scenario,
+    scenario_changes,
+)
+from matching.scenarios.apply import scaled
+from matching.scenarios.capacity import apply_increases, capacity_plan
+from matching.scenarios.compare import compare, run_scenarios, write_comparison
+from matching.scenarios.criticality import criticality
+from matching.scenarios.sweep import parse_sweep, set_parameter, sweep
+from tests.matchkit import fac, inst, make_region
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def region_a(folder: Path, h2_capacity: int = 5):
+    """F1 特養 and F2 老健 (obligated), F3 グループホーム (effort); H1 takes ①②③ (one new
+    facility), C1 ①② (unlimited), H2 ③ only.  F2 already has H1 for ①②."""
+    return make_region(folder, [
+        fac("F1", "tokuyo", 0, 0, residents=50),
+        fac("F2", "roken", 2, 0, residents=40),
+        fac("F3", "gh", 0, 3, residents=18),
+    ], [
+        inst("H1", "hospital", 1, 0, "zaibyo", capacity_facilities=1),
+        inst("C1", "clinic", 0, 2, "zaishin"),
+        inst("H2", "hospital", 10, 0, "chiiki_houkatsu_ward", capacity_facilities=h2_capacity),
+        inst("C9", "clinic", 60, 60, "zaishin"),  # far away: never a candidate
+    ], [("F2", "H1", "consult;visit")])
+
+
+def scenario(data: dict, name: str = "s.toml") -> Scenario:
+    return Scenario.from_mapping(data, source=name)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+# -- parsing: clear errors naming file and key ------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ('[[close]]\nids = ["H1"]\nshare = 1.5\n', "bad.toml: close[0].share: Input should be less than or equal to 1"),
+    ('[[close]]\n', "bad.toml: close[0]: select institutions with ids, kind"),
+    ('[[capacity]]\nids = ["H1"]\nfacilities = 2\nfacilities_percent = 10\n',
+     "bad.toml: capacity[0]: give either facilities or facilities_percent, not both"),
+    ('[[capacity]]\nids = ["H1"]\nfacilities = -1\n',
+     "bad.toml: capacity[0].facilities: Input should be greater than or equal to 0"),
+    ('[[growth]]\nfactor = 0\n', "bad.toml: growth[0].factor: Input should be greater than 0"),
+    ('[[growth]]\nfacility_types = ["hospice"]\nfactor = 1.2\n',
+     "bad.toml: growth[0].facility_types: unknown facility type(s) ['hospice']"),
+    ('clsoe = []\n', "bad.toml: clsoe: Extra inputs are not permitted"),
+    ('[[close]]\nkind = "pharmacy"\n', "bad.toml: close[0].kind: Input should be 'hospital' or 'clinic'"),
+    ('[[start_accepting]]\ndesignations = ["zaishinn"]\n',
+     "bad.toml: start_accepting[0].designations: unknown designation(s) ['zaishinn']"),
+    ('[[new_institutions]]\nid = "N1"\nname = "x"\nkind = "clinic"\nmunicipality_code = "03201"\n'
+     'lat = 39.7\nlon = 141.1\nadmit = true\n',
+     "bad.toml: new_institutions[0]: admit = true for a clinic: admission (③) is for hospitals only"),
+    ('[[new_facilities]]\nid = "N1"\nname = "x"\nfacility_type = "tokuyo"\nmunicipality_code = "3201"\n'
+     'lat = 39.7\nlon = 141.1\n', "bad.toml: new_facilities[0].municipality_code: String should match pattern"),
+    ('[parameters.limits.visit]\nkm = -3\n', "bad.toml: parameters.limits.visit.km: Input should be greater than 0"),
+    ('[parameters.limits.house_call]\nkm = 3\n', "unknown role 'house_call' in limits"),
+    ('[parameters]\nfacility_types = ["tokuyo", "hospice"]\n', "unknown facility type(s) ['hospice']"),
+    ('[parameters]\nspeed = 50\n', "bad.toml: parameters.speed: Extra inputs are not permitted"),
+    ('name = "x\n', "bad.toml: not valid TOML"),
+])
+def test_parse_errors_name_file_and_key(tmp_path, text, expected):
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(write(tmp_path, "bad.toml", text))
+    assert expected in str(exc.value)
+    assert str(tmp_path / "bad.toml") in str(exc.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ScenarioError, match="nope.toml: file not found"):
+        load_scenario(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"close": [{"ids": ["H1", "H9"]}]}, "s.toml: close[0].ids: unknown institution id(s) ['H9'] (not in the region)"),
+    ({"growth": [{"ids": ["F1", "F7"], "factor": 1.1}]},
+     "s.toml: growth[0].ids: unknown facility id(s) ['F7'] (not in the region)"),
+    ({"close": [{"ids": ["H1"]}], "capacity": [{"ids": ["H1"], "facilities": 3}]},
+     "s.toml: capacity[0].ids: institution(s) ['H1'] are closed by this scenario (close[0])"),
+    ({"stop_accepting": [{"municipalities": ["99999"]}]},
+     "s.toml: stop_accepting[0].municipalities: unknown municipality code(s) ['99999'] (not in areas.csv)"),
+    ({"close": [{"secondary_areas": ["0399"]}]},
+     "s.toml: close[0].secondary_areas: unknown secondary area code(s) ['0399'] (not in areas.csv)"),
+    ({"new_institutions": [{"id": "C1", "name": "x", "kind": "clinic", "municipality_code": "03201",
+                            "lat": 39.7, "lon": 141.1}]},
+     "s.toml: new_institutions[0].id: institution id 'C1' already exists"),
+    ({"new_facilities": [{"id": "F9", "name": "x", "facility_type": "gh", "municipality_code": "04101",
+                          "lat": 39.7, "lon": 141.1}]},
+     "s.toml: new_facilities[0].municipality_code: unknown municipality code '04101' (not in areas.csv)"),
+])
+def test_unknown_ids_are_named_when_applied(tmp_path, data, expected):
+    region = region_a(tmp_path)
+    with pytest.raises(ScenarioError) as exc:
+        apply_scenario(region, scenario(data))
+    assert str(exc.value) == expected
+
+
+def test_demo_scenario_files_parse():
+    names = {load_scenario(p).name for p in sorted((ROOT / "data/demo/scenarios").glob("*.toml"))}
+    assert {"base", "closure", "2040"} <= names
+
+
+# -- applying: pure, exact -----------------------------------------------------------
+
+def test_apply_is_pure_and_exact(tmp_path):
+    region = region_a(tmp_path)
+    frames = {k: getattr(region, k).copy() for k in ("facilities", "institutions", "partnerships")}
+    s = scenario({
+        "close": [{"ids": ["H1"]}],
+        "stop_accepting": [{"ids": ["C9"]}],
+        "capacity": [{"ids": ["H2"], "facilities_percent": -50, "residents": 100}],
+        "new_institutions": [{"id": "N1", "name": "新病院", "kind": "hospital", "municipality_code": "03201",
+                              "lat": 39.7, "lon": 141.16, "designations": ["zaibyo"], "capacity_facilities": 2}],
+        "growth": [{"facility_types": ["tokuyo"], "factor": 1.62}, {"ids": ["F3"], "factor": 1.5}],
+        "new_facilities": [{"id": "F9", "name": "新特養", "facility_type": "tokuyo", "municipality_code": "03201",
+                            "lat": 39.71, "lon": 141.15, "residents": 80}],
+        "parameters": {"limits": {"visit": {"km": 12}}, "facility_types": ["tokuyo", "roken"]},
+    })
+    new, params = apply_scenario(region, s)
+    for k, before in frames.items():  # the input region is untouched
+        pd.testing.assert_frame_equal(getattr(region, k), before)
+    assert sorted(new.institutions.index) == ["C1", "C9", "H2", "N1"]
+    assert new.partnerships.empty  # F2's agreement with H1 ended with the closure
+    assert new.institutions.at["C9", "accepting"] == False  # noqa: E712
+    assert new.institutions.at["H2", "capacity_facilities"] == 3  # 5 × 0.5 = 2.5 → 3 (halves up)
+    assert new.institutions.at["H2", "capacity_residents"] == 100
+    assert new.offered_roles("N1") == frozenset({"consult", "visit", "admit"})
+    assert new.facilities.at["F1", "residents"] == 81  # 50 × 1.62 = 81
+    assert new.facilities.at["F3", "residents"] == 27  # 18 × 1.5
+    assert new.facilities.at["F2", "residents"] == 40
+    assert new.facilities.at["F9", "residents"] == 80 and bool(new.facilities.at["F9", "reported"])
+    assert params.limits["visit"].km == 12 and params.limits["visit"].minutes == 30
+    assert params.facility_types == ["tokuyo", "roken"]
+    assert scenario_changes(region, new) == {
+        "closed_institutions": 1, "ended_agreements": 1, "new_institutions": 1, "stopped_accepting": 1,
+        "started_accepting": 0, "capacity_changed": 1, "new_facilities": 1,
+        "residents_before": 108, "residents_after": 81 + 40 + 27 + 80}
+    result = match(new, params)
+    assert verify(new, result.proposals, params) == []
+
+
+def test_share_picks_are_stable_and_sized(tmp_path):
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)],
+                         [inst(f"C{k}", "clinic", k, 0, "zaishin") for k in range(1, 8)])
+    s = scenario({"close": [{"kind": "clinic", "share": 0.5, "seed": 7}]})
+    a, _ = apply_scenario(region, s)
+    b, _ = apply_scenario(region, s)
+    assert len(a.institutions) == 3  # 7 × 0.5 = 3.5 → 4 closed, 3 left
+    assert list(a.institutions.index) == list(b.institutions.index)
+    assert scaled(7, 0.5) == 4 and scaled(5, 0.2) == 1 and scaled(0, 3.0) == 0
+
+
+# -- comparing: numbers derived by hand ----------------------------------------------
+
+def test_comparison_numbers(tmp_path):
+    """Base: H1 takes ①②③ of F1 (its one free slot: one agreement instead of two), ③ is added to
+    F2's agreement with H1 (no slot used), C1 takes ①② of F3.  → 3 proposals, 2 new agreements,
+    all three facilities complete, H1 full.
+
+    Closure of H1: F2's agreement ends, so F1 and F2 both need ①②③: C1 ①② + H2 ③ each, C1 ①② for
+    F3 → 5 proposals, 5 new agreements; F1 and F2 change partner; H2 (5 slots) uses 2: nobody full."""
+    region = region_a(tmp_path)
+    runs = run_scenarios(region, [scenario({"label": "現状"}, "base.toml"),
+                                  scenario({"label": "H1閉院", "close": [{"ids": ["H1"]}]}, "closure.toml")])
+    for run in runs:
+        assert verify(run.region, run.result.proposals, run.params) == []
+    comp = compare(runs)
+    s = comp.summary.set_index("scenario")
+    expect = {
+        "base": dict(facilities=3, tracked=3, obligated_tracked=2, all_met_before=0, all_met_after=3,
+                     obligated_all_met_before=0, obligated_all_met_after=2, obligated_short_after=0,
+                     proposals=3, new_agreements=2, unmatched_facilities=0, institutions_full=1,
+                     changed_partner=0, closed_institutions=0, ended_agreements=0),
+        "closure": dict(facilities=3, tracked=3, obligated_tracked=2, all_met_before=0, all_met_after=3,
+                        obligated_all_met_before=0, obligated_all_met_after=2, obligated_short_after=0,
+                        proposals=5, new_agreements=5, unmatched_facilities=0, institutions_full=0,
+                        changed_partner=2, closed_institutions=1, ended_agreements=1),
+    }
+    for name, values in expect.items():
+        for k, v in values.items():
+            assert s.at[name, k] == v, (name, k)
+    assert s.at["base", "obligated_share_after"] == 100.0
+
+    props = runs[0].result.proposals.set_index(["facility_id", "institution_id"])["roles"].to_dict()
+    assert props == {("F1", "H1"): "consult;visit;admit", ("F2", "H1"): "admit", ("F3", "C1"): "consult;visit"}
+
+    # Travel: base pairs are all ~1 km (2 min); after the closure F1–H2 (10 km, 19.5 min) and
+    # F2–H2 (8 km, 15.6 min) fall in 10–20 min.
+    t = comp.travel.set_index(["scenario", "minutes"])["proposals"]
+    assert t[("base", "0–10分")] == 3 and t[("base", "10–20分")] == 0
+    assert t[("closure", "0–10分")] == 3 and t[("closure", "10–20分")] == 2
+
+    assert comp.full_institutions[["scenario", "institution_id"]].values.tolist() == [["base", "H1"]]
+    changed = comp.changed_partners.set_index("facility_id")
+    assert sorted(changed.index) == ["F1", "F2"]
+    assert changed.at["F1", "partners_reference"] == "テスト機関H1（①②③）"
+    assert changed.at["F1", "partners_scenario"] == "テスト機関C1（①②）、テスト機関H2（③）"
+
+    cov = comp.coverage.set_index(["scenario", "when", "facility_type"])
+    assert cov.loc[("base", "before", "roken"), "some_met"] == 1
+    assert cov.loc[("closure", "before", "roken"), "not_designated"] == 1
+    assert cov.loc[("closure", "after", "tokuyo"), "all_met"] == 1
+
+    files = write_comparison(comp, tmp_path / "out")
+    assert {f.name for f in files} >= {"whatif_summary.csv", "whatif_summary.png", "whatif_travel.csv"}
+    assert (tmp_path / "out/whatif_summary.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_scenario_names_must_differ(tmp_path):
+    region = region_a(tmp_path)
+    with pytest.raises(ValueError, match="repeated: \\['s'\\]"):
+        run_scenarios(region, [scenario({}), scenario({})])
+
+
+# -- sweep -----------------------------------------------------------------------------
+
+def test_parse_sweep():
+    assert parse_sweep("limits.visit.km=10:30:5") == ("limits.visit.km", [10, 15, 20, 25, 30])
+    assert parse_sweep("travel.circuity=1.1:1.3:0.1") == ("travel.circuity", [1.1, 1.2, 1.3])
+    assert parse_sweep("limits.admit.minutes=30,60") == ("limits.admit.minutes", [30, 60])
+    for bad, msg in [("limits.visit.km", "expected PATH=START"), ("x=1:2", "expected START:STOP:STEP"),
+                     ("x=5:1:1", "STOP ≥ START"), ("x=a,b", "values must be numbers")]:
+        with pytest.raises(ParameterError, match=msg):
+            parse_sweep(bad)
+    with pytest.raises(ParameterError, match="unknown parameter 'limits.visit.kms': no key 'kms' under limits.visit"):
+        set_parameter(MatchParameters(), "limits.visit.kms", 3)
+    with pytest.raises(ParameterError, match="sweep limits.visit.km=-1: limits.visit.km: Input should be greater than 0"):
+        set_parameter(MatchParameters(), "limits.visit.km", -1)
+
+
+def test_sweep_numbers(tmp_path):
+    """With ② limited to 0.5 km nobody is within reach for ②: only F2 (needs ③ alone) completes,
+    but the roles that can be covered still are (goal 3): H1 takes ①③ of F1 and C1 ① of F3 —
+    two new agreements, as at 5 km, where the base result (3 complete) comes back."""
+    region = region_a(tmp_path)
+    table = sweep(region, "limits.visit.km", [0.5, 5])
+    assert table["all_met_after"].tolist() == [1, 3]
+    assert table["obligated_all_met_after"].tolist() == [1, 2]
+    assert table["new_agreements"].tolist() == [2, 2]
+    assert table["proposals"].tolist() == [3, 3]
+
+
+# -- criticality ---------------------------------------------------------------------
+
+def test_criticality_ranking(tmp_path):
+    """H2 has one slot.  Without H1, F1 and F2 both need ③ from H2: one obligated facility is lost.
+    Without C1, F1 takes H1's only slot (obligated first) and F3 (effort) is lost.
+    C9 (far away) and H2 (unused) are not considered in stop_accepting mode."""
+    region = region_a(tmp_path, h2_capacity=1)
+    params = MatchParameters()
+    base = match(region, params)
+    assert verify(region, base.proposals, params) == []
+    for mode in ("stop_accepting", "withdraw"):
+        table = criticality(region, params, base, mode=mode)
+        rows = table.set_index("institution_id")
+        assert table["institution_id"].tolist() == ["H1", "C1"], mode
+        assert table["rank"].tolist() == [1, 2]
+        assert rows.loc["H1", ["lost_all_met", "lost_obligated"]].tolist() == [1, 1]
+        assert rows.loc["C1", ["lost_all_met", "lost_obligated"]].tolist() == [1, 0]
+        assert rows.at["C1", "lost_facilities"] == "F3"
+        assert rows.at["H1", "agreements_in_force"] == 1 and rows.at["H1", "proposals_in_base"] == 2
+
+
+def test_criticality_matches_a_full_resolve(tmp_path):
+    """The component shortcut gives the same counts as solving the whole region again."""
+    region = region_a(tmp_path, h2_capacity=1)
+    params = MatchParameters()
+    base = match(region, params)
+    all_met = (base.status_after["status"] == "all_met").sum()
+    table = criticality(region, params, base, mode="withdraw").set_index("institution_id")
+    for i in table.index:
+        s = scenario({"close": [{"ids": [i]}]})
+        new, p = apply_scenario(region, s)
+        full = match(new, p)
+        assert verify(new, full.proposals, p) == []
+        assert all_met - (full.status_after["status"] == "all_met").sum() == table.at[i, "lost_all_met"]
+
+
+# -- capacity plan -------------------------------------------------------------------
+
+def test_capacity_plan(tmp_path):
+    """F1 needs ③ from H1 or H2, both with no free slot; raising H2 would also need 50 resident
+    places, H1 only one slot → +1 facility at H1.  F4 is 100 km from everything: blocked."""
+    region = make_region(tmp_path, [
+        fac("F1", "tokuyo", 0, 0, residents=50),
+        fac("F2", "roken", 2, 0, residents=40),
+        fac("F3", "gh", 0, 3, residents=18),
+        fac("F4", "tokuyo", 100, 0, residents=30),
+    ], [
+        inst("H1", "hospital", 1, 0, "zaibyo", capacity_facilities=0),
+        inst("C1", "clinic", 0, 2, "zaishin"),
+        inst("H2", "hospital", 10, 0, "chiiki_houkatsu_ward", capacity_facilities=0, capacity_residents=0),
+    ], [("F2", "H1", "consult;visit")])
+    plan = capacity_plan(region)
+    assert not plan.feasible
+    assert plan.completable == ["F1", "F2"]
+    assert plan.increases[["institution_id", "column", "capacity", "add"]].values.tolist() == [
+        ["H1", "capacity_facilities", 0, 1]]
+    assert (plan.total_facilities, plan.total_residents) == (1, 0)
+    assert plan.optimal and plan.confirmed
+    assert plan.blocked[["facility_id", "reason_code"]].values.tolist() == [["F4", "out_of_range"]] * 3
+    assert "上限を" in plan.blocked["fix"].iloc[0]
+    raised = apply_increases(region, plan.increases)
+    assert raised.institutions.at["H1", "capacity_facilities"] == 1
+    assert region.institutions.at["H1", "capacity_facilities"] == 0  # input unchanged
+    r = plan.confirm_result
+    assert verify(raised, r.proposals, r.params) == []
+
+
+# -- the command line ----------------------------------------------------------------
+
+def test_cli_whatif_sweep_and_critical(tmp_path):
+    region_a(tmp_path / "region")
+    base = write(tmp_path, "base.toml", 'name = "base"\nlabel = "現状"\n')
+    closure = write(tmp_path, "closure.toml", 'name = "closure"\nlabel = "H1閉院"\n[[close]]\nids = ["H1"]\n')
+    runner = CliRunner()
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["whatif", str(tmp_path / "region"), str(base), str(closure), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "新規協定数" in r.output and "H1閉院" in r.output
+    assert (out / "whatif.xlsx").exists() and (out / "whatif_summary.png").exists()
+    summary = pd.read_csv(out / "whatif_summary.csv", encoding="utf-8-sig")
+    assert summary["new_agreements"].tolist() == [2, 5]
+
+    r = runner.invoke(app, ["whatif", str(tmp_path / "region"), "--sweep", "limits.visit.km=0.5,5",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(out / "sweep.csv", encoding="utf-8-sig")["all_met_after"].tolist() == [1, 3]
+    assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+    bad = write(tmp_path, "bad.toml", '[[close]]\nids = ["H7"]\n')
+    r = runner.invoke(app, ["whatif", str(tmp_path / "region"), str(bad), "--out", str(out)])
+    assert r.exit_code == 2
+    assert "unknown institution id(s) ['H7']" in r.output
+
+    r = runner.invoke(app, ["critical", str(tmp_path / "region"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    crit = pd.read_csv(out / "criticality.csv", encoding="utf-8-sig")
+    assert crit["institution_id"].tolist() == ["C1", "H1"]  # H2 has 5 slots here: only C1 matters
+    assert crit["lost_all_met"].tolist() == [1, 0]

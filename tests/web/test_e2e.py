@@ -1,0 +1,261 @@
+"""The coordinators' web page in a real browser (headless Chromium via Playwright), against the
+service started with uvicorn on the demo region, map tiles disabled (offline).
+
+The page must only use the JSON API with the user's token, so every assertion about what a user
+sees is checked against what the API returns for the same token.  Skipped where Debian's
+``chromium`` is not installed (developer machines); ``.ci/run`` installs it, so CI runs them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from tests.web.harness import CHROMIUM
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the "
+                "browser tests; .ci/run does", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+
+from tests.web.harness import launch, serve, sign_in  # noqa: E402
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+USERS = {
+    "pref03": ("岩手県長寿社会課", "prefecture", "03", None),
+    "muni03201": ("盛岡市在宅医療介護連携拠点", "municipal", None, "03201"),
+    "muni03202": ("宮古市在宅医療介護連携拠点", "municipal", None, "03202"),
+}
+
+
+@pytest.fixture(scope="module")
+def server():
+    with tempfile.TemporaryDirectory() as tmp, serve(DEMO, Path(tmp), USERS) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh browser context; any request that leaves the service fails the test (offline page)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    outside, errors = [], []
+    host = urlparse(server.url).netloc
+
+    def route(r):
+        if urlparse(r.request.url).netloc == host or r.request.url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    pg = context.new_page()
+    pg.set_default_timeout(20000)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    context.close()
+    assert outside == [], f"the page tried to reach other hosts: {outside[:5]}"
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def api(server, who: str, path: str, method: str = "GET", **kw):
+    r = httpx.request(method, server.url + path, headers={"Authorization": f"Bearer {server.tokens[who]}"}, timeout=30, **kw)
+    r.raise_for_status()
+    return r.json()
+
+
+def markers(page) -> set[str]:
+    return set(page.eval_on_selector_all("path.facility-marker", "els => els.map(e => e.dataset.facilityId)"))
+
+
+def wait_markers(page, n: int) -> None:
+    page.wait_for_function("n => document.querySelectorAll('path.facility-marker').length === n", arg=n)
+
+
+def test_sign_in_is_kept_for_the_tab_and_sign_out_forgets_it(page, server):
+    page.goto(server.url + "/")
+    page.fill("#token", "mt_not-a-token")
+    page.click("#signin-button")
+    page.wait_for_selector("#signin-error:has-text('無効')")
+    assert page.is_visible("#signin") and page.is_hidden("#app")
+
+    sign_in(page, server, "muni03201")
+    assert "盛岡市" in page.inner_text("#who-name")
+    assert page.evaluate("sessionStorage.getItem('matching.token')") == server.tokens["muni03201"]
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")  # still signed in after a reload
+    page.click("#signout")
+    assert page.is_visible("#signin") and page.is_hidden("#app")
+    assert page.evaluate("sessionStorage.getItem('matching.token')") is None
+
+
+def test_map_draws_the_area_offline_and_filters_change_the_markers(page, server):
+    sign_in(page, server, "pref03")
+    everything = {f["facility_id"] for f in api(server, "pref03", "/facilities?limit=10000")}
+    wait_markers(page, len(everything))
+    assert markers(page) == everything
+    assert page.locator(".leaflet-tile").count() == 0  # no tiles configured: plain background
+    assert page.locator("#map .inst-icon").count() == len(api(server, "pref03", "/institutions?limit=10000"))
+
+    page.select_option("#filter-type", "tokuyo")
+    tokuyo = {f["facility_id"] for f in api(server, "pref03", "/facilities?facility_type=tokuyo")}
+    wait_markers(page, len(tokuyo))
+    assert markers(page) == tokuyo and 0 < len(tokuyo) < len(everything)
+
+    page.select_option("#filter-status", "all_met")
+    both = {f["facility_id"] for f in api(server, "pref03", "/facilities?facility_type=tokuyo&status=all_met")}
+    wait_markers(page, len(both))
+    assert markers(page) == both and len(both) < len(tokuyo)
+
+    page.select_option("#filter-type", "")
+    page.select_option("#filter-status", "")
+    page.select_option("#filter-municipality", "03202")
+    miyako = {f["facility_id"] for f in api(server, "pref03", "/facilities?municipality_code=03202")}
+    wait_markers(page, len(miyako))
+    assert markers(page) == miyako
+    assert f"{len(miyako)}件" in page.inner_text("#map-count")
+
+
+def test_clicking_a_facility_shows_its_roles_partners_and_alternatives(page, server):
+    sign_in(page, server, "muni03201")
+    f = next(f for f in api(server, "muni03201", "/facilities") if len(f["missing_roles"]) == 3)
+    page.click(f"path.facility-marker[data-facility-id='{f['facility_id']}']")
+    page.wait_for_selector(f"#detail-name:has-text('{f['name']}')")
+    missing = page.inner_text("#detail-missing")
+    for label in ("①相談対応（常時）", "②診療（往診・常時）", "③入院受入れ"):
+        assert label in missing
+    assert page.locator("#detail-missing .role.missing").count() == 3
+    page.wait_for_selector("#detail-alternatives table")  # the nearest candidates for each missing role
+    page.wait_for_selector("#detail-partners li")
+
+    # A facility with partners lists them by name.
+    g = next(g for g in api(server, "muni03201", "/facilities") if g["partners"] and g["missing_roles"])
+    page.click(f"path.facility-marker[data-facility-id='{g['facility_id']}']")
+    names = {i["institution_id"]: i["name"] for i in api(server, "muni03201", "/institutions?limit=10000")}
+    page.wait_for_selector(f"#detail-partners:has-text('{names[g['partners'][0]]}')")
+
+
+def test_facility_list_is_searchable_sortable_and_downloadable(page, server):
+    sign_in(page, server, "muni03201")
+    page.click("button[data-view=lists]")
+    lacking = [f for f in api(server, "muni03201", "/facilities") if f["missing_roles"]]
+    rows = page.locator("#table-facilities tbody tr[data-facility-id]")
+    assert rows.count() == len(lacking)
+    page.click("#table-facilities th[data-key=residents]")
+    page.click("#table-facilities th[data-key=residents]")  # descending
+    top = max(lacking, key=lambda f: f["residents"] or 0)
+    assert rows.first.get_attribute("data-facility-id") in {f["facility_id"] for f in lacking
+                                                             if f["residents"] == top["residents"]}
+    page.fill("#list-facilities input[type=search]", "グループホーム")
+    assert 0 < rows.count() < len(lacking)
+    with page.expect_download() as d:
+        page.click("#list-facilities button.csv")
+    text = Path(d.value.path()).read_text(encoding="utf-8-sig")
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0][:3] == ["施設ID", "施設名", "施設種別"] and len(table) - 1 == rows.count()
+    assert all(r[2] == "認知症対応型共同生活介護" for r in table[1:])
+
+
+def test_run_accept_decline_and_rerun_for_the_declined_facility(page, server):
+    who = "muni03201"
+    sign_in(page, server, who)
+    page.click("button[data-view=workflow]")
+    page.click("#run-start")
+    page.wait_for_selector("#run-summary[data-state=done]", timeout=60000)
+    assert page.inner_text("#run-message") == "完了"
+    run_id = int(page.get_attribute("#run-progress", "data-run-id"))
+    proposals = api(server, who, f"/runs/{run_id}/proposals")
+    assert proposals and page.locator("#table-proposals tbody tr[data-proposal-id]").count() == len(proposals)
+
+    # Decline one whose facility has other candidates for its roles, accept one of another facility.
+    def has_alternatives(p):
+        cands = api(server, who, f"/facilities/{p['facility_id']}/candidates")
+        return all(any(c["role"] == r and c["institution_id"] != p["institution_id"] for c in cands)
+                   for r in p["roles"].split(";"))
+    declined = next(p for p in proposals if has_alternatives(p))
+    accepted = next(p for p in proposals if p["facility_id"] != declined["facility_id"])
+
+    page.click(f"#table-proposals tr[data-proposal-id='{accepted['id']}'] .act-accepted")
+    page.wait_for_selector(f"#table-proposals tr[data-proposal-id='{accepted['id']}'][data-state=accepted]")
+    assert api(server, who, f"/proposals/{accepted['id']}")["state"] == "accepted"
+
+    row = f"#table-proposals tr[data-proposal-id='{declined['id']}']"
+    page.click(f"{row} .act-declined")
+    page.click(f"{row} .decline-confirm")  # no reason: refused on the page
+    page.wait_for_selector("#message.error:has-text('辞退理由')")
+    page.fill(f"{row} .decline-reason", "夜間対応が困難")
+    page.click(f"{row} .decline-confirm")
+    page.wait_for_selector(row, state="detached")  # left the open list
+    got = api(server, who, f"/proposals/{declined['id']}")
+    assert (got["state"], got["decline_reason"]) == ("declined", "夜間対応が困難")
+
+    page.click("#run-declined")
+    page.wait_for_selector("#run-summary[data-state=done]", timeout=60000)
+    rerun = int(page.get_attribute("#run-progress", "data-run-id"))
+    assert rerun > run_id and api(server, who, f"/runs/{rerun}")["facility_ids"] == [declined["facility_id"]]
+    new = [p for p in api(server, who, f"/runs/{rerun}/proposals") if p["facility_id"] == declined["facility_id"]]
+    assert new and all(p["institution_id"] != declined["institution_id"] for p in new)
+    page.wait_for_selector(f"#table-proposals tr[data-proposal-id='{new[0]['id']}'][data-facility-id='{declined['facility_id']}']")
+    # The accepted proposal is kept by the re-run; the map shows its line.
+    assert api(server, who, f"/proposals/{accepted['id']}")["state"] == "accepted"
+    page.click("button[data-view=map]")
+    assert page.locator("path.proposal-line.state-accepted").count() >= 1
+    # The facility's panel shows the declined proposal with its reason and the new one.
+    page.click(f"path.facility-marker[data-facility-id='{declined['facility_id']}']")
+    page.wait_for_selector(f"#detail-proposals [data-proposal-id='{declined['id']}']:has-text('夜間対応が困難')")
+    page.wait_for_selector(f"#detail-proposals [data-proposal-id='{new[0]['id']}'][data-state=proposed]")
+
+
+def test_a_coordinator_cannot_see_another_municipalitys_facilities(page, server):
+    morioka = {f["facility_id"] for f in api(server, "muni03201", "/facilities")}
+    miyako = {f["facility_id"] for f in api(server, "muni03202", "/facilities")}
+    sign_in(page, server, "muni03202")
+    wait_markers(page, len(miyako))
+    assert markers(page) == miyako and not markers(page) & morioka
+    assert [o for o in page.eval_on_selector_all("#filter-municipality option", "els => els.map(e => e.value)") if o] == ["03202"]
+    page.click("button[data-view=lists]")
+    listed = set(page.eval_on_selector_all("#table-facilities tbody tr[data-facility-id]", "els => els.map(e => e.dataset.facilityId)"))
+    assert listed and listed <= miyako and not listed & morioka
+    page.fill("#list-facilities input[type=search]", "盛岡市")
+    assert page.locator("#table-facilities tbody tr[data-facility-id]").count() == 0
+    page.click("button[data-view=workflow]")
+    page.select_option("#proposal-state", "all")
+    shown = set(page.eval_on_selector_all("#table-proposals tbody tr[data-facility-id]", "els => els.map(e => e.dataset.facilityId)"))
+    assert not shown & morioka  # Morioka's proposals (from the run above, if any) are not listed
+
+
+def test_dashboard_shows_the_status_table_chart_and_csv(page, server):
+    sign_in(page, server, "pref03")
+    page.click("button[data-view=dashboard]")
+    page.wait_for_selector("#chart-types rect.bar")
+    rows = api(server, "pref03", "/status?by=municipality&by_type=true")
+    assert page.locator("#table-status tbody tr").count() == len(rows)
+    assert page.locator("#chart-municipalities text").count() > 33
+    with page.expect_download() as d:
+        page.click("#download-status")
+    table = list(csv.reader(io.StringIO(Path(d.value.path()).read_text(encoding="utf-8-sig"))))
+    assert "全ての要件を満たした協力医療機関を定めている" in table[0] and "集計していない" in table[0]
+    assert len(table) - 1 == len(rows)
+    assert sum(int(r[table[0].index("合計")]) for r in table[1:]) == len(api(server, "pref03", "/facilities?limit=10000"))
+    # The meeting workbook (matching.reports) through the scoped API route.
+    with page.expect_download(timeout=60000) as d:
+        page.click("#download-workbook")
+    assert d.value.suggested_filename == "協力医療機関_会議資料.xlsx"
+    from openpyxl import load_workbook
+
+    from matching.reports import SHEETS
+    assert SHEETS["summary"] in load_workbook(io.BytesIO(Path(d.value.path()).read_bytes())).sheetnames
