@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from matching.parameters import MatchParameters, ParameterError
 from matching.region import Region, role_column
@@ -22,12 +23,13 @@ from matching.travel import (
     TravelTimes,
     geodesic_km,
 )
+from matching.travel.geodesic import EARTH_RADIUS_KM, unit_vectors
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER
 
 BIT = {r: 1 << k for k, r in enumerate(ROLE_ORDER)}
 
 CANDIDATE_COLUMNS = ["facility_id", "institution_id", "role", "minutes", "km", "existing", "pinned",
-                     "pinned_role", "not_yet_asked"]
+                     "pinned_role", "not_yet_asked", "truncated"]
 
 
 def role_bits(roles) -> int:
@@ -67,23 +69,62 @@ def eligible_institutions(region: Region, params: MatchParameters) -> pd.DataFra
 
 
 def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameters,
-                    travel: TravelTimes | None = None) -> pd.DataFrame:
+                    travel: TravelTimes | None = None, nearest: int | None = None) -> pd.DataFrame:
     """All candidate (facility, institution, role) rows, sorted, with minutes and km.
+
+    ``nearest=K`` keeps, for each facility and missing role, only the K nearest
+    candidates (by minutes, ties by institution id) — plus every current partner
+    and every pinned pair, which are never dropped.  Column ``truncated`` marks
+    the (facility, role) whose list was cut, so the optimiser can say honestly
+    what its bound covers.  With the straight-line provider the K nearest are
+    found by k-d tree queries, without listing all pairs (the national instance
+    has ~6 million pairs within the limits).
 
     >>> from matching.contract import load_region                     # doctest: +SKIP
     >>> from matching.status import facility_status                    # doctest: +SKIP
     >>> region = load_region("data/demo")                               # doctest: +SKIP
     >>> cand = find_candidates(region, facility_status(region), MatchParameters())  # doctest: +SKIP
+    >>> near = find_candidates(region, facility_status(region), MatchParameters(), nearest=5)  # doctest: +SKIP
     """
     travel = travel or travel_provider(region, params)
     need = facilities_to_match(status, params)
     inst = eligible_institutions(region, params)
     fac = region.facilities.loc[need.index]
     fp, ip = Points.of(fac), Points.of(inst)
+    missing_bits = need["missing_roles"].map(role_bits).to_numpy()
+    forbidden = {(p.facility_id, p.institution_id) for p in params.forbidden}
+    if nearest is not None and isinstance(travel, GeodesicTravel):
+        cand = _nearest_geodesic(fp, ip, inst, missing_bits, params, travel, nearest, forbidden)
+    else:
+        cand = _all_within(fp, ip, inst, missing_bits, params, travel)
+        if forbidden:
+            bad = pd.MultiIndex.from_tuples(sorted(forbidden))
+            cand = cand[~pd.MultiIndex.from_frame(cand[["facility_id", "institution_id"]]).isin(bad)]
+        if nearest is not None:
+            cand = _keep_nearest(cand, nearest)
+    if nearest is not None:
+        cand = pd.concat([cand, _partner_rows(region, fp, ip, inst, missing_bits, params, travel, forbidden)],
+                         ignore_index=True)
+    cand["pinned"] = False
+    cand["pinned_role"] = False
+    cand = pd.concat([cand, _pinned_rows(region, need, params, travel)], ignore_index=True)
+    cand["truncated"] = cand["truncated"].fillna(False).astype(bool)
+    cand = cand.drop_duplicates(["facility_id", "institution_id", "role"], keep="last")
+
+    p = region.partnerships
+    existing = pd.MultiIndex.from_arrays([p["facility_id"], p["institution_id"]])
+    cand["existing"] = pd.MultiIndex.from_arrays([cand["facility_id"], cand["institution_id"]]).isin(existing)
+    cand["not_yet_asked"] = region.institutions["accepting"].reindex(cand["institution_id"]).isna().to_numpy()
+    order = {r.value: k for k, r in enumerate(ROLE_ORDER)}
+    cand = cand.assign(_r=cand["role"].map(order)).sort_values(["facility_id", "institution_id", "_r"])
+    return cand[CANDIDATE_COLUMNS].reset_index(drop=True)
+
+
+def _all_within(fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: np.ndarray,
+                params: MatchParameters, travel: TravelTimes) -> pd.DataFrame:
+    """Every (facility, institution, role) within the role's limits."""
     fi, ii, minutes = travel.within(fp, ip, params.limit_minutes())
     km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii])
-
-    missing_bits = need["missing_roles"].map(role_bits).to_numpy()
     frames = []
     for role in ROLE_ORDER:
         lim = params.limits[role]
@@ -93,25 +134,106 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
             mask &= km <= lim.km
         frames.append(pd.DataFrame({
             "facility_id": fp.ids[fi[mask]], "institution_id": ip.ids[ii[mask]], "role": role.value,
-            "minutes": minutes[mask], "km": km[mask],
+            "minutes": minutes[mask], "km": km[mask], "truncated": False,
         }))
-    cand = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CANDIDATE_COLUMNS[:5])
-    cand["pinned"] = False
-    cand["pinned_role"] = False
+    return pd.concat(frames, ignore_index=True)
 
-    if params.forbidden:
-        bad = pd.MultiIndex.from_tuples([(p.facility_id, p.institution_id) for p in params.forbidden])
-        cand = cand[~pd.MultiIndex.from_frame(cand[["facility_id", "institution_id"]]).isin(bad)]
-    cand = pd.concat([cand, _pinned_rows(region, need, params, travel)], ignore_index=True)
-    cand = cand.drop_duplicates(["facility_id", "institution_id", "role"], keep="last")
 
-    existing = set(zip(region.partnerships["facility_id"], region.partnerships["institution_id"], strict=True))
-    cand["existing"] = [(f, i) in existing for f, i in zip(cand["facility_id"], cand["institution_id"], strict=True)]
-    cand["not_yet_asked"] = region.institutions["accepting"].reindex(cand["institution_id"]).isna().to_numpy()
-    order = {r.value: k for k, r in enumerate(ROLE_ORDER)}
-    cand = cand.sort_values(["facility_id", "institution_id", "role"],
-                            key=lambda s: s.map(order) if s.name == "role" else s)
-    return cand[CANDIDATE_COLUMNS].reset_index(drop=True)
+def _keep_nearest(cand: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The k nearest rows per (facility, role), ties by institution id; marks cut lists."""
+    cand = cand.sort_values(["facility_id", "role", "minutes", "institution_id"])
+    rank = cand.groupby(["facility_id", "role"], sort=False).cumcount().to_numpy()
+    size = cand.groupby(["facility_id", "role"], sort=False)["role"].transform("size").to_numpy()
+    return cand[rank < k].assign(truncated=(size > k)[rank < k])
+
+
+def _nearest_geodesic(fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: np.ndarray,
+                      params: MatchParameters, travel: GeodesicTravel, k: int,
+                      forbidden: set[tuple[str, str]]) -> pd.DataFrame:
+    """The k nearest candidates per (facility, role) by k-d tree queries, exact.
+
+    The tree ranks by chord length on a sphere, the limits are geodesic on the
+    ellipsoid (< 0.6% apart): we ask for more neighbours than needed and re-ask,
+    with more, any facility whose k-th exact distance is not safely inside what
+    the tree returned.  Forbidden pairs are skipped before counting to k.
+    """
+    frames = []
+    n_forbidden = len(forbidden)
+    for role in ROLE_ORDER:
+        lim = params.limits[role]
+        radius = lim.minutes / 60.0 * travel.speed_kmh / travel.circuity
+        if lim.km is not None:
+            radius = min(radius, lim.km)
+        pool = np.flatnonzero(inst[role_column(role)].to_numpy(bool))
+        rows = np.flatnonzero(missing_bits & BIT[role])
+        if len(pool) == 0 or len(rows) == 0:
+            continue
+        tree = cKDTree(unit_vectors(ip.lat[pool], ip.lon[pool]))
+        chord = 2 * np.sin(min(np.pi, radius * 1.01 / EARTH_RADIUS_KM) / 2)
+        want = min(len(pool), k + n_forbidden + max(4, k // 2))
+        todo = rows
+        while len(todo):
+            q = min(len(pool), want)
+            dist, nn = tree.query(unit_vectors(fp.lat[todo], fp.lon[todo]), k=q, distance_upper_bound=chord)
+            dist, nn = dist.reshape(len(todo), q), nn.reshape(len(todo), q)
+            found = np.isfinite(dist)
+            fi = np.repeat(todo, q)[found.ravel()]
+            ii = pool[nn[found]]
+            km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii])
+            minutes = travel.minutes_for_km(km)
+            ok = (minutes <= lim.minutes) & ((km <= lim.km) if lim.km is not None else True)
+            df = pd.DataFrame({"fi": fi[ok], "facility_id": fp.ids[fi[ok]], "institution_id": ip.ids[ii[ok]],
+                               "minutes": minutes[ok], "km": km[ok]})
+            if forbidden:
+                pair = pd.MultiIndex.from_arrays([df["facility_id"], df["institution_id"]])
+                df = df[~pair.isin(pd.MultiIndex.from_tuples(sorted(forbidden)))]
+            df = df.sort_values(["fi", "minutes", "institution_id"])
+            rank = df.groupby("fi", sort=False).cumcount().to_numpy()
+            at = np.searchsorted(todo, df["fi"].to_numpy())  # todo is sorted
+            # A full tree answer (q neighbours, all in range) may hide more: the list is
+            # exact only if the k-th kept is safely nearer than the farthest neighbour asked.
+            full = found.all(axis=1) & (q < len(pool))
+            kth_km = np.full(len(todo), np.inf)
+            kth_km[at[rank == k - 1]] = df["km"].to_numpy()[rank == k - 1]
+            far_km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, dist[:, -1] / 2))
+            safe = ~full | (kth_km * 1.01 < far_km)
+            n_valid = np.bincount(at, minlength=len(todo))
+            cut = full | (n_valid > k)  # more candidates exist than the k kept
+            keep = safe[at] & (rank < k)
+            frames.append(df[keep].assign(role=role.value, truncated=cut[at[keep]]))
+            todo = todo[~safe]
+            want *= 2
+    if not frames:
+        return pd.DataFrame(columns=["facility_id", "institution_id", "role", "minutes", "km", "truncated"])
+    out = pd.concat(frames, ignore_index=True).drop(columns="fi")
+    return out
+
+
+def _partner_rows(region: Region, fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: np.ndarray,
+                  params: MatchParameters, travel: TravelTimes,
+                  forbidden: set[tuple[str, str]]) -> pd.DataFrame:
+    """Candidates with current partners, kept whatever their rank: extending costs no agreement."""
+    p = region.partnerships
+    fpos = pd.Series(np.arange(len(fp)), index=fp.ids)
+    ipos = pd.Series(np.arange(len(ip)), index=ip.ids)
+    p = p[p["facility_id"].isin(fpos.index) & p["institution_id"].isin(ipos.index)]
+    fi = fpos.reindex(p["facility_id"]).to_numpy(int)
+    ii = ipos.reindex(p["institution_id"]).to_numpy(int)
+    minutes = travel.between(fp, ip, fi, ii)
+    km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii])
+    frames = []
+    for role in ROLE_ORDER:
+        lim = params.limits[role]
+        mask = ((missing_bits[fi] & BIT[role]).astype(bool) & inst[role_column(role)].to_numpy(bool)[ii]
+                & (minutes <= lim.minutes))
+        if lim.km is not None:
+            mask &= km <= lim.km
+        frames.append(pd.DataFrame({"facility_id": fp.ids[fi[mask]], "institution_id": ip.ids[ii[mask]],
+                                    "role": role.value, "minutes": minutes[mask], "km": km[mask]}))
+    out = pd.concat(frames, ignore_index=True)
+    if forbidden:
+        out = out[[(f, i) not in forbidden for f, i in zip(out["facility_id"], out["institution_id"], strict=True)]]
+    return out
 
 
 def _pinned_rows(region: Region, need: pd.DataFrame, params: MatchParameters,

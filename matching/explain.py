@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from matching.candidates import facilities_to_match
 from matching.parameters import MatchParameters
 from matching.region import Region, role_column
-from matching.travel import Points, TravelTimes, geodesic_km
+from matching.travel import GeodesicTravel, Points, TravelTimes, geodesic_km
+from matching.travel.geodesic import pairs_within_km, unit_vectors
 from matching.vocabulary import ROLE_ORDER, Role, Status, roles_ja
 
 UNMATCHED_COLUMNS = ["facility_id", "missing_roles", "role", "reason_code", "reason", "fix",
@@ -73,34 +75,51 @@ def explain_unmatched(region: Region, before: pd.DataFrame, after: pd.DataFrame,
         return pd.DataFrame(rows, columns=UNMATCHED_COLUMNS)
     facs = sorted({f for f, _ in todo})
     fp = Points.of(region.facilities.loc[facs])
-    # Minutes and km from each such facility to every institution (small: only the unmatched).
-    fi = np.repeat(np.arange(len(facs)), len(inst))
-    ii = np.tile(np.arange(len(inst)), len(facs))
-    minutes = travel.between(fp, ip, fi, ii).reshape(len(facs), len(inst))
-    km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii]).reshape(len(facs), len(inst))
     accepting = inst["accepting"].fillna(params.unknown_accepting).astype(bool).to_numpy()
     pos = {f: k for k, f in enumerate(facs)}
+    if isinstance(travel, GeodesicTravel) and len(facs) * len(inst) > 2_000_000:
+        # National scale: the dense matrix would be tens of millions of geodesics, so
+        # only pairs within the limits (k-d tree) plus each facility's nearest per role.
+        minutes, km = _SparseTimes(fp, ip, inst, travel, params, accepting), None
+    else:
+        # Minutes and km from each such facility to every institution (small: only the unmatched).
+        fi = np.repeat(np.arange(len(facs)), len(inst))
+        ii = np.tile(np.arange(len(inst)), len(facs))
+        minutes = travel.between(fp, ip, fi, ii).reshape(len(facs), len(inst))
+        km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii]).reshape(len(facs), len(inst))
+    pair_chosen = set(zip(chosen["facility_id"], chosen["institution_id"], strict=True))
+    existing = set(zip(region.partnerships["facility_id"], region.partnerships["institution_id"], strict=True))
+    role_n = chosen.groupby(["institution_id", "role"]).size().to_dict()
+    role_res = (chosen.assign(_n=res.reindex(chosen["facility_id"]).to_numpy())
+                .groupby(["institution_id", "role"])["_n"].sum().to_dict())
+    inst_pos = {i: k for k, i in enumerate(inst.index)}
+    caps = {col: inst[col].to_dict() for col in inst.columns if col.startswith("capacity_")}
+    used_f, used_r = used["facilities"].to_dict(), used["residents"].to_dict()
 
     for f, r in todo:
         lim = params.limits[r]
         k = pos[f]
         offers = inst[role_column(r)].to_numpy(bool)
-        in_range = offers & (minutes[k] <= lim.minutes)
-        if lim.km is not None:
-            in_range &= km[k] <= lim.km
         missing_txt = roles_ja(still[f])
         role_txt = r.label_ja
         if not offers.any():
             rows.append((f, missing_txt, r.value, "no_provider", REASONS["no_provider"].format(role=role_txt),
                          "地域外の医療機関との広域調整、または新たに担う医療機関の確保が必要", "", ""))
             continue
+        if km is None:
+            mins_k, km_k, near_idx = minutes.row(k, r, offers)
+        else:
+            mins_k, km_k, near_idx = minutes[k], km[k], None
+        in_range = offers & (mins_k <= lim.minutes)
+        if lim.km is not None:
+            in_range &= km_k <= lim.km
         if not (in_range & accepting).any():
             pool = offers & accepting if (offers & accepting).any() else offers
-            idx = np.flatnonzero(pool)
-            j = idx[np.argmin(minutes[k, idx])]
-            need_min = float(np.ceil(minutes[k, j]))
-            need_km = float(np.ceil(km[k, j] * 10) / 10)
-            fix = f"最寄りの{names.iloc[j]}（直線{km[k, j]:.1f}km・約{minutes[k, j]:.0f}分）"
+            idx = np.flatnonzero(pool) if near_idx is None else near_idx[pool[near_idx]]
+            j = idx[np.argmin(mins_k[idx])]
+            need_min = float(np.ceil(mins_k[j]))
+            need_km = float(np.ceil(km_k[j] * 10) / 10)
+            fix = f"最寄りの{names.iloc[j]}（直線{km_k[j]:.1f}km・約{mins_k[j]:.0f}分）"
             limit_txt = f"{r.mark}の上限を{need_min:.0f}分"
             if lim.km is not None:
                 limit_txt += f"・{max(need_km, lim.km):.1f}km"
@@ -124,24 +143,22 @@ def explain_unmatched(region: Region, before: pd.DataFrame, after: pd.DataFrame,
         # Capacity: the smallest increase at one named candidate that lets it take this role.
         best = None
         n_f = int(res[f])
-        pair_chosen = set(zip(chosen["facility_id"], chosen["institution_id"], strict=True))
-        existing = set(zip(region.partnerships["facility_id"], region.partnerships["institution_id"], strict=True))
         for i in sorted(eligible):
             extra_fac = extra_res = 0
             new_pair = (f, i) not in pair_chosen and (f, i) not in existing
             if new_pair:
-                cap_f, cap_r = inst.at[i, "capacity_facilities"], inst.at[i, "capacity_residents"]
+                cap_f, cap_r = caps["capacity_facilities"][i], caps["capacity_residents"][i]
                 if not pd.isna(cap_f):
-                    extra_fac = max(0, int(used.at[i, "facilities"]) + 1 - int(cap_f))
+                    extra_fac = max(0, int(used_f[i]) + 1 - int(cap_f))
                 if not pd.isna(cap_r):
-                    extra_res = max(0, int(used.at[i, "residents"]) + n_f - int(cap_r))
-            role_used = chosen[(chosen["institution_id"] == i) & (chosen["role"] == r.value)]
-            cf, cr = inst.at[i, f"capacity_facilities_{r.value}"], inst.at[i, f"capacity_residents_{r.value}"]
+                    extra_res = max(0, int(used_r[i]) + n_f - int(cap_r))
+            cf = caps.get(f"capacity_facilities_{r.value}", {}).get(i, pd.NA)
+            cr = caps.get(f"capacity_residents_{r.value}", {}).get(i, pd.NA)
             if not pd.isna(cf):
-                extra_fac = max(extra_fac, len(role_used) + 1 - int(cf))
+                extra_fac = max(extra_fac, role_n.get((i, r.value), 0) + 1 - int(cf))
             if not pd.isna(cr):
-                extra_res = max(extra_res, int(res.reindex(role_used["facility_id"]).sum()) + n_f - int(cr))
-            key = (extra_fac, extra_res, float(minutes[pos[f], inst.index.get_loc(i)]), i)
+                extra_res = max(extra_res, int(role_res.get((i, r.value), 0)) + n_f - int(cr))
+            key = (extra_fac, extra_res, float(mins_k[inst_pos[i]]), i)
             if best is None or key < best:
                 best = key
         extra_fac, extra_res, mins, i = best
@@ -155,6 +172,47 @@ def explain_unmatched(region: Region, before: pd.DataFrame, after: pd.DataFrame,
         rows.append((f, missing_txt, r.value, "capacity", REASONS["capacity"] + f"（{cands}）", fix, i,
                      extra_res if extra_res else extra_fac))
     return pd.DataFrame(rows, columns=UNMATCHED_COLUMNS)
+
+
+class _SparseTimes:
+    """Minutes and km from unmatched facilities to the institutions that matter, without
+    an all-pairs matrix: every pair within the largest limit (k-d tree), plus the nearest
+    few institutions per facility and role (for "the nearest one is N minutes away").
+
+    ``row(k, role, offers)`` gives dense-looking arrays (inf where not computed) and the
+    indices computed, so the dense code path reads the same."""
+
+    def __init__(self, fp: Points, ip: Points, inst: pd.DataFrame, travel: GeodesicTravel,
+                 params: MatchParameters, accepting: np.ndarray, nearest: int = 8):
+        radius = params.limit_minutes() / 60.0 * travel.speed_kmh / travel.circuity
+        fi, ii, _ = pairs_within_km(fp.lat, fp.lon, ip.lat, ip.lon, radius)
+        extra_f, extra_i = [fi], [ii]
+        for role in ROLE_ORDER:
+            offers = inst[role_column(role)].to_numpy(bool)
+            for pool in (np.flatnonzero(offers & accepting), np.flatnonzero(offers)):
+                if len(pool) == 0:
+                    continue
+                kk = min(nearest, len(pool))
+                _, nn = cKDTree(unit_vectors(ip.lat[pool], ip.lon[pool])).query(unit_vectors(fp.lat, fp.lon), k=kk)
+                nn = nn.reshape(len(fp), kk)
+                extra_f.append(np.repeat(np.arange(len(fp)), kk))
+                extra_i.append(pool[nn.ravel()])
+        pair = pd.DataFrame({"f": np.concatenate(extra_f), "i": np.concatenate(extra_i)}).drop_duplicates()
+        fi, ii = pair["f"].to_numpy(), pair["i"].to_numpy()
+        self.km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii])
+        self.minutes = travel.between(fp, ip, fi, ii)
+        order = np.argsort(fi, kind="stable")
+        self.fi, self.ii = fi[order], ii[order]
+        self.km, self.minutes = self.km[order], self.minutes[order]
+        self.start = np.searchsorted(self.fi, np.arange(len(fp) + 1))
+        self.n = len(ip)
+
+    def row(self, k: int, role, offers: np.ndarray):
+        sl = slice(self.start[k], self.start[k + 1])
+        mins, km = np.full(self.n, np.inf), np.full(self.n, np.inf)
+        mins[self.ii[sl]] = self.minutes[sl]
+        km[self.ii[sl]] = self.km[sl]
+        return mins, km, self.ii[sl]
 
 
 def explain_proposals(region: Region, cand: pd.DataFrame, chosen: pd.DataFrame,

@@ -177,14 +177,14 @@ def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]
         return errors
 
     # Designations that belong to the other kind (e.g. 在支診 on a hospital).
-    for _, row in inst_df.iterrows():
-        kind, desigs = row["kind"], row["designations"]
-        if not isinstance(desigs, frozenset):
+    # Plain zips, not iterrows: a national file has tens of thousands of rows.
+    for kind, desigs, line in zip(inst_df["kind"], inst_df["designations"], inst_df["_line"], strict=True):
+        if not isinstance(desigs, frozenset) or not desigs:
             continue
         for code in sorted(desigs):
             d = DESIGNATIONS.get(code)
             if d is not None and d.kind is not None and kind in ("hospital", "clinic") and d.kind.value != kind:
-                errors.append(RowError("institutions.csv", int(row["_line"]), "designations",
+                errors.append(RowError("institutions.csv", int(line), "designations",
                                        f"designation {code} ({d.name_ja}) is for {d.kind.value}s only, "
                                        f"but kind is {kind}", code))
     clinic_admits = (inst_df["kind"] == "clinic") & (inst_df["admit"] == True)  # noqa: E712 (nullable)
@@ -195,15 +195,15 @@ def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]
     part = t["partnerships.csv"]
     kind_of = inst_df.set_index("institution_id")["kind"]
     kind_of = kind_of[~kind_of.index.duplicated()]
-    for _, row in part.iterrows():
-        roles = row["roles"]
+    kinds = kind_of.to_dict()
+    for roles, iid, line in zip(part["roles"], part["institution_id"], part["_line"], strict=True):
         if not isinstance(roles, frozenset):
             continue
         # Blank roles are allowed: an agreement that meets none of the requirements
         # (status "none met but designated").
-        if "admit" in roles and kind_of.get(row["institution_id"]) == "clinic":
-            errors.append(RowError("partnerships.csv", int(row["_line"]), "roles",
-                                   f"institution {row['institution_id']} is a clinic and cannot admit "
+        if "admit" in roles and kinds.get(iid) == "clinic":
+            errors.append(RowError("partnerships.csv", int(line), "roles",
+                                   f"institution {iid} is a clinic and cannot admit "
                                    "(③ is for hospitals only)", "admit"))
     return errors
 
@@ -217,9 +217,12 @@ def _build(t: dict[str, pd.DataFrame], folder: Path, skipped: list[RowError]) ->
     fac["reported"] = fac["reported"].astype(bool)
 
     inst = t["institutions.csv"].drop(columns="_line").set_index("institution_id")
+    # Few distinct (kind, designations) combinations: derive each once, not once per row.
+    cache: dict = {}
+    defaults = [cache[key] if key in cache else cache.setdefault(key, default_roles(InstitutionKind(key[0]), key[1]))
+                for key in zip(inst["kind"], inst["designations"], strict=True)]
     for role, column in (("consult", "consult_24h"), ("visit", "visit_24h"), ("admit", "admit")):
-        derived = [Role(role) in default_roles(InstitutionKind(k), d)
-                   for k, d in zip(inst["kind"], inst["designations"], strict=True)]
+        derived = [Role(role) in d for d in defaults]
         inst[column] = inst[column].fillna(pd.Series(derived, index=inst.index, dtype="boolean")).astype(bool)
     for spec_col in schema.INSTITUTIONS.columns:
         if not spec_col.required and spec_col.name not in inst.columns:
