@@ -17,12 +17,12 @@ Every default here is documented and configurable per run::
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from matching.tomlfile import read_toml
 from matching.vocabulary import FACILITY_TYPES, Role
 
 
@@ -109,14 +109,7 @@ class MatchParameters(BaseModel):
     @classmethod
     def from_toml(cls, path: str | Path) -> MatchParameters:
         """Read parameters from a TOML file; errors name the file and the offending key."""
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ParameterError(f"{path}: file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ParameterError(f"{path}: not valid TOML: {exc}") from None
-        return cls.from_mapping(data, source=str(path))
+        return cls.from_mapping(read_toml(path, ParameterError), source=str(path))
 
     @classmethod
     def from_mapping(cls, data: dict, source: str = "parameters") -> MatchParameters:

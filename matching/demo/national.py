@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from matching.demo.iwate import RESIDENTS  # (choices, weights) of 定員 per type, as in the demo
 from matching.travel.geodesic import unit_vectors
 from matching.vocabulary import FACILITY_TYPES, Role, format_roles
 
@@ -88,17 +89,6 @@ LACKING_SHARE = {
     "keihi": 0.45, "tokutei": 0.45, "chiiki_tokutei": 0.45, "gh": 0.45,
 }
 
-RESIDENTS = {  # (choices, weights) of 定員 per type, as in the Iwate demo
-    "tokuyo": ([50, 60, 70, 80, 100, 120], [2, 2, 2, 3, 2, 1]),
-    "chiiki_tokuyo": ([20, 29], [1, 4]),
-    "roken": ([60, 80, 100, 120], [1, 2, 4, 1]),
-    "iryoin": ([30, 48, 60, 100], [1, 2, 2, 1]),
-    "yogo": ([50, 60, 80], [2, 2, 1]),
-    "keihi": ([20, 30, 50], [2, 3, 1]),
-    "tokutei": ([30, 40, 50, 80], [2, 2, 2, 1]),
-    "chiiki_tokutei": ([20, 29], [1, 3]),
-    "gh": ([9, 18, 27], [3, 6, 1]),
-}
 
 KM_PER_DEG = 111.0
 

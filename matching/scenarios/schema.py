@@ -65,12 +65,12 @@ ids that are not in the region are named when the scenario is applied.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from matching.tomlfile import read_toml
 from matching.vocabulary import DESIGNATIONS, FACILITY_TYPES
 
 
@@ -263,14 +263,7 @@ def load_scenario(path: str | Path) -> Scenario:
     >>> load_scenario("data/demo/scenarios/closure.toml").name    # doctest: +SKIP
     'closure'
     """
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    return Scenario.from_mapping(data, source=str(path))
+    return Scenario.from_mapping(read_toml(path, ScenarioError), source=str(path))
 
 
 def _msg(error: dict) -> str:
