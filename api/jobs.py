@@ -9,17 +9,15 @@ a new run covers are marked ``superseded``.
 
 from __future__ import annotations
 
-import tempfile
 import traceback
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import audit
-from api.models import Facility, MatchRun, Proposal, UnmatchedRole
-from api.store import export_region
-from matching import MatchParameters, load_region, match, summary, verify
-from matching.parameters import Pair
+from api.models import MatchRun, Proposal, UnmatchedRole
+from api.store import load_from_db
+from matching import MatchParameters, match, summary, verify
 
 
 def _progress(session: Session, run: MatchRun, value: float, message: str) -> None:
@@ -35,23 +33,20 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
         run.state = "running"
         _progress(session, run, 0.05, "地域データを準備しています")
         try:
-            with tempfile.TemporaryDirectory() as tmp:
-                forbidden = export_region(session, tmp, run.prefecture_code, for_matching=True)
-                region = load_region(tmp)
-                ids = run.facility_ids
-                if run.municipality_code is not None:
-                    own = set(region.facilities.index[region.facilities["municipality_code"] == run.municipality_code])
-                    ids = sorted(own if ids is None else own & set(ids))
-                if ids is not None:
-                    region = region.subset(ids)
-                params = MatchParameters.model_validate({**run.parameters, "stage_time_limit": stage_time_limit})
-                params = params.model_copy(update={"forbidden": params.forbidden + [
-                    Pair(facility_id=f, institution_id=i) for f, i in forbidden]})
-                _progress(session, run, 0.2, "候補を探索し、最適化しています")
-                result = match(region, params)
-                problems = verify(region, result.proposals, params)
-                if problems:
-                    raise RuntimeError("verifier rejected the proposals: " + "; ".join(map(str, problems[:5])))
+            region, forbidden = load_from_db(session, run.prefecture_code, for_matching=True)
+            ids = run.facility_ids
+            if run.municipality_code is not None:
+                own = set(region.facilities.index[region.facilities["municipality_code"] == run.municipality_code])
+                ids = sorted(own if ids is None else own & set(ids))
+            if ids is not None:
+                region = region.subset(ids)
+            params = MatchParameters.model_validate({**run.parameters, "stage_time_limit": stage_time_limit})
+            params = params.model_copy(update={"forbidden": params.forbidden + forbidden})
+            _progress(session, run, 0.2, "候補を探索し、最適化しています")
+            result = match(region, params)
+            problems = verify(region, result.proposals, params)
+            if problems:
+                raise RuntimeError("verifier rejected the proposals: " + "; ".join(map(str, problems[:5])))
             _progress(session, run, 0.9, "結果を保存しています")
             covered = list(result.status_before.index)
             session.execute(update(Proposal).where(Proposal.facility_id.in_(covered),
@@ -77,7 +72,3 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
             run.message = f"{type(exc).__name__}: {exc}"[:2000]
             run.summary = {"traceback": traceback.format_exc()[-4000:]}
             session.commit()
-
-
-def facilities_in(session: Session, municipality_codes) -> list[str]:
-    return list(session.scalars(select(Facility.facility_id).where(Facility.municipality_code.in_(municipality_codes))))

@@ -9,8 +9,10 @@ exactly the same code path as the CLI.
 from __future__ import annotations
 
 import csv
+import tempfile
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,6 +20,8 @@ from api import audit
 from api.models import Area, Facility, ForbiddenPair, Institution, Partnership, Proposal
 from matching.contract import load_region
 from matching.contract.schema import AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS
+from matching.parameters import Pair
+from matching.region import Region
 from matching.vocabulary import Role, format_roles
 
 
@@ -45,18 +49,18 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
     for fid, f in region.facilities.iterrows():
         session.merge(Facility(facility_id=fid, name=f["name"], facility_type=f["facility_type"],
                                municipality_code=f["municipality_code"], lat=float(f["lat"]), lon=float(f["lon"]),
-                               residents=None if _na(f["residents"]) else int(f["residents"]),
+                               residents=None if pd.isna(f["residents"]) else int(f["residents"]),
                                reported=bool(f["reported"])))
     for iid, i in region.institutions.iterrows():
         existing = session.get(Institution, iid)
         values = dict(name=i["name"], kind=i["kind"], municipality_code=i["municipality_code"],
                       lat=float(i["lat"]), lon=float(i["lon"]),
-                      beds=None if _na(i["beds"]) else int(i["beds"]),
+                      beds=None if pd.isna(i["beds"]) else int(i["beds"]),
                       designations=";".join(sorted(i["designations"])),
                       consult_24h=bool(i["consult_24h"]), visit_24h=bool(i["visit_24h"]), admit=bool(i["admit"]),
-                      accepting=None if _na(i["accepting"]) else bool(i["accepting"]),
-                      capacity_facilities=None if _na(i["capacity_facilities"]) else int(i["capacity_facilities"]),
-                      capacity_residents=None if _na(i["capacity_residents"]) else int(i["capacity_residents"]))
+                      accepting=None if pd.isna(i["accepting"]) else bool(i["accepting"]),
+                      capacity_facilities=None if pd.isna(i["capacity_facilities"]) else int(i["capacity_facilities"]),
+                      capacity_residents=None if pd.isna(i["capacity_residents"]) else int(i["capacity_residents"]))
         if existing is None:
             session.add(Institution(institution_id=iid, reserved_facilities=0, reserved_residents=0, **values))
         else:
@@ -76,13 +80,6 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
     audit.record(session, user_id, "import", "region", str(folder), None, counts)
     session.flush()
     return counts
-
-
-def _na(v) -> bool:
-    try:
-        return v is None or v != v or str(v) == "<NA>"
-    except (TypeError, ValueError):
-        return str(v) == "<NA>"
 
 
 def _b(v: bool | None) -> str:
@@ -151,3 +148,13 @@ def _write(path: Path, header: list[str], rows: list[list]) -> None:
         w = csv.writer(fh)
         w.writerow(header)
         w.writerows(rows)
+
+
+def load_from_db(session: Session, prefecture_code: str | None = None,
+                 for_matching: bool = False) -> tuple[Region, list[Pair]]:
+    """The database's region (one prefecture, or everything) as the library loads it, through the
+    data contract (same validation and typing as the CLI), and the declined pairs as ``Pair``s."""
+    with tempfile.TemporaryDirectory() as tmp:
+        forbidden = export_region(session, tmp, prefecture_code, for_matching=for_matching)
+        region = load_region(tmp)
+    return region, [Pair(facility_id=f, institution_id=i) for f, i in forbidden]

@@ -1,7 +1,5 @@
 """Alternatives for one facility: every institution that could take each of its missing roles."""
 
-import tempfile
-
 import pandas as pd
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
@@ -9,11 +7,11 @@ from pydantic import BaseModel
 from api.deps import ScopeDep, SessionDep
 from api.models import Area, Facility
 from api.schemas import Limit
-from api.store import export_region
-from matching import MatchParameters, load_region
+from api.store import load_from_db
+from matching import MatchParameters
 from matching.candidates import find_candidates
-from matching.parameters import Pair
 from matching.status import facility_status
+from matching.vocabulary import ROLE_ORDER
 
 router = APIRouter(prefix="/facilities", tags=["facilities"])
 
@@ -41,11 +39,10 @@ def facility_candidates(facility_id: str, session: SessionDep, scope: ScopeDep, 
         raise HTTPException(404, "no such facility")
     scope.require_facility(f.municipality_code)
     pref = session.get(Area, f.municipality_code).prefecture_code
-    with tempfile.TemporaryDirectory() as tmp:
-        forbidden = export_region(session, tmp, pref, for_matching=True)
-        region = load_region(tmp).subset([facility_id])
+    region, forbidden = load_from_db(session, pref, for_matching=True)
+    region = region.subset([facility_id])
     params = MatchParameters(include_unreported=True,
-                             forbidden=[Pair(facility_id=a, institution_id=b) for a, b in forbidden if a == facility_id])
+                             forbidden=[p for p in forbidden if p.facility_id == facility_id])
     cand = find_candidates(region, facility_status(region), params)
     inst = region.institutions
     out = []
@@ -57,5 +54,5 @@ def facility_candidates(facility_id: str, session: SessionDep, scope: ScopeDep, 
                                     kind=i["kind"], minutes=round(float(r.minutes), 1), km=round(float(r.km), 2),
                                     existing=bool(r.existing), not_yet_asked=bool(r.not_yet_asked),
                                     spare_facilities=None if pd.isna(cap) else int(cap)))
-    order = {"consult": 0, "visit": 1, "admit": 2}
-    return sorted(out, key=lambda c: (order.get(c.role, 9), c.minutes, c.institution_id))
+    order = {r.value: k for k, r in enumerate(ROLE_ORDER)}
+    return sorted(out, key=lambda c: (order[c.role], c.minutes, c.institution_id))

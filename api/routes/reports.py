@@ -10,9 +10,8 @@ from sqlalchemy import select
 
 from api.deps import ScopeDep, SessionDep
 from api.models import Area, Facility
-from api.store import export_region
-from matching import MatchParameters, load_region, match, verify
-from matching.parameters import Pair
+from api.store import load_from_db
+from matching import MatchParameters, match, verify
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -50,15 +49,14 @@ def meeting_workbook(request: Request, session: SessionDep, scope: ScopeDep,
     # Imported here: the service starts even while the reports package is missing or broken.
     from matching.reports import write_workbook
 
+    region, forbidden = load_from_db(session, pref, for_matching=True)
+    region = region.subset(ids)
+    params = MatchParameters(stage_time_limit=request.app.state.settings.stage_time_limit, forbidden=forbidden)
+    result = match(region, params)
+    problems = verify(region, result.proposals, params)
+    if problems:
+        raise HTTPException(500, "verifier rejected the proposals: " + "; ".join(map(str, problems[:5])))
     with tempfile.TemporaryDirectory() as tmp:
-        forbidden = export_region(session, Path(tmp, "region"), pref, for_matching=True)
-        region = load_region(Path(tmp, "region")).subset(ids)
-        params = MatchParameters(stage_time_limit=request.app.state.settings.stage_time_limit,
-                                 forbidden=[Pair(facility_id=f, institution_id=i) for f, i in forbidden])
-        result = match(region, params)
-        problems = verify(region, result.proposals, params)
-        if problems:
-            raise HTTPException(500, "verifier rejected the proposals: " + "; ".join(map(str, problems[:5])))
         data = write_workbook(Path(tmp, "meeting.xlsx"), region, result).read_bytes()
     name = "協力医療機関_会議資料.xlsx"
     return Response(data, media_type=XLSX, headers={

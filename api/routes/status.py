@@ -1,11 +1,9 @@
-import tempfile
 from typing import Literal
 
 from fastapi import APIRouter
 
 from api.deps import ScopeDep, SessionDep
-from api.store import export_region
-from matching import load_region
+from api.store import load_from_db
 from matching.status import facility_status, status_table
 
 router = APIRouter(prefix="/status", tags=["status"])
@@ -17,9 +15,7 @@ def status_report(session: SessionDep, scope: ScopeDep,
                   by_type: bool = True) -> list[dict]:
     """The status table (counts per status, share of tracked facilities with all requirements met)
     for your area, by municipality, secondary area, prefecture or in total, per facility type."""
-    with tempfile.TemporaryDirectory() as tmp:
-        export_region(session, tmp, scope.prefecture_code)
-        region = load_region(tmp)
+    region, _ = load_from_db(session, scope.prefecture_code)
     st = facility_status(region)
     if scope.municipalities is not None:
         st = st[st["municipality_code"].isin(scope.municipalities)]

@@ -20,7 +20,7 @@ from matching.optimise.options import SolveOptions
 from matching.parameters import MatchParameters
 from matching.region import Region
 from matching.status import facility_status
-from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role, format_roles
+from matching.vocabulary import FACILITY_TYPES, Role, format_roles
 
 PROPOSAL_COLUMNS = ["facility_id", "institution_id", "roles", "distance_km", "travel_minutes",
                     "extends_existing", "not_yet_asked", "pinned", "explanation"]
@@ -76,7 +76,6 @@ def proposals_from(chosen: pd.DataFrame) -> pd.DataFrame:
     """One row per facility–institution pair: the roles it would take, distance and time."""
     if chosen.empty:
         return pd.DataFrame(columns=PROPOSAL_COLUMNS[:-1])
-    order = {r.value: k for k, r in enumerate(ROLE_ORDER)}
     g = chosen.groupby(["facility_id", "institution_id"], sort=True)
     out = g.agg(
         roles=("role", lambda rs: format_roles({Role(r) for r in rs})),
@@ -88,7 +87,6 @@ def proposals_from(chosen: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     out["distance_km"] = out["distance_km"].round(2)
     out["travel_minutes"] = out["travel_minutes"].round(1)
-    del order
     return out
 
 

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests import matchkit
 from tests.matchkit import _write, fac, inst
 
-AREAS = [
-    {"municipality_code": "03201", "municipality_name": "盛岡市", "secondary_area_code": "0301",
-     "secondary_area_name": "盛岡", "prefecture_code": "03"},
-    {"municipality_code": "03216", "municipality_name": "滝沢市", "secondary_area_code": "0301",
-     "secondary_area_name": "盛岡", "prefecture_code": "03"},
+AREAS = [a for a in matchkit.AREAS if a["municipality_code"] in ("03201", "03216")] + [
     {"municipality_code": "05201", "municipality_name": "秋田市", "secondary_area_code": "0501",
      "secondary_area_name": "秋田周辺", "prefecture_code": "05"},
 ]
