@@ -81,9 +81,9 @@ def test_prefecture_instance_size():
 def test_fast_paths_give_the_same_proposals(small, monkeypatch):
     region = load_region(small)
     params = MatchParameters()
-    plain = match(region, params, SolveOptions(closed_form=False, workers=1))
+    plain = match(region, params, SolveOptions(reduce=False, workers=1))
     monkeypatch.setattr(model_module, "PARALLEL_MIN_ROWS", 0)
-    fast = match(region, params, SolveOptions(closed_form=True, workers=2))
+    fast = match(region, params, SolveOptions(workers=2))
     assert fast.closed_components > 0
     assert plain.optimal and fast.optimal
     assert [s.objective for s in plain.stages] == [s.objective for s in fast.stages]

@@ -21,16 +21,17 @@ class SolveOptions:
     #: pinned pairs).  None = all.  Coverage is then proven against the *full* candidate
     #: set only where the bound allows it; the run reports the gap either way.
     nearest: int | None = None
-    #: Solve components whose capacity-free optimum fits every capacity in closed form
-    #: (exact: a relaxation's optimum that is feasible is optimal).
-    closed_form: bool = True
+    #: Settle before any solver what can be settled exactly (``reduce.py``: free
+    #: institutions, dominance, settled facilities, components linked only through
+    #: institutions that can be full) and solve components whose capacity-free optimum
+    #: fits every capacity in closed form.  False = every component by CP-SAT.
+    reduce: bool = True
     #: Processes for the components left to CP-SAT (results do not depend on it).
     workers: int = 1
-    #: Components with at least this many candidate rows get a repaired closed-form
-    #: solution as a hint, skip the coverage solve when that hint meets the coverage
-    #: bound, and stop at ``large_time_limit`` (deterministic seconds per level).
+    #: Components with at least this many candidate rows stop at ``large_time_limit``
+    #: (deterministic seconds per level) instead of the run's stage time limit.
     large_component: int | None = None
     large_time_limit: float = 2.0
 
 
-NATIONAL = SolveOptions(nearest=8, closed_form=True, workers=2, large_component=3000, large_time_limit=1.0)
+NATIONAL = SolveOptions(nearest=8, workers=2, large_component=3000, large_time_limit=1.0)
