@@ -20,7 +20,7 @@ from matching.optimise.options import SolveOptions
 from matching.parameters import MatchParameters
 from matching.region import Region
 from matching.status import facility_status
-from matching.vocabulary import FACILITY_TYPES, Role, format_roles
+from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, format_roles
 
 PROPOSAL_COLUMNS = ["facility_id", "institution_id", "roles", "distance_km", "travel_minutes",
                     "extends_existing", "not_yet_asked", "pinned", "explanation"]
@@ -76,15 +76,19 @@ def proposals_from(chosen: pd.DataFrame) -> pd.DataFrame:
     """One row per facility–institution pair: the roles it would take, distance and time."""
     if chosen.empty:
         return pd.DataFrame(columns=PROPOSAL_COLUMNS[:-1])
-    g = chosen.groupby(["facility_id", "institution_id"], sort=True)
+    # Roles as a bitmask per pair, then the (at most 7) masks to text: no Python per row.
+    bit = chosen["role"].map({r.value: 1 << k for k, r in enumerate(ROLE_ORDER)}).to_numpy()
+    g = chosen.assign(_bit=bit).groupby(["facility_id", "institution_id"], sort=True)
+    text = {m: format_roles({r for k, r in enumerate(ROLE_ORDER) if m >> k & 1}) for m in range(8)}
     out = g.agg(
-        roles=("role", lambda rs: format_roles({Role(r) for r in rs})),
+        roles=("_bit", "sum"),
         distance_km=("km", "first"),
         travel_minutes=("minutes", "first"),
         extends_existing=("existing", "first"),
         not_yet_asked=("not_yet_asked", "first"),
         pinned=("pinned", "any"),
     ).reset_index()
+    out["roles"] = out["roles"].map(text)
     out["distance_km"] = out["distance_km"].round(2)
     out["travel_minutes"] = out["travel_minutes"].round(1)
     return out
@@ -130,7 +134,7 @@ def match(region: Region, params: MatchParameters | None = None,
                                 zip(proposals["facility_id"], proposals["institution_id"], strict=True)]
     proposals = proposals[PROPOSAL_COLUMNS]
     agreed = pd.concat([region.partnerships[["facility_id", "institution_id", "roles"]],
-                        chosen.assign(roles=chosen["role"].map(lambda r: frozenset({Role(r)})))
+                        chosen.assign(roles=chosen["role"].map({r.value: frozenset({r}) for r in ROLE_ORDER}))
                         [["facility_id", "institution_id", "roles"]]], ignore_index=True)
     after = facility_status(region, agreed)
     # Whether an uncovered role can be blamed on capacity depends on coverage (goals 1–3)
