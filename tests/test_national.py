@@ -102,6 +102,20 @@ def test_nearest_candidates_report_an_honest_bound(small):
         assert n.bound == e.bound or not n.optimal
 
 
+def test_lengthened_lists_reach_and_prove_the_full_optimum(tmp_path):
+    national.write(tmp_path, seed=3, scale=0.05, prefectures=("13",))  # Tokyo-like: capacity binds
+    region = load_region(tmp_path)
+    params = MatchParameters()
+    exact = match(region, params)  # every candidate
+    assert exact.optimal
+    short = match(region, params, SolveOptions(nearest=2))
+    assert not all(s.optimal for s in short.stages[:3])  # two per role hide coverage, and it says so
+    near = match(region, params, SolveOptions(nearest=2, expand_rounds=3))
+    for e, n in zip(exact.stages[:3], near.stages[:3], strict=True):
+        assert n.optimal and n.objective == n.bound == e.objective, (e, n)
+    assert verify(region, near.proposals, params) == []
+
+
 def test_pulp_baseline_reaches_the_same_coverage(tmp_path):
     sys.path.insert(0, str(Path(__file__).parents[1]))
     from benchmarks.pulp_baseline import model_inputs_of, solve_pulp

@@ -49,6 +49,7 @@ gap is the global one.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import time
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ import pandas as pd
 from ortools.sat.python import cp_model
 
 from matching.optimise.closed_form import best_patterns
-from matching.optimise.instance import POPCOUNT, Instance, over, usage
+from matching.optimise.instance import POPCOUNT, ROLES, Instance, over, usage
 from matching.optimise.options import SolveOptions
 from matching.optimise.reduce import Reduction, components, reduce
 
@@ -116,6 +117,9 @@ class CooperationModel:
     closed_components: int = 0   # of which solved in closed form (no solver)
     settled_facilities: int = 0  # facilities settled by the reductions
     seconds: dict[str, float] = field(default_factory=dict)  # prepare (reductions, closed form) / components
+    expand: list[tuple[str, str]] = field(default_factory=list)  # cut (facility, role) lists worth lengthening
+    #: Component results by content (give the dict of an earlier solve to re-use what did not change).
+    cache: dict = field(default_factory=dict)
 
     @classmethod
     def from_frames(cls, candidates: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.DataFrame,
@@ -132,6 +136,7 @@ class CooperationModel:
     # -- solving -------------------------------------------------------------------
     def solve(self) -> CooperationModel:
         opts = self.options
+        self.expand = []
         t0 = time.perf_counter()
         x = self._x = Instance.from_frames(self.candidates, self.facilities, self.institutions)
         n = len(x.f)
@@ -156,16 +161,20 @@ class CooperationModel:
         self.closed_components = len(comps) - len(solver_comps)
         self.settled_facilities = int(len(np.unique(x.f[red.settled])))
         t1 = time.perf_counter()
-        parts = _map_components(self, solver_comps, opts.workers)
+        keys = [self._key(rows) for rows in solver_comps]
+        todo = [k for k, key in enumerate(keys) if key not in self.cache]
+        for k, out in zip(todo, _map_components(self, [solver_comps[k] for k in todo], opts.workers), strict=True):
+            self.cache[keys[k]] = out
+        parts = [self.cache[key] for key in keys]
         self.seconds = {"prepare": t1 - t0, "components": time.perf_counter() - t1}
-        for rows, (chosen, _) in zip(solver_comps, parts, strict=True):
+        for rows, (chosen, _, _) in zip(solver_comps, parts, strict=True):
             picked[rows] = chosen
-        self.stages = self._account(picked, solver_comps, [p for _, p in parts])
+        self.stages = self._account(picked, solver_comps, [(p, proof) for _, p, proof in parts])
         self.chosen = self.candidates[picked].reset_index(drop=True)
         return self
 
     def _account(self, picked: np.ndarray, solver_comps: list[np.ndarray],
-                 parts: list[list[StageResult]]) -> list[StageResult]:
+                 parts: list[tuple[list[StageResult], tuple[bool, list]]]) -> list[StageResult]:
         """Objective, bound and proof of each goal, summed over facilities and components.
 
         Where a facility's candidate lists were cut to the nearest K, a bound must hold
@@ -183,11 +192,13 @@ class CooperationModel:
         bound = objective.astype(float)
         optimal = np.ones(5, bool)
         solved = np.zeros(x.n_facilities, bool)
-        for rows, part in zip(solver_comps, parts, strict=True):
+        for rows, (part, (proven, wanted)) in zip(solver_comps, parts, strict=True):
             facs = np.unique(x.f[rows])
             solved[facs] = True
             if cut[facs].any():
-                part = _full_set_bounds(part, trivial[facs].sum(axis=0))
+                self.expand += wanted
+                limit = np.array([p.objective for p in part[:3]]) if proven else trivial[facs].sum(axis=0)
+                part = _full_set_bounds(part, limit)
             for k, p in enumerate(part):
                 bound[k] += p.bound - p.objective
                 optimal[k] &= p.optimal
@@ -201,13 +212,55 @@ class CooperationModel:
         return [StageResult(name, sense, float(objective[k]), float(bound[k]), bool(optimal[k]))
                 for k, (name, sense) in enumerate(STAGES)]
 
-    def _solve_component(self, rows: np.ndarray) -> tuple[np.ndarray, list[StageResult]]:
-        """CP-SAT on one component's candidate rows: which of them are chosen, and the goals."""
+    def _cut_proof(self, rows: np.ndarray, part: list[StageResult]) -> tuple[bool, list[tuple[str, str]]]:
+        """Is this component's coverage optimal for the *full* candidate lists?
+
+        Yes if nothing was cut, or the capacity-free bound is met.  Else the phantom
+        model decides (every cut list may also reach an institution beyond the cut,
+        assumed to have room: a relaxation of the full lists); if its optimum is not
+        higher, proven — if it is, the cut (facility, role) lists it used are returned,
+        to be lengthened."""
+        x = self._x
+        if not x.truncated[rows].any():
+            return True, []
+        facs, at = np.unique(x.f[rows], return_inverse=True)
+        mask = np.zeros(len(facs), np.int64)
+        np.bitwise_or.at(mask, at, x.bit[rows])
+        full = POPCOUNT[mask] == x.missing[facs]
+        trivial = [(full & x.obligated[facs]).sum(), (full & ~x.obligated[facs]).sum(), POPCOUNT[mask].sum()]
+        if all(part[k].objective >= trivial[k] for k in range(3)):
+            return True, []
+        f = ComponentFormulation(x, rows, self._caps, phantoms=True)
+        bound, wanted = f.phantom_bound(self.stage_time_limit)
+        if bound is not None and bound <= f.coverage_value(part):
+            return True, []
+        return False, [(x.facility_ids[k // 3], ROLES[k % 3]) for k in wanted]
+
+    def _key(self, rows: np.ndarray) -> bytes:
+        """A component's content: same content, same model, same result (solves are deterministic)."""
+        x = self._x
+        h = hashlib.blake2b(digest_size=16)
+        h.update("\0".join(x.facility_ids[x.f[rows]]).encode())
+        h.update("\0".join(x.institution_ids[x.i[rows]]).encode())
+        for a in (x.role, x.cost, x.existing, x.pinned, x.pinned_role, x.truncated):
+            h.update(np.ascontiguousarray(a[rows]).tobytes())
+        f = x.f[rows]
+        for a in (x.residents[f], x.obligated[f], x.missing[f]):
+            h.update(np.ascontiguousarray(a).tobytes())
+        i = np.unique(x.i[rows])
+        for column in sorted(self._caps):
+            h.update(column.encode() + np.ascontiguousarray(self._caps[column][i]).tobytes())
+        h.update(repr((self.stage_time_limit, self.options.large_component, self.options.large_time_limit)).encode())
+        return h.digest()
+
+    def _solve_component(self, rows: np.ndarray):
+        """CP-SAT on one component's candidate rows: which of them are chosen, the goals, and
+        whether coverage is proven for the full candidate lists (:meth:`_cut_proof`)."""
         f = ComponentFormulation(self._x, rows, self._caps)
         large = self.options.large_component
         limit = self.options.large_time_limit if large is not None and len(rows) >= large else None
-        chosen_w, parts = f.solve(self.stage_time_limit if limit is None else limit)
-        return f.rows_of(chosen_w), parts
+        chosen_w, parts = f.solve(self.stage_time_limit if limit is None else limit, self.options.effort_time_limit)
+        return f.rows_of(chosen_w), parts, self._cut_proof(rows, parts)
 
 
 class ComponentFormulation:
@@ -217,7 +270,7 @@ class ComponentFormulation:
     could be completed.  ``x_c`` and ``y_p`` are sums of ``w`` and never variables.
     """
 
-    def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray]):
+    def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray], phantoms: bool = False):
         self.order = np.lexsort((x.role[rows], x.pair[rows]))  # pairs together, roles in order
         rows = rows[self.order]
         self.x, self.rows = x, rows
@@ -248,16 +301,23 @@ class ComponentFormulation:
         fr = fac * 3 + role
         by_fr = _groups(fr[entry_row], entry_w)
         fr_keys = np.unique(fr[entry_row])
-        for ws in by_fr:
-            m.add_at_most_one([w[k] for k in ws])          # one institution per (facility, role)
+        # Phantoms (bound only): a (facility, role) whose list was cut may be covered by an
+        # institution beyond the cut, assumed to have room — a relaxation of the full lists.
+        cut = set(np.unique(fr[x.truncated[rows]]).tolist()) if phantoms else set()
+        self.phantom = {int(key): m.new_bool_var("") for key in fr_keys if key in cut}
+        covers_fr = []
+        for key, ws in zip(fr_keys, by_fr, strict=True):
+            vs = [w[k] for k in ws] + ([self.phantom[int(key)]] if int(key) in self.phantom else [])
+            covers_fr.append(vs)
+            m.add_at_most_one(vs)                          # one institution per (facility, role)
         # z_f ≤ x_(f,r) for every missing role r; a facility with a role nobody can take has no z.
         n_roles = np.bincount(fr_keys // 3, minlength=x.n_facilities)
         facs = np.unique(fac)
         z = {int(g): m.new_bool_var("") for g in facs if n_roles[g] == x.missing[g]}
-        for key, ws in zip(fr_keys, by_fr, strict=True):
+        for key, vs in zip(fr_keys, covers_fr, strict=True):
             g = int(key // 3)
             if g in z:
-                m.add(cp_model.LinearExpr.sum([w[k] for k in ws]) >= z[g])
+                m.add(cp_model.LinearExpr.sum(vs) >= z[g])
         # Pinned pairs and roles.
         for p in np.unique(np.searchsorted(start, np.flatnonzero(x.pinned[rows]), side="right") - 1):
             m.add(cp_model.LinearExpr.sum([w[k] for k in np.flatnonzero(w_pair == p)]) == 1)
@@ -279,8 +339,9 @@ class ComponentFormulation:
         obligated = x.obligated
         zo = [z[g] for g in z if obligated[g]]
         ze = [z[g] for g in z if not obligated[g]]
+        phantom = list(self.phantom.values())
         self.terms = [cp_model.LinearExpr.sum(zo), cp_model.LinearExpr.sum(ze),
-                      cp_model.LinearExpr.weighted_sum(w, w_size.tolist()),
+                      cp_model.LinearExpr.weighted_sum(w + phantom, w_size.tolist() + [1] * len(phantom)),
                       cp_model.LinearExpr.sum([w[k] for k in w_new]),
                       cp_model.LinearExpr.weighted_sum(w, w_cost.tolist())]
         self.empty = [not zo, not ze, not w, len(w_new) == 0, not w]
@@ -298,6 +359,28 @@ class ComponentFormulation:
         w_mask = np.array([sum(1 << (j - start[p]) for j in r) for p, r in zip(w_pair, w_rows, strict=True)],
                           np.int64) if w_rows else np.zeros(0, np.int64)
         self.hint = w_mask == picked_mask[w_pair] if len(w) else np.zeros(0, bool)
+
+    def phantom_bound(self, time_limit: float) -> tuple[int | None, list[int]]:
+        """Coverage (goals 1–3 as one weighted sum) of the model with phantoms, and the
+        (facility code × 3 + role) keys whose phantom the optimum needs.
+
+        An upper bound on what the *full* candidate lists allow, valid only when proven:
+        None if the solver could not prove it in time.  Phantoms are used only where they
+        strictly add coverage (each costs one unit below the lowest weight)."""
+        m = self.m
+        sense, idx, weights = self.levels[0]
+        scale = len(self.phantom) + 1
+        coverage = cp_model.LinearExpr.weighted_sum([self.terms[k] for k in idx], list(weights))
+        m.maximize(scale * coverage - cp_model.LinearExpr.sum(list(self.phantom.values())))
+        solver = _solver(time_limit)
+        if solver.solve(m) != cp_model.OPTIMAL:
+            return None, []
+        return int(solver.value(coverage)), [k for k, v in self.phantom.items() if solver.boolean_value(v)]
+
+    def coverage_value(self, parts: list[StageResult]) -> int:
+        """Goals 1–3 of a solution as the weighted sum :meth:`phantom_bound` compares with."""
+        _, idx, weights = self.levels[0]
+        return int(sum(w * parts[k].objective for k, w in zip(idx, weights, strict=True)))
 
     def _capacity(self, cap: np.ndarray | None, inst: np.ndarray, ws: np.ndarray, coef: np.ndarray) -> None:
         """Σ coef · w ≤ cap_i for every institution i with a stated capacity."""
@@ -328,23 +411,16 @@ class ComponentFormulation:
         picked[self.rows[self._local(chosen_w)]] = True
         return facility_values(self.x, picked).sum(axis=0).tolist()
 
-    def solve(self, time_limit: float) -> tuple[np.ndarray, list[StageResult]]:
+    def solve(self, time_limit: float, effort_limit: float | None = None) -> tuple[np.ndarray, list[StageResult]]:
         """Maximise coverage (goals 1–3 as one exactly weighted sum), keep it, then
         minimise agreements and travel (goals 4–5, likewise).  Two solves instead of
         five: the weights make the order exact, and CP-SAT proves each faster.
+        ``effort_limit`` caps the second solve (deterministic seconds).
 
         If a time-limited solve ends without a solution, the last solution stands,
         valued by :meth:`values`, with the solver's proven bound."""
         m = self.m
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1  # single-threaded with a fixed seed: deterministic
-        solver.parameters.random_seed = 0
-        solver.parameters.linearization_level = 2  # the LP relaxation is tight here; use it fully
-        # Probing and symmetry detection cost more than they find on these small set-partitioning
-        # models (measured: −20% solve time on the national instance, same optima).
-        solver.parameters.cp_model_probing_level = 0
-        solver.parameters.symmetry_level = 0
-        solver.parameters.max_deterministic_time = time_limit
+        solver = _solver(time_limit)
         values = [0] * 5
         bounds = [0.0] * 5
         optimal = [True] * 5
@@ -355,6 +431,8 @@ class ComponentFormulation:
                 continue
             expr = cp_model.LinearExpr.weighted_sum([self.terms[k] for k in idx], list(weights))
             (m.maximize if sense == "maximize" else m.minimize)(expr)
+            if sense == "minimize" and effort_limit is not None:
+                solver.parameters.max_deterministic_time = min(time_limit, effort_limit)
             m.clear_hints()
             for var, val in zip(self.w, hint, strict=True):
                 m.add_hint(var, bool(val))
@@ -391,6 +469,19 @@ class ComponentFormulation:
             m.add(expr >= obj) if sense == "maximize" else m.add(expr <= obj)
         return chosen, [StageResult(name, sense, float(values[k]), float(bounds[k]), optimal[k])
                         for k, (name, sense) in enumerate(STAGES)]
+
+
+def _solver(time_limit: float) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1  # single-threaded with a fixed seed: deterministic
+    solver.parameters.random_seed = 0
+    solver.parameters.linearization_level = 2  # the LP relaxation is tight here; use it fully
+    # Probing and symmetry detection cost more than they find on these small set-partitioning
+    # models (measured: −20% solve time on the national instance, same optima).
+    solver.parameters.cp_model_probing_level = 0
+    solver.parameters.symmetry_level = 0
+    solver.parameters.max_deterministic_time = time_limit
+    return solver
 
 
 class InfeasibleError(RuntimeError):

@@ -32,6 +32,14 @@ class SolveOptions:
     #: (deterministic seconds per level) instead of the run's stage time limit.
     large_component: int | None = None
     large_time_limit: float = 2.0
+    #: Cap on the second solve (agreements and travel, goals 4–5) per component, in
+    #: deterministic seconds; None = the stage limit.  Coverage is never capped by it.
+    effort_time_limit: float | None = None
+    #: With ``nearest``: rounds in which the cut lists the coverage proof needs (the
+    #: model's ``expand``) are lengthened ``expand_factor`` times and the changed
+    #: components solved again.
+    expand_rounds: int = 0
+    expand_factor: int = 4
 
 
-NATIONAL = SolveOptions(nearest=8, workers=2, large_component=3000, large_time_limit=1.0)
+NATIONAL = SolveOptions(nearest=8, workers=2, large_component=3000, large_time_limit=1.0, expand_rounds=1)

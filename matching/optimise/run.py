@@ -40,7 +40,8 @@ class MatchResult:
     stages: list[StageResult]
     components: int
     seconds: dict[str, float] = field(default_factory=dict)
-    closed_components: int = 0
+    closed_components: int = 0   # components solved in closed form (no solver)
+    settled_facilities: int = 0  # facilities settled by the exact reductions (no solver)
 
     @property
     def optimal(self) -> bool:
@@ -94,6 +95,18 @@ def proposals_from(chosen: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def lengthen(region: Region, status: pd.DataFrame, params: MatchParameters, travel,
+             cand: pd.DataFrame, wanted: list[tuple[str, str]], nearest: int) -> pd.DataFrame:
+    """``cand`` with the lists of the facilities in ``wanted`` re-drawn to the ``nearest`` K."""
+    facilities = sorted({f for f, _ in wanted})
+    more = find_candidates(region, status.loc[facilities], params, travel, nearest=nearest)
+    more["cost"] = travel_cost(more, region, params)
+    out = pd.concat([cand[~cand["facility_id"].isin(facilities)], more], ignore_index=True)
+    order = {r.value: k for k, r in enumerate(ROLE_ORDER)}
+    out = out.assign(_r=out["role"].map(order)).sort_values(["facility_id", "institution_id", "_r"])
+    return out.drop(columns="_r").reset_index(drop=True)
+
+
 def match(region: Region, params: MatchParameters | None = None,
           options: SolveOptions | None = None) -> MatchResult:
     """Propose cooperating institutions for every facility with missing roles.
@@ -121,10 +134,23 @@ def match(region: Region, params: MatchParameters | None = None,
     seconds["candidates"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    model = CooperationModel.from_frames(cand, model_inputs(region, need), region.institutions,
+    inputs = model_inputs(region, need)
+    model = CooperationModel.from_frames(cand, inputs, region.institutions,
                                          stage_time_limit=params.stage_time_limit, options=options).solve()
     seconds["solve"] = time.perf_counter() - t0
     seconds.update({f"solve_{k}": v for k, v in model.seconds.items()})
+    rounds = options.expand_rounds if options.nearest is not None else 0
+    for k in range(rounds):
+        if not model.expand:
+            break
+        # Lengthen the cut lists the coverage proof needs; unchanged components come from the cache.
+        t0 = time.perf_counter()
+        cand = lengthen(region, before, params, travel, cand, model.expand,
+                        options.nearest * options.expand_factor ** (k + 1))
+        model = CooperationModel(cand, inputs, region.institutions, params.stage_time_limit, options,
+                                 cache=model.cache).solve()
+        seconds["solve"] += time.perf_counter() - t0
+        seconds["expand"] = seconds.get("expand", 0.0) + time.perf_counter() - t0
 
     t0 = time.perf_counter()
     chosen = model.chosen
@@ -143,7 +169,8 @@ def match(region: Region, params: MatchParameters | None = None,
         s.optimal for s in model.stages[:3]))
     seconds["explain"] = time.perf_counter() - t0
     return MatchResult(params, before, after, cand, proposals, unmatched, alternatives,
-                       model.stages, model.components, seconds, model.closed_components)
+                       model.stages, model.components, seconds, model.closed_components,
+                       model.settled_facilities)
 
 
 def summary(result: MatchResult) -> dict:
