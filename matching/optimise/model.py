@@ -52,6 +52,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,6 +121,9 @@ class CooperationModel:
     expand: list[tuple[str, str]] = field(default_factory=list)  # cut (facility, role) lists worth lengthening
     #: Component results by content (give the dict of an earlier solve to re-use what did not change).
     cache: dict = field(default_factory=dict)
+    #: False while cut lists may still be lengthened (components that will be solved
+    #: again skip goals 4–5).
+    final: bool = True
 
     @classmethod
     def from_frames(cls, candidates: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.DataFrame,
@@ -259,8 +263,17 @@ class CooperationModel:
         f = ComponentFormulation(self._x, rows, self._caps)
         large = self.options.large_component
         limit = self.options.large_time_limit if large is not None and len(rows) >= large else None
-        chosen_w, parts = f.solve(self.stage_time_limit if limit is None else limit, self.options.effort_time_limit)
-        return f.rows_of(chosen_w), parts, self._cut_proof(rows, parts)
+        proof = {}
+
+        def proceed(coverage: list[StageResult]) -> bool:
+            # A component whose cut lists will be lengthened is solved again: skip goals 4–5 now.
+            proof["coverage"] = self._cut_proof(rows, coverage)
+            proven, wanted = proof["coverage"]
+            return proven or not wanted or self.final
+
+        chosen_w, parts = f.solve(self.stage_time_limit if limit is None else limit, self.options.effort_time_limit,
+                                  proceed)
+        return f.rows_of(chosen_w), parts, proof.get("coverage") or self._cut_proof(rows, parts)
 
 
 class ComponentFormulation:
@@ -411,11 +424,13 @@ class ComponentFormulation:
         picked[self.rows[self._local(chosen_w)]] = True
         return facility_values(self.x, picked).sum(axis=0).tolist()
 
-    def solve(self, time_limit: float, effort_limit: float | None = None) -> tuple[np.ndarray, list[StageResult]]:
+    def solve(self, time_limit: float, effort_limit: float | None = None,
+              proceed: Callable[[list[StageResult]], bool] | None = None) -> tuple[np.ndarray, list[StageResult]]:
         """Maximise coverage (goals 1–3 as one exactly weighted sum), keep it, then
         minimise agreements and travel (goals 4–5, likewise).  Two solves instead of
         five: the weights make the order exact, and CP-SAT proves each faster.
-        ``effort_limit`` caps the second solve (deterministic seconds).
+        ``effort_limit`` caps the second solve (deterministic seconds); ``proceed``, given
+        the coverage goals, may skip it (goals 4–5 are then the coverage solution's, unproven).
 
         If a time-limited solve ends without a solution, the last solution stands,
         valued by :meth:`values`, with the solver's proven bound."""
@@ -427,6 +442,11 @@ class ComponentFormulation:
         chosen = np.zeros(len(self.w), bool)
         hint = self.hint
         for sense, idx, weights in self.levels:
+            if sense == "minimize" and proceed is not None and not proceed(self._stages(values, bounds, optimal)[:3]):
+                vals = self.values(chosen)
+                for k in idx:
+                    values[k], bounds[k], optimal[k] = vals[k], np.nan, False
+                break
             if all(self.empty[k] for k in idx):
                 continue
             expr = cp_model.LinearExpr.weighted_sum([self.terms[k] for k in idx], list(weights))
@@ -467,8 +487,12 @@ class ComponentFormulation:
                 bounds[lead] = (np.floor(bound / weights[0] + 1e-9) if sense == "maximize"
                                 else np.ceil(bound / weights[0] - 1e-9))
             m.add(expr >= obj) if sense == "maximize" else m.add(expr <= obj)
-        return chosen, [StageResult(name, sense, float(values[k]), float(bounds[k]), optimal[k])
-                        for k, (name, sense) in enumerate(STAGES)]
+        return chosen, self._stages(values, bounds, optimal)
+
+    @staticmethod
+    def _stages(values, bounds, optimal) -> list[StageResult]:
+        return [StageResult(name, sense, float(values[k]), float(bounds[k]), optimal[k])
+                for k, (name, sense) in enumerate(STAGES)]
 
 
 def _solver(time_limit: float) -> cp_model.CpSolver:

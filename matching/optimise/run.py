@@ -135,11 +135,13 @@ def match(region: Region, params: MatchParameters | None = None,
 
     t0 = time.perf_counter()
     inputs = model_inputs(region, need)
+    rounds = options.expand_rounds if options.nearest is not None else 0
     model = CooperationModel.from_frames(cand, inputs, region.institutions,
-                                         stage_time_limit=params.stage_time_limit, options=options).solve()
+                                         stage_time_limit=params.stage_time_limit, options=options)
+    model.final = rounds == 0
+    model.solve()
     seconds["solve"] = time.perf_counter() - t0
     seconds.update({f"solve_{k}": v for k, v in model.seconds.items()})
-    rounds = options.expand_rounds if options.nearest is not None else 0
     for k in range(rounds):
         if not model.expand:
             break
@@ -148,7 +150,7 @@ def match(region: Region, params: MatchParameters | None = None,
         cand = lengthen(region, before, params, travel, cand, model.expand,
                         options.nearest * options.expand_factor ** (k + 1))
         model = CooperationModel(cand, inputs, region.institutions, params.stage_time_limit, options,
-                                 cache=model.cache).solve()
+                                 cache=model.cache, final=k == rounds - 1).solve()
         seconds["solve"] += time.perf_counter() - t0
         seconds["expand"] = seconds.get("expand", 0.0) + time.perf_counter() - t0
 
