@@ -99,8 +99,14 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
               None, "--include-unreported/--reported-only",
               help="also propose for facilities with no annual report on file (default from config: no)"),
           verify_result: bool = typer.Option(True, "--verify/--no-verify",
-                                             help="check the proposals with the independent verifier")):
+                                             help="check the proposals with the independent verifier"),
+          nearest: int = typer.Option(None, min=1, help="keep the K nearest candidates per facility and role "
+                                      "(lengthened where the coverage proof needs it); for national-size runs"),
+          workers: int = typer.Option(1, min=1, help="processes for the components left to the solver")):
     """Propose cooperating institutions for facilities with missing roles."""
+    import dataclasses
+
+    from matching.optimise.options import NATIONAL, SolveOptions
     from matching.optimise.run import match as run_match
     from matching.optimise.run import summary
     from matching.verify import verify
@@ -110,7 +116,9 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
         params = MatchParameters.from_toml(config) if config else MatchParameters()
         if include_unreported is not None:
             params = params.model_copy(update={"include_unreported": include_unreported})
-        result = run_match(region, params)
+        options = (dataclasses.replace(NATIONAL, nearest=nearest, workers=workers) if nearest
+                   else SolveOptions(workers=workers))
+        result = run_match(region, params, options)
     except ParameterError as exc:
         console.print(f"[red]パラメータの誤り / invalid parameters[/red]\n{exc}")
         raise typer.Exit(2) from None

@@ -42,6 +42,17 @@ def test_match_writes_proposals_summary_and_verifies(tmp_path):
     assert after > before
 
 
+def test_match_at_scale_keeps_the_proven_coverage(tmp_path):
+    exact = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path / "exact"), "--no-verify"])
+    fast = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path / "fast"), "--nearest", "3", "--workers", "2"])
+    assert exact.exit_code == 0 and fast.exit_code == 0, fast.output
+    assert "verifier: all constraints hold" in fast.output
+    e, f = (json.loads((tmp_path / d / "summary.json").read_text(encoding="utf-8")) for d in ("exact", "fast"))
+    assert f["gap"]["obligated_full"] == 0 and f["objective"]["obligated_full"] == e["objective"]["obligated_full"]
+    for goal in ("effort_full", "roles_covered"):  # an honest bound for the full candidate lists
+        assert f["objective"][goal] <= e["objective"][goal] <= f["bound"][goal], goal
+
+
 def test_match_with_config(tmp_path):
     cfg = tmp_path / "run.toml"
     cfg.write_text('[limits.visit]\nkm = 8\n[[forbidden]]\nfacility_id = "F0001"\ninstitution_id = "I0001"\n',
