@@ -111,9 +111,10 @@ def match(region: Region, params: MatchParameters | None = None,
           options: SolveOptions | None = None) -> MatchResult:
     """Propose cooperating institutions for every facility with missing roles.
 
-    ``options`` says how to compute at scale (nearest-K candidates, closed form,
-    parallel components; :data:`matching.optimise.options.NATIONAL`); the default is
-    exact on every candidate.
+    ``options`` says how to compute at scale (:data:`matching.optimise.options.NATIONAL`):
+    the K nearest candidates per facility and role, lengthened where the coverage
+    proof needs it (the model's ``expand``; unchanged components are not solved
+    again), and components solved in parallel.  The default is every candidate.
 
     >>> from matching.contract import load_region             # doctest: +SKIP
     >>> result = match(load_region("data/demo"))               # doctest: +SKIP
