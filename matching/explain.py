@@ -34,10 +34,20 @@ REASONS = {
 }
 
 
-def _usage(region: Region, chosen: pd.DataFrame) -> pd.DataFrame:
+# Why each alternative of a chosen (facility, role) lost, in the order the rules are tried.
+ALTERNATIVE_NOTES = (
+    "選定",
+    "空き枠を他施設への提案で使用",
+    "選定機関が他の役割も担うため協定数が少なくなる",
+    "移動時間が長い",
+    "同等（施設全体の充足と協定数を優先した結果）",
+)
+
+
+def _usage(region: Region, chosen: pd.DataFrame, res: pd.Series | None = None) -> pd.DataFrame:
     """Capacity each institution would use: new partner facilities and their residents."""
     new = chosen[~chosen["existing"].astype(bool)].drop_duplicates(["facility_id", "institution_id"])
-    res = region.residents()
+    res = region.residents() if res is None else res
     used = pd.DataFrame({
         "facilities": new.groupby("institution_id").size(),
         "residents": new.assign(n=res.reindex(new["facility_id"]).to_numpy()).groupby("institution_id")["n"].sum(),
@@ -50,128 +60,226 @@ def _spare(region: Region, used: pd.DataFrame, column: str, unit: str) -> pd.Ser
     return (cap - used[unit]).astype("Float64")  # <NA> = unlimited
 
 
+def _roles_texts(role_sets) -> list[str]:
+    """``roles_ja`` of many role sets, computed once per distinct set (there are at most eight)."""
+    cache: dict = {}
+    out = []
+    for roles in role_sets:
+        try:
+            text = cache.get(roles)
+            if text is None:
+                text = cache[roles] = roles_ja(roles)
+        except TypeError:  # an unhashable collection: just compute it
+            text = roles_ja(roles)
+        out.append(text)
+    return out
+
+
+def _round(values: pd.Series, decimals: int) -> pd.Series:
+    """Exactly ``values.round(decimals)``, but vectorised for object columns of Python floats.
+
+    pandas rounds an object column element by element with Python's ``round``
+    (correctly rounded), which is slow on national candidate lists.  Scaling,
+    ``rint`` and dividing gives the same double unless the scaled value lies within
+    rounding error of a half (or is huge or not finite); only those elements go
+    through Python's ``round``.  The result is again an object column of floats.
+    """
+    raw = values.to_numpy()
+    if values.dtype != object or len(raw) == 0 or set(map(type, raw)) != {float}:
+        return values.round(decimals)
+    x = raw.astype(float)
+    scale = 10.0 ** decimals
+    scaled = x * scale
+    out = (np.rint(scaled) / scale).astype(object)
+    with np.errstate(invalid="ignore"):
+        near_half = ~((np.abs(scaled - np.floor(scaled) - 0.5) > 1e-6) & (np.abs(scaled) < 2.0 ** 30))
+    out[near_half] = [round(v, decimals) for v in raw[near_half]]
+    return pd.Series(out, index=values.index, name=values.name, dtype=object)
+
+
+def _not_tracked_rows(before: pd.DataFrame, params: MatchParameters) -> list[tuple]:
+    """Facilities left out because nobody knows their state (no annual report)."""
+    scope = before if params.facility_types is None else before[before["facility_type"].isin(params.facility_types)]
+    required = scope.loc[scope["status"] == Status.NOT_TRACKED.value, "required_roles"]
+    return [(f, text, "", "not_tracked", REASONS["not_tracked"], "施設に協力医療機関の状況を確認し、届出を促す", "", "")
+            for f, text in zip(required.index, _roles_texts(required), strict=True)]
+
+
 def explain_unmatched(region: Region, before: pd.DataFrame, after: pd.DataFrame, cand: pd.DataFrame,
                       chosen: pd.DataFrame, params: MatchParameters, travel: TravelTimes,
                       optimal: bool = True) -> pd.DataFrame:
     """One row per (facility, role) still missing after the proposals, with reason and fix."""
-    rows = []
-    # Facilities left out because nobody knows their state.
-    if not params.include_unreported:
-        scope = before if params.facility_types is None else before[before["facility_type"].isin(params.facility_types)]
-        for f in scope.index[scope["status"] == Status.NOT_TRACKED.value]:
-            rows.append((f, roles_ja(scope.at[f, "required_roles"]), "", "not_tracked", REASONS["not_tracked"],
-                         "施設に協力医療機関の状況を確認し、届出を促す", "", ""))
+    rows = _not_tracked_rows(before, params) if not params.include_unreported else []
     need = facilities_to_match(before, params)
     still = after.loc[need.index, "missing_roles"]
-    used = _usage(region, chosen)
-    inst = region.institutions
-    ip = Points.of(inst)
-    res = region.residents()
-    forbidden = {(p.facility_id, p.institution_id) for p in params.forbidden}
-    names = inst["name"]
-
-    todo = [(f, r) for f in still.index for r in ROLE_ORDER if r in still[f]]
+    todo = [(f, r, missing) for f, missing in zip(still.index, still, strict=True)
+            for r in ROLE_ORDER if r in missing]
     if not todo:
         return pd.DataFrame(rows, columns=UNMATCHED_COLUMNS)
-    facs = sorted({f for f, _ in todo})
-    fp = Points.of(region.facilities.loc[facs])
-    accepting = inst["accepting"].fillna(params.unknown_accepting).astype(bool).to_numpy()
-    pos = {f: k for k, f in enumerate(facs)}
-    if isinstance(travel, GeodesicTravel) and len(facs) * len(inst) > 2_000_000:
-        # National scale: the dense matrix would be tens of millions of geodesics, so
-        # only pairs within the limits (k-d tree) plus each facility's nearest per role.
-        minutes, km = _SparseTimes(fp, ip, inst, travel, params, accepting), None
-    else:
-        # Minutes and km from each such facility to every institution (small: only the unmatched).
-        fi = np.repeat(np.arange(len(facs)), len(inst))
-        ii = np.tile(np.arange(len(inst)), len(facs))
-        minutes = travel.between(fp, ip, fi, ii).reshape(len(facs), len(inst))
-        km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii]).reshape(len(facs), len(inst))
-    pair_chosen = set(zip(chosen["facility_id"], chosen["institution_id"], strict=True))
-    existing = set(zip(region.partnerships["facility_id"], region.partnerships["institution_id"], strict=True))
-    role_n = chosen.groupby(["institution_id", "role"]).size().to_dict()
-    role_res = (chosen.assign(_n=res.reindex(chosen["facility_id"]).to_numpy())
-                .groupby(["institution_id", "role"])["_n"].sum().to_dict())
-    inst_pos = {i: k for k, i in enumerate(inst.index)}
-    caps = {col: inst[col].to_dict() for col in inst.columns if col.startswith("capacity_")}
-    used_f, used_r = used["facilities"].to_dict(), used["residents"].to_dict()
+    explainer = _RoleExplainer(region, chosen, params, travel, sorted({f for f, _, _ in todo}), optimal)
+    missing_texts = _roles_texts(missing for _, _, missing in todo)
+    rows += [explainer.explain(f, r, text) for (f, r, _), text in zip(todo, missing_texts, strict=True)]
+    return pd.DataFrame(rows, columns=UNMATCHED_COLUMNS)
 
-    for f, r in todo:
-        lim = params.limits[r]
-        k = pos[f]
-        offers = inst[role_column(r)].to_numpy(bool)
-        missing_txt = roles_ja(still[f])
-        role_txt = r.label_ja
-        if not offers.any():
-            rows.append((f, missing_txt, r.value, "no_provider", REASONS["no_provider"].format(role=role_txt),
-                         "地域外の医療機関との広域調整、または新たに担う医療機関の確保が必要", "", ""))
-            continue
-        if km is None:
-            mins_k, km_k, near_idx = minutes.row(k, r, offers)
+
+class _RoleExplainer:
+    """Reason and fix for one uncovered (facility, role); what does not depend on the
+    facility (offers, acceptance, travel times, capacity in use) is worked out once."""
+
+    def __init__(self, region: Region, chosen: pd.DataFrame, params: MatchParameters, travel: TravelTimes,
+                 facs: list[str], optimal: bool):
+        inst = region.institutions
+        self.region, self.chosen, self.params, self.optimal = region, chosen, params, optimal
+        self.ids = inst.index.to_numpy()
+        self.names = inst["name"].to_numpy()
+        self.accepting = inst["accepting"].fillna(params.unknown_accepting).astype(bool).to_numpy()
+        self.offers = {r: inst[role_column(r)].to_numpy(bool) for r in ROLE_ORDER}
+        # Where "the nearest one" is looked for: accepting providers if there are any, else all providers.
+        self.pool = {}
+        for r, offers in self.offers.items():
+            open_ = offers & self.accepting
+            self.pool[r] = open_ if open_.any() else offers
+        self.declined: dict[str, set[str]] = {}
+        for p in params.forbidden:
+            self.declined.setdefault(p.facility_id, set()).add(p.institution_id)
+        self.pos = {f: k for k, f in enumerate(facs)}
+        fp, ip = Points.of(region.facilities.loc[facs]), Points.of(inst)
+        if isinstance(travel, GeodesicTravel) and len(facs) * len(inst) > 2_000_000:
+            # National scale: the dense matrix would be tens of millions of geodesics, so
+            # only pairs within the limits (k-d tree) plus each facility's nearest per role.
+            self.times = _SparseTimes(fp, ip, inst, travel, params, self.accepting)
         else:
-            mins_k, km_k, near_idx = minutes[k], km[k], None
-        in_range = offers & (mins_k <= lim.minutes)
+            self.times = _DenseTimes(fp, ip, travel)
+        self._headroom = None  # built on the first capacity explanation
+
+    def explain(self, f: str, r: Role, missing_txt: str) -> tuple:
+        """The output row for facility ``f``'s uncovered role ``r``."""
+        lim = self.params.limits[r]
+        offers = self.offers[r]
+        if not offers.any():
+            return (f, missing_txt, r.value, "no_provider", REASONS["no_provider"].format(role=r.label_ja),
+                    "地域外の医療機関との広域調整、または新たに担う医療機関の確保が必要", "", "")
+        cols, mins, km = self.times.row(self.pos[f])
+        in_range = offers[cols] & (mins <= lim.minutes)
         if lim.km is not None:
-            in_range &= km_k <= lim.km
-        if not (in_range & accepting).any():
-            pool = offers & accepting if (offers & accepting).any() else offers
-            idx = np.flatnonzero(pool) if near_idx is None else near_idx[pool[near_idx]]
-            j = idx[np.argmin(mins_k[idx])]
-            need_min = float(np.ceil(mins_k[j]))
-            need_km = float(np.ceil(km_k[j] * 10) / 10)
-            fix = f"最寄りの{names.iloc[j]}（直線{km_k[j]:.1f}km・約{mins_k[j]:.0f}分）"
-            limit_txt = f"{r.mark}の上限を{need_min:.0f}分"
-            if lim.km is not None:
-                limit_txt += f"・{max(need_km, lim.km):.1f}km"
-            fix += f"：{limit_txt}に緩めれば候補になる"
-            if not accepting[j]:
-                fix += "（ただし新規受入れ不可と回答済み）"
-            rows.append((f, missing_txt, r.value, "out_of_range",
-                         REASONS["out_of_range"].format(role=role_txt), fix, inst.index[j], need_min))
-            continue
-        near = np.flatnonzero(in_range & accepting)
-        eligible = [inst.index[j] for j in near if (f, inst.index[j]) not in forbidden]
-        if not eligible:
-            rows.append((f, missing_txt, r.value, "declined", REASONS["declined"],
-                         "辞退した機関：" + "、".join(names.loc[i] for i in [inst.index[j] for j in near][:5])
-                         + "。上限外の機関または新たな機関に打診する", "", ""))
-            continue
-        if not optimal:
-            rows.append((f, missing_txt, r.value, "solver_limit", REASONS["solver_limit"],
-                         "計算時間の上限を延ばして再実行する", "", ""))
-            continue
-        # Capacity: the smallest increase at one named candidate that lets it take this role.
-        best = None
-        n_f = int(res[f])
-        for i in sorted(eligible):
-            extra_fac = extra_res = 0
-            new_pair = (f, i) not in pair_chosen and (f, i) not in existing
-            if new_pair:
-                cap_f, cap_r = caps["capacity_facilities"][i], caps["capacity_residents"][i]
-                if not pd.isna(cap_f):
-                    extra_fac = max(0, int(used_f[i]) + 1 - int(cap_f))
-                if not pd.isna(cap_r):
-                    extra_res = max(0, int(used_r[i]) + n_f - int(cap_r))
-            cf = caps.get(f"capacity_facilities_{r.value}", {}).get(i, pd.NA)
-            cr = caps.get(f"capacity_residents_{r.value}", {}).get(i, pd.NA)
-            if not pd.isna(cf):
-                extra_fac = max(extra_fac, role_n.get((i, r.value), 0) + 1 - int(cf))
-            if not pd.isna(cr):
-                extra_res = max(extra_res, int(role_res.get((i, r.value), 0)) + n_f - int(cr))
-            key = (extra_fac, extra_res, float(mins_k[inst_pos[i]]), i)
-            if best is None or key < best:
-                best = key
-        extra_fac, extra_res, mins, i = best
+            in_range &= km <= lim.km
+        open_ = in_range & self.accepting[cols]
+        if not open_.any():
+            return self._out_of_range(f, r, missing_txt, cols, mins, km)
+        # Institutions in range and accepting, in institution order (as a dense row would list them).
+        order = np.argsort(cols[open_], kind="stable")
+        near, near_mins = cols[open_][order], mins[open_][order]
+        eligible, eligible_mins = near, near_mins
+        if f in self.declined:
+            keep = np.array([i not in self.declined[f] for i in self.ids[near]], bool)
+            eligible, eligible_mins = near[keep], near_mins[keep]
+        if len(eligible) == 0:
+            return (f, missing_txt, r.value, "declined", REASONS["declined"],
+                    "辞退した機関：" + "、".join(self.names[near[:5]]) + "。上限外の機関または新たな機関に打診する",
+                    "", "")
+        if not self.optimal:
+            return (f, missing_txt, r.value, "solver_limit", REASONS["solver_limit"],
+                    "計算時間の上限を延ばして再実行する", "", "")
+        return self._capacity(f, r, missing_txt, eligible, eligible_mins)
+
+    def _out_of_range(self, f, r, missing_txt, cols, mins, km) -> tuple:
+        """Nobody in range: name the nearest provider and the limit at which it becomes a candidate."""
+        lim = self.params.limits[r]
+        idx = np.flatnonzero(self.pool[r][cols])
+        best = idx[np.argmin(mins[idx])]
+        j, m, d = cols[best], mins[best], km[best]
+        need_min = float(np.ceil(m))
+        need_km = float(np.ceil(d * 10) / 10)
+        fix = f"最寄りの{self.names[j]}（直線{d:.1f}km・約{m:.0f}分）"
+        limit_txt = f"{r.mark}の上限を{need_min:.0f}分"
+        if lim.km is not None:
+            limit_txt += f"・{max(need_km, lim.km):.1f}km"
+        fix += f"：{limit_txt}に緩めれば候補になる"
+        if not self.accepting[j]:
+            fix += "（ただし新規受入れ不可と回答済み）"
+        return (f, missing_txt, r.value, "out_of_range", REASONS["out_of_range"].format(role=r.label_ja), fix,
+                self.ids[j], need_min)
+
+    def _capacity(self, f, r, missing_txt, eligible: np.ndarray, eligible_mins: np.ndarray) -> tuple:
+        """Capacity: the smallest increase at one named candidate that lets it take this role."""
+        if self._headroom is None:
+            self._headroom = _Headroom(self.region, self.chosen)
+        fac, res = self._headroom.lacking(f, r, eligible)
+        # Fewest facility slots, then resident places, then minutes, then institution id.
+        best = np.flatnonzero(fac == fac.min())
+        best = best[res[best] == res[best].min()]
+        best = best[eligible_mins[best] == eligible_mins[best].min()]
+        k = min(best, key=lambda b: self.ids[eligible[b]])
+        j, extra_fac, extra_res, mins = eligible[k], int(fac[k]), int(res[k]), float(eligible_mins[k])
         parts = []
         if extra_fac:
             parts.append(f"施設数+{extra_fac}")
         if extra_res:
             parts.append(f"入所者数+{extra_res}")
-        fix = f"{names.loc[i]}（約{mins:.0f}分）の受入枠を{'・'.join(parts) or '調整'}増やせば割当可能"
-        cands = "、".join(names.loc[x] for x in eligible[:5])
-        rows.append((f, missing_txt, r.value, "capacity", REASONS["capacity"] + f"（{cands}）", fix, i,
-                     extra_res if extra_res else extra_fac))
-    return pd.DataFrame(rows, columns=UNMATCHED_COLUMNS)
+        fix = f"{self.names[j]}（約{mins:.0f}分）の受入枠を{'・'.join(parts) or '調整'}増やせば割当可能"
+        cands = "、".join(self.names[eligible[:5]])
+        return (f, missing_txt, r.value, "capacity", REASONS["capacity"] + f"（{cands}）", fix, self.ids[j],
+                extra_res if extra_res else extra_fac)
+
+
+class _Limit:
+    """One capacity column by institution position: the limit (0 where none) and whether there is one."""
+
+    def __init__(self, inst: pd.DataFrame, column: str):
+        values = inst[column] if column in inst.columns else pd.Series(pd.NA, index=inst.index, dtype="Int64")
+        self.limited = values.notna().to_numpy(bool)
+        self.value = values.fillna(0).astype("int64").to_numpy()
+
+
+class _Headroom:
+    """Capacity the proposals already use at each institution (by position), in total and per role."""
+
+    def __init__(self, region: Region, chosen: pd.DataFrame):
+        inst = region.institutions
+        self.residents = region.residents()
+        used = _usage(region, chosen, self.residents)
+        self.used_f, self.used_r = used["facilities"].to_numpy(), used["residents"].to_numpy()
+        self.cap_f, self.cap_r = _Limit(inst, "capacity_facilities"), _Limit(inst, "capacity_residents")
+        # Pairs that already have (or are proposed) an agreement take no new partner slot.
+        pairs = pd.concat([chosen[["facility_id", "institution_id"]],
+                           region.partnerships[["facility_id", "institution_id"]]], ignore_index=True)
+        where = inst.index.get_indexer(pairs["institution_id"])
+        self.paired = {f: where[rows] for f, rows in pairs.groupby("facility_id").indices.items()}
+        n = self.residents.reindex(chosen["facility_id"]).fillna(0).to_numpy()
+        self.role_f, self.role_r, self.role_cap_f, self.role_cap_r = {}, {}, {}, {}
+        for r in ROLE_ORDER:
+            mine = (chosen["role"] == r.value).to_numpy(bool)
+            by_inst = pd.DataFrame({"i": chosen["institution_id"].to_numpy()[mine], "n": n[mine]}).groupby("i")["n"]
+            self.role_f[r] = by_inst.size().reindex(inst.index, fill_value=0).to_numpy()
+            self.role_r[r] = by_inst.sum().reindex(inst.index, fill_value=0).to_numpy()
+            self.role_cap_f[r] = _Limit(inst, f"capacity_facilities_{r.value}")
+            self.role_cap_r[r] = _Limit(inst, f"capacity_residents_{r.value}")
+
+    def lacking(self, f: str, r: Role, js: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Facility slots and resident places each institution in ``js`` lacks to take ``f``'s role ``r``."""
+        n_f = int(self.residents[f])
+        new = ~np.isin(js, self.paired.get(f, []))
+        fac = np.where(new & self.cap_f.limited[js], np.maximum(0, self.used_f[js] + 1 - self.cap_f.value[js]), 0)
+        res = np.where(new & self.cap_r.limited[js], np.maximum(0, self.used_r[js] + n_f - self.cap_r.value[js]), 0)
+        role_f, role_r = self.role_cap_f[r], self.role_cap_r[r]
+        fac = np.where(role_f.limited[js], np.maximum(fac, self.role_f[r][js] + 1 - role_f.value[js]), fac)
+        res = np.where(role_r.limited[js], np.maximum(res, self.role_r[r][js] + n_f - role_r.value[js]), res)
+        return fac, res
+
+
+class _DenseTimes:
+    """Minutes and km from each unmatched facility to every institution (small regions)."""
+
+    def __init__(self, fp: Points, ip: Points, travel: TravelTimes):
+        fi = np.repeat(np.arange(len(fp)), len(ip))
+        ii = np.tile(np.arange(len(ip)), len(fp))
+        self.minutes = travel.between(fp, ip, fi, ii).reshape(len(fp), len(ip))
+        self.km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii]).reshape(len(fp), len(ip))
+        self.cols = np.arange(len(ip))
+
+    def row(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Institution positions, minutes and km for facility ``k``."""
+        return self.cols, self.minutes[k], self.km[k]
 
 
 class _SparseTimes:
@@ -179,14 +287,14 @@ class _SparseTimes:
     an all-pairs matrix: every pair within the largest limit (k-d tree), plus the nearest
     few institutions per facility and role (for "the nearest one is N minutes away").
 
-    ``row(k, role, offers)`` gives dense-looking arrays (inf where not computed) and the
-    indices computed, so the dense code path reads the same."""
+    ``row(k)`` gives the institutions computed for facility ``k`` with their minutes and
+    km, like :class:`_DenseTimes` but with only those institutions."""
 
     def __init__(self, fp: Points, ip: Points, inst: pd.DataFrame, travel: GeodesicTravel,
                  params: MatchParameters, accepting: np.ndarray, nearest: int = 8):
         radius = params.limit_minutes() / 60.0 * travel.speed_kmh / travel.circuity
-        fi, ii, _ = pairs_within_km(fp.lat, fp.lon, ip.lat, ip.lon, radius)
-        extra_f, extra_i = [fi], [ii]
+        fi, ii, km = pairs_within_km(fp.lat, fp.lon, ip.lat, ip.lon, radius)
+        extra_f, extra_i, extra_km = [fi], [ii], [km]
         for role in ROLE_ORDER:
             offers = inst[role_column(role)].to_numpy(bool)
             for pool in (np.flatnonzero(offers & accepting), np.flatnonzero(offers)):
@@ -197,22 +305,96 @@ class _SparseTimes:
                 nn = nn.reshape(len(fp), kk)
                 extra_f.append(np.repeat(np.arange(len(fp)), kk))
                 extra_i.append(pool[nn.ravel()])
-        pair = pd.DataFrame({"f": np.concatenate(extra_f), "i": np.concatenate(extra_i)}).drop_duplicates()
-        fi, ii = pair["f"].to_numpy(), pair["i"].to_numpy()
-        self.km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii])
-        self.minutes = travel.between(fp, ip, fi, ii)
+                extra_km.append(np.full(len(fp) * kk, np.nan))
+        fi, ii, km = np.concatenate(extra_f), np.concatenate(extra_i), np.concatenate(extra_km)
+        first = _first_occurrence(fi * len(ip) + ii, len(extra_f[0]))
+        fi, ii, self.km = fi[first], ii[first], km[first]
+        # Pairs within the radius come with their km; only the nearest-few beyond it need a geodesic.
+        todo = np.isnan(self.km)
+        self.km[todo] = geodesic_km(fp.lat[fi[todo]], fp.lon[fi[todo]], ip.lat[ii[todo]], ip.lon[ii[todo]])
+        self.minutes = travel.minutes_for_km(self.km)  # what travel.between gives, without a second geodesic
         order = np.argsort(fi, kind="stable")
         self.fi, self.ii = fi[order], ii[order]
         self.km, self.minutes = self.km[order], self.minutes[order]
         self.start = np.searchsorted(self.fi, np.arange(len(fp) + 1))
-        self.n = len(ip)
 
-    def row(self, k: int, role, offers: np.ndarray):
+    def row(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Institution positions, minutes and km for facility ``k`` (only the pairs computed)."""
         sl = slice(self.start[k], self.start[k + 1])
-        mins, km = np.full(self.n, np.inf), np.full(self.n, np.inf)
-        mins[self.ii[sl]] = self.minutes[sl]
-        km[self.ii[sl]] = self.km[sl]
-        return mins, km, self.ii[sl]
+        return self.ii[sl], self.minutes[sl], self.km[sl]
+
+
+def _first_occurrence(keys: np.ndarray, n_head: int) -> np.ndarray:
+    """Mask keeping each key where it first appears (as ``drop_duplicates``), when the first
+    ``n_head`` keys are already sorted and distinct (the k-d tree pairs) and the rest are few:
+    hashing millions of pairs would cost more than looking the few up in the sorted head."""
+    head, tail = keys[:n_head], keys[n_head:]
+    if not (np.diff(head) > 0).all():
+        return ~pd.Index(keys).duplicated()
+    at = np.minimum(np.searchsorted(head, tail), max(n_head - 1, 0))
+    in_head = (head[at] == tail) if n_head else np.zeros(len(tail), bool)
+    return np.concatenate([np.ones(n_head, bool), ~in_head & ~pd.Index(tail).duplicated()])
+
+
+def _pick_rows(chosen: pd.DataFrame, facility_ids, roles) -> np.ndarray:
+    """Position in ``chosen`` of the pick for each (facility, role), -1 where none.
+
+    Should a (facility, role) be chosen twice, the last row counts (as a dict would)."""
+    last = ~chosen.duplicated(["facility_id", "role"], keep="last").to_numpy()
+    keys = pd.MultiIndex.from_arrays([chosen["facility_id"].to_numpy()[last], chosen["role"].to_numpy()[last]])
+    found = keys.get_indexer(pd.MultiIndex.from_arrays([np.asarray(facility_ids), np.asarray(roles)]))
+    pick = np.full(len(found), -1)
+    pick[found >= 0] = np.flatnonzero(last)[found[found >= 0]]
+    return pick
+
+
+def _alternative_notes(alts: pd.DataFrame, chosen: pd.DataFrame, pick: np.ndarray,
+                       full: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Whether each alternative was chosen, and why it lost otherwise (first rule that applies)."""
+    winner = chosen["institution_id"].to_numpy()[pick]
+    pick_minutes = chosen["minutes"].to_numpy(float)[pick]
+    minutes = alts["minutes"].to_numpy(float)
+    is_winner = alts["institution_id"].to_numpy() == winner
+    # The winner takes another role of the same facility too (fewer agreements).
+    shared = chosen.duplicated(["facility_id", "institution_id"], keep=False).to_numpy()[pick]
+    rule = np.select(
+        [is_winner,
+         full.reindex(alts["institution_id"], fill_value=False).to_numpy(bool),
+         shared & (minutes <= pick_minutes),
+         minutes > pick_minutes],
+        [0, 1, 2, 3], default=4)
+    return is_winner, np.array(ALTERNATIVE_NOTES, dtype=object)[rule].tolist()
+
+
+def _proposal_notes(alts: pd.DataFrame, proposals: pd.DataFrame) -> dict:
+    """A short note per proposal: roles, how many other candidates, and what kind of agreement."""
+    # Few distinct role lists (at most seven): parse and label each once.
+    codes, texts = pd.factorize(proposals["roles"].to_numpy())
+    role_lists = [[Role(x) for x in text.split(";")] for text in texts]
+    heads = [f"{roles_ja(roles)}を担う候補（他の候補 最大" for roles in role_lists]
+    # Other candidates: alternatives of the (facility, role) minus the pick, the most over the roles.
+    others = np.full(len(proposals), -1)
+    for r in ROLE_ORDER:
+        count = alts.loc[(alts["role"] == r.value).to_numpy(bool), "facility_id"].value_counts()
+        n = count.reindex(proposals["facility_id"], fill_value=1).to_numpy()
+        has = np.array([r in roles for roles in role_lists], bool)[codes]
+        others = np.where(has, np.maximum(others, n - 1), others)
+    notes = {}
+    for f, i, code, n, extends, pinned, not_asked in zip(
+            proposals["facility_id"].tolist(), proposals["institution_id"].tolist(), codes.tolist(),
+            others.tolist(), proposals["extends_existing"].tolist(), proposals["pinned"].tolist(),
+            proposals["not_yet_asked"].tolist(), strict=True):
+        parts = [f"{heads[code]}{n}件）"]
+        if len(role_lists[code]) > 1:
+            parts.append("1機関で複数の役割をまとめ協定数を最小化")
+        if extends:
+            parts.append("既存の協力医療機関との協定に役割を追加")
+        if pinned:
+            parts.append("調整済みとして固定")
+        if not_asked:
+            parts.append("医療機関の受入意向は未確認")
+        notes[(f, i)] = "。".join(parts)
+    return notes
 
 
 def explain_proposals(region: Region, cand: pd.DataFrame, chosen: pd.DataFrame,
@@ -220,46 +402,16 @@ def explain_proposals(region: Region, cand: pd.DataFrame, chosen: pd.DataFrame,
     """Alternatives for each chosen (facility, role), and a short note per proposal."""
     used = _usage(region, chosen)
     cap_f = region.institutions["capacity_facilities"]
-    full = (cap_f.notna() & (used["facilities"] >= cap_f.fillna(0))).to_dict()
+    full = cap_f.notna() & (used["facilities"] >= cap_f.fillna(0))
     names = region.institutions["name"]
-    picked = chosen.set_index(["facility_id", "role"])["institution_id"].to_dict()
-    pick_minutes = chosen.set_index(["facility_id", "role"])["minutes"].to_dict()
-    pair_roles = chosen.groupby(["facility_id", "institution_id"]).size().to_dict()
 
-    alts = cand[cand.set_index(["facility_id", "role"]).index.isin(list(picked))].copy()
-    notes_alt = []
-    for f, i, r, m in zip(alts["facility_id"], alts["institution_id"], alts["role"], alts["minutes"], strict=True):
-        win = picked[(f, r)]
-        if i == win:
-            notes_alt.append("選定")
-        elif full.get(i, False):
-            notes_alt.append("空き枠を他施設への提案で使用")
-        elif pair_roles.get((f, win), 0) > 1 and m <= pick_minutes[(f, r)]:
-            notes_alt.append("選定機関が他の役割も担うため協定数が少なくなる")
-        elif m > pick_minutes[(f, r)]:
-            notes_alt.append("移動時間が長い")
-        else:
-            notes_alt.append("同等（施設全体の充足と協定数を優先した結果）")
-    alts["chosen"] = [picked[(f, r)] == i for f, i, r in
-                      zip(alts["facility_id"], alts["institution_id"], alts["role"], strict=True)]
+    pick = _pick_rows(chosen, cand["facility_id"], cand["role"])
+    alts = cand.loc[pick >= 0, ["facility_id", "role", "institution_id", "minutes", "km"]]
+    is_winner, notes_alt = _alternative_notes(alts, chosen, pick[pick >= 0], full)
+    # Lists, so the columns are inferred exactly as before (also when empty).
+    alts["chosen"] = is_winner.tolist()
     alts["institution_name"] = names.reindex(alts["institution_id"]).to_numpy()
     alts["note"] = notes_alt
     alts = alts[["facility_id", "role", "institution_id", "institution_name", "minutes", "km", "chosen", "note"]]
-    alts = alts.assign(minutes=alts["minutes"].round(1), km=alts["km"].round(2))
-
-    n_alt = alts.groupby(["facility_id", "role"]).size().to_dict()
-    notes = {}
-    for row in proposals.itertuples(index=False):
-        roles = [Role(x) for x in row.roles.split(";")]
-        others = max(n_alt.get((row.facility_id, r.value), 1) - 1 for r in roles)
-        parts = [f"{roles_ja(roles)}を担う候補（他の候補 最大{others}件）"]
-        if len(roles) > 1:
-            parts.append("1機関で複数の役割をまとめ協定数を最小化")
-        if row.extends_existing:
-            parts.append("既存の協力医療機関との協定に役割を追加")
-        if row.pinned:
-            parts.append("調整済みとして固定")
-        if row.not_yet_asked:
-            parts.append("医療機関の受入意向は未確認")
-        notes[(row.facility_id, row.institution_id)] = "。".join(parts)
-    return alts.reset_index(drop=True), notes
+    alts = alts.assign(minutes=_round(alts["minutes"], 1), km=_round(alts["km"], 2))
+    return alts.reset_index(drop=True), _proposal_notes(alts, proposals)
