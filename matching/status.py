@@ -7,11 +7,13 @@ roles are covered *jointly* by all of a facility's current partners
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from matching.region import Region
 from matching.vocabulary import (
     FACILITY_TYPES,
+    ROLE_ORDER,
     STATUS_ORDER,
     Role,
     Status,
@@ -43,11 +45,28 @@ def classify(required: frozenset[Role], covered: frozenset[Role], *, reported: b
     return Status.NONE_MET if designated else Status.NOT_DESIGNATED
 
 
+def _role_bits(roles) -> int:
+    """A set of roles as a bitmask: bit i for ``ROLE_ORDER[i]`` (other values are ignored)."""
+    return sum(1 << i for i, role in enumerate(ROLE_ORDER) if role in roles)
+
+
+# Every role set by its bitmask, and every status by (required, covered, reported, designated):
+# tables built once with the rules themselves, so looking up is the same as classifying.
+_ROLE_SETS = np.fromiter((frozenset(r for i, r in enumerate(ROLE_ORDER) if bits >> i & 1)
+                          for bits in range(1 << len(ROLE_ORDER))), dtype=object, count=1 << len(ROLE_ORDER))
+_STATUS = np.array([[[[classify(req, cov, reported=bool(rep), designated=bool(des)).value
+                       for des in (0, 1)] for rep in (0, 1)] for cov in _ROLE_SETS] for req in _ROLE_SETS],
+                   dtype=object)
+
+
 def facility_status(region: Region, partnerships: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per facility: required, covered and missing roles, partners and status.
 
     ``partnerships`` defaults to the region's agreements in force; pass current
     plus proposed agreements to see the status a proposal would bring.
+
+    Role sets are worked on as bitmasks (one bit per role): a national region has
+    tens of thousands of facilities but only eight possible role sets.
 
     >>> from matching.contract import load_region
     >>> st = facility_status(load_region("data/demo"))            # doctest: +SKIP
@@ -55,33 +74,72 @@ def facility_status(region: Region, partnerships: pd.DataFrame | None = None) ->
     """
     part = region.partnerships if partnerships is None else partnerships
     fac = region.facilities
-    covered = (
-        part.groupby("facility_id")["roles"].agg(lambda rs: frozenset().union(*rs))
-        if len(part) else pd.Series(dtype=object)
-    )
-    partners = (
-        part.groupby("facility_id")["institution_id"].agg(lambda ids: tuple(sorted(ids)))
-        if len(part) else pd.Series(dtype=object)
-    )
-    required = fac["facility_type"].map(lambda t: FACILITY_TYPES[t].required_roles)
-    cov = pd.Series([covered.get(f, frozenset()) for f in fac.index], index=fac.index)
-    par = pd.Series([partners.get(f, ()) for f in fac.index], index=fac.index)
-    out = pd.DataFrame({
+    # Looked up once per facility type present (FACILITY_TYPES[code] fails on an unknown code).
+    type_codes, codes = pd.factorize(fac["facility_type"], use_na_sentinel=False)
+    types = [FACILITY_TYPES[code] for code in codes]
+    required = np.array([_role_bits(t.required_roles) for t in types], dtype=np.int64)[type_codes]
+    obligated = np.array([t.obligated for t in types], dtype=bool)[type_codes]
+
+    covered, partners = _partners_per_facility(part, fac.index)
+    designated = np.fromiter(map(bool, partners), dtype=bool, count=len(partners))
+    reported = fac["reported"].to_numpy(dtype=bool)
+    status = _STATUS[required, covered, reported.astype(np.int64), designated.astype(np.int64)]
+
+    def column(values: np.ndarray, dtype: str | None = None) -> pd.Series:
+        return pd.Series(values, index=fac.index, dtype=dtype)
+
+    return pd.DataFrame({
         "facility_type": fac["facility_type"],
         "municipality_code": fac["municipality_code"],
-        "obligated": fac["facility_type"].map(lambda t: FACILITY_TYPES[t].obligated),
+        "obligated": column(obligated),
         "reported": fac["reported"],
-        "required_roles": required,
-        "covered_roles": [c & r for c, r in zip(cov, required, strict=True)],
-        "missing_roles": [r - c for c, r in zip(cov, required, strict=True)],
-        "partners": par,
+        "required_roles": column(_ROLE_SETS[required]),
+        "covered_roles": column(_ROLE_SETS[covered & required]),
+        "missing_roles": column(_ROLE_SETS[required & ~covered]),
+        "partners": column(partners),
+        # Stored as the code string (Status(code) gives the enum and its Japanese label).
+        "status": column(status, "str"),
     })
-    # Stored as the code string (Status(code) gives the enum and its Japanese label).
-    out["status"] = [
-        classify(r, c, reported=rep, designated=bool(p)).value
-        for r, c, rep, p in zip(out["required_roles"], cov, out["reported"], par, strict=True)
-    ]
-    return out
+
+
+def _partners_per_facility(part: pd.DataFrame, facilities: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """Covered-role bitmask and sorted tuple of partner ids for each facility.
+
+    Roles are OR-ed over all of a facility's agreements (an agreement with no role
+    still makes it a partner).  Facilities without agreements get 0 and ``()``;
+    agreements of facilities not in ``facilities`` are ignored.
+    """
+    fac_codes, fac_ids = pd.factorize(part["facility_id"])  # a missing id is -1: left out, like groupby
+    rows = fac_codes >= 0
+    fac_codes = fac_codes[rows]
+    bits = _role_bits_per_row(part["roles"])[rows]
+    covered = np.zeros(len(fac_ids) + 1, dtype=np.int64)  # one extra slot for "no agreement"
+    np.bitwise_or.at(covered, fac_codes, bits)
+
+    # Sort agreements by facility, then institution id, and cut them into one tuple per facility
+    # (factorize numbers facilities 0..n-1 in order of appearance, each at least once).
+    ids = part["institution_id"].to_numpy(dtype=object)[rows]
+    id_rank = pd.factorize(ids, sort=True)[0]  # the order sorted() would give the ids
+    sorted_ids = ids[np.lexsort((id_rank, fac_codes))].tolist()
+    counts = np.bincount(fac_codes, minlength=len(fac_ids))
+    ends = np.cumsum(counts)
+    partners = np.empty(len(fac_ids) + 1, dtype=object)
+    partners[-1] = ()
+    for i, (start, end) in enumerate(zip((ends - counts).tolist(), ends.tolist(), strict=True)):
+        partners[i] = tuple(sorted_ids[start:end])
+
+    # get_indexer gives -1 for a facility without agreements: the extra last slot.
+    where = pd.Index(fac_ids).get_indexer(facilities)
+    return covered[where], partners[where]
+
+
+def _role_bits_per_row(roles: pd.Series) -> np.ndarray:
+    """The role bitmask of each agreement, computed once per distinct role set."""
+    try:
+        codes, distinct = pd.factorize(roles, use_na_sentinel=False)
+    except TypeError:  # mutable sets: make them hashable first
+        codes, distinct = pd.factorize(roles.map(frozenset), use_na_sentinel=False)
+    return np.array([_role_bits(rs) for rs in distinct], dtype=np.int64)[codes]
 
 
 def status_table(status: pd.DataFrame, areas: pd.DataFrame, by: str = "prefecture",

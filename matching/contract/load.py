@@ -10,14 +10,20 @@ Problems with a whole file (missing file or column) are fatal in both modes.
 from __future__ import annotations
 
 import csv
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from matching.contract import columns as c
 from matching.contract import schema
 from matching.contract.errors import RegionValidationError, RowError
-from matching.region import Region
-from matching.vocabulary import DESIGNATIONS, InstitutionKind, Role, default_roles
+from matching.region import Region, role_column
+from matching.vocabulary import DESIGNATIONS, ROLE_ORDER, InstitutionKind, Role, default_roles
 
 
 def load_region(path: str | Path, *, strict: bool = True) -> Region:
@@ -30,7 +36,8 @@ def load_region(path: str | Path, *, strict: bool = True) -> Region:
     folder = Path(path)
     if not folder.is_dir():
         raise RegionValidationError([RowError(str(folder), 0, "", "region folder not found")])
-    raw = {spec.name: _read(folder, spec) for spec in schema.FILES}
+    with _gc_paused():
+        raw = {spec.name: _read(folder, spec) for spec in schema.FILES}
     fatal = [e for _, errs in raw.values() for e in errs]
     if fatal:
         raise RegionValidationError(fatal)
@@ -52,21 +59,41 @@ def load_region(path: str | Path, *, strict: bool = True) -> Region:
     skipped: list[RowError] = []
     if errors:
         # Lenient: drop bad rows, then drop what referred to them, and report both.
-        bad_lines: dict[str, set[int]] = {}
-        for e in errors:
-            bad_lines.setdefault(e.file, set()).add(e.row)
-        for name, df in tables.items():
-            tables[name] = df[~df["_line"].isin(bad_lines.get(name, set()))]
+        _drop_rows(tables, errors)
         skipped += errors
         while cascade := _cross_checks(tables, strict=False):  # e.g. area → facility → partnership
-            for e in cascade:
-                tables[e.file] = tables[e.file][tables[e.file]["_line"] != e.row]
+            _drop_rows(tables, cascade)
             skipped += cascade
 
     return _build(tables, folder, sorted(set(skipped)))
 
 
+def _drop_rows(tables: dict[str, pd.DataFrame], errors: list[RowError]) -> None:
+    """Leave out of ``tables`` every row an error points at (one filter per file)."""
+    bad_lines: dict[str, set[int]] = {}
+    for e in errors:
+        bad_lines.setdefault(e.file, set()).add(e.row)
+    for name, lines in bad_lines.items():
+        tables[name] = tables[name][~tables[name]["_line"].isin(lines)]
+
+
 # -- reading -----------------------------------------------------------------
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a block runs.
+
+    Reading a national region creates a list per CSV row; each few hundred of them
+    would start a collection that walks every live object and finds nothing to free.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
 
 def _read(folder: Path, spec: schema.FileSpec) -> tuple[pd.DataFrame | None, list[RowError]]:
     file = folder / spec.name
@@ -96,44 +123,50 @@ def _read_csv_with_lines(file: Path) -> pd.DataFrame | None:
     """
     with file.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
-        header, records, lines = None, [], []
-        start = 1
-        for row in reader:
-            if header is None:
-                header = [c.strip() for c in row]
-            elif any(cell.strip() for cell in row):
-                records.append(row)
-                lines.append(start)
-            start = reader.line_num + 1
-    if header is None:
+        rows, ends = [], []
+        for row in reader:  # keep this loop bare: it runs once per line of a national file
+            rows.append(row)
+            ends.append(reader.line_num)
+    if not rows:
         return None
+    header = [cell.strip() for cell in rows[0]]
     width = len(header)
-    cells = [len(r) for r in records]
-    records = [(r + [""] * width)[:width] for r in records]  # short rows read as blanks
-    df = pd.DataFrame(records, columns=header, dtype=object)
-    df["_line"] = lines
-    df["_cells"] = cells  # long rows are reported by _parse, not cut silently
+    body = rows[1:]
+    # A record starts on the line after the previous one ended (header and blank lines count).
+    starts = np.array(ends[:-1], dtype=np.int64) + 1
+    # Blank lines (every cell blank) are not records; map() keeps these per-row steps in C.
+    kept = np.flatnonzero(list(map(bool, map(str.strip, map("".join, body)))))
+    if len(kept) < len(body):
+        body = [body[i] for i in kept]
+    cells = np.fromiter(map(len, body), dtype=np.int64, count=len(body))
+    for i in np.flatnonzero(cells != width):
+        body[i] = (body[i] + [""] * width)[:width]  # short rows read as blanks, long ones are cut...
+    df = pd.DataFrame(body, columns=header, dtype=object)
+    df["_line"] = starts[kept]
+    df["_cells"] = cells  # ...and reported by _parse, not cut silently
     return df
 
 
 def _parse(df: pd.DataFrame, spec: schema.FileSpec) -> tuple[pd.DataFrame, list[RowError]]:
+    """Type every column of one file; every bad cell, long row and duplicate id is a RowError."""
     errors: list[RowError] = []
     width = len(df.columns) - 2
-    for line, n in zip(df["_line"], df["_cells"], strict=True):
-        if n > width:
-            errors.append(RowError(spec.name, int(line), "", f"row has {n} cells but the header has {width} columns"))
+    long = df[df["_cells"] > width]
+    for line, n in zip(long["_line"], long["_cells"], strict=True):
+        errors.append(RowError(spec.name, int(line), "", f"row has {n} cells but the header has {width} columns"))
     out = df.drop(columns="_cells")
     for col in spec.columns:
         if col.name not in df.columns:
             continue
-        parsed = col.parse(df[col.name].astype(str))
+        parsed = c.parse_distinct(col.parse, df[col.name].astype(str))
         out[col.name] = parsed.values
         for idx in parsed.bad[parsed.bad].index:
             errors.append(RowError(spec.name, int(df.at[idx, "_line"]), col.name, parsed.message,
                                    str(df.at[idx, col.name])))
     key = list(spec.id_columns)
-    dup = out.duplicated(key, keep="first") & (out[key] != "").all(axis=1)
+    dup = out.duplicated(key, keep="first")
     if dup.any():
+        dup &= (out[key] != "").all(axis=1)  # blank ids are reported as blank, not as repeats
         first_line = out.drop_duplicates(key).set_index(key)["_line"]
         for idx in dup[dup].index:
             k = tuple(out.loc[idx, key]) if len(key) > 1 else out.at[idx, key[0]]
@@ -158,7 +191,9 @@ def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]
         df = t.get(name)
         if df is None:
             return
-        bad = ~df[column].isin(valid) & (df[column] != "")
+        bad = ~df[column].isin(valid)
+        if bad.any():
+            bad &= df[column] != ""  # a blank reference is reported by its own column's rule
         for idx in bad[bad].index:
             errors.append(RowError(name, int(df.at[idx, "_line"]), column,
                                    f"unknown {what}{skipped_note}", str(df.at[idx, column])))
@@ -177,35 +212,41 @@ def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]
         return errors
 
     # Designations that belong to the other kind (e.g. 在支診 on a hospital).
-    # Plain zips, not iterrows: a national file has tens of thousands of rows.
-    for kind, desigs, line in zip(inst_df["kind"], inst_df["designations"], inst_df["_line"], strict=True):
-        if not isinstance(desigs, frozenset) or not desigs:
-            continue
-        for code in sorted(desigs):
-            d = DESIGNATIONS.get(code)
-            if d is not None and d.kind is not None and kind in ("hospital", "clinic") and d.kind.value != kind:
+    # Worked out once per distinct designation set, then matched to the rows' kind.
+    for kind, other in ((InstitutionKind.HOSPITAL, InstitutionKind.CLINIC),
+                        (InstitutionKind.CLINIC, InstitutionKind.HOSPITAL)):
+        foreign = c.map_distinct(inst_df["designations"], partial(_codes_only_for, other))
+        hits = (inst_df["kind"] == kind.value) & foreign.astype(bool)
+        for line, codes in zip(inst_df.loc[hits, "_line"], foreign[hits], strict=True):
+            for code in codes:
                 errors.append(RowError("institutions.csv", int(line), "designations",
-                                       f"designation {code} ({d.name_ja}) is for {d.kind.value}s only, "
-                                       f"but kind is {kind}", code))
+                                       f"designation {code} ({DESIGNATIONS[code].name_ja}) is for "
+                                       f"{other.value}s only, but kind is {kind.value}", code))
     clinic_admits = (inst_df["kind"] == "clinic") & (inst_df["admit"] == True)  # noqa: E712 (nullable)
     for idx in clinic_admits[clinic_admits.fillna(False)].index:
         errors.append(RowError("institutions.csv", int(inst_df.at[idx, "_line"]), "admit",
                                "a clinic cannot offer admission (③ 入院受入れ is for hospitals only)", "true"))
 
+    # Blank roles are allowed: an agreement that meets none of the requirements
+    # (status "none met but designated").  Admission from a clinic is not.
     part = t["partnerships.csv"]
     kind_of = inst_df.set_index("institution_id")["kind"]
     kind_of = kind_of[~kind_of.index.duplicated()]
-    kinds = kind_of.to_dict()
-    for roles, iid, line in zip(part["roles"], part["institution_id"], part["_line"], strict=True):
-        if not isinstance(roles, frozenset):
-            continue
-        # Blank roles are allowed: an agreement that meets none of the requirements
-        # (status "none met but designated").
-        if "admit" in roles and kinds.get(iid) == "clinic":
-            errors.append(RowError("partnerships.csv", int(line), "roles",
-                                   f"institution {iid} is a clinic and cannot admit "
-                                   "(③ is for hospitals only)", "admit"))
+    admits = c.map_distinct(part["roles"], lambda rs: isinstance(rs, frozenset) and "admit" in rs).astype(bool)
+    hits = admits & (part["institution_id"].map(kind_of) == "clinic")
+    for iid, line in zip(part.loc[hits, "institution_id"], part.loc[hits, "_line"], strict=True):
+        errors.append(RowError("partnerships.csv", int(line), "roles",
+                               f"institution {iid} is a clinic and cannot admit "
+                               "(③ is for hospitals only)", "admit"))
     return errors
+
+
+def _codes_only_for(kind: InstitutionKind, designations: object) -> tuple[str, ...]:
+    """The codes in a designation set that only an institution of ``kind`` may hold, sorted."""
+    if not isinstance(designations, frozenset):
+        return ()
+    return tuple(code for code in sorted(designations)
+                 if (d := DESIGNATIONS.get(code)) is not None and d.kind is kind)
 
 
 # -- typed region ----------------------------------------------------------------
@@ -217,19 +258,21 @@ def _build(t: dict[str, pd.DataFrame], folder: Path, skipped: list[RowError]) ->
     fac["reported"] = fac["reported"].astype(bool)
 
     inst = t["institutions.csv"].drop(columns="_line").set_index("institution_id")
-    # Few distinct (kind, designations) combinations: derive each once, not once per row.
-    cache: dict = {}
-    defaults = [cache[key] if key in cache else cache.setdefault(key, default_roles(InstitutionKind(key[0]), key[1]))
-                for key in zip(inst["kind"], inst["designations"], strict=True)]
-    for role, column in (("consult", "consult_24h"), ("visit", "visit_24h"), ("admit", "admit")):
-        derived = [Role(role) in d for d in defaults]
-        inst[column] = inst[column].fillna(pd.Series(derived, index=inst.index, dtype="boolean")).astype(bool)
+    # Blank role flags come from the designations.  Few distinct (kind, designations)
+    # combinations: derive each once, not once per row.
+    pairs = pd.Series(list(zip(inst["kind"].tolist(), inst["designations"].tolist(), strict=True)),
+                      index=inst.index, dtype=object)
+    defaults = c.map_distinct(pairs, lambda pair: default_roles(InstitutionKind(pair[0]), pair[1]))
+    for role in ROLE_ORDER:
+        derived = pd.Series([role in d for d in defaults], index=inst.index, dtype="boolean")
+        column = role_column(role)
+        inst[column] = inst[column].fillna(derived).astype(bool)
     for spec_col in schema.INSTITUTIONS.columns:
         if not spec_col.required and spec_col.name not in inst.columns:
             inst[spec_col.name] = pd.Series(pd.NA, index=inst.index, dtype="Int64")
 
     part = t["partnerships.csv"].drop(columns="_line").reset_index(drop=True)
-    part["roles"] = part["roles"].map(lambda rs: frozenset(Role(r) for r in rs))
+    part["roles"] = c.map_distinct(part["roles"], lambda rs: frozenset(Role(r) for r in rs))
 
     tt = t.get("travel_times.csv")
     if tt is not None:
