@@ -45,6 +45,14 @@ limit, possibly in parallel processes (each result lands in its component's
 slot), so the same input gives the same output.  The stage totals are sums over
 settled facilities and components, objective and bound alike, so the reported
 gap is the global one.
+
+At national scale each facility keeps only its K nearest candidates per role
+(``SolveOptions.nearest``).  Coverage is still proven for the *full* lists where
+possible: a component whose coverage falls short of the capacity-free bound is
+solved once more with a *phantom* per cut list — an institution beyond the cut,
+assumed to have room, which relaxes the full lists; if the phantoms add nothing,
+the coverage is optimal for the full lists, and if they do, the lists they used
+are lengthened and the changed components solved again (``run.match``).
 """
 
 from __future__ import annotations
@@ -166,14 +174,15 @@ class CooperationModel:
         self.settled_facilities = int(len(np.unique(x.f[red.settled])))
         t1 = time.perf_counter()
         keys = [self._key(rows) for rows in solver_comps]
-        todo = [k for k, key in enumerate(keys) if key not in self.cache]
+        # Re-use earlier results of the same content, unless goals 4–5 were skipped and this is the last round.
+        todo = [k for k, key in enumerate(keys) if key not in self.cache or self.final and not self.cache[key][3]]
         for k, out in zip(todo, _map_components(self, [solver_comps[k] for k in todo], opts.workers), strict=True):
             self.cache[keys[k]] = out
         parts = [self.cache[key] for key in keys]
         self.seconds = {"prepare": t1 - t0, "components": time.perf_counter() - t1}
-        for rows, (chosen, _, _) in zip(solver_comps, parts, strict=True):
+        for rows, (chosen, _, _, _) in zip(solver_comps, parts, strict=True):
             picked[rows] = chosen
-        self.stages = self._account(picked, solver_comps, [(p, proof) for _, p, proof in parts])
+        self.stages = self._account(picked, solver_comps, [(p, proof) for _, p, proof, _ in parts])
         self.chosen = self.candidates[picked].reset_index(drop=True)
         return self
 
@@ -182,9 +191,9 @@ class CooperationModel:
         """Objective, bound and proof of each goal, summed over facilities and components.
 
         Where a facility's candidate lists were cut to the nearest K, a bound must hold
-        for the *full* lists: for coverage that is the capacity-free bound (the same
-        with or without the cut) — met means proven; for agreements and travel the cut
-        model says nothing about the full lists, so no bound is claimed."""
+        for the *full* lists.  Coverage: proven where :meth:`_cut_proof` says so, else
+        the capacity-free bound (the same with or without the cut).  Agreements and
+        travel: the cut model says nothing about the full lists, so no bound is claimed."""
         x = self._x
         values = facility_values(x, picked)
         trivial = trivial_values(x)
@@ -273,7 +282,9 @@ class CooperationModel:
 
         chosen_w, parts = f.solve(self.stage_time_limit if limit is None else limit, self.options.effort_time_limit,
                                   proceed)
-        return f.rows_of(chosen_w), parts, proof.get("coverage") or self._cut_proof(rows, parts)
+        coverage = proof.get("coverage") or self._cut_proof(rows, parts)
+        complete = coverage[0] or not coverage[1] or self.final  # goals 4–5 were solved
+        return f.rows_of(chosen_w), parts, coverage, complete
 
 
 class ComponentFormulation:
