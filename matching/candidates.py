@@ -115,9 +115,14 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     existing = pd.MultiIndex.from_arrays([p["facility_id"], p["institution_id"]])
     cand["existing"] = pd.MultiIndex.from_arrays([cand["facility_id"], cand["institution_id"]]).isin(existing)
     cand["not_yet_asked"] = region.institutions["accepting"].reindex(cand["institution_id"]).isna().to_numpy()
+    return sort_candidates(cand[CANDIDATE_COLUMNS])
+
+
+def sort_candidates(cand: pd.DataFrame) -> pd.DataFrame:
+    """Candidates in their canonical order: facility, institution, then roles ①②③."""
     order = {r.value: k for k, r in enumerate(ROLE_ORDER)}
     cand = cand.assign(_r=cand["role"].map(order)).sort_values(["facility_id", "institution_id", "_r"])
-    return cand[CANDIDATE_COLUMNS].reset_index(drop=True)
+    return cand.drop(columns="_r").reset_index(drop=True)
 
 
 def _all_within(fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: np.ndarray,

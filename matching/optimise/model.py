@@ -160,8 +160,9 @@ class CooperationModel:
         comps = components(x, np.flatnonzero(red.active), red.free)
         picked = red.settled.copy()
         solver_comps = comps
+        # Each facility's capacity-free best pattern: the closed form, and the solver's hint.
+        relaxed = self._relaxed = best_patterns(x, np.flatnonzero(red.active))
         if opts.reduce and comps:
-            relaxed = best_patterns(x, np.flatnonzero(red.active))
             full = over(red.caps, usage(x, relaxed))
             pins = x.pinned | x.pinned_role
             closed = [not (full[x.i[rows]].any() or pins[rows].any()) for rows in comps]
@@ -236,14 +237,10 @@ class CooperationModel:
         x = self._x
         if not x.truncated[rows].any():
             return True, []
-        facs, at = np.unique(x.f[rows], return_inverse=True)
-        mask = np.zeros(len(facs), np.int64)
-        np.bitwise_or.at(mask, at, x.bit[rows])
-        full = POPCOUNT[mask] == x.missing[facs]
-        trivial = [(full & x.obligated[facs]).sum(), (full & ~x.obligated[facs]).sum(), POPCOUNT[mask].sum()]
-        if all(part[k].objective >= trivial[k] for k in range(3)):
+        _, trivial = coverable(x, rows)
+        if all(part[k].objective >= trivial[:, k].sum() for k in range(3)):
             return True, []
-        f = ComponentFormulation(x, rows, self._caps, phantoms=True)
+        f = ComponentFormulation(x, rows, self._caps, self._relaxed, phantoms=True)
         bound, wanted = f.phantom_bound(self.stage_time_limit)
         if bound is not None and bound <= f.coverage_value(part):
             return True, []
@@ -269,7 +266,7 @@ class CooperationModel:
     def _solve_component(self, rows: np.ndarray):
         """CP-SAT on one component's candidate rows: which of them are chosen, the goals, and
         whether coverage is proven for the full candidate lists (:meth:`_cut_proof`)."""
-        f = ComponentFormulation(self._x, rows, self._caps)
+        f = ComponentFormulation(self._x, rows, self._caps, self._relaxed)
         large = self.options.large_component
         limit = self.options.large_time_limit if large is not None and len(rows) >= large else None
         proof = {}
@@ -294,7 +291,8 @@ class ComponentFormulation:
     could be completed.  ``x_c`` and ``y_p`` are sums of ``w`` and never variables.
     """
 
-    def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray], phantoms: bool = False):
+    def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray],
+                 relaxed: np.ndarray | None = None, phantoms: bool = False):
         self.order = np.lexsort((x.role[rows], x.pair[rows]))  # pairs together, roles in order
         rows = rows[self.order]
         self.x, self.rows = x, rows
@@ -376,7 +374,7 @@ class ComponentFormulation:
         self.levels = (("maximize", (0, 1, 2), (w_obligated, w_effort, 1)),
                        ("minimize", (3, 4), (w_agreements, 1)))
         # Hint: the capacity-free best pattern (may be infeasible; CP-SAT repairs it).
-        best = best_patterns(x, rows)[rows]
+        best = (best_patterns(x, rows) if relaxed is None else relaxed)[rows]
         picked_mask = np.zeros(len(start), np.int64)
         np.bitwise_or.at(picked_mask, np.searchsorted(start, np.arange(len(rows)), side="right") - 1,
                          np.where(best, 1 << (np.arange(len(rows)) - np.repeat(start, size)), 0))
@@ -554,13 +552,23 @@ def facility_values(x: Instance, picked: np.ndarray) -> np.ndarray:
     return np.stack([full & x.obligated, full & ~x.obligated, covered, agreements, travel], axis=1).astype(float)
 
 
-def trivial_values(x: Instance) -> np.ndarray:
-    """Coverage if capacities were unlimited: every role with a candidate covered (goals 1–3)."""
-    mask = np.zeros(x.n_facilities, np.int64)
-    np.bitwise_or.at(mask, x.f, x.bit)
+def coverable(x: Instance, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The facilities among ``rows`` and their coverage if capacities were unlimited:
+    every role with a candidate covered (goals 1–3, one row per facility)."""
+    facs, at = np.unique(x.f[rows], return_inverse=True)
+    mask = np.zeros(len(facs), np.int64)
+    np.bitwise_or.at(mask, at, x.bit[rows])
     roles = POPCOUNT[mask]
-    full = roles == x.missing
-    return np.stack([full & x.obligated, full & ~x.obligated, roles], axis=1).astype(float)
+    full = roles == x.missing[facs]
+    return facs, np.stack([full & x.obligated[facs], full & ~x.obligated[facs], roles], axis=1).astype(float)
+
+
+def trivial_values(x: Instance) -> np.ndarray:
+    """:func:`coverable` for every facility of ``x``, one row per facility code."""
+    facs, values = coverable(x, np.arange(len(x.f)))
+    out = np.zeros((x.n_facilities, 3))
+    out[facs] = values
+    return out
 
 
 def _full_set_bounds(parts: list[StageResult], trivial: np.ndarray) -> list[StageResult]:

@@ -127,8 +127,7 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
         used = usage(x, now)
         for column in caps:
             caps[column] = caps[column] - used[column]  # NaN (unlimited) stays NaN
-    free = free_institutions(x, np.flatnonzero(active), caps)
-    return Reduction(active, settled, free, caps, rounds)
+    return Reduction(active, settled, free, caps, rounds)  # nothing changed since ``free``
 
 
 def components(x: Instance, rows: np.ndarray, free: np.ndarray) -> list[np.ndarray]:

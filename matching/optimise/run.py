@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from matching.candidates import facilities_to_match, find_candidates, travel_provider
+from matching.candidates import (
+    facilities_to_match,
+    find_candidates,
+    sort_candidates,
+    travel_provider,
+)
 from matching.explain import explain_proposals, explain_unmatched
 from matching.optimise.model import CooperationModel, StageResult
 from matching.optimise.options import SolveOptions
@@ -101,10 +106,7 @@ def lengthen(region: Region, status: pd.DataFrame, params: MatchParameters, trav
     facilities = sorted({f for f, _ in wanted})
     more = find_candidates(region, status.loc[facilities], params, travel, nearest=nearest)
     more["cost"] = travel_cost(more, region, params)
-    out = pd.concat([cand[~cand["facility_id"].isin(facilities)], more], ignore_index=True)
-    order = {r.value: k for k, r in enumerate(ROLE_ORDER)}
-    out = out.assign(_r=out["role"].map(order)).sort_values(["facility_id", "institution_id", "_r"])
-    return out.drop(columns="_r").reset_index(drop=True)
+    return sort_candidates(pd.concat([cand[~cand["facility_id"].isin(facilities)], more], ignore_index=True))
 
 
 def match(region: Region, params: MatchParameters | None = None,
