@@ -53,6 +53,12 @@ def test_match_at_scale_keeps_the_proven_coverage(tmp_path):
         assert f["objective"][goal] <= e["objective"][goal] <= f["bound"][goal], goal
 
 
+def test_match_rejects_a_nearest_below_one(tmp_path):
+    res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path), "--nearest", "0"])
+    assert res.exit_code == 2
+    assert "--nearest" in res.output and "0" in res.output
+
+
 def test_match_with_config(tmp_path):
     cfg = tmp_path / "run.toml"
     cfg.write_text('[limits.visit]\nkm = 8\n[[forbidden]]\nfacility_id = "F0001"\ninstitution_id = "I0001"\n',
