@@ -56,7 +56,7 @@ def test_match_at_scale_keeps_the_proven_coverage(tmp_path):
 def test_match_rejects_a_nearest_below_one(tmp_path):
     res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path), "--nearest", "0"])
     assert res.exit_code == 2
-    assert "--nearest" in res.output and "0" in res.output
+    assert "--nearest" in res.output and "greater than or equal to 1" in res.output
 
 
 def test_match_with_config(tmp_path):
