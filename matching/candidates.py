@@ -109,13 +109,46 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     cand["pinned_role"] = False
     cand = pd.concat([cand, _pinned_rows(region, need, params, travel)], ignore_index=True)
     cand["truncated"] = cand["truncated"].fillna(False).astype(bool)
-    cand = cand.drop_duplicates(["facility_id", "institution_id", "role"], keep="last")
+    cut = cand.groupby(["facility_id", "role"], sort=False)["truncated"].transform("any")
+    cand = cand.assign(truncated=cut).drop_duplicates(["facility_id", "institution_id", "role"], keep="last")
 
     p = region.partnerships
     existing = pd.MultiIndex.from_arrays([p["facility_id"], p["institution_id"]])
     cand["existing"] = pd.MultiIndex.from_arrays([cand["facility_id"], cand["institution_id"]]).isin(existing)
     cand["not_yet_asked"] = region.institutions["accepting"].reindex(cand["institution_id"]).isna().to_numpy()
     return sort_candidates(cand[CANDIDATE_COLUMNS])
+
+
+def count_candidates(region: Region, status: pd.DataFrame, params: MatchParameters) -> int:
+    """About how many candidate rows the full lists hold, without listing them.
+
+    Straight-line ball counts per role (k-d tree), with the run's speed and
+    circuity: exact for the default travel times, an estimate for road networks
+    and measured times.  Used to choose how a run is computed
+    (:func:`matching.optimise.options.for_size`).
+    """
+    need = facilities_to_match(status, params)
+    inst = eligible_institutions(region, params)
+    if need.empty or inst.empty:
+        return 0
+    fp, ip = Points.of(region.facilities.loc[need.index]), Points.of(inst)
+    missing_bits = need["missing_roles"].map(role_bits).to_numpy()
+    t = params.travel
+    total = 0
+    for role in ROLE_ORDER:
+        lim = params.limits[role]
+        radius = lim.minutes / 60.0 * t.speed_kmh / t.circuity
+        if lim.km is not None:
+            radius = min(radius, lim.km)
+        pool = inst[role_column(role)].to_numpy(bool)
+        rows = np.flatnonzero(missing_bits & BIT[role])
+        if not pool.any() or len(rows) == 0:
+            continue
+        tree = cKDTree(unit_vectors(ip.lat[pool], ip.lon[pool]))
+        chord = 2 * np.sin(min(np.pi, radius / EARTH_RADIUS_KM) / 2)
+        total += int(tree.query_ball_point(unit_vectors(fp.lat[rows], fp.lon[rows]), chord,
+                                           return_length=True).sum())
+    return total
 
 
 def sort_candidates(cand: pd.DataFrame) -> pd.DataFrame:
@@ -144,18 +177,61 @@ def _all_within(fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: np.nda
     return pd.concat(frames, ignore_index=True)
 
 
+#: Role sets that one institution can take as one agreement (①②, ①③, ②③, ①②③): with
+#: ``nearest``, the nearest institutions offering each of them are kept too, so a cut list
+#: never hides the partner that would save an agreement.
+BLOCKS = tuple(m for m in range(1, 1 << len(ROLE_ORDER)) if m & (m - 1))
+
+
+def block_nearest(k: int) -> int:
+    """How many institutions are kept per role set (``BLOCKS``) when lists are cut to ``k``."""
+    return max(2, k // 2)
+
+
+def _roles_of(mask: int):
+    return [r for r in ROLE_ORDER if mask & BIT[r]]
+
+
+def _block_limit(params: MatchParameters, mask: int) -> tuple[float, float | None]:
+    """Minutes and km an institution must be within to take every role of ``mask``."""
+    limits = [params.limits[r] for r in _roles_of(mask)]
+    kms = [lim.km for lim in limits if lim.km is not None]
+    return min(lim.minutes for lim in limits), (min(kms) if kms else None)
+
+
 def _keep_nearest(cand: pd.DataFrame, k: int) -> pd.DataFrame:
-    """The k nearest rows per (facility, role), ties by institution id; marks cut lists."""
+    """The k nearest rows per (facility, role), ties by institution id; marks cut lists.
+    Plus, for every role set in ``BLOCKS``, the nearest institutions able to take all of it."""
     cand = cand.sort_values(["facility_id", "role", "minutes", "institution_id"])
     rank = cand.groupby(["facility_id", "role"], sort=False).cumcount().to_numpy()
     size = cand.groupby(["facility_id", "role"], sort=False)["role"].transform("size").to_numpy()
-    return cand[rank < k].assign(truncated=(size > k)[rank < k])
+    kept = cand[rank < k].assign(truncated=(size > k)[rank < k])
+    bits = cand["role"].map({r.value: BIT[r] for r in ROLE_ORDER})
+    mask = bits.groupby([cand["facility_id"], cand["institution_id"]]).transform("sum").to_numpy()
+    frames = [kept]
+    for block in BLOCKS:
+        pairs = cand[((mask & block) == block) & ((bits.to_numpy() & block) > 0)]
+        first = pairs.drop_duplicates(["facility_id", "institution_id"]).sort_values(
+            ["facility_id", "minutes", "institution_id"])
+        near = first[first.groupby("facility_id", sort=False).cumcount() < block_nearest(k)]
+        take = pd.MultiIndex.from_frame(near[["facility_id", "institution_id"]])
+        frames.append(pairs[pd.MultiIndex.from_frame(pairs[["facility_id", "institution_id"]]).isin(take)]
+                      .assign(truncated=False))
+    return _list_flags(pd.concat(frames, ignore_index=True))
+
+
+def _list_flags(cand: pd.DataFrame) -> pd.DataFrame:
+    """One row per (facility, institution, role); ``truncated`` is a property of the whole list."""
+    cand = cand.drop_duplicates(["facility_id", "institution_id", "role"])
+    cut = cand.groupby(["facility_id", "role"], sort=False)["truncated"].transform("any")
+    return cand.assign(truncated=cut.astype(bool))
 
 
 def _nearest_geodesic(fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: np.ndarray,
                       params: MatchParameters, travel: GeodesicTravel, k: int,
                       forbidden: set[tuple[str, str]]) -> pd.DataFrame:
-    """The k nearest candidates per (facility, role) by k-d tree queries, exact.
+    """The k nearest candidates per (facility, role) by k-d tree queries, exact — and, per
+    role set in ``BLOCKS``, the ``block_nearest(k)`` nearest institutions offering all of it.
 
     The tree ranks by chord length on a sphere, the limits are geodesic on the
     ellipsoid (< 0.6% apart): we ask for more neighbours than needed and re-ask,
@@ -163,55 +239,69 @@ def _nearest_geodesic(fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: 
     the tree returned.  Forbidden pairs are skipped before counting to k.
     """
     frames = []
-    n_forbidden = len(forbidden)
-    for role in ROLE_ORDER:
-        lim = params.limits[role]
-        radius = lim.minutes / 60.0 * travel.speed_kmh / travel.circuity
-        if lim.km is not None:
-            radius = min(radius, lim.km)
-        pool = np.flatnonzero(inst[role_column(role)].to_numpy(bool))
-        rows = np.flatnonzero(missing_bits & BIT[role])
+    offers = {r: inst[role_column(r)].to_numpy(bool) for r in ROLE_ORDER}
+    for block in [BIT[r] for r in ROLE_ORDER] + list(BLOCKS):
+        roles = _roles_of(block)
+        minutes_limit, km_limit = _block_limit(params, block)
+        pool = np.flatnonzero(np.logical_and.reduce([offers[r] for r in roles]))
+        rows = np.flatnonzero((missing_bits & block) == block)
         if len(pool) == 0 or len(rows) == 0:
             continue
-        tree = cKDTree(unit_vectors(ip.lat[pool], ip.lon[pool]))
-        chord = 2 * np.sin(min(np.pi, radius * 1.01 / EARTH_RADIUS_KM) / 2)
-        want = min(len(pool), k + n_forbidden + max(4, k // 2))
-        todo = rows
-        while len(todo):
-            q = min(len(pool), want)
-            dist, nn = tree.query(unit_vectors(fp.lat[todo], fp.lon[todo]), k=q, distance_upper_bound=chord)
-            dist, nn = dist.reshape(len(todo), q), nn.reshape(len(todo), q)
-            found = np.isfinite(dist)
-            fi = np.repeat(todo, q)[found.ravel()]
-            ii = pool[nn[found]]
-            km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii])
-            minutes = travel.minutes_for_km(km)
-            ok = (minutes <= lim.minutes) & ((km <= lim.km) if lim.km is not None else True)
-            df = pd.DataFrame({"fi": fi[ok], "facility_id": fp.ids[fi[ok]], "institution_id": ip.ids[ii[ok]],
-                               "minutes": minutes[ok], "km": km[ok]})
-            if forbidden:
-                pair = pd.MultiIndex.from_arrays([df["facility_id"], df["institution_id"]])
-                df = df[~pair.isin(pd.MultiIndex.from_tuples(sorted(forbidden)))]
-            df = df.sort_values(["fi", "minutes", "institution_id"])
-            rank = df.groupby("fi", sort=False).cumcount().to_numpy()
-            at = np.searchsorted(todo, df["fi"].to_numpy())  # todo is sorted
-            # A full tree answer (q neighbours, all in range) may hide more: the list is
-            # exact only if the k-th kept is safely nearer than the farthest neighbour asked.
-            full = found.all(axis=1) & (q < len(pool))
-            kth_km = np.full(len(todo), np.inf)
-            kth_km[at[rank == k - 1]] = df["km"].to_numpy()[rank == k - 1]
-            far_km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, dist[:, -1] / 2))
-            safe = ~full | (kth_km * 1.01 < far_km)
-            n_valid = np.bincount(at, minlength=len(todo))
-            cut = full | (n_valid > k)  # more candidates exist than the k kept
-            keep = safe[at] & (rank < k)
-            frames.append(df[keep].assign(role=role.value, truncated=cut[at[keep]]))
-            todo = todo[~safe]
-            want *= 2
+        single = len(roles) == 1
+        found = _nearest_in_pool(fp, ip, pool, rows, minutes_limit, km_limit, travel,
+                                 k if single else block_nearest(k), forbidden)
+        for r in roles:
+            frames.append(found.assign(role=r.value, truncated=found["truncated"] & single))
     if not frames:
         return pd.DataFrame(columns=["facility_id", "institution_id", "role", "minutes", "km", "truncated"])
-    out = pd.concat(frames, ignore_index=True).drop(columns="fi")
-    return out
+    return _list_flags(pd.concat(frames, ignore_index=True))
+
+
+def _nearest_in_pool(fp: Points, ip: Points, pool: np.ndarray, rows: np.ndarray, minutes_limit: float,
+                     km_limit: float | None, travel: GeodesicTravel, k: int,
+                     forbidden: set[tuple[str, str]]) -> pd.DataFrame:
+    """For each facility in ``rows``, the k nearest institutions of ``pool`` within the limits
+    (by minutes, ties by id), and whether more were within them (``truncated``)."""
+    radius = minutes_limit / 60.0 * travel.speed_kmh / travel.circuity
+    if km_limit is not None:
+        radius = min(radius, km_limit)
+    tree = cKDTree(unit_vectors(ip.lat[pool], ip.lon[pool]))
+    chord = 2 * np.sin(min(np.pi, radius * 1.01 / EARTH_RADIUS_KM) / 2)
+    want = min(len(pool), k + len(forbidden) + max(4, k // 2))
+    todo = rows
+    frames = []
+    while len(todo):
+        q = min(len(pool), want)
+        dist, nn = tree.query(unit_vectors(fp.lat[todo], fp.lon[todo]), k=q, distance_upper_bound=chord)
+        dist, nn = dist.reshape(len(todo), q), nn.reshape(len(todo), q)
+        found = np.isfinite(dist)
+        fi = np.repeat(todo, q)[found.ravel()]
+        ii = pool[nn[found]]
+        km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii])
+        minutes = travel.minutes_for_km(km)
+        ok = (minutes <= minutes_limit) & ((km <= km_limit) if km_limit is not None else True)
+        df = pd.DataFrame({"fi": fi[ok], "facility_id": fp.ids[fi[ok]], "institution_id": ip.ids[ii[ok]],
+                           "minutes": minutes[ok], "km": km[ok]})
+        if forbidden:
+            pair = pd.MultiIndex.from_arrays([df["facility_id"], df["institution_id"]])
+            df = df[~pair.isin(pd.MultiIndex.from_tuples(sorted(forbidden)))]
+        df = df.sort_values(["fi", "minutes", "institution_id"])
+        rank = df.groupby("fi", sort=False).cumcount().to_numpy()
+        at = np.searchsorted(todo, df["fi"].to_numpy())  # todo is sorted
+        # A full tree answer (q neighbours, all in range) may hide more: the list is
+        # exact only if the k-th kept is safely nearer than the farthest neighbour asked.
+        full = found.all(axis=1) & (q < len(pool))
+        kth_km = np.full(len(todo), np.inf)
+        kth_km[at[rank == k - 1]] = df["km"].to_numpy()[rank == k - 1]
+        far_km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, dist[:, -1] / 2))
+        safe = ~full | (kth_km * 1.01 < far_km)
+        n_valid = np.bincount(at, minlength=len(todo))
+        cut = full | (n_valid > k)  # more candidates exist than the k kept
+        keep = safe[at] & (rank < k)
+        frames.append(df[keep].assign(truncated=cut[at[keep]]))
+        todo = todo[~safe]
+        want *= 2
+    return pd.concat(frames, ignore_index=True).drop(columns="fi")
 
 
 def _partner_rows(region: Region, fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: np.ndarray,

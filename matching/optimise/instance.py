@@ -54,6 +54,7 @@ class Instance:
     obligated: np.ndarray        # per facility code
     missing: np.ndarray          # per facility code: number of missing roles
     caps: dict[str, np.ndarray]  # per capacity column, per institution code (NaN = unlimited)
+    minutes: np.ndarray | None = None  # travel minutes (the greedy's order); None = by cost
 
     @property
     def bit(self) -> np.ndarray:
@@ -93,7 +94,8 @@ class Instance:
                    pair=pair.astype(np.int64), facility_ids=np.asarray(fids, object),
                    institution_ids=np.asarray(iids, object),
                    residents=fac["residents"].to_numpy(np.int64), obligated=fac["obligated"].to_numpy(bool),
-                   missing=fac["missing"].to_numpy(np.int64), caps=caps)
+                   missing=fac["missing"].to_numpy(np.int64), caps=caps,
+                   minutes=cand["minutes"].to_numpy(float) if "minutes" in cand.columns else None)
 
 
 def usage(x: Instance, rows: np.ndarray) -> dict[str, np.ndarray]:
