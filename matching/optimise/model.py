@@ -68,6 +68,7 @@ import pandas as pd
 from ortools.sat.python import cp_model
 
 from matching.optimise.closed_form import best_patterns
+from matching.optimise.greedy import greedy_rows
 from matching.optimise.instance import POPCOUNT, ROLES, Instance, over, usage
 from matching.optimise.options import SolveOptions
 from matching.optimise.reduce import Reduction, components, reduce
@@ -79,6 +80,15 @@ STAGES = (
     ("new_agreements", "minimize"),
     ("travel_cost", "minimize"),
 )
+
+#: The goals as users read them (summaries, warnings, the page).
+GOAL_LABELS = {
+    "obligated_full": "全要件を満たす義務施設の数",
+    "effort_full": "全要件を満たす努力義務施設の数",
+    "roles_covered": "充足される役割の数",
+    "new_agreements": "新規協定数",
+    "travel_cost": "入所者数で重み付けした移動時間",
+}
 
 
 @dataclass
@@ -132,6 +142,11 @@ class CooperationModel:
     #: False while cut lists may still be lengthened (components that will be solved
     #: again skip goals 4–5).
     final: bool = True
+    #: The cost is resident-weighted travel alone (no area-preference penalty), so the
+    #: nearest candidates are the cheapest: a travel bound for cut lists holds.
+    travel_is_minutes: bool = True
+    #: The greedy assignment was returned because the solver's was worse on goals 1–3.
+    greedy_floor: bool = False
 
     @classmethod
     def from_frames(cls, candidates: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.DataFrame,
@@ -161,7 +176,9 @@ class CooperationModel:
         picked = red.settled.copy()
         solver_comps = comps
         # Each facility's capacity-free best pattern: the closed form, and the solver's hint.
-        relaxed = self._relaxed = best_patterns(x, np.flatnonzero(red.active))
+        relaxed = best_patterns(x, np.flatnonzero(red.active))
+        # The greedy assignment on what is left: the solver's starting point and its floor.
+        self._greedy = greedy_rows(x, np.flatnonzero(red.active), red.caps)
         if opts.reduce and comps:
             full = over(red.caps, usage(x, relaxed))
             pins = x.pinned | x.pinned_role
@@ -184,6 +201,13 @@ class CooperationModel:
         for rows, (chosen, _, _, _) in zip(solver_comps, parts, strict=True):
             picked[rows] = chosen
         self.stages = self._account(picked, solver_comps, [(p, proof) for _, p, proof, _ in parts])
+        if not all(s.optimal for s in self.stages[:3]):
+            # Coverage not proven: never return less than the greedy rule on the same candidates.
+            greedy = greedy_rows(x)
+            values = facility_values(x, greedy).sum(axis=0)
+            if _lex_key(values) > _lex_key([s.objective for s in self.stages]):
+                picked, self.greedy_floor = greedy, True
+                self.stages = _revalue(self.stages, values)
         self.chosen = self.candidates[picked].reset_index(drop=True)
         return self
 
@@ -194,7 +218,7 @@ class CooperationModel:
         Where a facility's candidate lists were cut to the nearest K, a bound must hold
         for the *full* lists.  Coverage: proven where :meth:`_cut_proof` says so, else
         the capacity-free bound (the same with or without the cut).  Agreements and
-        travel: the cut model says nothing about the full lists, so no bound is claimed."""
+        travel: :meth:`_effort_bounds`."""
         x = self._x
         values = facility_values(x, picked)
         trivial = trivial_values(x)
@@ -206,6 +230,7 @@ class CooperationModel:
         bound = objective.astype(float)
         optimal = np.ones(5, bool)
         solved = np.zeros(x.n_facilities, bool)
+        uncut_parts = []  # (facilities, goals 4–5 bounds) of solver components with full lists
         for rows, (part, (proven, wanted)) in zip(solver_comps, parts, strict=True):
             facs = np.unique(x.f[rows])
             solved[facs] = True
@@ -213,6 +238,8 @@ class CooperationModel:
                 self.expand += wanted
                 limit = np.array([p.objective for p in part[:3]]) if proven else trivial[facs].sum(axis=0)
                 part = _full_set_bounds(part, limit)
+            else:
+                uncut_parts.append((facs, [part[3].bound, part[4].bound]))
             for k, p in enumerate(part):
                 bound[k] += p.bound - p.objective
                 optimal[k] &= p.optimal
@@ -221,10 +248,40 @@ class CooperationModel:
         if plain.any():
             bound[:3] += (trivial[plain, :3] - values[plain, :3]).sum(axis=0)
             optimal[:3] &= bool((values[plain, :3] >= trivial[plain, :3]).all())
-            bound[3:] = np.nan
-            optimal[3:] = False
+        if cut.any():
+            covered_all = bool(optimal[:3].all() and (objective[:3] >= trivial[in_model].sum(axis=0)).all())
+            bound[3:] = self._effort_bounds(objective, covered_all, uncut_parts)
+            optimal[3:] = [objective[3] <= bound[3], objective[3] <= bound[3] and objective[4] <= bound[4]]
         return [StageResult(name, sense, float(objective[k]), float(bound[k]), bool(optimal[k]))
                 for k, (name, sense) in enumerate(STAGES)]
+
+    def _effort_bounds(self, objective: np.ndarray, covered_all: bool,
+                       uncut_parts: list[tuple[np.ndarray, list[float]]]) -> list[float]:
+        """Lower bounds on goals 4–5 (agreements, travel) valid for the *full* candidate lists.
+
+        When every role that has a candidate is covered — coverage proven at its
+        capacity-free bound — every optimal solution covers, for every facility, all
+        of its coverable roles.  A facility then needs at least the agreements of its
+        capacity-free best pattern (``closed_form.best_patterns``), and the cut lists
+        hold that pattern: per role set, the nearest institutions able to take it as
+        one agreement are never cut (``candidates.BLOCKS``).  A solver component with
+        full lists contributes its own proven bound where that is higher.  Travel is
+        bounded the same way, but only when agreements are at their bound (every part
+        at its own), and only when the cost is travel alone: a preference penalty
+        (``CooperationModel.travel_is_minutes`` False) may make a farther partner cheaper.
+
+        Otherwise no bound is claimed (NaN): the run says so."""
+        if not covered_all:
+            return [np.nan, np.nan]
+        x = self._x
+        best = facility_values(x, best_patterns(x))
+        bounds = best[:, 3:].sum(axis=0)
+        for facs, part in uncut_parts:
+            for k in range(2):
+                if not np.isnan(part[k]):
+                    bounds[k] += max(0.0, part[k] - best[facs, 3 + k].sum())
+        travel = bounds[1] if objective[3] <= bounds[0] and self.travel_is_minutes else np.nan
+        return [float(bounds[0]), float(travel)]
 
     def _cut_proof(self, rows: np.ndarray, part: list[StageResult]) -> tuple[bool, list[tuple[str, str]]]:
         """Is this component's coverage optimal for the *full* candidate lists?
@@ -240,7 +297,7 @@ class CooperationModel:
         _, trivial = coverable(x, rows)
         if all(part[k].objective >= trivial[:, k].sum() for k in range(3)):
             return True, []
-        f = ComponentFormulation(x, rows, self._caps, self._relaxed, phantoms=True)
+        f = ComponentFormulation(x, rows, self._caps, self._greedy, phantoms=True)
         bound, wanted = f.phantom_bound(self.stage_time_limit)
         if bound is not None and bound <= f.coverage_value(part):
             return True, []
@@ -266,7 +323,7 @@ class CooperationModel:
     def _solve_component(self, rows: np.ndarray):
         """CP-SAT on one component's candidate rows: which of them are chosen, the goals, and
         whether coverage is proven for the full candidate lists (:meth:`_cut_proof`)."""
-        f = ComponentFormulation(self._x, rows, self._caps, self._relaxed)
+        f = ComponentFormulation(self._x, rows, self._caps, self._greedy)
         large = self.options.large_component
         limit = self.options.large_time_limit if large is not None and len(rows) >= large else None
         proof = {}
@@ -281,7 +338,18 @@ class CooperationModel:
                                   proceed)
         coverage = proof.get("coverage") or self._cut_proof(rows, parts)
         complete = coverage[0] or not coverage[1] or self.final  # goals 4–5 were solved
-        return f.rows_of(chosen_w), parts, coverage, complete
+        chosen = f.rows_of(chosen_w)
+        greedy = self._greedy[rows]
+        if _coverage_key(self._x, rows[greedy]) > _coverage_key(self._x, rows[chosen]):
+            # The solver ran out of time below the greedy assignment: the floor holds.
+            chosen, parts = greedy, _revalue(parts, self._values(rows, greedy))
+        return chosen, parts, coverage, complete
+
+    def _values(self, rows: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """The five goals' totals when the rows ``rows[local]`` are chosen."""
+        picked = np.zeros(len(self._x.f), bool)
+        picked[rows[local]] = True
+        return facility_values(self._x, picked).sum(axis=0)
 
 
 class ComponentFormulation:
@@ -292,7 +360,7 @@ class ComponentFormulation:
     """
 
     def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray],
-                 relaxed: np.ndarray | None = None, phantoms: bool = False):
+                 hint: np.ndarray | None = None, phantoms: bool = False):
         self.order = np.lexsort((x.role[rows], x.pair[rows]))  # pairs together, roles in order
         rows = rows[self.order]
         self.x, self.rows = x, rows
@@ -373,8 +441,8 @@ class ComponentFormulation:
         w_agreements = int(cost.sum()) + 1  # travel cost ≤ Σ cost
         self.levels = (("maximize", (0, 1, 2), (w_obligated, w_effort, 1)),
                        ("minimize", (3, 4), (w_agreements, 1)))
-        # Hint: the capacity-free best pattern (may be infeasible; CP-SAT repairs it).
-        best = (best_patterns(x, rows) if relaxed is None else relaxed)[rows]
+        # Hint: the greedy assignment (feasible, so CP-SAT starts from a solution).
+        best = (greedy_rows(x, rows, caps) if hint is None else hint)[rows]
         picked_mask = np.zeros(len(start), np.int64)
         np.bitwise_or.at(picked_mask, np.searchsorted(start, np.arange(len(rows)), side="right") - 1,
                          np.where(best, 1 << (np.arange(len(rows)) - np.repeat(start, size)), 0))
@@ -550,6 +618,27 @@ def facility_values(x: Instance, picked: np.ndarray) -> np.ndarray:
     agreements = np.bincount(x.f[np.flatnonzero(new)[first]], minlength=n_f)
     travel = np.bincount(f, weights=x.cost[picked], minlength=n_f)
     return np.stack([full & x.obligated, full & ~x.obligated, covered, agreements, travel], axis=1).astype(float)
+
+
+def _lex_key(values) -> tuple[float, float, float]:
+    """Goals 1–3 (maximised) as a tuple that compares lexicographically."""
+    return tuple(float(v) for v in list(values)[:3])
+
+
+def _coverage_key(x: Instance, picked: np.ndarray) -> tuple[float, float, float]:
+    """:func:`_lex_key` of the rows ``picked`` (indices), counted over their facilities only."""
+    facs, covered = np.unique(x.f[picked], return_counts=True)
+    full = covered == x.missing[facs]
+    return float((full & x.obligated[facs]).sum()), float((full & ~x.obligated[facs]).sum()), float(len(picked))
+
+
+def _revalue(stages: list[StageResult], values) -> list[StageResult]:
+    """``stages`` with the objective of another solution (the bounds stay; proven only if met)."""
+    out = []
+    for s, v in zip(stages, values, strict=True):
+        met = v >= s.bound if s.sense == "maximize" else v <= s.bound
+        out.append(StageResult(s.name, s.sense, float(v), s.bound, bool(met)))
+    return out
 
 
 def coverable(x: Instance, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

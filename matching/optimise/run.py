@@ -14,14 +14,15 @@ import numpy as np
 import pandas as pd
 
 from matching.candidates import (
+    count_candidates,
     facilities_to_match,
     find_candidates,
     sort_candidates,
     travel_provider,
 )
 from matching.explain import explain_proposals, explain_unmatched
-from matching.optimise.model import CooperationModel, StageResult
-from matching.optimise.options import SolveOptions
+from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult
+from matching.optimise.options import SolveOptions, for_size
 from matching.parameters import MatchParameters
 from matching.region import Region
 from matching.status import facility_status
@@ -47,6 +48,8 @@ class MatchResult:
     seconds: dict[str, float] = field(default_factory=dict)
     closed_components: int = 0   # components solved in closed form (no solver)
     settled_facilities: int = 0  # facilities settled by the exact reductions (no solver)
+    options: SolveOptions = field(default_factory=SolveOptions)  # how it was computed
+    greedy_floor: bool = False   # the greedy assignment was returned (the solver's was worse)
 
     @property
     def optimal(self) -> bool:
@@ -123,11 +126,12 @@ def match(region: Region, params: MatchParameters | None = None,
     >>> result.optimal, len(result.proposals)                  # doctest: +SKIP
     """
     params = params or MatchParameters()
-    options = options or SolveOptions()
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     before = facility_status(region)
     need = facilities_to_match(before, params)
+    if options is None:  # chosen by the data: exact on small regions, cut lists on large ones
+        options = for_size(count_candidates(region, before, params))
     seconds["status"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -142,6 +146,7 @@ def match(region: Region, params: MatchParameters | None = None,
     model = CooperationModel.from_frames(cand, inputs, region.institutions,
                                          stage_time_limit=params.stage_time_limit, options=options)
     model.final = rounds == 0
+    model.travel_is_minutes = params.prefer_same is None
     model.solve()
     seconds["solve"] = time.perf_counter() - t0
     seconds.update({f"solve_{k}": v for k, v in model.seconds.items()})
@@ -153,7 +158,8 @@ def match(region: Region, params: MatchParameters | None = None,
         cand = lengthen(region, before, params, travel, cand, model.expand,
                         options.nearest * options.expand_factor ** (k + 1))
         model = CooperationModel(cand, inputs, region.institutions, params.stage_time_limit, options,
-                                 cache=model.cache, final=k == rounds - 1).solve()
+                                 cache=model.cache, final=k == rounds - 1,
+                                 travel_is_minutes=params.prefer_same is None).solve()
         seconds["solve"] += time.perf_counter() - t0
         seconds["expand"] = seconds.get("expand", 0.0) + time.perf_counter() - t0
 
@@ -175,7 +181,7 @@ def match(region: Region, params: MatchParameters | None = None,
     seconds["explain"] = time.perf_counter() - t0
     return MatchResult(params, before, after, cand, proposals, unmatched, alternatives,
                        model.stages, model.components, seconds, model.closed_components,
-                       model.settled_facilities)
+                       model.settled_facilities, options, model.greedy_floor)
 
 
 def summary(result: MatchResult) -> dict:
@@ -195,11 +201,59 @@ def summary(result: MatchResult) -> dict:
         "unmatched_facilities": int(result.unmatched["facility_id"].nunique()),
         "status_before": counts(result.status_before),
         "status_after": counts(result.status_after),
+        # No bound (NaN) is written as null: JSON has no NaN, and "unknown" is what it means.
         "objective": {s.name: s.objective for s in result.stages},
-        "bound": {s.name: s.bound for s in result.stages},
-        "gap": {s.name: round(s.gap, 6) for s in result.stages},
+        "bound": {s.name: s.bound if np.isfinite(s.bound) else None for s in result.stages},
+        "gap": {s.name: round(s.gap, 6) if np.isfinite(s.gap) else None for s in result.stages},
         "optimal": result.optimal,
+        "proof": {
+            "coverage_proven": all(s.optimal for s in result.stages[:3]),
+            "all_goals_proven": result.optimal,
+            "greedy_floor": result.greedy_floor,
+            "candidate_lists": "full" if result.options.nearest is None else f"nearest {result.options.nearest}",
+        },
+        "warnings": proof_warnings(result),
+        "notes": proof_notes(result),
         "components": result.components,
         "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
         "parameters": result.params.model_dump(mode="json"),
     }
+
+
+def _gap_text(stage: StageResult) -> str:
+    return f"{GOAL_LABELS[stage.name]}: 提案 {stage.objective:,.0f}、証明済みの限界 {stage.bound:,.0f}（差 {stage.gap:.1%}）"
+
+
+def proof_warnings(result: MatchResult) -> list[str]:
+    """What a user must know before relying on the run, in Japanese (empty when coverage is proven).
+
+    A gap on goals 1–3 means more facilities might be brought to "all met" than proposed."""
+    out = []
+    short = [s for s in result.stages[:3] if not s.optimal]
+    if short:
+        out.append("カバー（目標1〜3）が最適と証明されていません — "
+                   + "、".join(_gap_text(s) if np.isfinite(s.bound) else f"{GOAL_LABELS[s.name]}: 限界不明"
+                              for s in short)
+                   + "。提案はそのまま使えますが、さらに多くの施設を充足できる可能性があります。"
+                   "対処: 実行パラメータ stage_time_limit を延ばす、--nearest を大きくする、"
+                   "または二次医療圏ごとに分けて実行してください。")
+    if result.greedy_floor:
+        out.append("ソルバーが制限時間内に、最寄り順の割当て（貪欲法）より良い解を見つけられませんでした。"
+                   "貪欲法の割当てを提案しています。")
+    return out
+
+
+def proof_notes(result: MatchResult) -> list[str]:
+    """Goals 4–5 (agreements, travel) where not proven: the remaining gap, in Japanese."""
+    agreements = result.stage("new_agreements")
+    travel = result.stage("travel_cost")
+    if agreements.optimal and travel.optimal:
+        return []
+    if not np.isfinite(agreements.bound):
+        return ["新規協定数（目標4）と移動時間（目標5）は最小と証明されていません（候補を各役割の近い順に絞ったため、"
+                "全候補に対する下限を示せません）。協定数はさらに減らせる可能性があります。"]
+    out = [] if agreements.optimal else [_gap_text(agreements) + "。"]
+    if not travel.optimal:
+        out.append(_gap_text(travel) + "。" if np.isfinite(travel.bound)
+                   else f"{GOAL_LABELS['travel_cost']}（目標5）は最小と証明されていません。")
+    return out
