@@ -1,4 +1,4 @@
-"""The same cooperation model written the straightforward way: PuLP + CBC.
+"""The same cooperation model written the straightforward way: PuLP + CBC (or HiGHS).
 
 What an analyst would write with the usual open-source tools: one MILP over the
 whole candidate table (no components, no dominance pruning, no closed form), the
@@ -43,7 +43,8 @@ def model_inputs_of(region, result) -> pd.DataFrame:
 
 
 def solve_pulp(cand: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.DataFrame,
-               time_limit: float | None = None, threads: int = 1) -> PulpResult:
+               time_limit: float | None = None, threads: int = 1, solver: str = "cbc") -> PulpResult:
+    """``solver``: "cbc" (PuLP's bundled CBC) or "highs" (HiGHS through highspy)."""
     t0 = time.perf_counter()
     cand = cand.reset_index(drop=True)
     fids, iids, roles = (cand[c].to_numpy() for c in ("facility_id", "institution_id", "role"))
@@ -125,7 +126,8 @@ def solve_pulp(cand: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.Da
     w_agreements = int(cost.sum()) + 1
     seconds = {"build": time.perf_counter() - t0}
 
-    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=threads)
+    solver = (pulp.HiGHS(msg=False, timeLimit=time_limit, threads=threads) if solver == "highs"
+              else pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=threads))
     status = []
     t1 = time.perf_counter()
     level1 = w_obligated * obl + w_effort * eff + covered

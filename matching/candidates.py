@@ -119,6 +119,12 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     return sort_candidates(cand[CANDIDATE_COLUMNS])
 
 
+def straight_line_radius(minutes: float, km: float | None, speed_kmh: float, circuity: float) -> float:
+    """The straight-line km within which a candidate can meet a minutes limit (and a km limit)."""
+    radius = minutes / 60.0 * speed_kmh / circuity
+    return radius if km is None else min(radius, km)
+
+
 def count_candidates(region: Region, status: pd.DataFrame, params: MatchParameters) -> int:
     """About how many candidate rows the full lists hold, without listing them.
 
@@ -137,9 +143,7 @@ def count_candidates(region: Region, status: pd.DataFrame, params: MatchParamete
     total = 0
     for role in ROLE_ORDER:
         lim = params.limits[role]
-        radius = lim.minutes / 60.0 * t.speed_kmh / t.circuity
-        if lim.km is not None:
-            radius = min(radius, lim.km)
+        radius = straight_line_radius(lim.minutes, lim.km, t.speed_kmh, t.circuity)
         pool = inst[role_column(role)].to_numpy(bool)
         rows = np.flatnonzero(missing_bits & BIT[role])
         if not pool.any() or len(rows) == 0:
@@ -262,9 +266,7 @@ def _nearest_in_pool(fp: Points, ip: Points, pool: np.ndarray, rows: np.ndarray,
                      forbidden: set[tuple[str, str]]) -> pd.DataFrame:
     """For each facility in ``rows``, the k nearest institutions of ``pool`` within the limits
     (by minutes, ties by id), and whether more were within them (``truncated``)."""
-    radius = minutes_limit / 60.0 * travel.speed_kmh / travel.circuity
-    if km_limit is not None:
-        radius = min(radius, km_limit)
+    radius = straight_line_radius(minutes_limit, km_limit, travel.speed_kmh, travel.circuity)
     tree = cKDTree(unit_vectors(ip.lat[pool], ip.lon[pool]))
     chord = 2 * np.sin(min(np.pi, radius * 1.01 / EARTH_RADIUS_KM) / 2)
     want = min(len(pool), k + len(forbidden) + max(4, k // 2))

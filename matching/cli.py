@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +42,14 @@ def _load(region_dir: Path, strict: bool):
     if region.skipped:
         console.print(f"[yellow]{len(region.skipped)} row(s) skipped (lenient mode)[/yellow]")
     return region
+
+
+def _print_proof(summary: dict) -> None:
+    """Warnings (coverage not proven) on stderr, notes (agreements/travel gap) on stdout; literal text."""
+    for text in summary.get("warnings", []):
+        print(f"警告: {text}", file=sys.stderr)
+    for text in summary.get("notes", []):
+        print(f"注: {text}")
 
 
 def _print_status(title: str, table: pd.DataFrame) -> None:
@@ -102,7 +111,7 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
                                              help="check the proposals with the independent verifier"),
           nearest: int = typer.Option(None, min=1, help="keep the K nearest candidates per facility and role "
                                       "(lengthened where the coverage proof needs it); for national-size runs"),
-          workers: int = typer.Option(1, min=1, help="processes for the components left to the solver")):
+          workers: int = typer.Option(None, min=1, help="processes for the components left to the solver")):
     """Propose cooperating institutions for facilities with missing roles."""
     import dataclasses
 
@@ -116,8 +125,9 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
         params = MatchParameters.from_toml(config) if config else MatchParameters()
         if include_unreported is not None:
             params = params.model_copy(update={"include_unreported": include_unreported})
-        options = (dataclasses.replace(NATIONAL, nearest=nearest, workers=workers) if nearest
-                   else SolveOptions(workers=workers))
+        # No option: chosen by the region's size (options.for_size); flags are for experts.
+        options = (dataclasses.replace(NATIONAL, nearest=nearest, workers=workers or NATIONAL.workers)
+                   if nearest else SolveOptions(workers=workers) if workers else None)
         result = run_match(region, params, options)
     except ParameterError as exc:
         console.print(f"[red]パラメータの誤り / invalid parameters[/red]\n{exc}")
@@ -137,6 +147,7 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
         f"未充足の施設 {s['unmatched_facilities']}\n"
         f"optimal={s['optimal']}  objective={s['objective']}  gap={s['gap']}  "
         f"components={s['components']}  seconds={s['seconds']}")
+    _print_proof(s)
     if verify_result:
         problems = verify(region, out / "proposals.csv", params)
         if problems:

@@ -259,3 +259,20 @@ def test_dashboard_shows_the_status_table_chart_and_csv(page, server):
 
     from matching.reports import SHEETS
     assert SHEETS["summary"] in load_workbook(io.BytesIO(Path(d.value.path()).read_bytes())).sheetnames
+
+
+def test_unproven_run_shows_the_warning(browser):
+    """A solver time limit far too short: the page shows the run's warning, word for word."""
+    with tempfile.TemporaryDirectory() as tmp, serve(DEMO, Path(tmp), USERS, stage_time_limit=0.0001) as srv:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        sign_in(page, srv, "pref03")
+        page.click("button[data-view=workflow]")
+        page.click("#run-start")
+        page.wait_for_selector("#run-summary[data-state=done]", timeout=60000)
+        run_id = int(page.get_attribute("#run-progress", "data-run-id"))
+        warnings = api(srv, "pref03", f"/runs/{run_id}")["summary"]["warnings"]
+        assert warnings
+        shown = page.locator("#run-warnings li.warning").all_inner_texts()
+        assert shown == [f"警告：{w}" for w in warnings]
+        context.close()

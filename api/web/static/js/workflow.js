@@ -80,6 +80,7 @@ async function start(body, what) {
   buttons.forEach((b) => (b.disabled = true));
   summary.textContent = "";
   delete summary.dataset.state;
+  showProof({});
   try {
     let run = await api("/runs", { method: "POST", body });
     document.getElementById("run-progress").dataset.runId = run.id;
@@ -97,6 +98,7 @@ async function start(body, what) {
       summary.textContent = `実行 ${run.id}：提案 ${s.proposals ?? "?"}件（新規の協定 ${s.new_agreements ?? "?"}件）、`
         + `確保できない役割が残る施設 ${s.unmatched_facilities ?? "?"}件${s.optimal ? "、最適性を証明済み" : ""}。`;
       summary.dataset.state = "done";
+      showProof(s);
       showMessage(`${what}が完了しました。`);
     } else {
       summary.dataset.state = "failed";
@@ -109,4 +111,19 @@ async function start(body, what) {
     polling = false;
     buttons.forEach((b) => (b.disabled = false));
   }
+}
+
+// What the run could not prove: warnings (coverage, goals 1–3) first, then notes (agreements, travel).
+function showProof(s) {
+  const list = document.getElementById("run-warnings");
+  list.replaceChildren();
+  for (const [kind, texts] of [["warning", s.warnings || []], ["note", s.notes || []]]) {
+    for (const text of texts) {
+      const li = document.createElement("li");
+      li.className = kind;
+      li.textContent = (kind === "warning" ? "警告：" : "注：") + text;
+      list.append(li);
+    }
+  }
+  list.hidden = list.children.length === 0;
 }
