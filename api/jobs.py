@@ -9,7 +9,9 @@ a new run covers are marked ``superseded``.
 
 from __future__ import annotations
 
-import traceback
+import logging
+import uuid
+from pathlib import Path
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +21,8 @@ from api.models import MatchRun, Proposal, UnmatchedRole
 from api.store import load_from_db
 from matching import MatchParameters, match, summary, verify
 
+log = logging.getLogger("api.jobs")
+
 
 def _progress(session: Session, run: MatchRun, value: float, message: str) -> None:
     run.progress = value
@@ -26,7 +30,23 @@ def _progress(session: Session, run: MatchRun, value: float, message: str) -> No
     session.commit()
 
 
-def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: float = 20.0) -> None:
+def run_parameters(stored: dict, stage_time_limit: float, road_networks: dict[str, Path]) -> MatchParameters:
+    """The library's parameters for a stored run: the road network key becomes its registered path."""
+    data = {**stored, "stage_time_limit": stage_time_limit}
+    key = (data.get("travel") or {}).get("road_network")
+    if key is not None:
+        if str(key) not in road_networks:
+            raise RunError(f"道路網 {key!r} はサーバーに登録されていません")
+        data["travel"] = {**data["travel"], "road_network": str(road_networks[str(key)])}
+    return MatchParameters.model_validate(data)
+
+
+class RunError(RuntimeError):
+    """A failure whose message is meant for the user (Japanese, no server detail)."""
+
+
+def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: float = 20.0,
+                road_networks: dict[str, Path] | None = None) -> None:
     """Run one queued match run to completion (or failure, with the reason recorded)."""
     with sessions() as session:
         run = session.get(MatchRun, run_id)
@@ -40,13 +60,14 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
                 ids = sorted(own if ids is None else own & set(ids))
             if ids is not None:
                 region = region.subset(ids)
-            params = MatchParameters.model_validate({**run.parameters, "stage_time_limit": stage_time_limit})
+            params = run_parameters(run.parameters, stage_time_limit, road_networks or {})
             params = params.model_copy(update={"forbidden": params.forbidden + forbidden})
             _progress(session, run, 0.2, "候補を探索し、最適化しています")
             result = match(region, params)
             problems = verify(region, result.proposals, params)
             if problems:
-                raise RuntimeError("verifier rejected the proposals: " + "; ".join(map(str, problems[:5])))
+                log.error("run %s: the verifier rejected the proposals: %s", run_id, problems[:20])
+                raise RunError("検証で提案に不整合が見つかったため、結果を保存しませんでした")
             _progress(session, run, 0.9, "結果を保存しています")
             covered = list(result.status_before.index)
             session.execute(update(Proposal).where(Proposal.facility_id.in_(covered),
@@ -67,8 +88,13 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
             _progress(session, run, 1.0, "完了")
         except Exception as exc:  # the run records why it failed; the service stays up
             session.rollback()
+            error_id = uuid.uuid4().hex[:12]
+            # The traceback (with server paths) goes to the server log only, under the error id.
+            log.exception("match run %s failed (error id %s)", run_id, error_id)
+            reason = str(exc) if isinstance(exc, RunError) else "内部エラーが発生しました"
             run = session.get(MatchRun, run_id)
             run.state = "failed"
-            run.message = f"{type(exc).__name__}: {exc}"[:2000]
-            run.summary = {"traceback": traceback.format_exc()[-4000:]}
+            run.message = (f"マッチングの実行に失敗しました: {reason}。"
+                           f"管理者に問い合わせる際はエラーID {error_id} をお伝えください")
+            run.summary = {"error_id": error_id}
             session.commit()

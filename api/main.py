@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +28,8 @@ from api.routes import (
 )
 from api.settings import Settings, get_settings
 
+log = logging.getLogger("api")
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """An application bound to ``settings.database_url``; the schema is migrated on creation."""
@@ -44,6 +50,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(IntegrityError)
     def _conflict(request: Request, exc: IntegrityError):  # e.g. a concurrent insert of the same id
         return JSONResponse(status_code=409, content={"detail": "conflicts with existing data"})
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError):
+        """422 naming each field (dotted path) — without echoing the input: a NaN or a lone
+        surrogate in it could not even be written as JSON."""
+        detail = []
+        for e in exc.errors():
+            loc = [str(p) for p in e.get("loc", ())]
+            field = ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
+            detail.append({"loc": loc, "field": field, "type": e.get("type", ""),
+                           "msg": f"{field}: {e.get('msg', '')}" if field else str(e.get("msg", ""))})
+        return JSONResponse(status_code=422, content={"detail": detail})
+
+    @app.exception_handler(Exception)
+    def _unexpected(request: Request, exc: Exception):
+        """A bug: the traceback goes to the server log under an error id; the user gets the id."""
+        error_id = uuid.uuid4().hex[:12]
+        log.error("unhandled error on %s %s (error id %s)", request.method, request.url.path, error_id,
+                  exc_info=exc)
+        return JSONResponse(status_code=500, content={
+            "detail": f"内部エラーが発生しました。管理者に問い合わせる際はエラーID {error_id} をお伝えください",
+            "error_id": error_id})
 
     @app.get("/health", tags=["service"])
     def health() -> dict:

@@ -154,13 +154,55 @@ class PartnershipOut(ORM):
     roles: str
 
 
+class _StrictParams(BaseModel):
+    """Run parameters from the API: unknown keys, wrong shapes, NaN and Infinity are refused (422)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class RoleLimitIn(_StrictParams):
+    minutes: float | None = Field(default=None, gt=0, le=24 * 60, description="travel minutes at most")
+    km: float | None = Field(default=None, gt=0, le=1000, description="straight-line km at most")
+
+
+#: A road network is named by the key it is registered under on the server (setting ROAD_NETWORKS);
+#: never a path — anything with a slash, a dot or a backslash is refused.
+RoadNetworkKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$",
+                                      description="key of a road network registered on the server")]
+
+
+class TravelIn(_StrictParams):
+    speed_kmh: float = Field(default=40.0, gt=0, le=200)
+    circuity: float = Field(default=1.3, ge=1.0, le=10)
+    road_network: RoadNetworkKey | None = None
+    weight: str = Field(default="travel_time", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    weight_unit: Literal["seconds", "minutes"] = "seconds"
+
+
+class RunParametersIn(_StrictParams):
+    """What a run may be given through the API (see ``matching.parameters.MatchParameters``);
+    pinned and declined pairs come from the workflow, solver effort from the server's settings."""
+
+    limits: dict[Literal["consult", "visit", "admit"], RoleLimitIn] = Field(default_factory=dict)
+    travel: TravelIn = Field(default_factory=TravelIn)
+    facility_types: list[str] | None = Field(default=None, max_length=len(FACILITY_TYPES))
+    include_unreported: bool = False
+    unknown_accepting: bool = True
+    prefer_same: Literal["municipality", "secondary_area"] | None = None
+    preference_minutes: float = Field(default=15.0, ge=0, le=600)
+
+    @field_validator("facility_types")
+    @classmethod
+    def _types(cls, v):
+        return v if v is None else [_check_type(t) for t in v]
+
+
 class RunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prefecture_code: str | None = Field(default=None, pattern=r"^[0-9]{2}$")
     municipality_code: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
-    facility_ids: list[str] | None = Field(default=None, max_length=100000)
-    parameters: dict = Field(default_factory=dict, description="MatchParameters (see docs); "
-                                                               "pinned/forbidden pairs come from the workflow")
+    facility_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(default=None, max_length=100000)
+    parameters: RunParametersIn = Field(default_factory=RunParametersIn)
 
 
 class RunOut(ORM):

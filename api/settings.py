@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     stage_time_limit: float = 20.0
     #: Map tiles of the web page (``TILE_URL``); empty = no tiles, points on a plain background (offline).
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    #: Road networks runs may use, by key (``ROAD_NETWORKS='{"iwate": "/srv/roads/iwate.graphml"}'``).
+    #: A run names a key (``parameters.travel.road_network``); paths never come from the API.
+    road_networks: dict[str, Path] = {}
     tile_attribution: str = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 
 

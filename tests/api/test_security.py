@@ -87,3 +87,90 @@ def test_import_audit_names_created_and_changed_ids(loaded, users, app):
     assert after["changed"]["facilities"] == {"F1": {"before": {"name": "テスト施設F1"}, "after": {"name": "改称施設F1"}}}
     assert after["changed"]["institutions"] == {}  # Z1 unchanged
     assert entry.user_id is not None
+
+
+# -- 2. run parameters never reach the file system -------------------------------------------------
+
+BAD_PARAMETERS = [
+    {"travel": {"road_network": "/etc/passwd"}},
+    {"travel": {"road_network": "../../etc/passwd"}},
+    {"travel": {"road_network": "C:\\\\windows\\\\win.ini"}},
+    {"travel": {"road_network": "roads.graphml"}},
+    {"matching": "x"},
+    {"matching": {"limits": {}}},
+    {"limits": "x"},
+    {"limits": {"visit": 3}},
+    {"limits": {"teleport": {"minutes": 3}}},
+    {"travel": ["x"]},
+    {"travel": {"speed_kmh": "fast"}},
+    {"forbidden": [{"facility_id": "F1", "institution_id": "Z1"}]},
+    {"pinned": []},
+    {"stage_time_limit": 100000},
+    {"unknown": 1},
+    {"facility_types": ["hospice"]},
+    {"facility_types": "tokuyo"},
+]
+
+
+def test_bad_run_parameters_are_422(loaded, users):
+    for params in BAD_PARAMETERS:
+        r = loaded.post("/runs", json={"parameters": params}, headers=users.headers("pref03"))
+        assert r.status_code == 422, (params, r.status_code, r.text)
+        assert "/etc" not in r.text or "passwd" not in r.json()["detail"][0].get("msg", "")
+    assert loaded.post("/runs", json={"parameters": "x"}, headers=users.headers("pref03")).status_code == 422
+    assert loaded.get("/runs", headers=users.headers("pref03")).json() == []  # nothing queued
+
+
+def test_unregistered_road_network_key_is_422(loaded, users):
+    r = loaded.post("/runs", json={"parameters": {"travel": {"road_network": "iwate"}}}, headers=users.headers("pref03"))
+    assert r.status_code == 422 and "登録されていません" in r.text
+
+
+def test_registered_road_network_is_used_by_key(loaded, users, app, tmp_path):
+    from api.jobs import run_parameters
+
+    graph = tmp_path / "roads.graphml"
+    app.state.settings.road_networks = {"iwate": graph}
+    params = {"travel": {"road_network": "iwate"}, "limits": {"admit": {"minutes": 40}}}
+    r = loaded.post("/runs", json={"parameters": params}, headers=users.headers("pref03"))
+    assert r.status_code == 202, r.text
+    stored = r.json()["parameters"]
+    assert stored["travel"]["road_network"] == "iwate"  # the key, never the path, is stored and shown
+    assert stored["limits"]["admit"] == {"minutes": 40.0, "km": None}
+    assert run_parameters(stored, 1.0, {"iwate": graph}).travel.road_network == graph
+
+
+# -- 3. a failed run tells the user what happened, never the server's internals ---------------------
+
+def test_failed_run_shows_a_japanese_message_and_an_error_id(loaded, users, monkeypatch, caplog):
+    import api.jobs
+
+    def explode(*args, **kwargs):
+        raise FileNotFoundError("[Errno 2] No such file or directory: '/srv/secret/roads.graphml'")
+
+    monkeypatch.setattr(api.jobs, "match", explode)
+    r = loaded.post("/runs", json={}, headers=users.headers("pref03"))
+    assert r.status_code == 202
+    with caplog.at_level("ERROR", logger="api.jobs"):
+        run = loaded.get(f"/runs/{r.json()['id']}", headers=users.headers("pref03")).json()
+    # (the background task ran inside the POST; the log was written then)
+    assert run["state"] == "failed"
+    error_id = run["summary"]["error_id"]
+    assert run["summary"] == {"error_id": error_id}
+    assert "失敗しました" in run["message"] and error_id in run["message"]
+    body = loaded.get(f"/runs/{r.json()['id']}", headers=users.headers("pref03")).text
+    assert "Traceback" not in body and "/srv/secret" not in body and "FileNotFoundError" not in body
+    listing = loaded.get("/runs", headers=users.headers("pref03")).text
+    assert "/srv/secret" not in listing
+
+
+def test_failed_run_traceback_goes_to_the_server_log(loaded, users, monkeypatch, caplog):
+    import api.jobs
+
+    monkeypatch.setattr(api.jobs, "match", lambda *a, **k: 1 / 0)
+    with caplog.at_level("ERROR", logger="api.jobs"):
+        r = loaded.post("/runs", json={}, headers=users.headers("pref03"))
+    run = loaded.get(f"/runs/{r.json()['id']}", headers=users.headers("pref03")).json()
+    error_id = run["summary"]["error_id"]
+    [record] = [rec for rec in caplog.records if error_id in rec.getMessage()]
+    assert record.exc_info and record.exc_info[0] is ZeroDivisionError
