@@ -144,7 +144,10 @@ class PartnershipIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     facility_id: str = Field(min_length=1, max_length=64)
     institution_id: str = Field(min_length=1, max_length=64)
-    roles: list[Role] = []
+    roles: list[Role] = Field(min_length=1, max_length=3, description="at least one role")
+    #: Record an agreement already signed in reality as it is: the institution's offered roles and
+    #: spare capacity are not checked (and not taken); the audit log says so.
+    as_signed: bool = False
 
 
 class PartnershipOut(ORM):

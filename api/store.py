@@ -9,6 +9,7 @@ exactly the same code path as the CLI.
 from __future__ import annotations
 
 import csv
+import logging
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from matching.parameters import Pair
 from matching.region import Region
 from matching.vocabulary import Role, format_roles
 
+log = logging.getLogger("api.store")
+
 
 class ScopeError(PermissionError):
     """Rows of the folder lie outside the importing user's prefecture; ``rows`` lists every one."""
@@ -33,6 +36,14 @@ class ScopeError(PermissionError):
         self.rows = rows
         super().__init__(f"{len(rows)} row(s) outside your prefecture: "
                          + "; ".join(f"{r['file']} line {r['row']} {r['column']}={r['value']}" for r in rows[:10]))
+
+
+class CapacityConflict(ValueError):
+    """Rows would set an institution's spare capacity below what accepted proposals reserved."""
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+        super().__init__("; ".join(r["message"] for r in rows[:10]))
 
 
 _CHUNK = 900  # ids per IN (...) query: below SQLite's variable limit
@@ -130,6 +141,21 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
         rows = _scope_violations(session, folder, region, prefecture_code, areas, facilities, institutions)
         if rows:
             raise ScopeError(rows)
+    conflicts = []
+    for iid, i in region.institutions.iterrows():
+        old = institutions.get(iid)
+        if old is None:
+            continue
+        for column, reserved, unit in (("capacity_facilities", old.reserved_facilities, "施設"),
+                                       ("capacity_residents", old.reserved_residents, "人")):
+            if not pd.isna(i[column]) and int(i[column]) < reserved:
+                conflicts.append({"file": "institutions.csv", "institution_id": iid, "column": column,
+                                  "value": str(int(i[column])),
+                                  "message": f"医療機関 {iid} の {column} {int(i[column])} は承諾済みの提案で"
+                                             f"確保済みの {reserved}{unit}を下回ります"})
+    if conflicts:
+        lines = _lines(folder, "institutions.csv", "institution_id")
+        raise CapacityConflict([{"row": lines.get(r["institution_id"], 0), **r} for r in conflicts])
     created: dict[str, list] = {"areas": [], "facilities": [], "institutions": [], "partnerships": []}
     changed: dict[str, dict] = {"areas": {}, "facilities": {}, "institutions": {}, "partnerships": {}}
     _upsert(session, Area, areas, "municipality_code",
@@ -225,7 +251,9 @@ def export_region(session: Session, folder: str | Path, prefecture_code: str | N
     inst_cols = [c.name for c in INSTITUTIONS.columns if c.required]
     rows = []
     for i in institutions:
-        cap_f, cap_r = i.capacity_facilities, i.capacity_residents
+        # Never below 0 whatever the data holds: a read must not fail on one bad number.
+        cap_f = None if i.capacity_facilities is None else max(0, i.capacity_facilities)
+        cap_r = None if i.capacity_residents is None else max(0, i.capacity_residents)
         if for_matching:
             cap_f = None if cap_f is None else max(0, cap_f - i.reserved_facilities)
             cap_r = None if cap_r is None else max(0, cap_r - i.reserved_residents)
@@ -254,5 +282,10 @@ def load_from_db(session: Session, prefecture_code: str | None = None,
     data contract (same validation and typing as the CLI), and the declined pairs as ``Pair``s."""
     with tempfile.TemporaryDirectory() as tmp:
         forbidden = export_region(session, tmp, prefecture_code, for_matching=for_matching)
-        region = load_region(tmp)
+        # Lenient: a row the contract would refuse (whatever got into the database) is left out
+        # and logged — a read never fails because of one bad row.
+        region = load_region(tmp, strict=False)
+    if region.skipped:
+        log.warning("rows left out of the region read from the database: %s",
+                    "; ".join(map(str, region.skipped[:20])))
     return region, [Pair(facility_id=f, institution_id=i) for f, i in forbidden]

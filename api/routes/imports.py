@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import ScopeDep, SessionDep
 from api.schemas import ImportOut
-from api.store import ScopeError, import_region
+from api.store import CapacityConflict, ScopeError, import_region
 from matching.contract import RegionValidationError
 
 router = APIRouter(prefix="/imports", tags=["import"])
@@ -41,6 +41,9 @@ def import_files(areas: UploadFile, facilities: UploadFile, institutions: Upload
             return JSONResponse(status_code=422, content={"detail": [
                 {"file": e.file, "row": e.row, "column": e.column, "message": e.message, "value": e.value}
                 for e in exc.errors]})
+        except CapacityConflict as exc:
+            session.rollback()
+            return JSONResponse(status_code=409, content={"detail": exc.rows})
         except ScopeError as exc:
             session.rollback()
             return JSONResponse(status_code=403, content={"detail": exc.rows})

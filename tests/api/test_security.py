@@ -174,3 +174,158 @@ def test_failed_run_traceback_goes_to_the_server_log(loaded, users, monkeypatch,
     error_id = run["summary"]["error_id"]
     [record] = [rec for rec in caplog.records if error_id in rec.getMessage()]
     assert record.exc_info and record.exc_info[0] is ZeroDivisionError
+
+
+# -- 4. capacity invariants hold in the data ----------------------------------------------------------
+
+def _run(client, users, who="pref03", **body):
+    r = client.post("/runs", json=body, headers=users.headers(who))
+    assert r.status_code == 202, r.text
+    run = client.get(f"/runs/{r.json()['id']}", headers=users.headers(who)).json()
+    assert run["state"] == "done", run["message"]
+    return run
+
+
+def _proposals(client, users, run_id, who="pref03"):
+    rows = client.get(f"/runs/{run_id}/proposals", headers=users.headers(who)).json()
+    return {(p["facility_id"], p["institution_id"]): p for p in rows}
+
+
+def _move(client, users, pid, state, reason=None, who="pref03"):
+    return client.post(f"/proposals/{pid}/state", json={"state": state, "reason": reason}, headers=users.headers(who))
+
+
+def _inst(client, users, iid):
+    return client.get(f"/institutions/{iid}", headers=users.headers("admin")).json()
+
+
+def _put_capacity(client, users, iid, **capacity):
+    i = _inst(client, users, iid)
+    body = {k: i[k] for k in ("name", "kind", "lat", "lon", "beds", "consult_24h", "visit_24h", "admit", "accepting",
+                              "capacity_facilities", "capacity_residents")}
+    body["designations"] = [d for d in i["designations"].split(";") if d]
+    return client.put(f"/institutions/{iid}", json={**body, **capacity}, headers=users.headers("pref03"))
+
+
+def test_capacity_cannot_fall_below_reservations(loaded, users):
+    pid = _proposals(loaded, users, _run(loaded, users, facility_ids=["F1"])["id"])[("F1", "Z1")]["id"]
+    assert _move(loaded, users, pid, "accepted").status_code == 200
+    r = _put_capacity(loaded, users, "Z1", capacity_facilities=0)
+    assert r.status_code == 409, r.text
+    detail = r.json()["detail"]
+    assert (detail["capacity_facilities"], detail["reserved_facilities"]) == (0, 1)
+    assert "Z1" in detail["message"] and "1" in detail["message"]
+    assert _put_capacity(loaded, users, "Z1", capacity_facilities=2).status_code == 200
+    assert _move(loaded, users, pid, "contracted").status_code == 200
+    z1 = _inst(loaded, users, "Z1")
+    assert (z1["capacity_facilities"], z1["reserved_facilities"]) == (1, 0)
+    for who in ("pref03", "muni03201", "admin"):
+        assert loaded.get("/status", headers=users.headers(who)).status_code == 200
+
+
+def test_import_cannot_lower_capacity_below_reservations(loaded, users, region_dir):
+    pid = _proposals(loaded, users, _run(loaded, users, facility_ids=["F1"])["id"])[("F1", "Z1")]["id"]
+    assert _move(loaded, users, pid, "accepted").status_code == 200
+    inst = (region_dir / "institutions.csv").read_text(encoding="utf-8").replace(",true,1,", ",true,0,")
+    files = {name: (f"{name}.csv", (region_dir / f"{name}.csv").read_bytes(), "text/csv")
+             for name in ("areas", "facilities", "partnerships")}
+    files["institutions"] = ("institutions.csv", inst.encode("utf-8"), "text/csv")
+    r = loaded.post("/imports", files=files, headers=users.headers("admin"))
+    assert r.status_code == 409, r.text
+    [row] = r.json()["detail"]
+    assert (row["institution_id"], row["column"], row["value"], row["row"]) == ("Z1", "capacity_facilities", "0", 2)
+
+
+def test_no_data_state_turns_status_into_500(loaded, users, app):
+    with app.state.sessions() as s:  # whatever got into the database before these checks existed
+        s.get(Institution, "Z1").capacity_facilities = -1
+        s.get(Institution, "Z2").capacity_residents = -5
+        s.get(Facility, "F3").name = "   "
+        s.commit()
+    for who in ("pref03", "muni03201", "admin"):
+        r = loaded.get("/status", headers=users.headers(who))
+        assert r.status_code == 200, r.text
+    assert loaded.get("/facilities/F1/candidates", headers=users.headers("pref03")).status_code == 200
+
+
+def test_one_pair_one_agreement_capacity_counted_once(loaded, users, app):
+    """Two runs proposed the same pair; accepting and contracting both takes the capacity once."""
+    from api.models import Proposal
+
+    first = _run(loaded, users, facility_ids=["F1"])["id"]
+    p1 = _proposals(loaded, users, first)[("F1", "Z2")] if ("F1", "Z2") in _proposals(loaded, users, first) \
+        else _proposals(loaded, users, first)[("F1", "Z1")]
+    iid = p1["institution_id"]
+    with app.state.sessions() as s:  # the second run's proposal of the same pair
+        twin = Proposal(run_id=first, facility_id="F1", institution_id=iid, roles=p1["roles"], distance_km=1,
+                        travel_minutes=3, extends_existing=False, explanation="", state="proposed")
+        s.add(twin)
+        s.commit()
+        twin_id = twin.id
+    before = _inst(loaded, users, iid)
+    assert _move(loaded, users, p1["id"], "accepted").status_code == 200
+    assert _move(loaded, users, twin_id, "accepted").status_code == 200
+    assert _inst(loaded, users, iid)["reserved_facilities"] == before["reserved_facilities"] + 1
+    assert _move(loaded, users, twin_id, "contracted").status_code == 200
+    assert _move(loaded, users, p1["id"], "contracted").status_code == 200
+    after = _inst(loaded, users, iid)
+    assert after["capacity_facilities"] == before["capacity_facilities"] - 1
+    assert after["reserved_facilities"] == before["reserved_facilities"]
+    parts = loaded.get("/partnerships", params={"facility_id": "F1"}, headers=users.headers("pref03")).json()
+    assert [p["institution_id"] for p in parts] == [iid]
+
+
+def test_declining_one_of_two_accepted_twins_keeps_the_reservation(loaded, users, app):
+    from api.models import Proposal
+
+    first = _run(loaded, users, facility_ids=["F1"])["id"]
+    p1 = _proposals(loaded, users, first)[("F1", "Z1")]
+    with app.state.sessions() as s:
+        twin = Proposal(run_id=first, facility_id="F1", institution_id="Z1", roles=p1["roles"], distance_km=1,
+                        travel_minutes=3, extends_existing=False, explanation="", state="proposed")
+        s.add(twin)
+        s.commit()
+        twin_id = twin.id
+    assert _move(loaded, users, p1["id"], "accepted").status_code == 200
+    assert _move(loaded, users, twin_id, "accepted").status_code == 200
+    assert _move(loaded, users, p1["id"], "declined", "重複").status_code == 200
+    assert _inst(loaded, users, "Z1")["reserved_facilities"] == 1  # still held, by the twin
+    assert _move(loaded, users, twin_id, "contracted").status_code == 200
+    z1 = _inst(loaded, users, "Z1")
+    assert (z1["capacity_facilities"], z1["reserved_facilities"]) == (0, 0)
+
+
+def test_deleting_a_facility_releases_its_reservation(loaded, users):
+    pid = _proposals(loaded, users, _run(loaded, users, facility_ids=["F1"])["id"])[("F1", "Z1")]["id"]
+    assert _move(loaded, users, pid, "accepted").status_code == 200
+    assert _inst(loaded, users, "Z1")["reserved_facilities"] == 1
+    assert loaded.delete("/facilities/F1", headers=users.headers("pref03")).status_code == 204
+    assert _inst(loaded, users, "Z1")["reserved_facilities"] == 0
+    log = loaded.get("/audit", params={"entity": "proposal", "entity_id": str(pid)}, headers=users.headers("admin")).json()
+    assert log[0]["action"] == "proposal_deleted" and log[0]["before"]["state"] == "accepted"
+
+
+def test_partnerships_check_roles_and_capacity(loaded, users):
+    h = users.headers("pref03")
+    assert loaded.post("/partnerships", json={"facility_id": "F1", "institution_id": "Z1", "roles": []},
+                       headers=h).status_code == 422
+    new = {"institution_id": "N9", "name": "入院のみ病院", "kind": "hospital", "municipality_code": "03201",
+           "lat": 39.7, "lon": 141.1, "consult_24h": False, "visit_24h": False, "admit": True, "capacity_facilities": 0}
+    assert loaded.post("/institutions", json=new, headers=h).status_code == 201
+    r = loaded.post("/partnerships", json={"facility_id": "F1", "institution_id": "N9", "roles": ["consult"]}, headers=h)
+    assert r.status_code == 409 and "N9" in r.text and "提供していません" in r.text
+    r = loaded.post("/partnerships", json={"facility_id": "F1", "institution_id": "N9", "roles": ["admit"]}, headers=h)
+    assert r.status_code == 409 and "受入枠" in r.text  # capacity 0
+    # Z1 has room for one: the first agreement takes it, the second is refused.
+    assert loaded.post("/partnerships", json={"facility_id": "F1", "institution_id": "Z1", "roles": ["admit"]},
+                       headers=h).status_code == 201
+    assert _inst(loaded, users, "Z1")["capacity_facilities"] == 0
+    assert loaded.post("/partnerships", json={"facility_id": "F3", "institution_id": "Z1", "roles": ["consult"]},
+                       headers=h).status_code == 409
+    # An agreement already signed in reality is recorded as is, and the log says so.
+    r = loaded.post("/partnerships", json={"facility_id": "F3", "institution_id": "N9", "roles": ["consult"],
+                                           "as_signed": True}, headers=h)
+    assert r.status_code == 201, r.text
+    log = loaded.get("/audit", params={"entity": "partnership", "entity_id": str(r.json()["id"])},
+                     headers=users.headers("admin")).json()
+    assert log[0]["action"] == "create_as_signed" and log[0]["after"]["as_signed"] is True
