@@ -329,3 +329,36 @@ def test_partnerships_check_roles_and_capacity(loaded, users):
     log = loaded.get("/audit", params={"entity": "partnership", "entity_id": str(r.json()["id"])},
                      headers=users.headers("admin")).json()
     assert log[0]["action"] == "create_as_signed" and log[0]["after"]["as_signed"] is True
+
+
+# -- 5. a re-run never loses a decision ------------------------------------------------------------
+
+def test_rerun_carries_contacted_and_accepted_proposals(loaded, users):
+    first = _run(loaded, users)
+    props = _proposals(loaded, users, first["id"])
+    contacted = props[("F1", "Z1")]["id"]
+    accepted = props[("F3", "C1")]["id"]
+    untouched = [p["id"] for (f, _), p in props.items() if f in ("W1", "F2")]
+    assert untouched
+    assert _move(loaded, users, contacted, "contacted").status_code == 200
+    assert _move(loaded, users, accepted, "accepted").status_code == 200
+    second = _run(loaded, users)
+    h = users.headers("pref03")
+    assert loaded.get(f"/proposals/{contacted}", headers=h).json()["state"] == "contacted"
+    assert loaded.get(f"/proposals/{accepted}", headers=h).json()["state"] == "accepted"
+    new = _proposals(loaded, users, second["id"])
+    assert ("F1", "Z1") not in new and ("F3", "C1") not in new  # not proposed again as new
+    # Z1 (room for one facility) is held by the contacted pin: nobody else is offered it.
+    assert not any(i == "Z1" for _, i in new)
+    carried = {c["proposal_id"]: c for c in second["summary"]["carried_over"]}
+    assert set(carried) == {contacted, accepted}
+    assert carried[contacted]["state"] == "contacted" and carried[contacted]["pinned"] is True
+    assert "引き継ぎ" in second["message"]
+    for pid in untouched:
+        assert loaded.get(f"/proposals/{pid}", headers=h).json()["state"] == "superseded"
+        log = loaded.get("/audit", params={"entity": "proposal", "entity_id": str(pid)},
+                         headers=users.headers("admin")).json()
+        assert log[0]["action"] == "proposal_superseded" and log[0]["after"]["superseded_by_run"] == second["id"]
+    # The contacted pair can still be accepted and contracted after the re-run.
+    assert _move(loaded, users, contacted, "accepted").status_code == 200
+    assert _move(loaded, users, contacted, "contracted").status_code == 200
