@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api import web
 from api.db import make_engine, migrate, session_factory
+from api.middleware import BodyLimit, CleanURL, SecurityHeaders
 from api.routes import (
     areas,
     audit,
@@ -46,6 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    imports, audit):
         app.include_router(module.router)
     web.mount(app)  # the coordinators' web page at / (static files under /static)
+    # Outermost last: headers on every answer (413 and 422 too), then the URL check, then the size.
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(CleanURL)
+    app.add_middleware(SecurityHeaders, tile_url=settings.tile_url)
 
     @app.exception_handler(IntegrityError)
     def _conflict(request: Request, exc: IntegrityError):  # e.g. a concurrent insert of the same id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -19,11 +20,50 @@ Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Code5 = Field(pattern=r"^[0-9]{5}$", description="5-digit municipality code")
 
 
+#: NUL and lone surrogates cannot be stored (PostgreSQL refuses NUL, no database stores a lone
+#: surrogate as UTF-8); other control characters (but tab and newline) have no place in names.
+_FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def check_text(value: str) -> str:
+    """Refuse text no database stores (NUL, lone surrogates) and other control characters."""
+    m = _FORBIDDEN_CHARS.search(value)
+    if m:
+        ch = m.group()
+        raise ValueError(f"文字 U+{ord(ch):04X} は使用できません（{m.start() + 1} 文字目）"
+                         "(control characters, NUL and lone surrogates are not allowed)")
+    return value
+
+
+def _walk(value):
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            _walk(v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _walk(k)
+            _walk(v)
+    return value
+
+
+class In(BaseModel):
+    """Every request body: unknown keys, NaN/Infinity, NUL and lone surrogates are refused (422)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text(cls, value):
+        return _walk(value)
+
+
 class ORM(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class AreaIn(BaseModel):
+class AreaIn(In):
     municipality_code: str = Code5
     municipality_name: str = Field(min_length=1, max_length=100)
     secondary_area_code: str = Field(min_length=1, max_length=20)
@@ -41,7 +81,7 @@ def _check_type(v: str) -> str:
     return v
 
 
-class FacilityPatch(BaseModel):
+class FacilityPatch(In):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
     facility_type: str | None = None
@@ -53,7 +93,7 @@ class FacilityPatch(BaseModel):
     _type = field_validator("facility_type")(lambda cls, v: v if v is None else _check_type(v))
 
 
-class FacilityIn(BaseModel):
+class FacilityIn(In):
     model_config = ConfigDict(extra="forbid")
     facility_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     name: str = Field(min_length=1, max_length=200)
@@ -88,7 +128,7 @@ class FacilityStatusOut(FacilityOut):
     partners: list[str]
 
 
-class InstitutionBase(BaseModel):
+class InstitutionBase(In):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["hospital", "clinic"]
@@ -140,7 +180,7 @@ class InstitutionOut(ORM):
     reserved_residents: int
 
 
-class PartnershipIn(BaseModel):
+class PartnershipIn(In):
     model_config = ConfigDict(extra="forbid")
     facility_id: str = Field(min_length=1, max_length=64)
     institution_id: str = Field(min_length=1, max_length=64)
@@ -157,10 +197,8 @@ class PartnershipOut(ORM):
     roles: str
 
 
-class _StrictParams(BaseModel):
+class _StrictParams(In):
     """Run parameters from the API: unknown keys, wrong shapes, NaN and Infinity are refused (422)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class RoleLimitIn(_StrictParams):
@@ -200,7 +238,7 @@ class RunParametersIn(_StrictParams):
         return v if v is None else [_check_type(t) for t in v]
 
 
-class RunIn(BaseModel):
+class RunIn(In):
     model_config = ConfigDict(extra="forbid")
     prefecture_code: str | None = Field(default=None, pattern=r"^[0-9]{2}$")
     municipality_code: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
@@ -237,7 +275,7 @@ class ProposalOut(ORM):
     updated_at: datetime
 
 
-class ProposalMove(BaseModel):
+class ProposalMove(In):
     model_config = ConfigDict(extra="forbid")
     state: Literal["contacted", "accepted", "contracted", "declined"]
     reason: str | None = Field(default=None, max_length=2000)

@@ -362,3 +362,113 @@ def test_rerun_carries_contacted_and_accepted_proposals(loaded, users):
     # The contacted pair can still be accepted and contracted after the re-run.
     assert _move(loaded, users, contacted, "accepted").status_code == 200
     assert _move(loaded, users, contacted, "contracted").status_code == 200
+
+
+# -- 6. inputs that gave 500 give 422 (413 for a too-large body) ----------------------------------
+
+NEW_FACILITY = {"facility_id": "N1", "name": "新施設", "facility_type": "gh", "municipality_code": "03201",
+                "lat": 39.7, "lon": 141.1, "residents": 9}
+NEW_INSTITUTION = {"institution_id": "N2", "name": "新病院", "kind": "hospital", "municipality_code": "03201",
+                   "lat": 39.7, "lon": 141.1}
+
+
+def _raw(client, method, path, body: str, headers):
+    return client.request(method, path, content=body.encode("utf-8"),
+                          headers={**headers, "content-type": "application/json"})
+
+
+def test_nan_infinity_surrogates_and_nul_are_422(loaded, users, app):
+    import json
+
+    h = users.headers("admin")
+    fac = json.dumps(NEW_FACILITY, ensure_ascii=False)
+    inst = json.dumps(NEW_INSTITUTION, ensure_ascii=False)
+    cases = [
+        ("POST", "/facilities", fac.replace("39.7", "NaN")),
+        ("POST", "/facilities", fac.replace("141.1", "Infinity")),
+        ("POST", "/facilities", fac.replace("39.7", "-Infinity")),
+        ("PATCH", "/facilities/F1", '{"lat": NaN}'),
+        ("POST", "/institutions", inst.replace("141.1", "NaN")),
+        ("POST", "/runs", '{"parameters": {"limits": {"visit": {"minutes": Infinity}}}}'),
+        ("POST", "/runs", '{"parameters": {"preference_minutes": NaN}}'),
+        ("POST", "/runs", '{"parameters": {"travel": {"speed_kmh": Infinity}}}'),
+        ("POST", "/facilities", fac.replace("新施設", "\\ud800")),
+        ("PATCH", "/facilities/F1", '{"name": "\\ud800"}'),
+        ("POST", "/facilities", fac.replace("新施設", "新\\u0000施設")),
+        ("PATCH", "/facilities/F1", '{"name": "a\\u0000b"}'),
+        ("PATCH", "/facilities/F1", '{"name": "   "}'),
+        ("POST", "/institutions", inst.replace("新病院", "病\\u0000院")),
+        ("POST", "/partnerships", '{"facility_id": "F\\u0000", "institution_id": "Z1", "roles": ["admit"]}'),
+        ("POST", "/runs", '{"facility_ids": ["F\\u0000"]}'),
+        ("POST", "/runs", '{"facility_ids": ["\\udfff"]}'),
+        ("PUT", "/areas/03201", '{"municipality_code": "03201", "municipality_name": "盛\\u0000岡", '
+                                '"secondary_area_code": "0301", "secondary_area_name": "盛岡", "prefecture_code": "03"}'),
+        ("POST", "/facilities", fac.replace('"N1"', '"' + "x" * 65 + '"')),
+        ("POST", "/facilities", fac.replace("新施設", "名" * 201)),
+    ]
+    for method, path, body in cases:
+        r = _raw(loaded, method, path, body, h)
+        assert r.status_code == 422, (method, path, body[:80], r.status_code, r.text[:300])
+    with app.state.sessions() as s:
+        assert s.get(Facility, "N1") is None and s.get(Facility, "F1").name == "テスト施設F1"
+    for path in ("/facilities/%00", "/facilities/%ED%A0%80", "/institutions/a%00b", "/areas/%00",
+                 "/facilities?municipality_code=%00", "/partnerships?facility_id=%00", "/audit?entity=%00",
+                 "/proposals?facility_id=%00", "/facilities/%00/candidates"):
+        r = loaded.get(path, headers=h)
+        assert r.status_code == 422, (path, r.status_code, r.text)
+
+
+def test_imports_enforce_the_api_limits(loaded, users, app):
+    long_id, long_name = "F" * 100, "名" * 300
+    for facilities in (f"{long_id},長いID,tokuyo,03201,39.7,141.15,50,true\n",
+                       f"N1,{long_name},tokuyo,03201,39.7,141.15,50,true\n",
+                       "N1,NUL\x00入り,tokuyo,03201,39.7,141.15,50,true\n"):
+        r = upload(loaded, users, "pref03", areas=IWATE, facilities=facilities)
+        assert r.status_code == 422, r.text
+        [err] = r.json()["detail"]
+        assert (err["file"], err["row"]) == ("facilities.csv", 2) and err["column"] in ("facility_id", "name")
+    r = upload(loaded, users, "pref03", areas=IWATE,
+               institutions=f"{'I' * 65},病院,hospital,03201,39.7,141.17,100,zaibyo,,,,true,1,\n")
+    assert r.status_code == 422 and r.json()["detail"][0]["column"] == "institution_id"
+    with app.state.sessions() as s:
+        assert s.get(Facility, "N1") is None and s.get(Facility, long_id) is None
+
+
+def test_request_body_size_limit_is_413(loaded, users, app):
+    app.state.settings.max_body_bytes = 10_000  # the middleware reads the limit it was built with
+    from api.main import create_app
+    from api.settings import Settings
+
+    small = create_app(Settings(database_url=str(app.state.engine.url.render_as_string(hide_password=False)),
+                                max_body_bytes=10_000))
+    from fastapi.testclient import TestClient
+
+    c = TestClient(small)
+    h = users.headers("admin")
+    r = c.post("/facilities", content=b'{"name": "' + b"x" * 20_000 + b'"}',
+               headers={**h, "content-type": "application/json"})
+    assert r.status_code == 413 and "大きすぎます" in r.json()["detail"]
+
+    def chunks():  # no Content-Length: streamed in pieces
+        for _ in range(20):
+            yield b"x" * 1000
+
+    r = c.post("/facilities", content=chunks(), headers={**h, "content-type": "application/json"})
+    assert r.status_code == 413
+    big = {"areas": ("areas.csv", AREAS_HEAD.encode() + b"x" * 20_000, "text/csv")}
+    assert c.post("/imports", files=big, headers=h).status_code == 413
+    assert c.get("/facilities", headers=h).status_code == 200
+    small.state.engine.dispose()
+
+
+# -- 8. hardening ------------------------------------------------------------------------------
+
+def test_security_headers(loaded, users):
+    for path, h in (("/", {}), ("/facilities", users.headers("pref03")), ("/facilities/%00", {}),
+                    ("/static/style.css", {})):
+        r = loaded.get(path, headers=h)
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+        csp = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp and "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in loaded.get("/docs").headers["content-security-policy"]
