@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matching.safecells import restore
+
 TRUE_WORDS = {"true", "1", "yes", "y", "t"}
 FALSE_WORDS = {"false", "0", "no", "n", "f"}
 
@@ -88,8 +90,11 @@ NAME_MAX = 200
 def text(required: bool = True, max_length: int | None = None) -> Parser:
     def parse(s: pd.Series) -> Parsed:
         v = stripped(s)
-        bad = empty(v) if required else pd.Series(False, index=s.index)
         cells = v.to_numpy(dtype=object)
+        if any(x.startswith("'") for x in cells):  # written by matching.safecells: read back as it was
+            v = pd.Series([restore(x) for x in cells], index=v.index, dtype=v.dtype, name=v.name)
+            cells = v.to_numpy(dtype=object)
+        bad = empty(v) if required else pd.Series(False, index=s.index)
         control = np.fromiter((_CONTROL.search(x) is not None for x in cells), dtype=bool, count=len(cells))
         too_long = (np.fromiter(map(len, cells), dtype=np.int64, count=len(cells)) > max_length
                     if max_length is not None else np.zeros(len(cells), dtype=bool))

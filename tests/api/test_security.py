@@ -472,3 +472,64 @@ def test_security_headers(loaded, users):
         csp = r.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp and "default-src 'self'" in csp
     assert "frame-ancestors 'none'" in loaded.get("/docs").headers["content-security-policy"]
+
+
+# -- 7. exports are safe to open in a spreadsheet ------------------------------------------------
+
+EVIL = '=HYPERLINK("http://evil.example","click")'
+
+
+def test_workbook_cells_never_become_formulas(loaded, users):
+    import io
+
+    from openpyxl import load_workbook
+
+    h = users.headers("pref03")
+    for fid, name in (("E1", EVIL), ("E2", "+1+2"), ("E3", "@SUM(A1)"), ("E4", "-2+3"), ("E5", "\t=1")):
+        body = {**NEW_FACILITY, "facility_id": fid, "name": name}
+        body["name"] = name if not name.startswith("\t") else "x\t=1"  # leading whitespace is trimmed on input
+        assert loaded.post("/facilities", json=body, headers=h).status_code == 201
+    r = loaded.get("/reports/workbook", headers=h)
+    assert r.status_code == 200, r.text
+    wb = load_workbook(io.BytesIO(r.content))
+    texts = []
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    texts.append(cell.value)
+                    assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r")), cell.value
+    assert any(t == "'" + EVIL for t in texts)
+
+
+def test_cli_csv_exports_are_neutralised_and_region_folders_round_trip(tmp_path):
+    import csv
+
+    from typer.testing import CliRunner
+
+    from matching import safecells
+    from matching.cli import app as cli
+    from matching.contract import load_region
+    from tests.api.region import write_two_prefectures
+
+    region = write_two_prefectures(tmp_path / "region")
+    fac = (region / "facilities.csv").read_text(encoding="utf-8").replace("テスト施設F1", '"=HYPERLINK(""x"")"')
+    (region / "facilities.csv").write_text(fac, encoding="utf-8")
+    res = CliRunner().invoke(cli, ["status", str(region), "--out", str(tmp_path / "st")])
+    assert res.exit_code == 0, res.output
+    with open(tmp_path / "st" / "status_facilities.csv", encoding="utf-8-sig", newline="") as fh:
+        cells = [c for row in csv.reader(fh) for c in row]
+    assert "'=HYPERLINK(\"x\")" in cells and not any(c.startswith(safecells.TRIGGERS) for c in cells)
+    # A region folder written through the helper loads back with the names as they were.
+    loaded = load_region(region)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("areas", "facilities", "institutions", "partnerships"):
+        import pandas as pd
+
+        safecells.to_csv(pd.read_csv(region / f"{name}.csv", dtype=str, keep_default_na=False),
+                         copy / f"{name}.csv", index=False)
+    assert "'=HYPERLINK" in (copy / "facilities.csv").read_text(encoding="utf-8")
+    assert load_region(copy).facilities.loc["F1", "name"] == loaded.facilities.loc["F1", "name"] == '=HYPERLINK("x")'
+
