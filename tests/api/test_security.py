@@ -533,3 +533,33 @@ def test_cli_csv_exports_are_neutralised_and_region_folders_round_trip(tmp_path)
     assert "'=HYPERLINK" in (copy / "facilities.csv").read_text(encoding="utf-8")
     assert load_region(copy).facilities.loc["F1", "name"] == loaded.facilities.loc["F1", "name"] == '=HYPERLINK("x")'
 
+
+def test_token_expiry_last_use_and_audit(loaded, users, app, database_url):
+    from datetime import timedelta
+
+    from typer.testing import CliRunner
+
+    from api.cli import create_token
+    from api.models import User, aware, now
+    from matching.cli import app as cli
+
+    expired = create_token(app.state.sessions, "期限切れ", "prefecture", "03", None, expires_at=now() - timedelta(seconds=1))
+    later = create_token(app.state.sessions, "期限付き", "prefecture", "03", None, expires_at=now() + timedelta(days=1))
+    r = loaded.get("/facilities", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401 and "有効期限" in r.text
+    assert loaded.get("/facilities", headers={"Authorization": f"Bearer {later}"}).status_code == 200
+    with app.state.sessions() as s:
+        user = s.scalar(select(User).where(User.name == "期限付き"))
+        assert user.last_used_at is not None and now() - aware(user.last_used_at) < timedelta(minutes=1)
+        uid = user.id
+    res = CliRunner().invoke(cli, ["token", "revoke", str(uid), "--database-url", database_url])
+    assert res.exit_code == 0, res.output
+    assert loaded.get("/facilities", headers={"Authorization": f"Bearer {later}"}).status_code == 401
+    log = loaded.get("/audit", params={"entity": "user", "entity_id": str(uid)}, headers=users.headers("admin")).json()
+    assert [e["action"] for e in log] == ["token_revoke", "token_create"]
+    assert log[0]["before"]["active"] is True and log[0]["after"]["active"] is False
+    assert all("token_hash" not in (e["before"] or {}) and "token_hash" not in (e["after"] or {}) for e in log)
+    res = CliRunner().invoke(cli, ["token", "create", "--name", "x", "--role", "admin", "--expires-days", "30",
+                                   "--database-url", database_url])
+    assert res.exit_code == 0, res.output
+
