@@ -68,6 +68,24 @@ def _pins(region, carried: list[Proposal], forbidden: list[Pair]) -> list[Pair]:
     return [Pair(facility_id=f, institution_id=i, roles=frozenset(r)) for (f, i), r in roles_of.items()]
 
 
+INTERRUPTED = "サーバーの停止により実行が中断されました。もう一度実行してください"
+
+
+def fail_interrupted(sessions: sessionmaker[Session]) -> list[int]:
+    """At start-up: runs left queued or running by a stopped server are marked failed, with the reason
+    (a run is a task of the process that started it, so nobody else will finish it)."""
+    with sessions() as session:
+        runs = session.scalars(select(MatchRun).where(MatchRun.state.in_(("queued", "running")))).all()
+        for run in runs:
+            before = audit.snapshot(run)
+            run.state = "failed"
+            run.message = INTERRUPTED
+            run.summary = {**(run.summary or {}), "interrupted": True}
+            audit.record(session, None, "run_interrupted", "match_run", str(run.id), before, audit.snapshot(run))
+        session.commit()
+        return [r.id for r in runs]
+
+
 class RunError(RuntimeError):
     """A failure whose message is meant for the user (Japanese, no server detail)."""
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api import web
 from api.db import make_engine, migrate, session_factory
+from api.jobs import fail_interrupted
 from api.middleware import BodyLimit, CleanURL, SecurityHeaders
 from api.routes import (
     areas,
@@ -43,6 +44,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    if settings.fail_interrupted_runs:
+        interrupted = fail_interrupted(app.state.sessions)
+        if interrupted:
+            log.warning("runs interrupted by a server stop, marked failed: %s", interrupted)
     for module in (me, areas, facilities, candidates, institutions, partnerships, status, reports, runs, proposals,
                    imports, audit):
         app.include_router(module.router)

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     #: Largest request body accepted (``MAX_BODY_BYTES``); larger ones get 413.  Imports of a
     #: prefecture are a few MB; a national region should be imported with ``matching db import``.
     max_body_bytes: int = 50 * 1024 * 1024
+    #: At start-up, mark runs left queued/running by a stopped server as failed (``FAIL_INTERRUPTED_RUNS``).
+    #: Turn off only when several server processes share one database.
+    fail_interrupted_runs: bool = True
     #: Road networks runs may use, by key (``ROAD_NETWORKS='{"iwate": "/srv/roads/iwate.graphml"}'``).
     #: A run names a key (``parameters.travel.road_network``); paths never come from the API.
     road_networks: dict[str, Path] = {}
