@@ -26,7 +26,16 @@ def _sessions(database_url: str | None):
     return settings, session_factory(engine)
 
 
-def create_token(sessions, name: str, role: str, prefecture: str | None, municipality: str | None) -> str:
+def _user_record(user) -> dict:
+    from api import audit
+
+    return {k: v for k, v in audit.snapshot(user).items() if k != "token_hash"}
+
+
+def create_token(sessions, name: str, role: str, prefecture: str | None, municipality: str | None,
+                 expires_at=None) -> str:
+    """Create a token (recorded in the audit log, without its hash); ``expires_at``: optional end."""
+    from api import audit
     from api.models import User
     from api.scope import ROLES
     from api.security import hash_token, new_token
@@ -39,10 +48,30 @@ def create_token(sessions, name: str, role: str, prefecture: str | None, municip
         raise ValueError("a municipal token needs --municipality (5 digits)")
     token = new_token()
     with sessions() as session:
-        session.add(User(name=name, role=role, prefecture_code=prefecture or (municipality[:2] if municipality else None),
-                         municipality_code=municipality, token_hash=hash_token(token), active=True))
+        user = User(name=name, role=role, prefecture_code=prefecture or (municipality[:2] if municipality else None),
+                    municipality_code=municipality, token_hash=hash_token(token), active=True, expires_at=expires_at)
+        session.add(user)
+        session.flush()
+        audit.record(session, None, "token_create", "user", str(user.id), None, _user_record(user))
         session.commit()
     return token
+
+
+def revoke_token(sessions, user_id: int) -> bool:
+    """Revoke a token (recorded in the audit log); False when there is no such token."""
+    from api import audit
+    from api.models import User
+
+    with sessions() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            return False
+        before = _user_record(user)
+        user.active = False
+        session.flush()
+        audit.record(session, None, "token_revoke", "user", str(user.id), before, _user_record(user))
+        session.commit()
+    return True
 
 
 @token_app.command("create")
@@ -50,11 +79,18 @@ def token_create(name: str = typer.Option(..., help="who holds it, e.g. 盛岡�
                  role: str = typer.Option(..., help="admin | prefecture | municipal"),
                  prefecture: str = typer.Option(None, help="2-digit code (prefecture staff)"),
                  municipality: str = typer.Option(None, help="5-digit code (municipal coordinator)"),
+                 expires_days: int = typer.Option(None, "--expires-days", min=1,
+                                                  help="the token stops working after this many days"),
                  database_url: str = DB_OPTION):
     """Create a token; it is printed once and only its hash is stored."""
+    from datetime import timedelta
+
+    from api.models import now
+
     _, sessions = _sessions(database_url)
     try:
-        token = create_token(sessions, name, role, prefecture, municipality)
+        token = create_token(sessions, name, role, prefecture, municipality,
+                             expires_at=now() + timedelta(days=expires_days) if expires_days else None)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -68,26 +104,21 @@ def token_list(database_url: str = DB_OPTION):
     from api.models import User
 
     _, sessions = _sessions(database_url)
-    t = Table("id", "name", "role", "prefecture", "municipality", "active", "created")
+    t = Table("id", "name", "role", "prefecture", "municipality", "active", "created", "expires", "last used")
+    stamp = lambda d: "" if d is None else d.isoformat(timespec="seconds")  # noqa: E731
     with sessions() as session:
         for u in session.scalars(select(User).order_by(User.id)):
             t.add_row(str(u.id), u.name, u.role, u.prefecture_code or "", u.municipality_code or "",
-                      str(u.active), u.created_at.isoformat(timespec="seconds"))
+                      str(u.active), stamp(u.created_at), stamp(u.expires_at), stamp(u.last_used_at))
     console.print(t)
 
 
 @token_app.command("revoke")
 def token_revoke(user_id: int, database_url: str = DB_OPTION):
-    from api.models import User
-
     _, sessions = _sessions(database_url)
-    with sessions() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            console.print(f"[red]no token with id {user_id}[/red]")
-            raise typer.Exit(2)
-        user.active = False
-        session.commit()
+    if not revoke_token(sessions, user_id):
+        console.print(f"[red]no token with id {user_id}[/red]")
+        raise typer.Exit(2)
     console.print(f"revoked {user_id}")
 
 

@@ -3,21 +3,31 @@
 A run is recorded before it starts (parameters, scope, who), reports progress
 while it works, and keeps its proposals and unmatched roles for re-reading.
 Accepted proposals are kept (they count as agreements and their capacity stays
-reserved); declined pairs are forbidden; still-open proposals of the facilities
-a new run covers are marked ``superseded``.
+reserved); contacted proposals are carried into the new run as pinned pairs (the
+call was made: the record stays, and the pair is planned around); declined pairs
+are forbidden; only untouched (``proposed``) proposals of the facilities a new run
+covers are marked ``superseded``, each in the audit log.  The run's summary lists
+what it carried over.
 """
 
 from __future__ import annotations
 
-import traceback
+import logging
+import uuid
+from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import audit
-from api.models import MatchRun, Proposal, UnmatchedRole
+from api.models import MatchRun, Proposal, UnmatchedRole, now
 from api.store import load_from_db
 from matching import MatchParameters, match, summary, verify
+from matching.parameters import Pair
+from matching.status import facility_status
+from matching.vocabulary import Role
+
+log = logging.getLogger("api.jobs")
 
 
 def _progress(session: Session, run: MatchRun, value: float, message: str) -> None:
@@ -26,7 +36,62 @@ def _progress(session: Session, run: MatchRun, value: float, message: str) -> No
     session.commit()
 
 
-def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: float = 20.0) -> None:
+def run_parameters(stored: dict, stage_time_limit: float, road_networks: dict[str, Path]) -> MatchParameters:
+    """The library's parameters for a stored run: the road network key becomes its registered path."""
+    data = {**stored, "stage_time_limit": stage_time_limit}
+    key = (data.get("travel") or {}).get("road_network")
+    if key is not None:
+        if str(key) not in road_networks:
+            raise RunError(f"道路網 {key!r} はサーバーに登録されていません")
+        data["travel"] = {**data["travel"], "road_network": str(road_networks[str(key)])}
+    return MatchParameters.model_validate(data)
+
+
+def _pins(region, carried: list[Proposal], forbidden: list[Pair]) -> list[Pair]:
+    """Contacted proposals as pinned pairs of the new run (accepted ones already count as agreements
+    in the exported region).  A role is pinned only where the pin can hold: the institution still
+    offers it, the facility still misses it, and no earlier pin of the facility took it."""
+    banned = {(p.facility_id, p.institution_id) for p in forbidden}
+    missing = facility_status(region)["missing_roles"]
+    taken: dict[str, set[Role]] = {}
+    roles_of: dict[tuple[str, str], set[Role]] = {}
+    for c in carried:
+        if c.state != "contacted" or c.institution_id not in region.institutions.index \
+                or (c.facility_id, c.institution_id) in banned or c.facility_id not in missing.index:
+            continue
+        want = {Role(r) for r in c.roles.split(";") if r} & set(missing.at[c.facility_id]) \
+            & set(region.offered_roles(c.institution_id))
+        want -= taken.get(c.facility_id, set())
+        if want:
+            taken.setdefault(c.facility_id, set()).update(want)
+            roles_of.setdefault((c.facility_id, c.institution_id), set()).update(want)
+    return [Pair(facility_id=f, institution_id=i, roles=frozenset(r)) for (f, i), r in roles_of.items()]
+
+
+INTERRUPTED = "サーバーの停止により実行が中断されました。もう一度実行してください"
+
+
+def fail_interrupted(sessions: sessionmaker[Session]) -> list[int]:
+    """At start-up: runs left queued or running by a stopped server are marked failed, with the reason
+    (a run is a task of the process that started it, so nobody else will finish it)."""
+    with sessions() as session:
+        runs = session.scalars(select(MatchRun).where(MatchRun.state.in_(("queued", "running")))).all()
+        for run in runs:
+            before = audit.snapshot(run)
+            run.state = "failed"
+            run.message = INTERRUPTED
+            run.summary = {**(run.summary or {}), "interrupted": True}
+            audit.record(session, None, "run_interrupted", "match_run", str(run.id), before, audit.snapshot(run))
+        session.commit()
+        return [r.id for r in runs]
+
+
+class RunError(RuntimeError):
+    """A failure whose message is meant for the user (Japanese, no server detail)."""
+
+
+def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: float = 20.0,
+                road_networks: dict[str, Path] | None = None) -> None:
     """Run one queued match run to completion (or failure, with the reason recorded)."""
     with sessions() as session:
         run = session.get(MatchRun, run_id)
@@ -40,35 +105,65 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
                 ids = sorted(own if ids is None else own & set(ids))
             if ids is not None:
                 region = region.subset(ids)
-            params = MatchParameters.model_validate({**run.parameters, "stage_time_limit": stage_time_limit})
-            params = params.model_copy(update={"forbidden": params.forbidden + forbidden})
+            params = run_parameters(run.parameters, stage_time_limit, road_networks or {})
+            carried = session.scalars(select(Proposal).where(
+                Proposal.state.in_(("contacted", "accepted")),
+                Proposal.facility_id.in_(list(region.facilities.index))).order_by(Proposal.id)).all()
+            pins = _pins(region, carried, forbidden)
+            params = params.model_copy(update={"forbidden": params.forbidden + forbidden,
+                                               "pinned": params.pinned + pins})
             _progress(session, run, 0.2, "候補を探索し、最適化しています")
             result = match(region, params)
             problems = verify(region, result.proposals, params)
             if problems:
-                raise RuntimeError("verifier rejected the proposals: " + "; ".join(map(str, problems[:5])))
+                log.error("run %s: the verifier rejected the proposals: %s", run_id, problems[:20])
+                raise RunError("検証で提案に不整合が見つかったため、結果を保存しませんでした")
             _progress(session, run, 0.9, "結果を保存しています")
             covered = list(result.status_before.index)
-            session.execute(update(Proposal).where(Proposal.facility_id.in_(covered),
-                                                   Proposal.state.in_(("proposed", "contacted")),
-                                                   Proposal.run_id != run.id).values(state="superseded"))
+            # Only untouched proposals are replaced; contacted and accepted ones are carried over.
+            for old in session.scalars(select(Proposal).where(
+                    Proposal.facility_id.in_(covered), Proposal.state == "proposed",
+                    Proposal.run_id != run.id).order_by(Proposal.id)).all():
+                before = audit.snapshot(old)
+                old.state = "superseded"
+                old.updated_at = now()
+                audit.record(session, run.created_by, "proposal_superseded", "proposal", str(old.id), before,
+                             {**audit.snapshot(old), "superseded_by_run": run.id})
+            kept: dict[tuple[str, str], set[str]] = {}
+            for c in carried:
+                kept.setdefault((c.facility_id, c.institution_id), set()).update(r for r in c.roles.split(";") if r)
             for p in result.proposals.itertuples(index=False):
+                roles = [r for r in p.roles.split(";") if r]
+                extra = [r for r in roles if r not in kept.get((p.facility_id, p.institution_id), set())]
+                if not extra:
+                    continue  # the carried proposal stands for this pair
                 session.add(Proposal(run_id=run.id, facility_id=p.facility_id, institution_id=p.institution_id,
-                                     roles=p.roles, distance_km=float(p.distance_km),
-                                     travel_minutes=float(p.travel_minutes), extends_existing=bool(p.extends_existing),
+                                     roles=";".join(extra), distance_km=float(p.distance_km),
+                                     travel_minutes=float(p.travel_minutes),
+                                     extends_existing=bool(p.extends_existing) or len(extra) < len(roles),
                                      explanation=p.explanation))
             for u in result.unmatched.itertuples(index=False):
                 session.add(UnmatchedRole(run_id=run.id, facility_id=u.facility_id, role=u.role,
                                           reason_code=u.reason_code, reason=u.reason, fix=u.fix))
-            run.summary = summary(result)
+            carried_over = [{"proposal_id": c.id, "run_id": c.run_id, "facility_id": c.facility_id,
+                             "institution_id": c.institution_id, "state": c.state, "roles": c.roles,
+                             "pinned": any(x.facility_id == c.facility_id and x.institution_id == c.institution_id
+                                           for x in pins)} for c in carried]
+            run.summary = {**summary(result), "carried_over": carried_over}
             run.state = "done"
             audit.record(session, run.created_by, "run_done", "match_run", str(run.id), None,
-                         {"proposals": len(result.proposals)})
-            _progress(session, run, 1.0, "完了")
+                         {"proposals": len(result.proposals), "carried_over": [c.id for c in carried]})
+            _progress(session, run, 1.0, f"完了（連絡済み・承諾済みの提案 {len(carried)} 件を引き継ぎました）"
+                      if carried else "完了")
         except Exception as exc:  # the run records why it failed; the service stays up
             session.rollback()
+            error_id = uuid.uuid4().hex[:12]
+            # The traceback (with server paths) goes to the server log only, under the error id.
+            log.exception("match run %s failed (error id %s)", run_id, error_id)
+            reason = str(exc) if isinstance(exc, RunError) else "内部エラーが発生しました"
             run = session.get(MatchRun, run_id)
             run.state = "failed"
-            run.message = f"{type(exc).__name__}: {exc}"[:2000]
-            run.summary = {"traceback": traceback.format_exc()[-4000:]}
+            run.message = (f"マッチングの実行に失敗しました: {reason}。"
+                           f"管理者に問い合わせる際はエラーID {error_id} をお伝えください")
+            run.summary = {"error_id": error_id}
             session.commit()

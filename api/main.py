@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from api import web
 from api.db import make_engine, migrate, session_factory
+from api.jobs import fail_interrupted
+from api.middleware import BodyLimit, CleanURL, SecurityHeaders
 from api.routes import (
     areas,
     audit,
@@ -24,6 +30,8 @@ from api.routes import (
 )
 from api.settings import Settings, get_settings
 
+log = logging.getLogger("api")
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """An application bound to ``settings.database_url``; the schema is migrated on creation."""
@@ -36,14 +44,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    if settings.fail_interrupted_runs:
+        interrupted = fail_interrupted(app.state.sessions)
+        if interrupted:
+            log.warning("runs interrupted by a server stop, marked failed: %s", interrupted)
     for module in (me, areas, facilities, candidates, institutions, partnerships, status, reports, runs, proposals,
                    imports, audit):
         app.include_router(module.router)
     web.mount(app)  # the coordinators' web page at / (static files under /static)
+    # Outermost last: headers on every answer (413 and 422 too), then the URL check, then the size.
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(CleanURL)
+    app.add_middleware(SecurityHeaders, tile_url=settings.tile_url)
 
     @app.exception_handler(IntegrityError)
     def _conflict(request: Request, exc: IntegrityError):  # e.g. a concurrent insert of the same id
         return JSONResponse(status_code=409, content={"detail": "conflicts with existing data"})
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError):
+        """422 naming each field (dotted path) — without echoing the input: a NaN or a lone
+        surrogate in it could not even be written as JSON."""
+        detail = []
+        for e in exc.errors():
+            loc = [str(p) for p in e.get("loc", ())]
+            field = ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
+            detail.append({"loc": loc, "field": field, "type": e.get("type", ""),
+                           "msg": f"{field}: {e.get('msg', '')}" if field else str(e.get("msg", ""))})
+        return JSONResponse(status_code=422, content={"detail": detail})
+
+    @app.exception_handler(Exception)
+    def _unexpected(request: Request, exc: Exception):
+        """A bug: the traceback goes to the server log under an error id; the user gets the id."""
+        error_id = uuid.uuid4().hex[:12]
+        log.error("unhandled error on %s %s (error id %s)", request.method, request.url.path, error_id,
+                  exc_info=exc)
+        return JSONResponse(status_code=500, content={
+            "detail": f"内部エラーが発生しました。管理者に問い合わせる際はエラーID {error_id} をお伝えください",
+            "error_id": error_id})
 
     @app.get("/health", tags=["service"])
     def health() -> dict:

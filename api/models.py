@@ -92,6 +92,15 @@ class User(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    #: Optional: the token is refused from this moment on (401).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: Last request made with the token (updated at most once a minute).
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+def aware(t: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes; every time stored here is UTC."""
+    return t if t is None or t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 class MatchRun(Base):

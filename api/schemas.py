@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -19,11 +20,50 @@ Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Code5 = Field(pattern=r"^[0-9]{5}$", description="5-digit municipality code")
 
 
+#: NUL and lone surrogates cannot be stored (PostgreSQL refuses NUL, no database stores a lone
+#: surrogate as UTF-8); other control characters (but tab and newline) have no place in names.
+_FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def check_text(value: str) -> str:
+    """Refuse text no database stores (NUL, lone surrogates) and other control characters."""
+    m = _FORBIDDEN_CHARS.search(value)
+    if m:
+        ch = m.group()
+        raise ValueError(f"文字 U+{ord(ch):04X} は使用できません（{m.start() + 1} 文字目）"
+                         "(control characters, NUL and lone surrogates are not allowed)")
+    return value
+
+
+def _walk(value):
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            _walk(v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _walk(k)
+            _walk(v)
+    return value
+
+
+class In(BaseModel):
+    """Every request body: unknown keys, NaN/Infinity, NUL and lone surrogates are refused (422)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text(cls, value):
+        return _walk(value)
+
+
 class ORM(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class AreaIn(BaseModel):
+class AreaIn(In):
     municipality_code: str = Code5
     municipality_name: str = Field(min_length=1, max_length=100)
     secondary_area_code: str = Field(min_length=1, max_length=20)
@@ -41,7 +81,7 @@ def _check_type(v: str) -> str:
     return v
 
 
-class FacilityPatch(BaseModel):
+class FacilityPatch(In):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
     facility_type: str | None = None
@@ -53,7 +93,7 @@ class FacilityPatch(BaseModel):
     _type = field_validator("facility_type")(lambda cls, v: v if v is None else _check_type(v))
 
 
-class FacilityIn(BaseModel):
+class FacilityIn(In):
     model_config = ConfigDict(extra="forbid")
     facility_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     name: str = Field(min_length=1, max_length=200)
@@ -88,7 +128,7 @@ class FacilityStatusOut(FacilityOut):
     partners: list[str]
 
 
-class InstitutionBase(BaseModel):
+class InstitutionBase(In):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["hospital", "clinic"]
@@ -140,11 +180,14 @@ class InstitutionOut(ORM):
     reserved_residents: int
 
 
-class PartnershipIn(BaseModel):
+class PartnershipIn(In):
     model_config = ConfigDict(extra="forbid")
     facility_id: str = Field(min_length=1, max_length=64)
     institution_id: str = Field(min_length=1, max_length=64)
-    roles: list[Role] = []
+    roles: list[Role] = Field(min_length=1, max_length=3, description="at least one role")
+    #: Record an agreement already signed in reality as it is: the institution's offered roles and
+    #: spare capacity are not checked (and not taken); the audit log says so.
+    as_signed: bool = False
 
 
 class PartnershipOut(ORM):
@@ -154,13 +197,53 @@ class PartnershipOut(ORM):
     roles: str
 
 
-class RunIn(BaseModel):
+class _StrictParams(In):
+    """Run parameters from the API: unknown keys, wrong shapes, NaN and Infinity are refused (422)."""
+
+
+class RoleLimitIn(_StrictParams):
+    minutes: float | None = Field(default=None, gt=0, le=24 * 60, description="travel minutes at most")
+    km: float | None = Field(default=None, gt=0, le=1000, description="straight-line km at most")
+
+
+#: A road network is named by the key it is registered under on the server (setting ROAD_NETWORKS);
+#: never a path — anything with a slash, a dot or a backslash is refused.
+RoadNetworkKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$",
+                                      description="key of a road network registered on the server")]
+
+
+class TravelIn(_StrictParams):
+    speed_kmh: float = Field(default=40.0, gt=0, le=200)
+    circuity: float = Field(default=1.3, ge=1.0, le=10)
+    road_network: RoadNetworkKey | None = None
+    weight: str = Field(default="travel_time", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    weight_unit: Literal["seconds", "minutes"] = "seconds"
+
+
+class RunParametersIn(_StrictParams):
+    """What a run may be given through the API (see ``matching.parameters.MatchParameters``);
+    pinned and declined pairs come from the workflow, solver effort from the server's settings."""
+
+    limits: dict[Literal["consult", "visit", "admit"], RoleLimitIn] = Field(default_factory=dict)
+    travel: TravelIn = Field(default_factory=TravelIn)
+    facility_types: list[str] | None = Field(default=None, max_length=len(FACILITY_TYPES))
+    include_unreported: bool = False
+    unknown_accepting: bool = True
+    prefer_same: Literal["municipality", "secondary_area"] | None = None
+    preference_minutes: float = Field(default=15.0, ge=0, le=600)
+
+    @field_validator("facility_types")
+    @classmethod
+    def _types(cls, v):
+        return v if v is None else [_check_type(t) for t in v]
+
+
+class RunIn(In):
     model_config = ConfigDict(extra="forbid")
     prefecture_code: str | None = Field(default=None, pattern=r"^[0-9]{2}$")
     municipality_code: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
-    facility_ids: list[str] | None = Field(default=None, max_length=100000)
-    parameters: dict = Field(default_factory=dict, description="MatchParameters (see docs); "
-                                                               "pinned/forbidden pairs come from the workflow")
+    facility_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(default=None, max_length=100000)
+    parameters: RunParametersIn = Field(default_factory=RunParametersIn)
 
 
 class RunOut(ORM):
@@ -192,7 +275,7 @@ class ProposalOut(ORM):
     updated_at: datetime
 
 
-class ProposalMove(BaseModel):
+class ProposalMove(In):
     model_config = ConfigDict(extra="forbid")
     state: Literal["contacted", "accepted", "contracted", "declined"]
     reason: str | None = Field(default=None, max_length=2000)

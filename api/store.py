@@ -9,6 +9,7 @@ exactly the same code path as the CLI.
 from __future__ import annotations
 
 import csv
+import logging
 import tempfile
 from pathlib import Path
 
@@ -19,65 +20,188 @@ from sqlalchemy.orm import Session
 from api import audit
 from api.models import Area, Facility, ForbiddenPair, Institution, Partnership, Proposal
 from matching.contract import load_region
+from matching.contract.load import _read_csv_with_lines
 from matching.contract.schema import AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS
 from matching.parameters import Pair
 from matching.region import Region
 from matching.vocabulary import Role, format_roles
 
+log = logging.getLogger("api.store")
+
 
 class ScopeError(PermissionError):
-    """The folder holds areas outside the importing user's prefecture."""
+    """Rows of the folder lie outside the importing user's prefecture; ``rows`` lists every one."""
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+        super().__init__(f"{len(rows)} row(s) outside your prefecture: "
+                         + "; ".join(f"{r['file']} line {r['row']} {r['column']}={r['value']}" for r in rows[:10]))
+
+
+class CapacityConflict(ValueError):
+    """Rows would set an institution's spare capacity below what accepted proposals reserved."""
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+        super().__init__("; ".join(r["message"] for r in rows[:10]))
+
+
+_CHUNK = 900  # ids per IN (...) query: below SQLite's variable limit
+
+
+def _existing(session: Session, model, key, ids: list[str]) -> dict:
+    out = {}
+    for k in range(0, len(ids), _CHUNK):
+        for obj in session.scalars(select(model).where(key.in_(ids[k:k + _CHUNK]))):
+            out[getattr(obj, key.key)] = obj
+    return out
+
+
+def _lines(folder: Path, name: str, key: str) -> dict[str, int]:
+    """The line of each record's ``key`` in ``name`` (as a spreadsheet counts: header = 1)."""
+    df = _read_csv_with_lines(folder / name)
+    if df is None or key not in df.columns:
+        return {}
+    return {str(k).strip(): int(line) for k, line in zip(df[key], df["_line"], strict=True)}
+
+
+def _scope_violations(session: Session, folder: Path, region: Region, prefecture_code: str,
+                      areas: dict, facilities: dict, institutions: dict) -> list[dict]:
+    """Every row that would write outside ``prefecture_code`` (empty when the import is in scope)."""
+    bad: list[tuple[str, str, str, str, str, str]] = []  # file, key column, id, column, value, message
+    for code, a in region.areas.iterrows():
+        if a["prefecture_code"] != prefecture_code:
+            bad.append(("areas.csv", "municipality_code", code, "prefecture_code", a["prefecture_code"],
+                        f"市区町村 {code} は担当都道府県 {prefecture_code} のものではありません"))
+        elif code in areas and areas[code].prefecture_code != prefecture_code:
+            bad.append(("areas.csv", "municipality_code", code, "municipality_code", code,
+                        f"市区町村 {code} は既に都道府県 {areas[code].prefecture_code} に登録されています"
+                        "（他の都道府県の区域は変更できません）"))
+    own = set(session.scalars(select(Area.municipality_code).where(Area.prefecture_code == prefecture_code)))
+    own |= {c for c, a in region.areas.iterrows() if a["prefecture_code"] == prefecture_code and c not in areas}
+    for name, table, existing, key, what in (
+            ("facilities.csv", region.facilities, facilities, "facility_id", "施設"),
+            ("institutions.csv", region.institutions, institutions, "institution_id", "医療機関")):
+        for obj_id, code in table["municipality_code"].items():
+            if code not in own:
+                bad.append((name, key, obj_id, "municipality_code", code,
+                            f"{what} {obj_id} の市区町村 {code} は担当都道府県 {prefecture_code} の区域外です"))
+            old = existing.get(obj_id)
+            if old is not None and old.municipality_code not in own:
+                bad.append((name, key, obj_id, key, obj_id,
+                            f"{what} ID {obj_id} は担当区域外（市区町村 {old.municipality_code}）に既に存在します"))
+    rows = []
+    lines: dict[str, dict[str, int]] = {}
+    for file, key, obj_id, column, value, message in bad:
+        if file not in lines:
+            lines[file] = _lines(folder, file, key)
+        rows.append({"file": file, "row": lines[file].get(str(obj_id), 0), "column": column,
+                     "value": str(value), "message": message})
+    return sorted(rows, key=lambda r: (r["file"], r["row"], r["column"]))
+
+
+def _plain(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def _upsert(session: Session, model, existing: dict, key: str, rows: dict[str, dict],
+            created: list, changed: dict, **defaults) -> None:
+    """Create or update ``rows`` (id → column values); note the ids created and the changed columns."""
+    for obj_id, values in rows.items():
+        values = {k: _plain(v) for k, v in values.items()}
+        old = existing.get(obj_id)
+        if old is None:
+            session.add(model(**{key: obj_id}, **values, **defaults))
+            created.append(obj_id)
+            continue
+        diff = {k: v for k, v in values.items() if getattr(old, k) != v}
+        if diff:
+            changed[obj_id] = {"before": {k: getattr(old, k) for k in diff}, "after": diff}
+            for k, v in diff.items():
+                setattr(old, k, v)
 
 
 def import_region(session: Session, folder: str | Path, user_id: int | None = None,
-                  prefecture_code: str | None = None) -> dict[str, int]:
+                  prefecture_code: str | None = None, source: str | None = None) -> dict[str, int]:
     """Validate ``folder`` strictly and upsert it; the caller commits (or rolls back).
 
     Raises :class:`matching.contract.RegionValidationError` with every bad row, or
-    :class:`ScopeError` when ``prefecture_code`` is given and an area lies outside it.
+    :class:`ScopeError` when ``prefecture_code`` is given and any row would write outside
+    that prefecture: an area of another prefecture (or an existing one registered there),
+    a facility or institution in a municipality outside it, or an id that already exists
+    outside it.  Nothing is written then.  The audit entry names every id created and
+    every column changed (before/after).
     """
+    folder = Path(folder)
     region = load_region(folder, strict=True)
+    areas = _existing(session, Area, Area.municipality_code, list(region.areas.index))
+    facilities = _existing(session, Facility, Facility.facility_id, list(region.facilities.index))
+    institutions = _existing(session, Institution, Institution.institution_id, list(region.institutions.index))
     if prefecture_code is not None:
-        outside = sorted(set(region.areas.index[region.areas["prefecture_code"] != prefecture_code]))
-        if outside:
-            raise ScopeError(f"areas outside prefecture {prefecture_code}: {', '.join(outside[:10])}")
-    for code, a in region.areas.iterrows():
-        session.merge(Area(municipality_code=code, **{k: a[k] for k in
-                                                      ("municipality_name", "secondary_area_code",
-                                                       "secondary_area_name", "prefecture_code")}))
-    session.flush()
-    for fid, f in region.facilities.iterrows():
-        session.merge(Facility(facility_id=fid, name=f["name"], facility_type=f["facility_type"],
-                               municipality_code=f["municipality_code"], lat=float(f["lat"]), lon=float(f["lon"]),
-                               residents=None if pd.isna(f["residents"]) else int(f["residents"]),
-                               reported=bool(f["reported"])))
+        rows = _scope_violations(session, folder, region, prefecture_code, areas, facilities, institutions)
+        if rows:
+            raise ScopeError(rows)
+    conflicts = []
     for iid, i in region.institutions.iterrows():
-        existing = session.get(Institution, iid)
-        values = dict(name=i["name"], kind=i["kind"], municipality_code=i["municipality_code"],
-                      lat=float(i["lat"]), lon=float(i["lon"]),
-                      beds=None if pd.isna(i["beds"]) else int(i["beds"]),
-                      designations=";".join(sorted(i["designations"])),
-                      consult_24h=bool(i["consult_24h"]), visit_24h=bool(i["visit_24h"]), admit=bool(i["admit"]),
-                      accepting=None if pd.isna(i["accepting"]) else bool(i["accepting"]),
-                      capacity_facilities=None if pd.isna(i["capacity_facilities"]) else int(i["capacity_facilities"]),
-                      capacity_residents=None if pd.isna(i["capacity_residents"]) else int(i["capacity_residents"]))
-        if existing is None:
-            session.add(Institution(institution_id=iid, reserved_facilities=0, reserved_residents=0, **values))
-        else:
-            for k, v in values.items():
-                setattr(existing, k, v)
+        old = institutions.get(iid)
+        if old is None:
+            continue
+        for column, reserved, unit in (("capacity_facilities", old.reserved_facilities, "施設"),
+                                       ("capacity_residents", old.reserved_residents, "人")):
+            if not pd.isna(i[column]) and int(i[column]) < reserved:
+                conflicts.append({"file": "institutions.csv", "institution_id": iid, "column": column,
+                                  "value": str(int(i[column])),
+                                  "message": f"医療機関 {iid} の {column} {int(i[column])} は承諾済みの提案で"
+                                             f"確保済みの {reserved}{unit}を下回ります"})
+    if conflicts:
+        lines = _lines(folder, "institutions.csv", "institution_id")
+        raise CapacityConflict([{"row": lines.get(r["institution_id"], 0), **r} for r in conflicts])
+    created: dict[str, list] = {"areas": [], "facilities": [], "institutions": [], "partnerships": []}
+    changed: dict[str, dict] = {"areas": {}, "facilities": {}, "institutions": {}, "partnerships": {}}
+    _upsert(session, Area, areas, "municipality_code",
+            {code: {k: a[k] for k in ("municipality_name", "secondary_area_code", "secondary_area_name",
+                                      "prefecture_code")} for code, a in region.areas.iterrows()},
+            created["areas"], changed["areas"])
     session.flush()
+    _upsert(session, Facility, facilities, "facility_id",
+            {fid: dict(name=f["name"], facility_type=f["facility_type"], municipality_code=f["municipality_code"],
+                       lat=float(f["lat"]), lon=float(f["lon"]),
+                       residents=None if pd.isna(f["residents"]) else int(f["residents"]),
+                       reported=bool(f["reported"])) for fid, f in region.facilities.iterrows()},
+            created["facilities"], changed["facilities"])
+    _upsert(session, Institution, institutions, "institution_id",
+            {iid: dict(name=i["name"], kind=i["kind"], municipality_code=i["municipality_code"],
+                       lat=float(i["lat"]), lon=float(i["lon"]),
+                       beds=None if pd.isna(i["beds"]) else int(i["beds"]),
+                       designations=";".join(sorted(i["designations"])),
+                       consult_24h=bool(i["consult_24h"]), visit_24h=bool(i["visit_24h"]), admit=bool(i["admit"]),
+                       accepting=None if pd.isna(i["accepting"]) else bool(i["accepting"]),
+                       capacity_facilities=None if pd.isna(i["capacity_facilities"]) else int(i["capacity_facilities"]),
+                       capacity_residents=None if pd.isna(i["capacity_residents"]) else int(i["capacity_residents"]))
+             for iid, i in region.institutions.iterrows()},
+            created["institutions"], changed["institutions"], reserved_facilities=0, reserved_residents=0)
+    session.flush()
+    fac_ids = sorted(set(region.partnerships["facility_id"]))
+    current = {}
+    for k in range(0, len(fac_ids), _CHUNK):
+        for row in session.scalars(select(Partnership).where(Partnership.facility_id.in_(fac_ids[k:k + _CHUNK]))):
+            current[(row.facility_id, row.institution_id)] = row
     for p in region.partnerships.itertuples(index=False):
-        row = session.scalar(select(Partnership).where(Partnership.facility_id == p.facility_id,
-                                                       Partnership.institution_id == p.institution_id))
+        roles = format_roles(p.roles)
+        row = current.get((p.facility_id, p.institution_id))
+        pair = f"{p.facility_id}|{p.institution_id}"
         if row is None:
-            session.add(Partnership(facility_id=p.facility_id, institution_id=p.institution_id,
-                                    roles=format_roles(p.roles)))
-        else:
-            row.roles = format_roles(p.roles)
+            row = Partnership(facility_id=p.facility_id, institution_id=p.institution_id, roles=roles)
+            session.add(row)
+            current[(p.facility_id, p.institution_id)] = row
+            created["partnerships"].append(pair)
+        elif row.roles != roles:
+            changed["partnerships"][pair] = {"before": {"roles": row.roles}, "after": {"roles": roles}}
+            row.roles = roles
     counts = {"areas": len(region.areas), "facilities": len(region.facilities),
               "institutions": len(region.institutions), "partnerships": len(region.partnerships)}
-    audit.record(session, user_id, "import", "region", str(folder), None, counts)
+    audit.record(session, user_id, "import", "import", source or str(folder), None,
+                 {"counts": counts, "created": created, "changed": changed})
     session.flush()
     return counts
 
@@ -127,7 +251,9 @@ def export_region(session: Session, folder: str | Path, prefecture_code: str | N
     inst_cols = [c.name for c in INSTITUTIONS.columns if c.required]
     rows = []
     for i in institutions:
-        cap_f, cap_r = i.capacity_facilities, i.capacity_residents
+        # Never below 0 whatever the data holds: a read must not fail on one bad number.
+        cap_f = None if i.capacity_facilities is None else max(0, i.capacity_facilities)
+        cap_r = None if i.capacity_residents is None else max(0, i.capacity_residents)
         if for_matching:
             cap_f = None if cap_f is None else max(0, cap_f - i.reserved_facilities)
             cap_r = None if cap_r is None else max(0, cap_r - i.reserved_residents)
@@ -156,5 +282,10 @@ def load_from_db(session: Session, prefecture_code: str | None = None,
     data contract (same validation and typing as the CLI), and the declined pairs as ``Pair``s."""
     with tempfile.TemporaryDirectory() as tmp:
         forbidden = export_region(session, tmp, prefecture_code, for_matching=for_matching)
-        region = load_region(tmp)
+        # Lenient: a row the contract would refuse (whatever got into the database) is left out
+        # and logged — a read never fails because of one bad row.
+        region = load_region(tmp, strict=False)
+    if region.skipped:
+        log.warning("rows left out of the region read from the database: %s",
+                    "; ".join(map(str, region.skipped[:20])))
     return region, [Pair(facility_id=f, institution_id=i) for f, i in forbidden]

@@ -9,7 +9,7 @@ writes the agreement; declining forbids the pair in future runs.
 from __future__ import annotations
 
 from fastapi import HTTPException
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from api import audit
@@ -62,10 +62,20 @@ def _residents(session: Session, facility_id: str) -> int:
     return f.residents if f.residents else FACILITY_TYPES[f.facility_type].default_residents
 
 
+def _holder(session: Session, p: Proposal) -> Proposal | None:
+    """Another accepted proposal of the same pair that holds the pair's reservation (one pair =
+    one agreement = capacity counted once, however many runs proposed it)."""
+    return session.scalar(select(Proposal).where(
+        Proposal.facility_id == p.facility_id, Proposal.institution_id == p.institution_id,
+        Proposal.id != p.id, Proposal.state == "accepted",
+        (Proposal.reserved_facility.is_(True)) | (Proposal.reserved_residents > 0)).limit(1))
+
+
 def _reserve(session: Session, p: Proposal) -> None:
-    new_partner = p.extends_existing is False and session.scalar(
+    new_partner = session.scalar(
         select(Partnership.id).where(Partnership.facility_id == p.facility_id,
-                                     Partnership.institution_id == p.institution_id)) is None
+                                     Partnership.institution_id == p.institution_id)) is None \
+        and _holder(session, p) is None
     df = 1 if new_partner else 0
     dr = _residents(session, p.facility_id) if new_partner else 0
     inst = Institution.__table__.c
@@ -84,20 +94,41 @@ def _reserve(session: Session, p: Proposal) -> None:
 
 
 def _release(session: Session, p: Proposal, consume: bool) -> None:
-    """Give back (declined) or use up (contracted) what accepting reserved."""
+    """Give back (declined, deleted) or use up (contracted) what accepting reserved.  A declined
+    proposal's reservation passes to another accepted proposal of the same pair, if there is one."""
     df = 1 if p.reserved_facility else 0
     dr = p.reserved_residents
+    if not consume and (df or dr):
+        heir = session.scalar(select(Proposal).where(
+            Proposal.facility_id == p.facility_id, Proposal.institution_id == p.institution_id,
+            Proposal.id != p.id, Proposal.state == "accepted").limit(1))
+        if heir is not None:
+            session.execute(update(Proposal).where(Proposal.id == heir.id)
+                            .values(reserved_facility=bool(df), reserved_residents=dr))
+            session.execute(update(Proposal).where(Proposal.id == p.id)
+                            .values(reserved_facility=False, reserved_residents=0))
+            return
     inst = Institution.__table__.c
     values = {"reserved_facilities": inst.reserved_facilities - df,
               "reserved_residents": inst.reserved_residents - dr}
-    if consume:  # the spare capacity is now taken by the agreement itself
-        values["capacity_facilities"] = inst.capacity_facilities - df
-        values["capacity_residents"] = inst.capacity_residents - dr
+    if consume:  # the spare capacity is now taken by the agreement itself (never below 0)
+        values["capacity_facilities"] = case((inst.capacity_facilities - df < 0, 0),
+                                             else_=inst.capacity_facilities - df)
+        values["capacity_residents"] = case((inst.capacity_residents - dr < 0, 0),
+                                            else_=inst.capacity_residents - dr)
     session.execute(update(Institution).where(Institution.institution_id == p.institution_id).values(**values))
     session.execute(update(Proposal).where(Proposal.id == p.id).values(reserved_facility=False, reserved_residents=0))
 
 
 def _contract(session: Session, p: Proposal) -> None:
+    holder = _holder(session, p)
+    if holder is not None and not (p.reserved_facility or p.reserved_residents):
+        # The pair's reservation is held by another accepted proposal: this agreement uses it.
+        session.execute(update(Proposal).where(Proposal.id == p.id).values(
+            reserved_facility=holder.reserved_facility, reserved_residents=holder.reserved_residents))
+        session.execute(update(Proposal).where(Proposal.id == holder.id)
+                        .values(reserved_facility=False, reserved_residents=0))
+        session.refresh(p)
     _release(session, p, consume=True)
     row = session.scalar(select(Partnership).where(Partnership.facility_id == p.facility_id,
                                                    Partnership.institution_id == p.institution_id))
@@ -108,3 +139,40 @@ def _contract(session: Session, p: Proposal) -> None:
         before = audit.snapshot(row)
         row.roles = format_roles(roles | {Role(r) for r in row.roles.split(";") if r})
         audit.record(session, None, "update", "partnership", str(row.id), before, audit.snapshot(row))
+
+
+def release_for_deletion(session: Session, facility_id: str | None = None, institution_id: str | None = None,
+                         user_id: int | None = None) -> None:
+    """Before a facility (or institution) is deleted: give back what its accepted proposals reserved
+    and record every proposal that goes with it in the audit log (they are cascade-deleted)."""
+    q = select(Proposal)
+    q = q.where(Proposal.facility_id == facility_id) if facility_id else q.where(Proposal.institution_id == institution_id)
+    for p in session.scalars(q.order_by(Proposal.id)).all():
+        before = audit.snapshot(p)
+        if p.state == "accepted" and facility_id is not None:
+            _release(session, p, consume=False)
+        audit.record(session, user_id, "proposal_deleted", "proposal", str(p.id), before, None)
+    q = select(Partnership)
+    q = q.where(Partnership.facility_id == facility_id) if facility_id else q.where(Partnership.institution_id == institution_id)
+    for row in session.scalars(q.order_by(Partnership.id)).all():
+        audit.record(session, user_id, "partnership_deleted", "partnership", str(row.id), audit.snapshot(row), None)
+    session.flush()
+
+
+def spare(inst: Institution) -> tuple[int | None, int | None]:
+    """Facilities and residents the institution can still take (None = no limit recorded)."""
+    return (None if inst.capacity_facilities is None else inst.capacity_facilities - inst.reserved_facilities,
+            None if inst.capacity_residents is None else inst.capacity_residents - inst.reserved_residents)
+
+
+def consume_capacity(session: Session, institution_id: str, facility_id: str) -> bool:
+    """Take one facility's worth of spare capacity for a new agreement, atomically; False when full."""
+    dr = _residents(session, facility_id)
+    inst = Institution.__table__.c
+    done = session.execute(
+        update(Institution)
+        .where(Institution.institution_id == institution_id,
+               (inst.capacity_facilities.is_(None)) | (inst.capacity_facilities - inst.reserved_facilities >= 1),
+               (inst.capacity_residents.is_(None)) | (inst.capacity_residents - inst.reserved_residents >= dr))
+        .values(capacity_facilities=inst.capacity_facilities - 1, capacity_residents=inst.capacity_residents - dr))
+    return done.rowcount == 1

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from matching import safecells
 from matching.contract import RegionValidationError, load_region
 from matching.parameters import MatchParameters, ParameterError
 from matching.status import facility_status, japanese_labels, status_table
@@ -78,9 +79,9 @@ def status(region_dir: Path, out: Path = typer.Option(None, help="write status C
     if out:
         out.mkdir(parents=True, exist_ok=True)
         for level in ("prefecture", "secondary_area", "municipality"):
-            japanese_labels(status_table(st, region.areas, by=level)).to_csv(
-                out / f"status_by_{level}.csv", index=False, encoding="utf-8-sig")
-        _facility_csv(st, region).to_csv(out / "status_facilities.csv", index=False, encoding="utf-8-sig")
+            safecells.to_csv(japanese_labels(status_table(st, region.areas, by=level)),
+                             out / f"status_by_{level}.csv", index=False, encoding="utf-8-sig")
+        safecells.to_csv(_facility_csv(st, region), out / "status_facilities.csv", index=False, encoding="utf-8-sig")
         console.print(f"written: {out}/status_by_*.csv, status_facilities.csv")
 
 
@@ -133,9 +134,9 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
         console.print(f"[red]パラメータの誤り / invalid parameters[/red]\n{exc}")
         raise typer.Exit(2) from None
     out.mkdir(parents=True, exist_ok=True)
-    result.proposals.to_csv(out / "proposals.csv", index=False, encoding="utf-8")
-    result.unmatched.to_csv(out / "unmatched.csv", index=False, encoding="utf-8")
-    result.alternatives.to_csv(out / "alternatives.csv", index=False, encoding="utf-8")
+    safecells.to_csv(result.proposals, out / "proposals.csv", index=False, encoding="utf-8")
+    safecells.to_csv(result.unmatched, out / "unmatched.csv", index=False, encoding="utf-8")
+    safecells.to_csv(result.alternatives, out / "alternatives.csv", index=False, encoding="utf-8")
     summ = summary(result)
     (out / "summary.json").write_text(json.dumps(summ, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -278,7 +279,7 @@ def whatif(
         if sweep_spec:
             path, values = parse_sweep(sweep_spec)
             table = sweep(region, path, values, scenarios[0] if scenarios else None, params)
-            table.to_csv(out / "sweep.csv", index=False, encoding="utf-8-sig")
+            safecells.to_csv(table, out / "sweep.csv", index=False, encoding="utf-8-sig")
             save_png(sweep_figure(table, path), out / "sweep.png")
             shown = table.drop(columns=["parameter"]).rename(columns={**SWEEP_SHORT_JA, "value": path})
             _print_frame(f"感度分析：{path}" + (f"（{scenarios[0].title}）" if scenarios else ""),
@@ -330,9 +331,9 @@ def critical(
     table = criticality(region, params, base, mode=modes[mode])
     plan = capacity_plan(region, params)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "criticality.csv", index=False, encoding="utf-8-sig")
-    plan.increases.to_csv(out / "capacity_plan.csv", index=False, encoding="utf-8-sig")
-    plan.blocked.to_csv(out / "capacity_blocked.csv", index=False, encoding="utf-8-sig")
+    safecells.to_csv(table, out / "criticality.csv", index=False, encoding="utf-8-sig")
+    safecells.to_csv(plan.increases, out / "capacity_plan.csv", index=False, encoding="utf-8-sig")
+    safecells.to_csv(plan.blocked, out / "capacity_blocked.csv", index=False, encoding="utf-8-sig")
     what = "新規受入れを止めた場合" if mode == "stop-accepting" else "協力をやめた場合（既存協定も解消）"
     shown = criticality_table(table.head(top), region.areas).drop(columns=["全要件充足を失う施設", "医療機関ID"])
     _print_frame(f"重要な医療機関：{what}に全要件充足を失う施設数（上位{top}）", shown)

@@ -5,6 +5,7 @@ from api import audit
 from api.deps import ScopeDep, SessionDep
 from api.models import Area, Facility, Partnership
 from api.schemas import FacilityIn, FacilityPatch, FacilityStatusOut, Limit, Offset
+from api.workflow import release_for_deletion
 from matching.status import classify
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role, Status
 
@@ -100,6 +101,9 @@ def update_facility(facility_id: str, body: FacilityPatch, session: SessionDep, 
 @router.delete("/{facility_id}", status_code=204)
 def delete_facility(facility_id: str, session: SessionDep, scope: ScopeDep):
     f = _get(session, scope, facility_id)
+    # Accepted proposals give their reservation back; every proposal and agreement deleted with
+    # the facility is in the audit log.
+    release_for_deletion(session, facility_id=facility_id, user_id=scope.user.id)
     audit.record(session, scope.user.id, "delete", "facility", facility_id, audit.snapshot(f), None)
     session.delete(f)
     session.commit()

@@ -6,19 +6,23 @@ from fastapi.responses import JSONResponse
 
 from api.deps import ScopeDep, SessionDep
 from api.schemas import ImportOut
-from api.store import ScopeError, import_region
+from api.store import CapacityConflict, ScopeError, import_region
 from matching.contract import RegionValidationError
 
 router = APIRouter(prefix="/imports", tags=["import"])
 
 
-@router.post("", response_model=ImportOut, responses={422: {"description": "row-level errors; nothing written"}})
+@router.post("", response_model=ImportOut, responses={422: {"description": "row-level errors; nothing written"},
+                                                    403: {"description": "rows outside your prefecture; nothing written"}})
 def import_files(areas: UploadFile, facilities: UploadFile, institutions: UploadFile, partnerships: UploadFile,
                  session: SessionDep, scope: ScopeDep, travel_times: UploadFile | None = None):
     """Import a region (the data contract's CSV files), all or nothing.
 
     A bad file is rejected with every bad row (file, line, column, value) and
-    nothing is written."""
+    nothing is written.  Prefecture staff import only their prefecture: every row of every
+    file is checked (areas → prefecture, facilities and institutions → municipality, ids that
+    already exist elsewhere); any row outside refuses the whole import with 403 listing the
+    rows (same shape as the 422), and nothing is written."""
     if scope.role == "municipal":
         raise HTTPException(403, "imports are for prefecture staff and administrators")
     with tempfile.TemporaryDirectory() as tmp:
@@ -30,14 +34,18 @@ def import_files(areas: UploadFile, facilities: UploadFile, institutions: Upload
             Path(tmp, name).write_bytes(upload.file.read())
         try:
             counts = import_region(session, tmp, scope.user.id,
-                                   prefecture_code=None if scope.role == "admin" else scope.prefecture_code)
+                                   prefecture_code=None if scope.role == "admin" else scope.prefecture_code,
+                                   source="upload:" + ",".join(sorted(files)))
         except RegionValidationError as exc:
             session.rollback()
             return JSONResponse(status_code=422, content={"detail": [
                 {"file": e.file, "row": e.row, "column": e.column, "message": e.message, "value": e.value}
                 for e in exc.errors]})
+        except CapacityConflict as exc:
+            session.rollback()
+            return JSONResponse(status_code=409, content={"detail": exc.rows})
         except ScopeError as exc:
             session.rollback()
-            raise HTTPException(403, str(exc)) from None
+            return JSONResponse(status_code=403, content={"detail": exc.rows})
     session.commit()
     return counts

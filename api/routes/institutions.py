@@ -5,6 +5,7 @@ from api import audit
 from api.deps import ScopeDep, SessionDep
 from api.models import Area, Institution
 from api.schemas import InstitutionBase, InstitutionIn, InstitutionOut, Limit, Offset
+from api.workflow import release_for_deletion
 from matching.vocabulary import InstitutionKind, Role, default_roles
 
 router = APIRouter(prefix="/institutions", tags=["institutions"])
@@ -27,6 +28,21 @@ def _values(body: InstitutionBase) -> dict:
             v[column] = role in roles
     v["designations"] = ";".join(sorted(body.designations))
     return v
+
+
+def check_capacity(i: Institution, capacity_facilities: int | None, capacity_residents: int | None) -> None:
+    """Spare capacity may not fall below what accepted proposals have reserved (409 with the numbers).
+    (Capacity is the spare capacity: contracted agreements have already been taken off it.)"""
+    problems = []
+    if capacity_facilities is not None and capacity_facilities < i.reserved_facilities:
+        problems.append(f"受入可能施設数 {capacity_facilities} は承諾済みの提案で確保済みの {i.reserved_facilities} 施設を下回ります")
+    if capacity_residents is not None and capacity_residents < i.reserved_residents:
+        problems.append(f"受入可能入所者数 {capacity_residents} は承諾済みの提案で確保済みの {i.reserved_residents} 人を下回ります")
+    if problems:
+        raise HTTPException(409, {"message": f"医療機関 {i.institution_id}: " + "。".join(problems)
+                                             + "（先に該当する提案を辞退にしてください）",
+                                  "capacity_facilities": capacity_facilities, "reserved_facilities": i.reserved_facilities,
+                                  "capacity_residents": capacity_residents, "reserved_residents": i.reserved_residents})
 
 
 @router.get("", response_model=list[InstitutionOut])
@@ -70,8 +86,12 @@ def replace_institution(institution_id: str, body: InstitutionBase, session: Ses
     """Replace an institution's facts (willingness, capacity, 24-hour roles …); keeps reservations."""
     i = _get(session, scope, institution_id)
     scope.require_institution_write(i.municipality_code)
+    values = _values(body)
+    # Lock the row: an acceptance between this check and the write could otherwise slip in.
+    i = session.scalar(select(Institution).where(Institution.institution_id == institution_id).with_for_update())
+    check_capacity(i, values["capacity_facilities"], values["capacity_residents"])
     before = audit.snapshot(i)
-    for k, v in _values(body).items():
+    for k, v in values.items():
         setattr(i, k, v)
     session.flush()
     audit.record(session, scope.user.id, "update", "institution", institution_id, before, audit.snapshot(i))
@@ -83,6 +103,7 @@ def replace_institution(institution_id: str, body: InstitutionBase, session: Ses
 def delete_institution(institution_id: str, session: SessionDep, scope: ScopeDep):
     i = _get(session, scope, institution_id)
     scope.require_institution_write(i.municipality_code)
+    release_for_deletion(session, institution_id=institution_id, user_id=scope.user.id)
     audit.record(session, scope.user.id, "delete", "institution", institution_id, audit.snapshot(i), None)
     session.delete(i)
     session.commit()

@@ -5,6 +5,7 @@ from api import audit
 from api.deps import ScopeDep, SessionDep
 from api.models import Facility, Institution, Partnership
 from api.schemas import DbId, PartnershipIn, PartnershipOut
+from api.workflow import consume_capacity, spare
 from matching.vocabulary import Role, format_roles
 
 router = APIRouter(prefix="/partnerships", tags=["partnerships"])
@@ -36,11 +37,25 @@ def create_partnership(body: PartnershipIn, session: SessionDep, scope: ScopeDep
         raise HTTPException(422, f"institution {i.institution_id} is a clinic and cannot admit (③ is for hospitals only)")
     if session.scalar(select(Partnership).where(Partnership.facility_id == f.facility_id,
                                                 Partnership.institution_id == i.institution_id)):
-        raise HTTPException(409, "this agreement already exists")
+        raise HTTPException(409, "this agreement already exists (この施設と医療機関の協定は登録済みです)")
+    if not body.as_signed:
+        offered = {Role.CONSULT: i.consult_24h, Role.VISIT: i.visit_24h, Role.ADMIT: i.admit}
+        missing = [r for r in body.roles if not offered[r]]
+        if missing:
+            raise HTTPException(409, f"医療機関 {i.institution_id} は {'、'.join(r.label_ja for r in missing)} を"
+                                     "提供していません（締結済みの協定をそのまま記録するには as_signed を指定してください）")
+        if i.accepting is False:
+            raise HTTPException(409, f"医療機関 {i.institution_id} は新たな協力を受け付けていません"
+                                     "（締結済みの協定をそのまま記録するには as_signed を指定してください）")
+        if not consume_capacity(session, i.institution_id, f.facility_id):
+            fac_left, res_left = spare(i)
+            raise HTTPException(409, f"医療機関 {i.institution_id} の受入枠に空きがありません（残り施設数 {fac_left}、"
+                                     f"残り入所者数 {res_left}）。締結済みの協定をそのまま記録するには as_signed を指定してください")
     p = Partnership(facility_id=f.facility_id, institution_id=i.institution_id, roles=format_roles(set(body.roles)))
     session.add(p)
     session.flush()
-    audit.record(session, scope.user.id, "create", "partnership", str(p.id), None, audit.snapshot(p))
+    audit.record(session, scope.user.id, "create_as_signed" if body.as_signed else "create", "partnership",
+                 str(p.id), None, {**audit.snapshot(p), "as_signed": body.as_signed})
     session.commit()
     return p
 

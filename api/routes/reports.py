@@ -1,6 +1,8 @@
 """The meeting workbook (地域医療構想調整会議): ``matching.reports.write_workbook`` for your area."""
 
+import logging
 import tempfile
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,6 +17,7 @@ from matching import MatchParameters, match, verify
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
+log = logging.getLogger("api.reports")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -55,7 +58,10 @@ def meeting_workbook(request: Request, session: SessionDep, scope: ScopeDep,
     result = match(region, params)
     problems = verify(region, result.proposals, params)
     if problems:
-        raise HTTPException(500, "verifier rejected the proposals: " + "; ".join(map(str, problems[:5])))
+        error_id = uuid.uuid4().hex[:12]
+        log.error("workbook: the verifier rejected the proposals (error id %s): %s", error_id, problems[:20])
+        raise HTTPException(500, "検証で提案に不整合が見つかったため、会議資料を作成できませんでした"
+                                 f"（エラーID {error_id}）")
     with tempfile.TemporaryDirectory() as tmp:
         data = write_workbook(Path(tmp, "meeting.xlsx"), region, result).read_bytes()
     name = "協力医療機関_会議資料.xlsx"

@@ -47,8 +47,16 @@ def start_run(body: RunIn, request: Request, background: BackgroundTasks, sessio
             raise HTTPException(422, f"unknown facility_ids: {', '.join(missing[:20])}")
         for code in set(found.values()):
             scope.require_facility(code)
+    given = body.parameters.model_dump(exclude_unset=True)
+    networks = request.app.state.settings.road_networks
+    key = body.parameters.travel.road_network
+    if key is not None and key not in networks:
+        raise HTTPException(422, f"parameters.travel.road_network: 道路網 {key!r} はサーバーに登録されていません"
+                                 f"（登録済み: {', '.join(sorted(networks)) or 'なし'}）")
+    if "limits" in given:
+        given["limits"] = {r: {k: v for k, v in lim.items() if v is not None} for r, lim in given["limits"].items()}
     try:
-        params = MatchParameters.from_mapping(body.parameters, source="parameters")
+        params = MatchParameters.from_mapping(given, source="parameters")
     except ParameterError as exc:
         raise HTTPException(422, str(exc)) from None
     run = MatchRun(created_by=scope.user.id, prefecture_code=pref, municipality_code=muni,
@@ -58,7 +66,9 @@ def start_run(body: RunIn, request: Request, background: BackgroundTasks, sessio
     session.flush()
     audit.record(session, scope.user.id, "start", "match_run", str(run.id), None, audit.snapshot(run))
     session.commit()
-    background.add_task(execute_run, request.app.state.sessions, run.id, request.app.state.settings.stage_time_limit)
+    settings = request.app.state.settings
+    background.add_task(execute_run, request.app.state.sessions, run.id, settings.stage_time_limit,
+                        settings.road_networks)
     return run
 
 

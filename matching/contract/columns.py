@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matching.safecells import restore
+
 TRUE_WORDS = {"true", "1", "yes", "y", "t"}
 FALSE_WORDS = {"false", "0", "no", "n", "f"}
 
@@ -76,11 +78,31 @@ def blank(s: pd.Series) -> pd.Series:
     return empty(stripped(s))
 
 
-def text(required: bool = True) -> Parser:
+#: Characters no text cell may hold: NUL (PostgreSQL refuses it) and the other control
+#: characters but tab, line feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+#: Longest id and name the service stores (the same limits as its API).
+ID_MAX = 64
+NAME_MAX = 200
+
+
+def text(required: bool = True, max_length: int | None = None) -> Parser:
     def parse(s: pd.Series) -> Parsed:
         v = stripped(s)
+        cells = v.to_numpy(dtype=object)
+        if any(x.startswith("'") for x in cells):  # written by matching.safecells: read back as it was
+            v = pd.Series([restore(x) for x in cells], index=v.index, dtype=v.dtype, name=v.name)
+            cells = v.to_numpy(dtype=object)
         bad = empty(v) if required else pd.Series(False, index=s.index)
-        return Parsed(v, bad, "must not be empty")
+        control = np.fromiter((_CONTROL.search(x) is not None for x in cells), dtype=bool, count=len(cells))
+        too_long = (np.fromiter(map(len, cells), dtype=np.int64, count=len(cells)) > max_length
+                    if max_length is not None else np.zeros(len(cells), dtype=bool))
+        bad = bad | pd.Series(control | too_long, index=s.index)
+        what = "must not be empty" if required else "must be text"
+        if max_length is not None:
+            what += f", at most {max_length} characters"
+        return Parsed(v, bad, what + ", without control characters (NUL …)")
 
     return parse
 

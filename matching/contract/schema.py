@@ -36,9 +36,9 @@ AREAS = FileSpec(
     "areas.csv", ("municipality_code",),
     (
         Column("municipality_code", c.digits(5), "5-digit municipality code (e.g. 03201 盛岡市)"),
-        Column("municipality_name", c.text(), "市区町村名"),
-        Column("secondary_area_code", c.text(), "二次医療圏 code"),
-        Column("secondary_area_name", c.text(), "二次医療圏名"),
+        Column("municipality_name", c.text(max_length=100), "市区町村名"),
+        Column("secondary_area_code", c.text(max_length=20), "二次医療圏 code"),
+        Column("secondary_area_name", c.text(max_length=100), "二次医療圏名"),
         Column("prefecture_code", c.digits(2), "2-digit prefecture code (03 = 岩手県)"),
     ),
     doc="Planning areas: municipalities with their secondary medical area.",
@@ -47,8 +47,8 @@ AREAS = FileSpec(
 FACILITIES = FileSpec(
     "facilities.csv", ("facility_id",),
     (
-        Column("facility_id", c.text(), "unique id"),
-        Column("name", c.text(), "施設名"),
+        Column("facility_id", c.text(max_length=c.ID_MAX), "unique id (at most 64 characters)"),
+        Column("name", c.text(max_length=c.NAME_MAX), "施設名 (at most 200 characters)"),
         Column("facility_type", c.one_of(FACILITY_TYPES, "facility type"),
                "code from the vocabulary table: " + ", ".join(FACILITY_TYPES)),
         Column("municipality_code", c.digits(5), "municipality (must be in areas.csv)"),
@@ -71,8 +71,8 @@ _ROLE_CAPS = tuple(
 INSTITUTIONS = FileSpec(
     "institutions.csv", ("institution_id",),
     (
-        Column("institution_id", c.text(), "unique id"),
-        Column("name", c.text(), "医療機関名"),
+        Column("institution_id", c.text(max_length=c.ID_MAX), "unique id (at most 64 characters)"),
+        Column("name", c.text(max_length=c.NAME_MAX), "医療機関名 (at most 200 characters)"),
         Column("kind", c.one_of(KINDS, "institution kind"), "hospital | clinic"),
         Column("municipality_code", c.digits(5), "municipality (must be in areas.csv)"),
         Column("lat", c.latitude, "latitude (WGS84)"),
@@ -96,8 +96,8 @@ INSTITUTIONS = FileSpec(
 PARTNERSHIPS = FileSpec(
     "partnerships.csv", ("facility_id", "institution_id"),
     (
-        Column("facility_id", c.text(), "facility (must be in facilities.csv)"),
-        Column("institution_id", c.text(), "institution (must be in institutions.csv)"),
+        Column("facility_id", c.text(max_length=c.ID_MAX), "facility (must be in facilities.csv)"),
+        Column("institution_id", c.text(max_length=c.ID_MAX), "institution (must be in institutions.csv)"),
         Column("roles", c.code_list({r.value for r in Role}, "role"),
                "';'-separated subset of consult, visit, admit that the agreement secures around the clock "
                "(blank = an agreement that meets none of them)"),

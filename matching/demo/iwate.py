@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matching import safecells
 from matching.vocabulary import FACILITY_TYPES, Role, format_roles
 
 PREFECTURE_CODE = "03"
@@ -342,6 +343,6 @@ def write(folder: str | Path, seed: int = 2027) -> dict[str, int]:
         for col in out.columns:
             if str(out[col].dtype) == "boolean" or out[col].dtype == bool:
                 out[col] = out[col].map(lambda v: "" if pd.isna(v) else ("true" if v else "false"))
-        out.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+        safecells.to_csv(out, folder / f"{name}.csv", index=False, lineterminator="\n")
         counts[name] = len(out)
     return counts

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from matching import safecells
 from matching.demo.iwate import RESIDENTS  # (choices, weights) of 定員 per type, as in the demo
 from matching.travel.geodesic import unit_vectors
 from matching.vocabulary import FACILITY_TYPES, Role, format_roles
@@ -340,7 +341,7 @@ def write_tables(folder: str | Path, tables: dict[str, pd.DataFrame]) -> dict[st
     folder.mkdir(parents=True, exist_ok=True)
     counts = {}
     for name, df in tables.items():
-        _csv(df).to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+        safecells.to_csv(_csv(df), folder / f"{name}.csv", index=False, lineterminator="\n")
         counts[name] = len(df)
     return counts
 

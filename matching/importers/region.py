@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from matching import safecells
 from matching.contract import load_region
 from matching.contract.schema import INSTITUTIONS, PARTNERSHIPS
 from matching.importers.hospitals import HOSPITAL_COLUMNS, read_hospitals
@@ -233,10 +234,10 @@ def _report(pref: str, facilities: pd.DataFrame, institutions: pd.DataFrame, fil
 
 def _write(out: Path, areas: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.DataFrame) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    areas.drop(columns="area_method").to_csv(out / "areas.csv", index=False)
+    safecells.to_csv(areas.drop(columns="area_method"), out / "areas.csv", index=False)
     fac = facilities.assign(reported=facilities["reported"].map({True: "true", False: "false"}))
-    fac.to_csv(out / "facilities.csv", index=False, float_format="%.7f")
+    safecells.to_csv(fac, out / "facilities.csv", index=False, float_format="%.7f")
     inst = institutions.assign(location_approximate=institutions["location_approximate"].map(
         {True: "true", False: "false"}))
-    inst.to_csv(out / "institutions.csv", index=False, float_format="%.7f")
+    safecells.to_csv(inst, out / "institutions.csv", index=False, float_format="%.7f")
     pd.DataFrame(columns=[c.name for c in PARTNERSHIPS.columns]).to_csv(out / "partnerships.csv", index=False)

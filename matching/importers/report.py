@@ -21,6 +21,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from matching import safecells
+
 SEVERITIES = ("error", "unmatched", "info")
 
 
@@ -118,6 +120,6 @@ class ImportReport:
         with open(out / "import_unmatched.csv", "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(["severity", "source", "row", "record", "name", "problem", "action"])
-            for i in sorted(self.issues):
-                if i.severity != "info":
-                    writer.writerow([i.severity, i.source, i.row, i.record, i.name, i.problem, i.action])
+            writer.writerows(safecells.rows(
+                [i.severity, i.source, i.row, i.record, i.name, i.problem, i.action]
+                for i in sorted(self.issues) if i.severity != "info"))

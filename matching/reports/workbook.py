@@ -28,6 +28,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from matching import safecells
 from matching.optimise.run import MatchResult
 from matching.region import Region
 from matching.reports.tables import (
@@ -220,6 +221,7 @@ def _region_name(region: Region) -> str:
 
 def _save(wb: Workbook, path: Path) -> Path:
     """Save with fixed timestamps (document properties and zip entries)."""
+    safecells.workbook(wb)  # no text cell becomes a formula (OWASP CSV injection)
     buf = io.BytesIO()
     wb.save(buf)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matching import safecells
 from matching.optimise.run import MatchResult, match
 from matching.parameters import MatchParameters
 from matching.region import Region
@@ -203,7 +204,7 @@ def write_comparison(comp: Comparison, out: str | Path) -> list[Path]:
     files = []
     for name in ("summary", "coverage", "travel", "full_institutions", "changed_partners"):
         path = out / f"whatif_{name}.csv"
-        getattr(comp, name).to_csv(path, index=False, encoding="utf-8-sig")
+        safecells.to_csv(getattr(comp, name), path, index=False, encoding="utf-8-sig")
         files.append(path)
     files.append(save_png(comparison_figure(comp.summary), out / "whatif_summary.png"))
     return files
