@@ -164,6 +164,7 @@ class CooperationModel:
     def solve(self) -> CooperationModel:
         opts = self.options
         self.expand = []
+        self.greedy_floor = False
         t0 = time.perf_counter()
         x = self._x = Instance.from_frames(self.candidates, self.facilities, self.institutions)
         n = len(x.f)
@@ -198,9 +199,10 @@ class CooperationModel:
             self.cache[keys[k]] = out
         parts = [self.cache[key] for key in keys]
         self.seconds = {"prepare": t1 - t0, "components": time.perf_counter() - t1}
-        for rows, (chosen, _, _, _) in zip(solver_comps, parts, strict=True):
+        for rows, (chosen, _, _, _, floor) in zip(solver_comps, parts, strict=True):
             picked[rows] = chosen
-        self.stages = self._account(picked, solver_comps, [(p, proof) for _, p, proof, _ in parts])
+            self.greedy_floor |= floor
+        self.stages = self._account(picked, solver_comps, [(p, proof) for _, p, proof, _, _ in parts])
         if not all(s.optimal for s in self.stages[:3]):
             # Coverage not proven: never return less than the greedy rule on the same candidates.
             greedy = greedy_rows(x)
@@ -240,6 +242,9 @@ class CooperationModel:
                 part = _full_set_bounds(part, limit)
             else:
                 uncut_parts.append((facs, [part[3].bound, part[4].bound]))
+                # No bound from the solver (out of time): capacities ignored, every coverable role.
+                part = [StageResult(p.name, p.sense, p.objective, float(trivial[facs, k].sum()), False)
+                        if k < 3 and np.isnan(p.bound) else p for k, p in enumerate(part)]
             for k, p in enumerate(part):
                 bound[k] += p.bound - p.objective
                 optimal[k] &= p.optimal
@@ -340,10 +345,11 @@ class CooperationModel:
         complete = coverage[0] or not coverage[1] or self.final  # goals 4–5 were solved
         chosen = f.rows_of(chosen_w)
         greedy = self._greedy[rows]
+        floor = False
         if _coverage_key(self._x, rows[greedy]) > _coverage_key(self._x, rows[chosen]):
             # The solver ran out of time below the greedy assignment: the floor holds.
-            chosen, parts = greedy, _revalue(parts, self._values(rows, greedy))
-        return chosen, parts, coverage, complete
+            chosen, parts, floor = greedy, _revalue(parts, self._values(rows, greedy)), True
+        return chosen, parts, coverage, complete, floor
 
     def _values(self, rows: np.ndarray, local: np.ndarray) -> np.ndarray:
         """The five goals' totals when the rows ``rows[local]`` are chosen."""
@@ -541,13 +547,12 @@ class ComponentFormulation:
             if status == cp_model.MODEL_INVALID:
                 raise RuntimeError(m.validate())
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                # Out of time before any solution: keep the last one, with the proven bound.
+                # Out of time before any solution: keep the last one.  No bound is claimed:
+                # CP-SAT's objective bound without a solution was seen below a feasible value
+                # (the caller falls back to the capacity-free bound for coverage).
                 vals = self.values(chosen)
-                bound = solver.best_objective_bound
                 for k in idx:
                     values[k], bounds[k], optimal[k] = vals[k], np.nan, False
-                bounds[lead] = (np.ceil(bound / weights[0] - 1e-9) if sense == "minimize"
-                                else np.floor(bound / weights[0] + 1e-9))
                 continue
             obj = round(solver.objective_value)
             chosen = np.array([solver.boolean_value(v) for v in self.w], bool)
