@@ -130,11 +130,11 @@ def match(region: Region, params: MatchParameters | None = None,
     t0 = time.perf_counter()
     before = facility_status(region)
     need = facilities_to_match(before, params)
-    if options is None:  # chosen by the data: exact on small regions, cut lists on large ones
-        options = for_size(count_candidates(region, before, params))
     seconds["status"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    if options is None:  # chosen by the data: exact on small regions, cut lists on large ones
+        options = for_size(count_candidates(region, before, params))
     travel = travel_provider(region, params)
     cand = find_candidates(region, before, params, travel, nearest=options.nearest)
     cand["cost"] = travel_cost(cand, region, params)
