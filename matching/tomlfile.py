@@ -19,5 +19,8 @@ def read_toml(path: str | Path, error: type[Exception]) -> dict:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: {exc.start} バイト目が UTF-8 ではありません（Shift_JIS などで保存されていませんか。"
+                    "UTF-8 で保存し直してください） / not UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML: {exc}") from None

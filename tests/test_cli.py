@@ -77,6 +77,15 @@ def test_bad_config_names_the_key(tmp_path):
     assert "bad.toml" in res.output and "teleport" in res.output
 
 
+def test_shift_jis_config_is_refused_in_japanese(tmp_path):
+    cfg = tmp_path / "sjis.toml"
+    cfg.write_bytes('# 実行パラメータ\nstage_time_limit = 5\n'.encode("shift_jis"))
+    res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path / "o"), "--config", str(cfg)])
+    assert res.exit_code == 2, res.output
+    assert "sjis.toml" in res.output and "UTF-8 で保存し直してください" in res.output
+    assert "Traceback" not in res.output
+
+
 def test_bad_region_exits_with_row_errors(tmp_path):
     for name in ("areas", "facilities", "institutions", "partnerships"):
         (tmp_path / f"{name}.csv").write_text((ROOT / "data" / "demo" / f"{name}.csv").read_text(encoding="utf-8"),
