@@ -16,11 +16,12 @@ import logging
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import audit
 from api.models import MatchRun, Proposal, UnmatchedRole, now
+from api.runqueue import CANCELLED
 from api.store import load_from_db
 from matching import MatchParameters, match, summary, verify
 from matching.parameters import Pair
@@ -68,34 +69,27 @@ def _pins(region, carried: list[Proposal], forbidden: list[Pair]) -> list[Pair]:
     return [Pair(facility_id=f, institution_id=i, roles=frozenset(r)) for (f, i), r in roles_of.items()]
 
 
-INTERRUPTED = "サーバーの停止により実行が中断されました。もう一度実行してください"
-
-
-def fail_interrupted(sessions: sessionmaker[Session]) -> list[int]:
-    """At start-up: runs left queued or running by a stopped server are marked failed, with the reason
-    (a run is a task of the process that started it, so nobody else will finish it)."""
-    with sessions() as session:
-        runs = session.scalars(select(MatchRun).where(MatchRun.state.in_(("queued", "running")))).all()
-        for run in runs:
-            before = audit.snapshot(run)
-            run.state = "failed"
-            run.message = INTERRUPTED
-            run.summary = {**(run.summary or {}), "interrupted": True}
-            audit.record(session, None, "run_interrupted", "match_run", str(run.id), before, audit.snapshot(run))
-        session.commit()
-        return [r.id for r in runs]
-
-
 class RunError(RuntimeError):
     """A failure whose message is meant for the user (Japanese, no server detail)."""
 
 
+class Cancelled(Exception):
+    """The run's cancellation was requested (``POST /runs/{id}/cancel``); nothing is saved."""
+
+
+def _check_cancel(session: Session, run: MatchRun) -> None:
+    """Cancellation takes effect between steps (a solve in progress is not interrupted)."""
+    if session.scalar(select(MatchRun.cancel_requested).where(MatchRun.id == run.id)):
+        raise Cancelled
+
+
 def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: float = 20.0,
                 road_networks: dict[str, Path] | None = None) -> None:
-    """Run one queued match run to completion (or failure, with the reason recorded)."""
+    """Run one claimed match run (state ``running``, see :mod:`api.runqueue`) to completion, failure
+    or cancellation, with the reason recorded.  Its results are written in one transaction at the
+    end, so a run interrupted before that leaves nothing behind and can simply be run again."""
     with sessions() as session:
         run = session.get(MatchRun, run_id)
-        run.state = "running"
         _progress(session, run, 0.05, "地域データを準備しています")
         try:
             region, forbidden = load_from_db(session, run.prefecture_code, for_matching=True)
@@ -112,6 +106,7 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
             pins = _pins(region, carried, forbidden)
             params = params.model_copy(update={"forbidden": params.forbidden + forbidden,
                                                "pinned": params.pinned + pins})
+            _check_cancel(session, run)
             _progress(session, run, 0.2, "候補を探索し、最適化しています")
             result = match(region, params)
             problems = verify(region, result.proposals, params)
@@ -119,6 +114,13 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
                 log.error("run %s: the verifier rejected the proposals: %s", run_id, problems[:20])
                 raise RunError("検証で提案に不整合が見つかったため、結果を保存しませんでした")
             _progress(session, run, 0.9, "結果を保存しています")
+            # Done only if no cancellation came first: one conditional update decides (and, on
+            # PostgreSQL, locks the run's row against a concurrent cancel until this commit).
+            finished = session.execute(update(MatchRun).where(MatchRun.id == run.id,
+                                                              MatchRun.cancel_requested.is_(False))
+                                       .values(state="done"))
+            if finished.rowcount != 1:
+                raise Cancelled
             covered = list(result.status_before.index)
             # Only untouched proposals are replaced; contacted and accepted ones are carried over.
             for old in session.scalars(select(Proposal).where(
@@ -155,6 +157,14 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
                          {"proposals": len(result.proposals), "carried_over": [c.id for c in carried]})
             _progress(session, run, 1.0, f"完了（連絡済み・承諾済みの提案 {len(carried)} 件を引き継ぎました）"
                       if carried else "完了")
+        except Cancelled:
+            session.rollback()
+            run = session.get(MatchRun, run_id)
+            before = audit.snapshot(run)
+            run.state, run.message = "cancelled", CANCELLED
+            audit.record(session, run.created_by, "run_cancelled", "match_run", str(run.id), before,
+                         audit.snapshot(run))
+            session.commit()
         except Exception as exc:  # the run records why it failed; the service stays up
             session.rollback()
             error_id = uuid.uuid4().hex[:12]

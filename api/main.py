@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from api import web
 from api.db import make_engine, migrate, session_factory
-from api.jobs import fail_interrupted
+from api.jobs import execute_run
 from api.middleware import BodyLimit, CleanURL, SecurityHeaders
+from api.ratelimit import RateLimits
 from api.routes import (
     areas,
     audit,
@@ -28,6 +30,7 @@ from api.routes import (
     runs,
     status,
 )
+from api.runqueue import Poller, RunQueue, recover
 from api.settings import Settings, get_settings
 
 log = logging.getLogger("api")
@@ -38,16 +41,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
     migrate(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        """Queued (and resumed) runs start with the server; the poller picks up runs queued elsewhere."""
+        app.state.run_queue.start_background()
+        poller = Poller(app.state.run_queue, settings.run_poll_seconds) if settings.run_poll_seconds else None
+        if poller:
+            poller.start()
+        yield
+        if poller:
+            poller.stop()
+
     app = FastAPI(title="協力医療機関マッチング API",
                   description="Status of elderly-care facilities, proposals of cooperating medical "
-                              "institutions, and the coordinators' workflow.", version="0.1.0")
+                              "institutions, and the coordinators' workflow.", version="0.1.0",
+                  lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
-    if settings.fail_interrupted_runs:
-        interrupted = fail_interrupted(app.state.sessions)
-        if interrupted:
-            log.warning("runs interrupted by a server stop, marked failed: %s", interrupted)
+    app.state.rate_limits = RateLimits(settings)
+    app.state.run_queue = RunQueue(
+        app.state.sessions, workers=settings.run_workers,
+        execute=lambda run_id: execute_run(app.state.sessions, run_id, settings.stage_time_limit,
+                                           settings.road_networks))
+    if settings.resume_interrupted_runs:
+        recovered = recover(app.state.sessions)
+        if any(recovered.values()):
+            log.warning("runs interrupted by a server stop: %s", recovered)
     for module in (me, areas, facilities, candidates, institutions, partnerships, status, reports, runs, proposals,
                    imports, audit):
         app.include_router(module.router)

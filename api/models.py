@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false as sa_false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -110,8 +111,12 @@ class MatchRun(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     prefecture_code: Mapped[str | None] = mapped_column(String(2), nullable=True)
     municipality_code: Mapped[str | None] = mapped_column(String(5), nullable=True)
-    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed|cancelled
     progress: Mapped[float] = mapped_column(Float, default=0.0)
+    #: How many times a worker has started it (a run interrupted by server stops is resumed, within limits).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Set by ``POST /runs/{id}/cancel`` on a running run; the worker stops at its next step.
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     message: Mapped[str] = mapped_column(Text, default="")
     parameters: Mapped[dict] = mapped_column(JSON, default=dict)
     facility_ids: Mapped[list | None] = mapped_column(JSON, nullable=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,13 +27,33 @@ class Settings(BaseSettings):
     #: Largest request body accepted (``MAX_BODY_BYTES``); larger ones get 413.  Imports of a
     #: prefecture are a few MB; a national region should be imported with ``matching db import``.
     max_body_bytes: int = 50 * 1024 * 1024
-    #: At start-up, mark runs left queued/running by a stopped server as failed (``FAIL_INTERRUPTED_RUNS``).
-    #: Turn off only when several server processes share one database.
-    fail_interrupted_runs: bool = True
+    #: At start-up, resume runs a stopped server left running (``RESUME_INTERRUPTED_RUNS``; see
+    #: ``api.runqueue``).  Turn off when several server processes share one database (another
+    #: process may be running them); queued runs are kept either way.
+    resume_interrupted_runs: bool = True
+    #: Runs executing at once in this server process (``RUN_WORKERS``); more wait in the queue.
+    #: A run's solver uses up to two cores itself, so one worker per two cores is the default.
+    run_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
+    #: Seconds between looks at the queue for runs queued by another process (``RUN_POLL_SECONDS``; 0 = never).
+    run_poll_seconds: float = Field(default=5.0, ge=0)
+    #: Per-token limits (``limits`` notation, e.g. ``"10/minute"``); beyond them 429 with ``Retry-After``.
+    run_rate_limit: str = "10/minute"
+    import_rate_limit: str = "20/minute"
+    #: Where the rate-limit counters live (``RATE_LIMIT_STORAGE``): in the process by default,
+    #: ``redis://127.0.0.1:6379`` to share them between server processes.
+    rate_limit_storage: str = "memory://"
     #: Road networks runs may use, by key (``ROAD_NETWORKS='{"iwate": "/srv/roads/iwate.graphml"}'``).
     #: A run names a key (``parameters.travel.road_network``); paths never come from the API.
     road_networks: dict[str, Path] = {}
     tile_attribution: str = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+
+    @field_validator("run_rate_limit", "import_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # "10/minute", "100 per hour"; a typo stops the start, not a request
+        return value
 
 
 def get_settings() -> Settings:

@@ -1,7 +1,7 @@
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, UploadFile
+from fastapi import APIRouter, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from api.deps import ScopeDep, SessionDep
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/imports", tags=["import"])
 @router.post("", response_model=ImportOut, responses={422: {"description": "row-level errors; nothing written"},
                                                     403: {"description": "rows outside your prefecture; nothing written"}})
 def import_files(areas: UploadFile, facilities: UploadFile, institutions: UploadFile, partnerships: UploadFile,
-                 session: SessionDep, scope: ScopeDep, travel_times: UploadFile | None = None):
+                 request: Request, session: SessionDep, scope: ScopeDep, travel_times: UploadFile | None = None):
     """Import a region (the data contract's CSV files), all or nothing.
 
     A bad file is rejected with every bad row (file, line, column, value) and
@@ -25,6 +25,7 @@ def import_files(areas: UploadFile, facilities: UploadFile, institutions: Upload
     rows (same shape as the 422), and nothing is written."""
     if scope.role == "municipal":
         raise HTTPException(403, "imports are for prefecture staff and administrators")
+    request.app.state.rate_limits.hit("imports", scope.user.id)
     with tempfile.TemporaryDirectory() as tmp:
         files = {"areas.csv": areas, "facilities.csv": facilities, "institutions.csv": institutions,
                  "partnerships.csv": partnerships}

@@ -1,10 +1,10 @@
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api import audit
 from api.deps import ScopeDep, SessionDep
-from api.jobs import execute_run
 from api.models import Facility, MatchRun, Proposal, UnmatchedRole
+from api.runqueue import CANCELLED
 from api.schemas import DbId, ProposalOut, RunIn, RunOut, UnmatchedOut
 from matching.parameters import MatchParameters, ParameterError
 
@@ -24,9 +24,9 @@ def _get(session, scope, run_id: int) -> MatchRun:
 
 @router.post("", response_model=RunOut, status_code=202)
 def start_run(body: RunIn, request: Request, background: BackgroundTasks, session: SessionDep, scope: ScopeDep):
-    """Start a match run for your area (in the background; poll it for progress).
+    """Queue a match run for your area (poll it for progress; ``POST /runs/{id}/cancel`` stops it).
 
-    Accepted proposals are kept and their capacity stays reserved; declined pairs
+    Runs of one area execute one at a time, others wait (state ``queued``).  Accepted proposals are kept and their capacity stays reserved; declined pairs
     are never proposed again.  ``facility_ids`` re-runs only those facilities."""
     pref, muni = body.prefecture_code, body.municipality_code
     if scope.role == "municipal":
@@ -62,13 +62,13 @@ def start_run(body: RunIn, request: Request, background: BackgroundTasks, sessio
     run = MatchRun(created_by=scope.user.id, prefecture_code=pref, municipality_code=muni,
                    parameters=params.model_dump(mode="json", exclude={"stage_time_limit"}),
                    facility_ids=body.facility_ids, state="queued", progress=0.0, message="待機中")
+    request.app.state.rate_limits.hit("runs", scope.user.id)
     session.add(run)
     session.flush()
     audit.record(session, scope.user.id, "start", "match_run", str(run.id), None, audit.snapshot(run))
     session.commit()
-    settings = request.app.state.settings
-    background.add_task(execute_run, request.app.state.sessions, run.id, settings.stage_time_limit,
-                        settings.road_networks)
+    # The run waits in the queue (api.runqueue); after the answer, a free worker takes it.
+    background.add_task(request.app.state.run_queue.dispatch)
     return run
 
 
@@ -102,3 +102,27 @@ def run_unmatched(run_id: DbId, session: SessionDep, scope: ScopeDep):
                            .join(Facility, Facility.facility_id == UnmatchedRole.facility_id)
                            .where(UnmatchedRole.run_id == run.id).order_by(UnmatchedRole.id))
     return [u for u, code in rows if scope.can_see_facility_in(code)]
+
+
+@router.post("/{run_id}/cancel", response_model=RunOut)
+def cancel_run(run_id: DbId, session: SessionDep, scope: ScopeDep):
+    """Cancel a queued or running run.  A queued run is cancelled at once; a running one stops at
+    its next step (a solve in progress finishes first) and saves nothing.  409 if it has ended."""
+    run = _get(session, scope, run_id)
+    if scope.role == "municipal" and run.municipality_code != scope.user.municipality_code:
+        raise HTTPException(403, "a run of another area")
+    before = audit.snapshot(run)
+    queued = session.execute(update(MatchRun).where(MatchRun.id == run.id, MatchRun.state == "queued")
+                             .values(state="cancelled", cancel_requested=True, message=CANCELLED))
+    if queued.rowcount != 1:
+        running = session.execute(update(MatchRun).where(MatchRun.id == run.id, MatchRun.state == "running")
+                                  .values(cancel_requested=True, message="取り消しを受け付けました（次の段階で停止します）"))
+        if running.rowcount != 1:
+            session.rollback()
+            session.refresh(run)
+            raise HTTPException(409, f"この実行は既に終了しています（状態: {run.state}）")
+    session.commit()
+    session.refresh(run)
+    audit.record(session, scope.user.id, "cancel", "match_run", str(run.id), before, audit.snapshot(run))
+    session.commit()
+    return run

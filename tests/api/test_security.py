@@ -562,23 +562,3 @@ def test_token_expiry_last_use_and_audit(loaded, users, app, database_url):
     res = CliRunner().invoke(cli, ["token", "create", "--name", "x", "--role", "admin", "--expires-days", "30",
                                    "--database-url", database_url])
     assert res.exit_code == 0, res.output
-
-
-# -- 9. (part) runs interrupted by a server stop -----------------------------------------------------
-
-def test_interrupted_runs_are_marked_failed_at_start_up(loaded, users, app, database_url):
-    from api.main import create_app
-    from api.models import MatchRun, User
-    from api.settings import Settings
-
-    with app.state.sessions() as s:  # what a kill -9 during a run leaves behind
-        admin = s.scalar(select(User).where(User.role == "admin"))
-        s.add(MatchRun(created_by=admin.id, prefecture_code="03", state="running", progress=0.2,
-                       message="候補を探索し、最適化しています", parameters={}))
-        s.commit()
-    restarted = create_app(Settings(database_url=database_url))
-    with restarted.state.sessions() as s:
-        run = s.scalars(select(MatchRun).order_by(MatchRun.id.desc())).first()
-        assert run.state == "failed" and "中断" in run.message and run.summary["interrupted"] is True
-        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "run_interrupted")) is not None
-    restarted.state.engine.dispose()

@@ -52,7 +52,7 @@ export function initWorkflow(openFacility) {
       { key: "created_at", label: "開始", value: (r) => new Date(r.created_at).toLocaleString("ja-JP") },
       { key: "area", label: "対象", value: (r) => (r.municipality_code ? municipalityName(r.municipality_code) : r.prefecture_code ? `都道府県 ${r.prefecture_code}` : "全域")
         + (r.facility_ids ? `（${r.facility_ids.length}施設）` : "") },
-      { key: "state", label: "状態", nowrap: true, value: (r) => ({ queued: "待機中", running: "実行中", done: "完了", failed: "失敗" })[r.state] ?? r.state },
+      { key: "state", label: "状態", nowrap: true, value: (r) => ({ queued: "待機中", running: "実行中", done: "完了", failed: "失敗", cancelled: "取消" })[r.state] ?? r.state },
       { key: "message", label: "メッセージ" },
       { key: "proposals", label: "提案数", num: true, value: (r) => r.summary?.proposals },
       { key: "optimal", label: "最適性", value: (r) => (r.summary?.optimal === true ? "最適解" : r.summary?.optimal === false ? "暫定解" : "") },
@@ -85,6 +85,12 @@ async function start(body, what) {
     let run = await api("/runs", { method: "POST", body });
     document.getElementById("run-progress").dataset.runId = run.id;
     showMessage(`${what}を開始しました（実行ID ${run.id}）。`);
+    const cancel = document.getElementById("run-cancel");
+    cancel.hidden = false;
+    cancel.onclick = async () => {
+      cancel.disabled = true;
+      try { run = await api(`/runs/${run.id}/cancel`, { method: "POST" }); } catch (e) { showMessage(`取り消せませんでした：${e.message}`, true); }
+    };
     while (run.state === "queued" || run.state === "running") {
       bar.value = run.progress;
       msg.textContent = `${Math.round(run.progress * 100)}%　${run.message}`;
@@ -92,7 +98,9 @@ async function start(body, what) {
       run = await api(`/runs/${run.id}`);
     }
     bar.value = run.progress;
-    msg.textContent = run.state === "done" ? "完了" : `失敗：${run.message}`;
+    cancel.hidden = true;
+    cancel.disabled = false;
+    msg.textContent = run.state === "done" ? "完了" : run.state === "cancelled" ? "取り消しました" : `失敗：${run.message}`;
     if (run.state === "done") {
       const s = run.summary || {};
       summary.textContent = `実行 ${run.id}：提案 ${s.proposals ?? "?"}件（新規の協定 ${s.new_agreements ?? "?"}件）、`
@@ -100,6 +108,9 @@ async function start(body, what) {
       summary.dataset.state = "done";
       showProof(s);
       showMessage(`${what}が完了しました。`);
+    } else if (run.state === "cancelled") {
+      summary.dataset.state = "cancelled";
+      showMessage(`${what}を取り消しました。`);
     } else {
       summary.dataset.state = "failed";
       showMessage(`${what}に失敗しました：${run.message}`, true);
@@ -108,6 +119,7 @@ async function start(body, what) {
   } catch (e) {
     showMessage(`実行できませんでした：${e.message}`, true);
   } finally {
+    document.getElementById("run-cancel").hidden = true;
     polling = false;
     buttons.forEach((b) => (b.disabled = false));
   }
