@@ -31,7 +31,12 @@ def make_engine(url: str) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions whose committed changes raise the data version (``api.dataversion``)."""
+    from api.dataversion import track
+
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    track(sessions)
+    return sessions
 
 
 def alembic_config(engine: Engine) -> Config:

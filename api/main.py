@@ -30,6 +30,8 @@ from api.routes import (
     runs,
     status,
 )
+from api.readcache import ReadCache
+from api.routes.status import PrefectureStatuses
 from api.runqueue import Poller, RunQueue, recover
 from api.settings import Settings, get_settings
 
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.rate_limits = RateLimits(settings)
+    app.state.read_cache = ReadCache() if settings.read_cache else None
+    app.state.prefecture_statuses = PrefectureStatuses()
     app.state.run_queue = RunQueue(
         app.state.sessions, workers=settings.run_workers,
         execute=lambda run_id: execute_run(app.state.sessions, run_id, settings.stage_time_limit,

@@ -174,3 +174,12 @@ class AuditEntry(Base):
     entity_id: Mapped[str] = mapped_column(String(128))
     before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class DataVersion(Base):
+    """One row counting committed changes to the region's data (``api.dataversion``): what is
+    computed from the data (the status table) is cached per version, in every server process."""
+
+    __tablename__ = "data_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     run_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
     #: Seconds between looks at the queue for runs queued by another process (``RUN_POLL_SECONDS``; 0 = never).
     run_poll_seconds: float = Field(default=5.0, ge=0)
+    #: Keep the read endpoints' answers in memory per data version (``READ_CACHE``, see
+    #: ``api.readcache``); off only to measure without it.
+    read_cache: bool = True
     #: Per-token limits (``limits`` notation, e.g. ``"10/minute"``); beyond them 429 with ``Retry-After``.
     run_rate_limit: str = "10/minute"
     import_rate_limit: str = "20/minute"

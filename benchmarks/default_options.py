@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._results import replace_section  # noqa: E402
 from benchmarks.run import build_instance  # noqa: E402
 
 SIZES = ("demo", "prefecture", "national-quarter", "national-half", "national")
@@ -145,11 +146,7 @@ def main() -> None:
     (ROOT / "benchmarks" / "default_options.json").write_text(
         json.dumps({"meta": meta, "results": results}, ensure_ascii=False, indent=1), encoding="utf-8")
     section = markdown(results, meta)
-    md = ROOT / "benchmarks" / "results.md"
-    text = md.read_text(encoding="utf-8") if md.exists() else ""
-    marker = "## The main job with default options"
-    text = text.split(marker)[0].rstrip() + "\n\n" + section if marker in text else text.rstrip() + "\n\n" + section
-    md.write_text(text, encoding="utf-8")
+    replace_section("## The main job with default options", section)
     print(section)
 
 

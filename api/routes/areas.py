@@ -1,8 +1,9 @@
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
 from api import audit
 from api.deps import ScopeDep, SessionDep
+from api.readcache import cached_read
 from api.models import Area, Facility, Institution
 from api.schemas import AreaIn, AreaOut
 
@@ -10,7 +11,8 @@ router = APIRouter(prefix="/areas", tags=["areas"])
 
 
 @router.get("", response_model=list[AreaOut])
-def list_areas(session: SessionDep, scope: ScopeDep, prefecture_code: str | None = None):
+@cached_read(list[AreaOut])
+def list_areas(request: Request, session: SessionDep, scope: ScopeDep, prefecture_code: str | None = None):
     """Areas (市区町村 with 二次医療圏) you may see: your prefecture's, or all for administrators."""
     q = select(Area).order_by(Area.municipality_code)
     if prefecture_code:

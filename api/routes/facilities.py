@@ -1,8 +1,9 @@
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
 from api import audit
 from api.deps import ScopeDep, SessionDep
+from api.readcache import cached_read
 from api.models import Area, Facility, Partnership
 from api.schemas import FacilityIn, FacilityPatch, FacilityStatusOut, Limit, Offset
 from api.workflow import release_for_deletion
@@ -45,7 +46,8 @@ def _get(session, scope, facility_id: str) -> Facility:
 
 
 @router.get("", response_model=list[FacilityStatusOut])
-def list_facilities(session: SessionDep, scope: ScopeDep, municipality_code: str | None = None,
+@cached_read(list[FacilityStatusOut])
+def list_facilities(request: Request, session: SessionDep, scope: ScopeDep, municipality_code: str | None = None,
                     facility_type: str | None = None, status: str | None = None,
                     limit: Limit = 1000, offset: Offset = 0):
     """Facilities in your area with their status; filter by municipality, type or status."""

@@ -1,8 +1,9 @@
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
 from api import audit
 from api.deps import ScopeDep, SessionDep
+from api.readcache import cached_read
 from api.models import Area, Institution
 from api.schemas import InstitutionBase, InstitutionIn, InstitutionOut, Limit, Offset
 from api.workflow import release_for_deletion
@@ -46,7 +47,8 @@ def check_capacity(i: Institution, capacity_facilities: int | None, capacity_res
 
 
 @router.get("", response_model=list[InstitutionOut])
-def list_institutions(session: SessionDep, scope: ScopeDep, municipality_code: str | None = None,
+@cached_read(list[InstitutionOut])
+def list_institutions(request: Request, session: SessionDep, scope: ScopeDep, municipality_code: str | None = None,
                       accepting: bool | None = None, limit: Limit = 5000, offset: Offset = 0):
     """Institutions of your prefecture (municipal coordinators read them too)."""
     if municipality_code is not None:

@@ -1,8 +1,9 @@
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
 from api import audit
 from api.deps import ScopeDep, SessionDep
+from api.readcache import cached_read
 from api.models import Facility, Institution, Partnership
 from api.schemas import DbId, PartnershipIn, PartnershipOut
 from api.workflow import consume_capacity, spare
@@ -12,7 +13,8 @@ router = APIRouter(prefix="/partnerships", tags=["partnerships"])
 
 
 @router.get("", response_model=list[PartnershipOut])
-def list_partnerships(session: SessionDep, scope: ScopeDep, facility_id: str | None = None):
+@cached_read(list[PartnershipOut])
+def list_partnerships(request: Request, session: SessionDep, scope: ScopeDep, facility_id: str | None = None):
     """Agreements in force for facilities in your area."""
     q = select(Partnership, Facility.municipality_code).join(Facility).order_by(Partnership.id)
     if facility_id:

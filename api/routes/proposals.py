@@ -1,7 +1,8 @@
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
 from api.deps import ScopeDep, SessionDep
+from api.readcache import cached_read
 from api.models import Facility, Institution, Proposal
 from api.schemas import DbId, Limit, Offset, ProposalMove, ProposalOut
 from api.workflow import STATES, change_state
@@ -18,7 +19,8 @@ def _get(session, scope, proposal_id: int) -> Proposal:
 
 
 @router.get("", response_model=list[ProposalOut])
-def list_proposals(session: SessionDep, scope: ScopeDep, state: str | None = None, facility_id: str | None = None,
+@cached_read(list[ProposalOut])
+def list_proposals(request: Request, session: SessionDep, scope: ScopeDep, state: str | None = None, facility_id: str | None = None,
                    institution_id: str | None = None, limit: Limit = 5000, offset: Offset = 0):
     """Proposals for facilities in your area, by state (proposed, contacted, accepted, contracted, declined, superseded)."""
     if state is not None and state not in STATES:

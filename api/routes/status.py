@@ -1,27 +1,66 @@
+import threading
+from collections import OrderedDict
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from api import dataversion
 from api.deps import ScopeDep, SessionDep
+from api.readcache import cached_json
 from api.store import load_from_db
 from matching.status import facility_status, status_table
 
 router = APIRouter(prefix="/status", tags=["status"])
 
 
-@router.get("")
-def status_report(session: SessionDep, scope: ScopeDep,
-                  by: Literal["prefecture", "secondary_area", "municipality", "none"] = "municipality",
-                  by_type: bool = True) -> list[dict]:
-    """The status table (counts per status, share of tracked facilities with all requirements met)
-    for your area, by municipality, secondary area, prefecture or in total, per facility type."""
-    region, _ = load_from_db(session, scope.prefecture_code)
-    st = facility_status(region)
-    if scope.municipalities is not None:
-        st = st[st["municipality_code"].isin(scope.municipalities)]
-    table = status_table(st, region.areas, by=by, by_type=by_type)
-    def plain(v):  # numpy scalars and NaN → JSON
-        v = v.item() if hasattr(v, "item") else v
-        return None if isinstance(v, float) and v != v else v
+class PrefectureStatuses:
+    """Facility statuses of a prefecture, computed once per data version and shared by every scope
+    and grouping of ``/status``.  One lock per prefecture: readers arriving together after a change
+    wait for one computation instead of each rebuilding the region."""
 
-    return [{k: plain(v) for k, v in row.items()} for row in table.to_dict(orient="records")]
+    def __init__(self, size: int = 8):
+        self.size = size
+        self._found: OrderedDict[tuple, tuple] = OrderedDict()
+        self._locks: dict[str | None, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, session, prefecture: str | None):
+        with self._guard:
+            lock = self._locks.setdefault(prefecture, threading.Lock())
+        with lock:
+            key = (dataversion.current(session), prefecture)
+            found = self._found.get(key)
+            if found is None:
+                region, _ = load_from_db(session, prefecture)
+                found = self._found[key] = (facility_status(region), region.areas)
+                while len(self._found) > self.size:
+                    self._found.popitem(last=False)
+            return found
+
+
+def _plain(v):  # numpy scalars and NaN → JSON
+    v = v.item() if hasattr(v, "item") else v
+    return None if isinstance(v, float) and v != v else v
+
+
+@router.get("", response_model=list[dict])
+def status_report(request: Request, session: SessionDep, scope: ScopeDep,
+                  by: Literal["prefecture", "secondary_area", "municipality", "none"] = "municipality",
+                  by_type: bool = True):
+    """The status table (counts per status, share of tracked facilities with all requirements met)
+    for your area, by municipality, secondary area, prefecture or in total, per facility type.
+
+    Computed once per data version and served from memory until the data changes."""
+
+    def compute() -> list[dict]:
+        if request.app.state.read_cache is None:  # READ_CACHE=false: every read rebuilds the region
+            region, _ = load_from_db(session, scope.prefecture_code)
+            st, areas = facility_status(region), region.areas
+        else:
+            st, areas = request.app.state.prefecture_statuses.get(session, scope.prefecture_code)
+        if scope.municipalities is not None:
+            st = st[st["municipality_code"].isin(scope.municipalities)]
+        table = status_table(st, areas, by=by, by_type=by_type)
+        return [{k: _plain(v) for k, v in row.items()} for row in table.to_dict(orient="records")]
+
+    return cached_json(request, session, scope, list[dict], compute)
