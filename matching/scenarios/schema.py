@@ -55,6 +55,10 @@ case (the region as it is).  Changes are applied in the order listed here (see
     lon = 141.15
     residents = 80
 
+``new_institutions`` and ``new_facilities`` take the columns of institutions.csv and
+facilities.csv (``id`` for the id): their models are built from the data contract
+(``matching/contract/schema.py``), so a column added there is accepted here too.
+
 Errors name the file and the key (``closure.toml: close[0].share: ...``);
 ids that are not in the region are named when the scenario is applied.
 

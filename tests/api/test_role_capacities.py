@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pandas as pd
 from typer.testing import CliRunner
 
 from api.store import export_region
@@ -87,3 +88,30 @@ def test_per_role_capacity_through_the_api(loaded, users):
                                                  "capacity_facilities_admit": bad},
                        headers=users.headers("pref03"))
         assert r.status_code == 422, (bad, r.text)
+
+
+def test_accepted_and_contracted_proposals_take_per_role_capacity(loaded, users, app):
+    from api.store import load_from_db
+    from tests.api.test_workflow import move, proposals, run
+
+    pref = users.headers("pref03")
+    z1 = loaded.get("/institutions/Z1", headers=pref).json()
+    facts = {k: v for k, v in z1.items() if k not in ("institution_id", "municipality_code", "reserved_facilities",
+                                                        "reserved_residents")}
+    facts["designations"] = [d for d in z1["designations"].split(";") if d]
+    r = loaded.put("/institutions/Z1", json={**facts, "capacity_facilities_visit": 2,
+                                             "capacity_facilities_admit": 5}, headers=pref)
+    assert r.status_code == 200, r.text
+    props = proposals(loaded, users, run(loaded, users)["id"])
+    p = props[("F1", "Z1")]
+    assert p["roles"] == "consult;visit;admit"
+    assert move(loaded, users, p["id"], "accepted").status_code == 200
+    with app.state.sessions() as session:
+        region, _ = load_from_db(session, "03", for_matching=True)
+    z1 = region.institutions.loc["Z1"]
+    assert (z1["capacity_facilities_visit"], z1["capacity_facilities_admit"]) == (1, 4)
+    assert pd.isna(z1["capacity_facilities_consult"])
+    assert move(loaded, users, p["id"], "contracted").status_code == 200
+    z1 = loaded.get("/institutions/Z1", headers=pref).json()
+    assert (z1["capacity_facilities_visit"], z1["capacity_facilities_admit"], z1["capacity_facilities_consult"]) \
+        == (1, 4, None)
