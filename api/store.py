@@ -206,8 +206,8 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
     for k in range(0, len(fac_ids), _CHUNK):
         for row in session.scalars(select(Partnership).where(Partnership.facility_id.in_(fac_ids[k:k + _CHUNK]))):
             current[(row.facility_id, row.institution_id)] = row
-    for _, p in region.partnerships.iterrows():
-        values = _record(PARTNERSHIPS, p)
+    for p in region.partnerships.itertuples(index=False):
+        values = _record(PARTNERSHIPS, p._asdict())
         row = current.get((p.facility_id, p.institution_id))
         pair = f"{p.facility_id}|{p.institution_id}"
         if row is None:
