@@ -1,8 +1,11 @@
 """The database tables (SQLAlchemy 2 ORM).
 
-Areas, facilities, institutions and partnerships mirror the data contract
-(docs/data-contract.md); runs, proposals, forbidden pairs, users and the audit
-log are the coordinators' workflow.
+The columns of areas, facilities, institutions and partnerships are not written
+here: they come from the data contract (``matching/contract/schema.py``, see
+:func:`contract_columns`), so a column added there reaches the database (with an
+Alembic migration in ``api/migrations/versions/``).  What is declared here is
+what only the service holds: reservations, and the coordinators' workflow (runs,
+proposals, forbidden pairs, users and the audit log).
 """
 
 from __future__ import annotations
@@ -21,66 +24,80 @@ from sqlalchemy import (
     UniqueConstraint,
     false as sa_false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
+
+from matching.contract.schema import RECORDS, FileSpec
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
+#: The table of each contract file ("areas.csv" → "areas").
+TABLES = {spec.name: table for table, spec in RECORDS.items()}
+
+
+def contract_columns(spec: FileSpec, *, keyed: bool = True, ondelete: str | None = None,
+                     indexed: tuple[str, ...] = ()) -> dict[str, MappedColumn]:
+    """One database column per column of a contract file.
+
+    Types follow the column's parser (text and codes: ``String`` of the contract's length;
+    code lists are stored as their ``;``-separated text), ``NULL`` where a blank cell is
+    allowed, a foreign key where the contract names a reference (indexed, ``ondelete``),
+    the contract's id columns as primary key when ``keyed``.
+    """
+    out = {}
+    for col in spec.columns:
+        vt = col.type
+        if vt.kind in ("text", "digits", "code", "codes"):
+            sql_type = String(col.db_length or vt.max_length)
+        else:
+            sql_type = {"float": Float, "int": Integer, "bool": Boolean}[vt.kind]()
+        args: list = []
+        if col.references:
+            file, target = col.references.rsplit(".", 1)
+            args.append(ForeignKey(f"{TABLES[file]}.{target}", ondelete=ondelete))
+        kw: dict = {"nullable": vt.nullable}
+        if keyed and col.name in spec.id_columns:
+            kw["primary_key"] = True
+        elif col.references or col.name in indexed:
+            kw["index"] = True
+        if vt.kind == "codes":
+            kw["default"] = ""
+        out[col.name] = mapped_column(sql_type, *args, **kw)
+    return out
+
+
 class Base(DeclarativeBase):
-    pass
+    def __init_subclass__(cls, contract: FileSpec | None = None, keyed: bool = True,
+                          ondelete: str | None = None, indexed: tuple[str, ...] = (), **kw) -> None:
+        """``class X(Base, contract=FILE)``: the table's columns from the data contract (see
+        :func:`contract_columns`) besides those declared in the class."""
+        if contract is not None:
+            for name, column in contract_columns(contract, keyed=keyed, ondelete=ondelete, indexed=indexed).items():
+                setattr(cls, name, column)
+        super().__init_subclass__(**kw)
 
 
-class Area(Base):
+class Area(Base, contract=RECORDS["areas"], indexed=("secondary_area_code", "prefecture_code")):
     __tablename__ = "areas"
-    municipality_code: Mapped[str] = mapped_column(String(5), primary_key=True)
-    municipality_name: Mapped[str] = mapped_column(String(100))
-    secondary_area_code: Mapped[str] = mapped_column(String(20), index=True)
-    secondary_area_name: Mapped[str] = mapped_column(String(100))
-    prefecture_code: Mapped[str] = mapped_column(String(2), index=True)
 
 
-class Facility(Base):
+class Facility(Base, contract=RECORDS["facilities"], indexed=("facility_type",)):
     __tablename__ = "facilities"
-    facility_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    facility_type: Mapped[str] = mapped_column(String(32), index=True)
-    municipality_code: Mapped[str] = mapped_column(ForeignKey("areas.municipality_code"), index=True)
-    lat: Mapped[float] = mapped_column(Float)
-    lon: Mapped[float] = mapped_column(Float)
-    residents: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    reported: Mapped[bool] = mapped_column(Boolean)
 
 
-class Institution(Base):
+class Institution(Base, contract=RECORDS["institutions"]):
     __tablename__ = "institutions"
-    institution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16))
-    municipality_code: Mapped[str] = mapped_column(ForeignKey("areas.municipality_code"), index=True)
-    lat: Mapped[float] = mapped_column(Float)
-    lon: Mapped[float] = mapped_column(Float)
-    beds: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    designations: Mapped[str] = mapped_column(String(200), default="")
-    consult_24h: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    visit_24h: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    admit: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    accepting: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    capacity_facilities: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    capacity_residents: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Held by accepted (not yet contracted) proposals; checked and changed atomically.
     reserved_facilities: Mapped[int] = mapped_column(Integer, default=0)
     reserved_residents: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Partnership(Base):
+class Partnership(Base, contract=RECORDS["partnerships"], keyed=False, ondelete="CASCADE"):
     __tablename__ = "partnerships"
     __table_args__ = (UniqueConstraint("facility_id", "institution_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    facility_id: Mapped[str] = mapped_column(ForeignKey("facilities.facility_id", ondelete="CASCADE"), index=True)
-    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.institution_id", ondelete="CASCADE"), index=True)
-    roles: Mapped[str] = mapped_column(String(40), default="")
 
 
 class User(Base):

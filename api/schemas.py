@@ -1,4 +1,10 @@
-"""Request and response bodies.  Validation mirrors the data contract (same vocabulary)."""
+"""Request and response bodies.
+
+The record bodies (areas, facilities, institutions, partnerships) are built from the data
+contract (``matching/contract/schema.py``) by :func:`matching.contract.models.record_fields`:
+same columns, bounds, lengths and codes as the CSV loader.  Run parameters mirror
+``matching.parameters.MatchParameters``; the rest is the coordinators' workflow.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,16 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
-from matching.contract.columns import LAT_RANGE, LON_RANGE
+from matching.contract.models import record_fields
+from matching.contract.schema import AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS
 from matching.vocabulary import DESIGNATIONS, FACILITY_TYPES, Role
 
 #: Database ids in paths: positive and within a 32-bit integer (what both databases store).
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Limit = Annotated[int, Query(ge=0, le=10000)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
-
-Code5 = Field(pattern=r"^[0-9]{5}$", description="5-digit municipality code")
-
 
 #: NUL and lone surrogates cannot be stored (PostgreSQL refuses NUL, no database stores a lone
 #: surrogate as UTF-8); other control characters (but tab and newline) have no place in names.
@@ -63,62 +67,27 @@ class ORM(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class AreaIn(In):
-    municipality_code: str = Code5
-    municipality_name: str = Field(min_length=1, max_length=100)
-    secondary_area_code: str = Field(min_length=1, max_length=20)
-    secondary_area_name: str = Field(min_length=1, max_length=100)
-    prefecture_code: str = Field(pattern=r"^[0-9]{2}$")
-
-
-class AreaOut(AreaIn, ORM):
-    pass
-
-
 def _check_type(v: str) -> str:
     if v not in FACILITY_TYPES:
         raise ValueError(f"unknown facility type {v!r}; expected one of {', '.join(FACILITY_TYPES)}")
     return v
 
 
-class FacilityPatch(In):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    facility_type: str | None = None
-    lat: float | None = Field(default=None, ge=LAT_RANGE[0], le=LAT_RANGE[1])
-    lon: float | None = Field(default=None, ge=LON_RANGE[0], le=LON_RANGE[1])
-    residents: int | None = Field(default=None, ge=0, le=100000)
-    reported: bool | None = None
+# -- the records: fields from the data contract (matching/contract/schema.py) ------------------
+# Bounds, lengths, codes and nullability are the CSV loader's; what is declared here is only
+# what the API adds (reservations, status) or deliberately restricts.
 
-    _type = field_validator("facility_type")(lambda cls, v: v if v is None else _check_type(v))
+AreaIn = create_model("AreaIn", __base__=In, **record_fields(AREAS))
+AreaOut = create_model("AreaOut", __base__=ORM, **record_fields(AREAS, stored=True))
 
 
-class FacilityIn(In):
-    model_config = ConfigDict(extra="forbid")
-    facility_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    facility_type: str
-    municipality_code: str = Code5
-    lat: float = Field(ge=LAT_RANGE[0], le=LAT_RANGE[1])
-    lon: float = Field(ge=LON_RANGE[0], le=LON_RANGE[1])
-    residents: int | None = Field(default=None, ge=0, le=100000)
-    reported: bool = True
-
-    _type = field_validator("facility_type")(lambda cls, v: _check_type(v))
+FacilityPatch = create_model("FacilityPatch", __base__=In, __doc__="A facility's facts (id and municipality stay).",
+                             **record_fields(FACILITIES, exclude=("facility_id", "municipality_code"), optional=True))
+FacilityIn = create_model("FacilityIn", __base__=In, **record_fields(FACILITIES))
+FacilityOut = create_model("FacilityOut", __base__=ORM, **record_fields(FACILITIES, stored=True))
 
 
-class FacilityOut(ORM):
-    facility_id: str
-    name: str
-    facility_type: str
-    municipality_code: str
-    lat: float
-    lon: float
-    residents: int | None
-    reported: bool
-
-
-class FacilityStatusOut(FacilityOut):
+class FacilityStatusOut(FacilityOut):  # type: ignore[misc, valid-type]
     facility_type_ja: str
     status: str
     status_ja: str
@@ -128,26 +97,10 @@ class FacilityStatusOut(FacilityOut):
     partners: list[str]
 
 
-class InstitutionBase(In):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    kind: Literal["hospital", "clinic"]
-    lat: float = Field(ge=LAT_RANGE[0], le=LAT_RANGE[1])
-    lon: float = Field(ge=LON_RANGE[0], le=LON_RANGE[1])
-    beds: int | None = Field(default=None, ge=0, le=100000)
-    designations: list[str] = []
-    consult_24h: bool | None = None
-    visit_24h: bool | None = None
-    admit: bool | None = None
-    accepting: bool | None = None
-    capacity_facilities: int | None = Field(default=None, ge=0, le=100000)
-    capacity_residents: int | None = Field(default=None, ge=0, le=10000000)
-
+class _InstitutionRules(In):
     @model_validator(mode="after")
     def _rules(self):
         for d in self.designations:
-            if d not in DESIGNATIONS:
-                raise ValueError(f"unknown designation {d!r}; expected one of {', '.join(DESIGNATIONS)}")
             kind = DESIGNATIONS[d].kind
             if kind is not None and kind.value != self.kind:
                 raise ValueError(f"designation {d} is for {kind.value}s only")
@@ -156,45 +109,24 @@ class InstitutionBase(In):
         return self
 
 
-class InstitutionIn(InstitutionBase):
-    institution_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
-    municipality_code: str = Code5
+#: An institution's facts (PUT keeps its id, municipality and reservations).
+InstitutionBase = create_model("InstitutionBase", __base__=_InstitutionRules,
+                               **record_fields(INSTITUTIONS, exclude=("institution_id", "municipality_code")))
+InstitutionIn = create_model("InstitutionIn", __base__=InstitutionBase,
+                             **record_fields(INSTITUTIONS, only=("institution_id", "municipality_code")))
+InstitutionOut = create_model("InstitutionOut", __base__=ORM, **record_fields(INSTITUTIONS, stored=True),
+                              reserved_facilities=(int, ...), reserved_residents=(int, ...))
 
-
-class InstitutionOut(ORM):
-    institution_id: str
-    name: str
-    kind: str
-    municipality_code: str
-    lat: float
-    lon: float
-    beds: int | None
-    designations: str
-    consult_24h: bool | None
-    visit_24h: bool | None
-    admit: bool | None
-    accepting: bool | None
-    capacity_facilities: int | None
-    capacity_residents: int | None
-    reserved_facilities: int
-    reserved_residents: int
-
-
-class PartnershipIn(In):
-    model_config = ConfigDict(extra="forbid")
-    facility_id: str = Field(min_length=1, max_length=64)
-    institution_id: str = Field(min_length=1, max_length=64)
-    roles: list[Role] = Field(min_length=1, max_length=3, description="at least one role")
+PartnershipIn = create_model(
+    "PartnershipIn", __base__=In,
+    **record_fields(PARTNERSHIPS, overrides={
+        # Through the API an agreement secures at least one role.
+        "roles": (list[Role], Field(min_length=1, max_length=len(Role), description="at least one role"))}),
     #: Record an agreement already signed in reality as it is: the institution's offered roles and
     #: spare capacity are not checked (and not taken); the audit log says so.
-    as_signed: bool = False
-
-
-class PartnershipOut(ORM):
-    id: int
-    facility_id: str
-    institution_id: str
-    roles: str
+    as_signed=(bool, False))
+PartnershipOut = create_model("PartnershipOut", __base__=ORM, id=(int, ...),
+                              **record_fields(PARTNERSHIPS, stored=True))
 
 
 class _StrictParams(In):

@@ -4,6 +4,9 @@ Import is all-or-nothing: the folder is validated with the contract's loader
 first (every bad row reported), then written in one transaction.  Export writes
 a region folder the library can load, so matching runs in the service use
 exactly the same code path as the CLI.
+
+Both go column by column through the data contract (``matching/contract/schema.py``):
+every column of a record is imported and exported, with no list of columns here.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import csv
 import logging
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 from sqlalchemy import select
@@ -21,10 +25,22 @@ from api import audit
 from api.models import Area, Facility, ForbiddenPair, Institution, Partnership, Proposal
 from matching.contract import load_region
 from matching.contract.load import _read_csv_with_lines
-from matching.contract.schema import AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS
+from matching.contract.schema import (
+    AREAS,
+    CAPACITY_UNITS,
+    FACILITIES,
+    INSTITUTIONS,
+    PARTNERSHIPS,
+    Column,
+    FileSpec,
+    capacity_column,
+)
+from matching.contract.schema import (
+    column as contract_column,
+)
 from matching.parameters import Pair
 from matching.region import Region
-from matching.vocabulary import Role, format_roles
+from matching.vocabulary import ROLE_ORDER, Role
 
 log = logging.getLogger("api.store")
 
@@ -104,6 +120,22 @@ def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 
+def _to_db(col: Column, v):
+    """A loaded cell as the database holds it (blank → None; code lists as ``;``-separated text
+    in the order of the contract's choices)."""
+    vt = col.type
+    if vt.kind == "codes":
+        return ";".join(code for code in vt.choices if code in v)
+    if pd.isna(v):
+        return None
+    return {"int": int, "float": float, "bool": bool}.get(vt.kind, str)(_plain(v))
+
+
+def _record(spec: FileSpec, row) -> dict:
+    """The database values of one loaded row: every contract column but the ids."""
+    return {col.name: _to_db(col, row[col.name]) for col in spec.columns if col.name not in spec.id_columns}
+
+
 def _upsert(session: Session, model, existing: dict, key: str, rows: dict[str, dict],
             created: list, changed: dict, **defaults) -> None:
     """Create or update ``rows`` (id → column values); note the ids created and the changed columns."""
@@ -159,26 +191,14 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
     created: dict[str, list] = {"areas": [], "facilities": [], "institutions": [], "partnerships": []}
     changed: dict[str, dict] = {"areas": {}, "facilities": {}, "institutions": {}, "partnerships": {}}
     _upsert(session, Area, areas, "municipality_code",
-            {code: {k: a[k] for k in ("municipality_name", "secondary_area_code", "secondary_area_name",
-                                      "prefecture_code")} for code, a in region.areas.iterrows()},
+            {code: _record(AREAS, a) for code, a in region.areas.iterrows()},
             created["areas"], changed["areas"])
     session.flush()
     _upsert(session, Facility, facilities, "facility_id",
-            {fid: dict(name=f["name"], facility_type=f["facility_type"], municipality_code=f["municipality_code"],
-                       lat=float(f["lat"]), lon=float(f["lon"]),
-                       residents=None if pd.isna(f["residents"]) else int(f["residents"]),
-                       reported=bool(f["reported"])) for fid, f in region.facilities.iterrows()},
+            {fid: _record(FACILITIES, f) for fid, f in region.facilities.iterrows()},
             created["facilities"], changed["facilities"])
     _upsert(session, Institution, institutions, "institution_id",
-            {iid: dict(name=i["name"], kind=i["kind"], municipality_code=i["municipality_code"],
-                       lat=float(i["lat"]), lon=float(i["lon"]),
-                       beds=None if pd.isna(i["beds"]) else int(i["beds"]),
-                       designations=";".join(sorted(i["designations"])),
-                       consult_24h=bool(i["consult_24h"]), visit_24h=bool(i["visit_24h"]), admit=bool(i["admit"]),
-                       accepting=None if pd.isna(i["accepting"]) else bool(i["accepting"]),
-                       capacity_facilities=None if pd.isna(i["capacity_facilities"]) else int(i["capacity_facilities"]),
-                       capacity_residents=None if pd.isna(i["capacity_residents"]) else int(i["capacity_residents"]))
-             for iid, i in region.institutions.iterrows()},
+            {iid: _record(INSTITUTIONS, i) for iid, i in region.institutions.iterrows()},
             created["institutions"], changed["institutions"], reserved_facilities=0, reserved_residents=0)
     session.flush()
     fac_ids = sorted(set(region.partnerships["facility_id"]))
@@ -187,17 +207,20 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
         for row in session.scalars(select(Partnership).where(Partnership.facility_id.in_(fac_ids[k:k + _CHUNK]))):
             current[(row.facility_id, row.institution_id)] = row
     for p in region.partnerships.itertuples(index=False):
-        roles = format_roles(p.roles)
+        values = _record(PARTNERSHIPS, p._asdict())
         row = current.get((p.facility_id, p.institution_id))
         pair = f"{p.facility_id}|{p.institution_id}"
         if row is None:
-            row = Partnership(facility_id=p.facility_id, institution_id=p.institution_id, roles=roles)
+            row = Partnership(facility_id=p.facility_id, institution_id=p.institution_id, **values)
             session.add(row)
             current[(p.facility_id, p.institution_id)] = row
             created["partnerships"].append(pair)
-        elif row.roles != roles:
-            changed["partnerships"][pair] = {"before": {"roles": row.roles}, "after": {"roles": roles}}
-            row.roles = roles
+            continue
+        diff = {k: v for k, v in values.items() if getattr(row, k) != v}
+        if diff:
+            changed["partnerships"][pair] = {"before": {k: getattr(row, k) for k in diff}, "after": diff}
+            for k, v in diff.items():
+                setattr(row, k, v)
     counts = {"areas": len(region.areas), "facilities": len(region.facilities),
               "institutions": len(region.institutions), "partnerships": len(region.partnerships)}
     audit.record(session, user_id, "import", "import", source or str(folder), None,
@@ -206,8 +229,28 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
     return counts
 
 
-def _b(v: bool | None) -> str:
-    return "" if v is None else ("true" if v else "false")
+def _cell(col: Column, v) -> object:
+    """A database value as a contract CSV cell (None → blank; a count never below its minimum,
+    so a read does not fail on one bad number)."""
+    if v is None:
+        return ""
+    vt = col.type
+    if vt.kind == "bool":
+        return "true" if v else "false"
+    if vt.kind == "int" and vt.minimum is not None:
+        return max(int(vt.minimum), v)
+    return v
+
+
+def _rows(spec: FileSpec, objects, adjust=None) -> list[list]:
+    """One CSV row per database object, every column of the contract in its order."""
+    rows = []
+    for obj in objects:
+        values = {col.name: getattr(obj, col.name) for col in spec.columns}
+        if adjust is not None:
+            adjust(obj, values)
+        rows.append([_cell(col, values[col.name]) for col in spec.columns])
+    return rows
 
 
 def export_region(session: Session, folder: str | Path, prefecture_code: str | None = None,
@@ -232,8 +275,10 @@ def export_region(session: Session, folder: str | Path, prefecture_code: str | N
     fac_ids = {f.facility_id for f in facilities}
     inst_ids = {i.institution_id for i in institutions}
     agreements: dict[tuple[str, str], set[Role]] = {}
+    signed: dict[tuple[str, str], Partnership] = {}
     for p in session.scalars(select(Partnership).order_by(Partnership.id)):
         if p.facility_id in fac_ids and p.institution_id in inst_ids:
+            signed[(p.facility_id, p.institution_id)] = p
             agreements.setdefault((p.facility_id, p.institution_id), set()).update(
                 Role(r) for r in p.roles.split(";") if r)
     if for_matching:
@@ -242,27 +287,40 @@ def export_region(session: Session, folder: str | Path, prefecture_code: str | N
                 agreements.setdefault((p.facility_id, p.institution_id), set()).update(
                     Role(r) for r in p.roles.split(";") if r)
 
-    _write(folder / AREAS.name, [c.name for c in AREAS.columns], [
-        [a.municipality_code, a.municipality_name, a.secondary_area_code, a.secondary_area_name, a.prefecture_code]
-        for a in areas])
-    _write(folder / FACILITIES.name, [c.name for c in FACILITIES.columns], [
-        [f.facility_id, f.name, f.facility_type, f.municipality_code, f.lat, f.lon,
-         "" if f.residents is None else f.residents, _b(f.reported)] for f in facilities])
-    inst_cols = [c.name for c in INSTITUTIONS.columns if c.required]
-    rows = []
-    for i in institutions:
-        # Never below 0 whatever the data holds: a read must not fail on one bad number.
-        cap_f = None if i.capacity_facilities is None else max(0, i.capacity_facilities)
-        cap_r = None if i.capacity_residents is None else max(0, i.capacity_residents)
-        if for_matching:
-            cap_f = None if cap_f is None else max(0, cap_f - i.reserved_facilities)
-            cap_r = None if cap_r is None else max(0, cap_r - i.reserved_residents)
-        rows.append([i.institution_id, i.name, i.kind, i.municipality_code, i.lat, i.lon,
-                     "" if i.beds is None else i.beds, i.designations, _b(i.consult_24h), _b(i.visit_24h),
-                     _b(i.admit), _b(i.accepting), "" if cap_f is None else cap_f, "" if cap_r is None else cap_r])
-    _write(folder / INSTITUTIONS.name, inst_cols, rows)
-    _write(folder / PARTNERSHIPS.name, [c.name for c in PARTNERSHIPS.columns],
-           [[f, i, format_roles(r)] for (f, i), r in sorted(agreements.items())])
+    # For matching: spare capacity is what accepted proposals have not reserved — in all (the
+    # institution's counters) and per role (the accepted proposals that include the role).
+    reserved: dict[tuple[str, str], int] = {}
+    if for_matching:
+        for p in session.scalars(select(Proposal).where(Proposal.state == "accepted")):
+            if p.institution_id in inst_ids:
+                for r in {Role(r) for r in p.roles.split(";") if r}:
+                    for unit, amount in (("facilities", int(p.reserved_facility)), ("residents", p.reserved_residents)):
+                        key = (p.institution_id, capacity_column(unit, r))
+                        reserved[key] = reserved.get(key, 0) + amount
+
+    def spare(i: Institution, values: dict) -> None:
+        for unit in CAPACITY_UNITS:
+            total = capacity_column(unit)
+            if values[total] is not None:
+                values[total] = max(0, values[total]) - getattr(i, f"reserved_{unit}")
+            for role in ROLE_ORDER:
+                column = capacity_column(unit, role)
+                if values[column] is not None:
+                    values[column] = max(0, values[column]) - reserved.get((i.institution_id, column), 0)
+
+    header = lambda spec: [c.name for c in spec.columns]  # noqa: E731
+    _write(folder / AREAS.name, header(AREAS), _rows(AREAS, areas))
+    _write(folder / FACILITIES.name, header(FACILITIES), _rows(FACILITIES, facilities))
+    _write(folder / INSTITUTIONS.name, header(INSTITUTIONS),
+           _rows(INSTITUTIONS, institutions, spare if for_matching else None))
+    # Partnerships: the agreements (and, for matching, the accepted proposals) merged per pair.
+    roles = contract_column(PARTNERSHIPS, "roles")
+    pairs = []
+    for (f, i), r in sorted(agreements.items()):
+        row = signed.get((f, i))
+        values = {c.name: None if row is None else getattr(row, c.name) for c in PARTNERSHIPS.columns}
+        pairs.append(SimpleNamespace(**{**values, "facility_id": f, "institution_id": i, "roles": _to_db(roles, r)}))
+    _write(folder / PARTNERSHIPS.name, header(PARTNERSHIPS), _rows(PARTNERSHIPS, pairs))
     forbidden = [(p.facility_id, p.institution_id) for p in
                  session.scalars(select(ForbiddenPair).order_by(ForbiddenPair.id))
                  if p.facility_id in fac_ids and p.institution_id in inst_ids]

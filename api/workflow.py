@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api import audit
 from api.models import Facility, ForbiddenPair, Institution, Partnership, Proposal, now
+from matching.contract.schema import capacity_column
 from matching.vocabulary import FACILITY_TYPES, Role, format_roles
 
 TRANSITIONS: dict[str, set[str]] = {
@@ -116,6 +117,11 @@ def _release(session: Session, p: Proposal, consume: bool) -> None:
                                              else_=inst.capacity_facilities - df)
         values["capacity_residents"] = case((inst.capacity_residents - dr < 0, 0),
                                             else_=inst.capacity_residents - dr)
+        # Per-role spare capacity of the roles agreed (export_region subtracts them while accepted).
+        for role in {Role(r) for r in p.roles.split(";") if r}:
+            for unit, amount in (("facilities", df), ("residents", dr)):
+                column = inst[capacity_column(unit, role)]
+                values[column.name] = case((column - amount < 0, 0), else_=column - amount)
     session.execute(update(Institution).where(Institution.institution_id == p.institution_id).values(**values))
     session.execute(update(Proposal).where(Proposal.id == p.id).values(reserved_facility=False, reserved_residents=0))
 

@@ -5,8 +5,9 @@ from api import audit
 from api.deps import ScopeDep, SessionDep
 from api.readcache import cached_read
 from api.models import Area, Facility, Partnership
-from api.schemas import FacilityIn, FacilityPatch, FacilityStatusOut, Limit, Offset
+from api.schemas import FacilityIn, FacilityOut, FacilityPatch, FacilityStatusOut, Limit, Offset
 from api.workflow import release_for_deletion
+from matching.contract.schema import FACILITIES, column
 from matching.status import classify
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role, Status
 
@@ -27,8 +28,7 @@ def with_status(session, facilities: list[Facility]) -> list[FacilityStatusOut]:
         cov = frozenset(covered.get(f.facility_id, set())) & t.required_roles
         status = classify(t.required_roles, cov, reported=f.reported, designated=bool(partners.get(f.facility_id)))
         out.append(FacilityStatusOut(
-            facility_id=f.facility_id, name=f.name, facility_type=f.facility_type, municipality_code=f.municipality_code,
-            lat=f.lat, lon=f.lon, residents=f.residents, reported=f.reported, facility_type_ja=t.name_ja,
+            **{name: getattr(f, name) for name in FacilityOut.model_fields}, facility_type_ja=t.name_ja,
             status=status.value, status_ja=Status(status).label_ja,
             required_roles=[r.value for r in ROLE_ORDER if r in t.required_roles],
             covered_roles=[r.value for r in ROLE_ORDER if r in cov],
@@ -91,7 +91,7 @@ def update_facility(facility_id: str, body: FacilityPatch, session: SessionDep, 
     f = _get(session, scope, facility_id)
     before = audit.snapshot(f)
     for k, v in body.model_dump(exclude_unset=True).items():
-        if v is None and k != "residents":
+        if v is None and not column(FACILITIES, k).type.nullable:
             raise HTTPException(422, f"{k} cannot be null")
         setattr(f, k, v)
     session.flush()

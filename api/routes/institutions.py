@@ -7,7 +7,8 @@ from api.readcache import cached_read
 from api.models import Area, Institution
 from api.schemas import InstitutionBase, InstitutionIn, InstitutionOut, Limit, Offset
 from api.workflow import release_for_deletion
-from matching.vocabulary import InstitutionKind, Role, default_roles
+from matching.region import ROLE_COLUMNS
+from matching.vocabulary import InstitutionKind, default_roles
 
 router = APIRouter(prefix="/institutions", tags=["institutions"])
 
@@ -24,7 +25,7 @@ def _values(body: InstitutionBase) -> dict:
     """Blank role flags are derived from designations, as in the data contract."""
     v = body.model_dump()
     roles = default_roles(InstitutionKind(body.kind), set(body.designations))
-    for role, column in ((Role.CONSULT, "consult_24h"), (Role.VISIT, "visit_24h"), (Role.ADMIT, "admit")):
+    for role, column in ROLE_COLUMNS.items():
         if v[column] is None:
             v[column] = role in roles
     v["designations"] = ";".join(sorted(body.designations))

@@ -6,7 +6,15 @@ from sqlalchemy import select
 
 from api.deps import ScopeDep, SessionDep
 from api.models import Area
-from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, STATUS_ORDER
+from matching.contract.schema import RECORDS
+from matching.region import ROLE_COLUMNS
+from matching.vocabulary import (
+    DESIGNATIONS,
+    FACILITY_TYPES,
+    ROLE_ORDER,
+    STATUS_ORDER,
+    InstitutionKind,
+)
 
 router = APIRouter(tags=["service"])
 
@@ -42,12 +50,22 @@ def me(session: SessionDep, scope: ScopeDep):
 
 @router.get("/vocabulary")
 def vocabulary() -> dict:
-    """The official Japanese labels (facility types, roles, statuses) from the one vocabulary table."""
+    """Every label the page shows, from their one definition: facility types, roles, statuses,
+    institution kinds and designations from ``matching/vocabulary.py``; the records' columns
+    (with their Japanese labels) from the data contract, ``matching/contract/schema.py``."""
     return {
         "facility_types": [{"code": t.code, "name_ja": t.name_ja, "short_ja": t.short_ja,
                             "required_roles": [r.value for r in ROLE_ORDER if r in t.required_roles],
                             "strength": t.strength.value, "strength_ja": t.strength.label_ja}
                            for t in FACILITY_TYPES.values()],
-        "roles": [{"code": r.value, "mark": r.mark, "label_ja": r.label_ja} for r in ROLE_ORDER],
+        # ``column``: the institution field that says whether the role is offered around the clock.
+        "roles": [{"code": r.value, "mark": r.mark, "label_ja": r.label_ja, "column": ROLE_COLUMNS[r]}
+                  for r in ROLE_ORDER],
         "statuses": [{"code": s.value, "label_ja": s.label_ja, "short_ja": s.short_ja} for s in STATUS_ORDER],
+        "kinds": [{"code": k.value, "label_ja": k.label_ja} for k in InstitutionKind],
+        "designations": [{"code": d.code, "name_ja": d.name_ja, "kind": d.kind.value if d.kind else None,
+                          "default_roles": [r.value for r in ROLE_ORDER if r in d.default_roles]}
+                         for d in DESIGNATIONS.values()],
+        "records": {record: [{"name": c.name, "label_ja": c.label_ja} for c in spec.columns]
+                    for record, spec in RECORDS.items()},
     }

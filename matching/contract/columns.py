@@ -7,7 +7,7 @@ and they never guess: a value they cannot read is reported, not coerced.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,31 @@ class Parsed:
 
 
 Parser = Callable[[pd.Series], Parsed]
+
+
+@dataclass(frozen=True)
+class ValueType:
+    """What a parser reads, for the layers derived from the contract (database columns, API and
+    scenario models, import/export).  Every parser factory below attaches one as ``.value_type``."""
+
+    kind: str  # "text" | "digits" | "float" | "int" | "bool" | "code" | "codes"
+    nullable: bool = False  # a blank cell reads as missing (None in the database and the API)
+    max_length: int | None = None  # text: longest value; digits: the exact number of digits
+    min_length: int = 0  # text: 1 when the cell may not be blank
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()  # code, codes: the allowed codes
+    what: str = ""  # code, codes: what the codes are ("facility type")
+
+
+def value_type(parse: Parser) -> ValueType:
+    """The :class:`ValueType` a parser was made with."""
+    return parse.value_type  # type: ignore[attr-defined]
+
+
+def _typed(parse, vt: ValueType):
+    parse.value_type = vt
+    return parse
 
 _SAMPLE = 1000  # rows looked at to guess whether a column repeats its values
 
@@ -104,7 +129,7 @@ def text(required: bool = True, max_length: int | None = None) -> Parser:
             what += f", at most {max_length} characters"
         return Parsed(v, bad, what + ", without control characters (NUL …)")
 
-    return parse
+    return _typed(parse, ValueType("text", max_length=max_length, min_length=1 if required else 0))
 
 
 def digits(n: int) -> Parser:
@@ -114,7 +139,7 @@ def digits(n: int) -> Parser:
         v = stripped(s)
         return Parsed(v, ~v.str.match(pattern), f"must be exactly {n} digits")
 
-    return parse
+    return _typed(parse, ValueType("digits", max_length=n))
 
 
 def boolean(required: bool = True) -> Parser:
@@ -129,7 +154,12 @@ def boolean(required: bool = True) -> Parser:
         bad = ~known & ((v != "") | required)
         return Parsed(out, bad, "must be true or false (also 1/0, yes/no)" + ("" if not required else "; required"))
 
-    return parse
+    return _typed(parse, ValueType("bool", nullable=not required))
+
+
+def _plain_number(x: float) -> str:
+    """10000000, not 1e+07, in messages people read."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def number(*, integer: bool, minimum: float | None = None, maximum: float | None = None,
@@ -154,29 +184,30 @@ def number(*, integer: bool, minimum: float | None = None, maximum: float | None
         what = "a whole number" if integer else "a number"
         rng = ""
         if minimum is not None and maximum is not None:
-            rng = f" between {minimum:g} and {maximum:g}"
+            rng = f" between {_plain_number(minimum)} and {_plain_number(maximum)}"
         elif minimum is not None:
-            rng = f" of at least {minimum:g}"
+            rng = f" of at least {_plain_number(minimum)}"
         msg = message or (f"must be {what}{rng}" + ("" if required else " or blank"))
         values = num.where(~bad)
         if integer:
             values = values.round().astype("Int64")
         return Parsed(values, bad, msg)
 
-    return parse
+    return _typed(parse, ValueType("int" if integer else "float", nullable=not required,
+                                   minimum=minimum, maximum=maximum))
 
 
-def one_of(choices: set[str] | dict, what: str) -> Parser:
+def one_of(choices: Collection[str], what: str) -> Parser:
     names = sorted(choices)
 
     def parse(s: pd.Series) -> Parsed:
         v = stripped(s)
         return Parsed(v, ~v.isin(names), f"unknown {what}; expected one of {', '.join(names)}")
 
-    return parse
+    return _typed(parse, ValueType("code", choices=tuple(choices), what=what))
 
 
-def code_list(choices: set[str] | dict, what: str) -> Parser:
+def code_list(choices: Collection[str], what: str) -> Parser:
     """``;``-separated codes (blank = none)."""
     allowed = set(choices)
 
@@ -185,7 +216,7 @@ def code_list(choices: set[str] | dict, what: str) -> Parser:
         bad = sets.map(lambda xs: not xs <= allowed)
         return Parsed(sets, bad.astype(bool), f"unknown {what}; expected ';'-separated codes from {', '.join(sorted(allowed))}")
 
-    return parse
+    return _typed(parse, ValueType("codes", choices=tuple(choices), what=what))
 
 
 latitude = number(integer=False, minimum=LAT_RANGE[0], maximum=LAT_RANGE[1],

@@ -1,24 +1,62 @@
 """The data contract: which files a region folder holds and what each column means.
 
 A region is a folder of UTF-8 CSV files with a header row.  This module is the
-single description of those files; ``docs/data-contract.md`` is written from it.
+single description of those files *and of each record* (area, facility,
+institution, partnership): every layer that holds a record is derived from the
+:class:`Column` lists below, so adding a column is one change here (plus an
+Alembic migration for the service's database):
+
+- the CSV loader and its validation (:mod:`matching.contract.load`);
+- ``docs/data-contract.md`` (:func:`markdown`; a test keeps the file equal);
+- the service's database columns (``api/models.py``, via :func:`api.models.contract_columns`);
+- the service's request/response bodies (``api/schemas.py``) and the scenario models
+  (``matching/scenarios/schema.py``), both via :func:`matching.contract.models.record_fields`;
+- the service's CSV import and export (``api/store.py``);
+- the page's column labels (``label_ja``, served by ``GET /vocabulary``).
+
 Optional extra columns are allowed and kept.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from matching.contract import columns as c
-from matching.vocabulary import DESIGNATIONS, FACILITY_TYPES, InstitutionKind, Role
+from matching.vocabulary import (
+    DESIGNATIONS,
+    FACILITY_TYPES,
+    ROLE_LABELS_JA,
+    ROLE_ORDER,
+    InstitutionKind,
+    Role,
+)
 
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a contract file, i.e. one field of a record, for every layer that holds it."""
+
     name: str
     parse: c.Parser
     doc: str
     required: bool = True  # the column must be present (cells may still be blank)
+    #: What users see (the page's labels, served by ``GET /vocabulary``).
+    label_ja: str = ""
+    #: ``"file.column"`` this column refers to (a foreign key in the service's database).
+    references: str | None = None
+    #: Width of a code or text column in the service's database (default: the parser's max length).
+    db_length: int | None = None
+    #: A new record created through the API must match this (ids: ASCII letters, digits, ``_.-``);
+    #: CSV imports keep any id within the length limit.
+    api_pattern: str | None = None
+    #: The value a record written without this field gets (API bodies, scenario files);
+    #: ``None`` = required unless blank is allowed (then blank).
+    default: Any = None
+
+    @property
+    def type(self) -> c.ValueType:
+        return c.value_type(self.parse)
 
 
 @dataclass(frozen=True)
@@ -30,16 +68,26 @@ class FileSpec:
     doc: str = ""
 
 
-KINDS = {k.value for k in InstitutionKind}
+KINDS = tuple(k.value for k in InstitutionKind)
+ROLES = tuple(r.value for r in ROLE_ORDER)
+
+#: Largest counts the service stores (the same limits as its API): beds, residents, facilities.
+COUNT_MAX = 100_000
+#: Largest spare capacity in residents.
+RESIDENTS_MAX = 10_000_000
+
+_ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+_MUNICIPALITY = "areas.csv.municipality_code"
 
 AREAS = FileSpec(
     "areas.csv", ("municipality_code",),
     (
-        Column("municipality_code", c.digits(5), "5-digit municipality code (e.g. 03201 盛岡市)"),
-        Column("municipality_name", c.text(max_length=100), "市区町村名"),
-        Column("secondary_area_code", c.text(max_length=20), "二次医療圏 code"),
-        Column("secondary_area_name", c.text(max_length=100), "二次医療圏名"),
-        Column("prefecture_code", c.digits(2), "2-digit prefecture code (03 = 岩手県)"),
+        Column("municipality_code", c.digits(5), "5-digit municipality code (e.g. 03201 盛岡市)",
+               label_ja="市区町村コード"),
+        Column("municipality_name", c.text(max_length=100), "市区町村名", label_ja="市区町村名"),
+        Column("secondary_area_code", c.text(max_length=20), "二次医療圏 code", label_ja="二次医療圏コード"),
+        Column("secondary_area_name", c.text(max_length=100), "二次医療圏名", label_ja="二次医療圏名"),
+        Column("prefecture_code", c.digits(2), "2-digit prefecture code (03 = 岩手県)", label_ja="都道府県コード"),
     ),
     doc="Planning areas: municipalities with their secondary medical area.",
 )
@@ -47,48 +95,74 @@ AREAS = FileSpec(
 FACILITIES = FileSpec(
     "facilities.csv", ("facility_id",),
     (
-        Column("facility_id", c.text(max_length=c.ID_MAX), "unique id (at most 64 characters)"),
-        Column("name", c.text(max_length=c.NAME_MAX), "施設名 (at most 200 characters)"),
+        Column("facility_id", c.text(max_length=c.ID_MAX), "unique id (at most 64 characters)",
+               label_ja="施設ID", api_pattern=_ID_PATTERN),
+        Column("name", c.text(max_length=c.NAME_MAX), "施設名 (at most 200 characters)", label_ja="施設名"),
         Column("facility_type", c.one_of(FACILITY_TYPES, "facility type"),
-               "code from the vocabulary table: " + ", ".join(FACILITY_TYPES)),
-        Column("municipality_code", c.digits(5), "municipality (must be in areas.csv)"),
-        Column("lat", c.latitude, "latitude (WGS84)"),
-        Column("lon", c.longitude, "longitude (WGS84)"),
-        Column("residents", c.number(integer=True, minimum=0, required=False),
-               "定員; blank or 0 = unknown (the type's default is used in matching)"),
-        Column("reported", c.boolean(), "false = no annual report on file (status 集計していない)"),
+               "code from the vocabulary table: " + ", ".join(FACILITY_TYPES), label_ja="施設種別", db_length=32),
+        Column("municipality_code", c.digits(5), "municipality (must be in areas.csv)", label_ja="市区町村",
+               references=_MUNICIPALITY),
+        Column("lat", c.latitude, "latitude (WGS84)", label_ja="緯度"),
+        Column("lon", c.longitude, "longitude (WGS84)", label_ja="経度"),
+        Column("residents", c.number(integer=True, minimum=0, maximum=COUNT_MAX, required=False),
+               "定員; blank or 0 = unknown (the type's default is used in matching)", label_ja="入所者数"),
+        Column("reported", c.boolean(), "false = no annual report on file (status 集計していない)",
+               label_ja="年次報告", default=True),
     ),
     doc="Elderly-care facilities (高齢者施設等).",
 )
 
+_UNITS = {"facilities": (COUNT_MAX, "施設"), "residents": (RESIDENTS_MAX, "入所者数")}
+#: The units spare capacity is counted in.
+CAPACITY_UNITS: tuple[str, ...] = tuple(_UNITS)
+
+
+def capacity_column(unit: str, role: Role | str | None = None) -> str:
+    """The institutions.csv column of spare capacity in ``unit``, for one ``role`` or for all.
+
+    >>> capacity_column("facilities"), capacity_column("residents", Role.VISIT)
+    ('capacity_facilities', 'capacity_residents_visit')
+    """
+    return f"capacity_{unit}" if role is None else f"capacity_{unit}_{Role(role).value}"
+
+
 _ROLE_CAPS = tuple(
-    Column(f"capacity_{unit}_{role.value}", c.number(integer=True, minimum=0, required=False),
+    Column(capacity_column(unit, role), c.number(integer=True, minimum=0, maximum=_UNITS[unit][0],
+                                                      required=False),
            f"spare capacity in {unit} for role {role.value} only (blank = no per-role limit)",
-           required=False)
-    for role in Role for unit in ("facilities", "residents")
+           required=False, label_ja=f"受入枠（{_UNITS[unit][1]}・{role.mark}のみ）")
+    for role in Role for unit in _UNITS
 )
 
 INSTITUTIONS = FileSpec(
     "institutions.csv", ("institution_id",),
     (
-        Column("institution_id", c.text(max_length=c.ID_MAX), "unique id (at most 64 characters)"),
-        Column("name", c.text(max_length=c.NAME_MAX), "医療機関名 (at most 200 characters)"),
-        Column("kind", c.one_of(KINDS, "institution kind"), "hospital | clinic"),
-        Column("municipality_code", c.digits(5), "municipality (must be in areas.csv)"),
-        Column("lat", c.latitude, "latitude (WGS84)"),
-        Column("lon", c.longitude, "longitude (WGS84)"),
-        Column("beds", c.number(integer=True, minimum=0, required=False), "病床数 (blank = unknown)"),
-        Column("designations", c.code_list(DESIGNATIONS, "designation"),
-               "';'-separated designation codes: " + ", ".join(DESIGNATIONS)),
-        Column("consult_24h", c.boolean(required=False), "offers ① around the clock (blank = from designations)"),
-        Column("visit_24h", c.boolean(required=False), "offers ② around the clock (blank = from designations)"),
-        Column("admit", c.boolean(required=False), "offers ③ (blank = from designations; never for a clinic)"),
+        Column("institution_id", c.text(max_length=c.ID_MAX), "unique id (at most 64 characters)",
+               label_ja="医療機関ID", api_pattern=_ID_PATTERN),
+        Column("name", c.text(max_length=c.NAME_MAX), "医療機関名 (at most 200 characters)", label_ja="名称"),
+        Column("kind", c.one_of(KINDS, "institution kind"), "hospital | clinic", label_ja="種別", db_length=16),
+        Column("municipality_code", c.digits(5), "municipality (must be in areas.csv)", label_ja="市区町村",
+               references=_MUNICIPALITY),
+        Column("lat", c.latitude, "latitude (WGS84)", label_ja="緯度"),
+        Column("lon", c.longitude, "longitude (WGS84)", label_ja="経度"),
+        Column("beds", c.number(integer=True, minimum=0, maximum=COUNT_MAX, required=False),
+               "病床数 (blank = unknown)", label_ja="病床数"),
+        # Code lists are stored (service, exports) in the order of their choices: alphabetical here.
+        Column("designations", c.code_list(sorted(DESIGNATIONS), "designation"),
+               "';'-separated designation codes: " + ", ".join(DESIGNATIONS), label_ja="指定・届出", db_length=200),
+        Column("consult_24h", c.boolean(required=False), "offers ① around the clock (blank = from designations)",
+               label_ja=ROLE_LABELS_JA[Role.CONSULT]),
+        Column("visit_24h", c.boolean(required=False), "offers ② around the clock (blank = from designations)",
+               label_ja=ROLE_LABELS_JA[Role.VISIT]),
+        Column("admit", c.boolean(required=False), "offers ③ (blank = from designations; never for a clinic)",
+               label_ja=ROLE_LABELS_JA[Role.ADMIT]),
         Column("accepting", c.boolean(required=False),
-               "takes new partner facilities (blank = not yet asked)"),
-        Column("capacity_facilities", c.number(integer=True, minimum=0, required=False),
-               "spare capacity in new partner facilities (blank = unlimited)"),
-        Column("capacity_residents", c.number(integer=True, minimum=0, required=False),
-               "spare capacity in residents of new partner facilities (blank = unlimited)"),
+               "takes new partner facilities (blank = not yet asked)", label_ja="受入意向"),
+        Column("capacity_facilities", c.number(integer=True, minimum=0, maximum=COUNT_MAX, required=False),
+               "spare capacity in new partner facilities (blank = unlimited)", label_ja="受入枠（施設）"),
+        Column("capacity_residents", c.number(integer=True, minimum=0, maximum=RESIDENTS_MAX, required=False),
+               "spare capacity in residents of new partner facilities (blank = unlimited)",
+               label_ja="受入枠（入所者数）"),
     ) + _ROLE_CAPS,
     doc="Hospitals and clinics that could be cooperating institutions (協力医療機関).",
 )
@@ -96,11 +170,13 @@ INSTITUTIONS = FileSpec(
 PARTNERSHIPS = FileSpec(
     "partnerships.csv", ("facility_id", "institution_id"),
     (
-        Column("facility_id", c.text(max_length=c.ID_MAX), "facility (must be in facilities.csv)"),
-        Column("institution_id", c.text(max_length=c.ID_MAX), "institution (must be in institutions.csv)"),
-        Column("roles", c.code_list({r.value for r in Role}, "role"),
+        Column("facility_id", c.text(max_length=c.ID_MAX), "facility (must be in facilities.csv)",
+               label_ja="施設ID", references="facilities.csv.facility_id"),
+        Column("institution_id", c.text(max_length=c.ID_MAX), "institution (must be in institutions.csv)",
+               label_ja="医療機関ID", references="institutions.csv.institution_id"),
+        Column("roles", c.code_list(ROLES, "role"),
                "';'-separated subset of consult, visit, admit that the agreement secures around the clock "
-               "(blank = an agreement that meets none of them)"),
+               "(blank = an agreement that meets none of them)", label_ja="協定で確保している役割", db_length=40),
     ),
     doc="Agreements already in force (from the annual reports).",
 )
@@ -108,15 +184,27 @@ PARTNERSHIPS = FileSpec(
 TRAVEL_TIMES = FileSpec(
     "travel_times.csv", ("facility_id", "institution_id"),
     (
-        Column("facility_id", c.text(), "facility"),
-        Column("institution_id", c.text(), "institution"),
-        Column("minutes", c.number(integer=False, minimum=0), "travel time in minutes"),
+        Column("facility_id", c.text(), "facility", label_ja="施設ID"),
+        Column("institution_id", c.text(), "institution", label_ja="医療機関ID"),
+        Column("minutes", c.number(integer=False, minimum=0), "travel time in minutes", label_ja="移動時間（分）"),
     ),
     required=False,
     doc="Optional measured travel times; they override the travel-time provider pair by pair.",
 )
 
 FILES: tuple[FileSpec, ...] = (AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS, TRAVEL_TIMES)
+
+#: The records the service stores, by the name its API and tables use.
+RECORDS: dict[str, FileSpec] = {"areas": AREAS, "facilities": FACILITIES, "institutions": INSTITUTIONS,
+                                "partnerships": PARTNERSHIPS}
+
+
+def column(spec: FileSpec, name: str) -> Column:
+    """The column ``name`` of ``spec`` (KeyError naming the file otherwise)."""
+    for col in spec.columns:
+        if col.name == name:
+            return col
+    raise KeyError(f"{spec.name} has no column {name!r}")
 
 
 def markdown() -> str:
@@ -133,8 +221,9 @@ def markdown() -> str:
            "referred to them, and lists each one.", ""]
     for spec in FILES:
         out += [f"## `{spec.name}`" + ("" if spec.required else " (optional)"), "", spec.doc, "",
-                "| column | meaning |", "|---|---|"]
-        out += [f"| `{c.name}`{'' if c.required else ' (optional)'} | {c.doc} |" for c in spec.columns]
+                "| column | 項目 | meaning |", "|---|---|---|"]
+        out += [f"| `{c.name}`{'' if c.required else ' (optional)'} | {c.label_ja} | {c.doc} |"
+                for c in spec.columns]
         out.append("")
     out += ["## Codes", "", "Facility types:", "", "| code | 種別 | roles | strength |", "|---|---|---|---|"]
     out += [f"| `{t.code}` | {t.name_ja} | {roles_ja(t.required_roles)} | {t.strength.label_ja} |"

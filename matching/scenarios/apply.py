@@ -124,10 +124,9 @@ def apply_scenario(region: Region, scenario: Scenario,
                 raise ScenarioError(f"{key}.municipality_code: unknown municipality code "
                                     f"{n.municipality_code!r} (not in areas.csv)")
             roles = default_roles(InstitutionKind(n.kind), set(n.designations))
-            row = {"institution_id": n.id, "name": n.name, "kind": n.kind,
-                   "municipality_code": n.municipality_code, "lat": n.lat, "lon": n.lon, "beds": n.beds,
-                   "designations": frozenset(n.designations), "accepting": n.accepting,
-                   "capacity_facilities": n.capacity_facilities, "capacity_residents": n.capacity_residents}
+            # Every column of the contract (the model is built from it), ``id`` as institution_id.
+            row = {"institution_id": n.id, **n.model_dump(exclude={"id"}),
+                   "designations": frozenset(n.designations)}
             for role in ROLE_ORDER:
                 explicit = getattr(n, role_column(role))
                 row[role_column(role)] = bool(role in roles if explicit is None else explicit)
@@ -155,9 +154,8 @@ def apply_scenario(region: Region, scenario: Scenario,
             if n.municipality_code not in region.areas.index:
                 raise ScenarioError(f"{key}.municipality_code: unknown municipality code "
                                     f"{n.municipality_code!r} (not in areas.csv)")
-            rows.append({"facility_id": n.id, "name": n.name, "facility_type": n.facility_type,
-                         "municipality_code": n.municipality_code, "lat": n.lat, "lon": n.lon,
-                         "residents": n.residents if n.residents else pd.NA, "reported": n.reported})
+            rows.append({"facility_id": n.id, **n.model_dump(exclude={"id"}),
+                         "residents": n.residents if n.residents else pd.NA})
         fac = _append(fac, pd.DataFrame(rows).set_index("facility_id"))
 
     new = Region(region.areas.copy(), fac, inst, part, tt, region.source, list(region.skipped))

@@ -55,6 +55,10 @@ case (the region as it is).  Changes are applied in the order listed here (see
     lon = 141.15
     residents = 80
 
+``new_institutions`` and ``new_facilities`` take the columns of institutions.csv and
+facilities.csv (``id`` for the id): their models are built from the data contract
+(``matching/contract/schema.py``), so a column added there is accepted here too.
+
 Errors name the file and the key (``closure.toml: close[0].share: ...``);
 ids that are not in the region are named when the scenario is applied.
 
@@ -68,8 +72,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
+from matching.contract.models import record_fields
+from matching.contract.schema import FACILITIES, INSTITUTIONS
 from matching.tomlfile import read_toml
 from matching.vocabulary import DESIGNATIONS, FACILITY_TYPES
 
@@ -148,34 +162,22 @@ class CapacityChange(InstitutionSelector):
         return self
 
 
-class NewInstitution(_Model):
-    """An institution that does not exist yet (role columns default from its designations)."""
-
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    kind: Literal["hospital", "clinic"]
-    municipality_code: str = Field(pattern=r"^\d{5}$")
-    lat: float = Field(ge=20, le=46)
-    lon: float = Field(ge=122, le=154)
-    beds: int | None = Field(default=None, ge=0)
-    designations: list[str] = Field(default_factory=list)
-    consult_24h: bool | None = None
-    visit_24h: bool | None = None
-    admit: bool | None = None
-    accepting: bool | None = True
-    capacity_facilities: int | None = Field(default=None, ge=0)
-    capacity_residents: int | None = Field(default=None, ge=0)
-
-    @field_validator("designations")
-    @classmethod
-    def _known_designations(cls, value):
-        return _check_designations(value)
-
+class _NewInstitution(_Model):
     @model_validator(mode="after")
     def _clinic_never_admits(self):
         if self.kind == "clinic" and self.admit:
             raise ValueError("admit = true for a clinic: admission (③) is for hospitals only")
         return self
+
+
+#: An institution that does not exist yet: the columns of institutions.csv (from the data
+#: contract, ``id`` for ``institution_id``); role columns default from its designations, and it
+#: takes new partners unless ``accepting = false``.
+NewInstitution = create_model(
+    "NewInstitution", __base__=_NewInstitution,
+    __doc__="An institution that does not exist yet (role columns default from its designations).",
+    **record_fields(INSTITUTIONS, rename={"institution_id": "id"},
+                    overrides={"accepting": (bool | None, Field(default=True))}))
 
 
 class FacilitySelector(_Model):
@@ -198,21 +200,10 @@ class Growth(FacilitySelector):
     factor: float = Field(gt=0)
 
 
-class NewFacility(_Model):
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    facility_type: str
-    municipality_code: str = Field(pattern=r"^\d{5}$")
-    lat: float = Field(ge=20, le=46)
-    lon: float = Field(ge=122, le=154)
-    residents: int | None = Field(default=None, ge=0)
-    #: A new facility files its annual report (otherwise it would be 集計していない).
-    reported: bool = True
-
-    @field_validator("facility_type")
-    @classmethod
-    def _known_type(cls, value):
-        return _check_types([value])[0]
+#: A facility that does not exist yet: the columns of facilities.csv (``id`` for ``facility_id``);
+#: it files its annual report unless ``reported = false`` (otherwise it would be 集計していない).
+NewFacility = create_model("NewFacility", __base__=_Model, __doc__="A facility that does not exist yet.",
+                           **record_fields(FACILITIES, rename={"facility_id": "id"}))
 
 
 class Scenario(_Model):

@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { proposalActions } from "./proposals.js";
 import {
-  PROPOSAL_STATES, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, marks,
+  KIND, PROPOSAL_STATES, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel, marks,
   municipalityName, onChange, spare, store,
 } from "./store.js";
 import { el, fmt } from "./util.js";
@@ -39,8 +39,9 @@ export function initMap() {
   }
   document.getElementById("legend").replaceChildren(
     ...store.vocab.statuses.map((s) => el("div", {}, el("span", { class: "swatch", style: `background:${STATUS_COLOURS[s.code]}` }), s.label_ja)),
-    el("div", {}, el("span", { class: "inst-icon", style: "width:14px;height:14px" }), "病院（大きさ＝受入枠の空き、①②③＝担える役割）"),
-    el("div", {}, el("span", { class: "inst-icon clinic", style: "width:14px;height:14px" }), "診療所（点線＝受入枠未設定）"),
+    el("div", {}, el("span", { class: "inst-icon", style: "width:14px;height:14px" }),
+      `${KIND.hospital}（大きさ＝受入枠の空き、${store.vocab.roles.map((r) => r.mark).join("")}＝担える役割）`),
+    el("div", {}, el("span", { class: "inst-icon clinic", style: "width:14px;height:14px" }), `${KIND.clinic}（点線＝受入枠未設定）`),
     el("div", {}, el("span", { style: "border-top:2px dashed #1f5fa8;width:18px" }), "提案（提案中・連絡済み）"),
     el("div", {}, el("span", { style: "border-top:3px solid #1a9850;width:18px" }), "承諾済みの提案"),
   );
@@ -83,7 +84,7 @@ function institutionIcon(i) {
 
 function institutionTip(i) {
   const sp = spare(i);
-  return `<b>${escapeHtml(i.name)}</b>（${i.kind === "hospital" ? "病院" : "診療所"}）<br>担える役割：${marks(institutionRoles(i))}<br>`
+  return `<b>${escapeHtml(i.name)}</b>（${escapeHtml(kindLabel(i.kind))}）<br>担える役割：${marks(institutionRoles(i))}<br>`
     + `受入意向：${acceptingLabel(i.accepting)}<br>受入枠の空き：${sp == null ? "未設定" : `${sp}施設`}`;
 }
 

@@ -1,4 +1,7 @@
 // What the signed-in user may see, loaded through the API, and the labels of the one vocabulary table.
+// Every label about the domain (roles, facility types, statuses, 病院/診療所, designations, the records'
+// column names) comes from GET /vocabulary (matching/vocabulary.py and the data contract); only the
+// page's own words (proposal states, user roles) are written here.
 import { api } from "./api.js";
 
 export const store = {
@@ -11,6 +14,10 @@ export const ROLE_LABEL = {};   // consult → ①相談対応（常時） …
 export const ROLE_MARK = {};    // consult → ①
 export const TYPE = {};         // tokuyo → {name_ja, short_ja, required_roles}
 export const STATUS = {};       // all_met → {label_ja, short_ja}
+export const KIND = {};         // hospital → 病院
+export const DESIGNATION = {};  // zaishin → {name_ja, kind, default_roles}
+export const COLUMN = {};       // institutions → {capacity_facilities: 受入枠（施設）, …}
+let ROLES = [];                 // [{code, mark, label_ja, column}] in the vocabulary's order
 export const PROPOSAL_STATES = {
   proposed: "提案中", contacted: "連絡済み", accepted: "承諾（受入枠を確保）", contracted: "契約済み",
   declined: "辞退", superseded: "再実行により置換",
@@ -24,6 +31,12 @@ export async function loadSession() {
   for (const r of vocab.roles) { ROLE_LABEL[r.code] = r.label_ja; ROLE_MARK[r.code] = r.mark; }
   for (const t of vocab.facility_types) TYPE[t.code] = t;
   for (const s of vocab.statuses) STATUS[s.code] = s;
+  for (const k of vocab.kinds) KIND[k.code] = k.label_ja;
+  for (const d of vocab.designations) DESIGNATION[d.code] = d;
+  for (const [record, columns] of Object.entries(vocab.records)) {
+    COLUMN[record] = Object.fromEntries(columns.map((c) => [c.name, c.label_ja]));
+  }
+  ROLES = vocab.roles;
   const areas = await api("/areas");
   store.areas = new Map(areas.map((a) => [a.municipality_code, a]));
   await reload();
@@ -49,12 +62,12 @@ export const municipalityName = (code) => store.areas.get(code)?.municipality_na
 export const facilityById = (id) => store.facilities.find((f) => f.facility_id === id);
 export const marks = (roles) => {
   const list = typeof roles === "string" ? roles.split(";").filter(Boolean) : roles;
-  return ["consult", "visit", "admit"].filter((r) => list.includes(r)).map((r) => ROLE_MARK[r]).join("") || "なし";
+  return ROLES.filter((r) => list.includes(r.code)).map((r) => r.mark).join("") || "なし";
 };
 export const rolesLabel = (roles) => roles.map((r) => ROLE_LABEL[r]).join("、") || "なし";
-export function institutionRoles(i) {
-  return ["consult", "visit", "admit"].filter((r) => ({ consult: i.consult_24h, visit: i.visit_24h, admit: i.admit })[r]);
-}
+// The roles an institution offers around the clock: each role's column (from /vocabulary) is true.
+export const institutionRoles = (i) => ROLES.filter((r) => i[r.column]).map((r) => r.code);
+export const kindLabel = (kind) => KIND[kind] ?? kind;
 // Facilities the institution can still take: capacity − reserved (null = no limit recorded).
 export const spare = (i) => (i.capacity_facilities == null ? null : i.capacity_facilities - i.reserved_facilities);
 export const acceptingLabel = (a) => (a === true ? "受入可" : a === false ? "受入不可" : "未確認");
