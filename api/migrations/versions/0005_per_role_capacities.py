@@ -1,13 +1,13 @@
 """per-role capacities of institutions (the data contract's capacity_{unit}_{role} columns)
 
-Revision ID: 0003_per_role_capacities
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003_per_role_capacities'
-down_revision = '0002'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
