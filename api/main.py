@@ -30,10 +30,12 @@ from api.routes import (
     runs,
     status,
 )
+from api.placement import Placement
 from api.readcache import ReadCache
 from api.routes.status import PrefectureStatuses
 from api.runqueue import Poller, RunQueue, recover
 from api.settings import Settings, get_settings
+from matching.boundaries import MunicipalBoundaries
 
 log = logging.getLogger("api")
 
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.state.rate_limits = RateLimits(settings)
     app.state.read_cache = ReadCache() if settings.read_cache else None
+    app.state.placement = Placement(MunicipalBoundaries.from_paths(settings.municipal_boundaries),
+                                    settings.boundary_tolerance_km)
     app.state.prefecture_statuses = PrefectureStatuses()
     app.state.run_queue = RunQueue(
         app.state.sessions, workers=settings.run_workers,

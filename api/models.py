@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false as sa_false,
+    true as sa_true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 
@@ -85,6 +86,11 @@ class Area(Base, contract=RECORDS["areas"], indexed=("secondary_area_code", "pre
 
 class Facility(Base, contract=RECORDS["facilities"], indexed=("facility_type",)):
     __tablename__ = "facilities"
+    # A facility created by a municipal coordinator, or imported at a place outside its
+    # municipality, waits for a prefecture's confirmation; until then it is not matched and no
+    # proposal for it may reserve capacity (api.placement).
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    unconfirmed_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Institution(Base, contract=RECORDS["institutions"]):

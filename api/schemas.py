@@ -95,6 +95,9 @@ class FacilityStatusOut(FacilityOut):  # type: ignore[misc, valid-type]
     covered_roles: list[str]
     missing_roles: list[str]
     partners: list[str]
+    #: False while waiting for a prefecture's confirmation (api.placement): not matched.
+    confirmed: bool = True
+    unconfirmed_reason: str = ""
 
 
 class _InstitutionRules(In):
@@ -226,6 +229,8 @@ class ImportOut(BaseModel):
     facilities: int
     institutions: int
     partnerships: int
+    #: Facilities imported unconfirmed because they lie outside their municipality (with the reason).
+    unconfirmed: list[dict] = []
 
 
 class AuditOut(ORM):

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from matching.boundaries import BUNDLED as BUNDLED_BOUNDARIES
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -36,6 +38,12 @@ class Settings(BaseSettings):
     run_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
     #: Seconds between looks at the queue for runs queued by another process (``RUN_POLL_SECONDS``; 0 = never).
     run_poll_seconds: float = Field(default=5.0, ge=0)
+    #: Municipal boundaries (GeoJSON, 国土数値情報 N03) facilities are checked against
+    #: (``MUNICIPAL_BOUNDARIES='["/srv/geo/19.json", "/srv/geo/20.json"]'``); default: the bundled 岩手.
+    municipal_boundaries: list[Path] = list(BUNDLED_BOUNDARIES)
+    #: How far outside its municipality a facility may lie (``BOUNDARY_TOLERANCE_KM``): the
+    #: simplified boundary files move borders by a few hundred metres.
+    boundary_tolerance_km: float = Field(default=1.0, ge=0)
     #: Keep the read endpoints' answers in memory per data version (``READ_CACHE``, see
     #: ``api.readcache``); off only to measure without it.
     read_cache: bool = True

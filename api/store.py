@@ -269,7 +269,9 @@ def export_region(session: Session, folder: str | Path, prefecture_code: str | N
         q = q.where(Area.prefecture_code == prefecture_code)
     areas = session.scalars(q.order_by(Area.municipality_code)).all()
     codes = {a.municipality_code for a in areas}
-    facilities = [f for f in session.scalars(select(Facility).order_by(Facility.facility_id)) if f.municipality_code in codes]
+    # Facilities waiting for a prefecture's confirmation are not matched (api.placement).
+    facilities = [f for f in session.scalars(select(Facility).order_by(Facility.facility_id))
+                  if f.municipality_code in codes and (f.confirmed or not for_matching)]
     institutions = [i for i in session.scalars(select(Institution).order_by(Institution.institution_id))
                     if i.municipality_code in codes]
     fac_ids = {f.facility_id for f in facilities}

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api import audit
 from api.models import Facility, ForbiddenPair, Institution, Partnership, Proposal, now
+from api.placement import require_confirmed
 from matching.contract.schema import capacity_column
 from matching.vocabulary import FACILITY_TYPES, Role, format_roles
 
@@ -33,6 +34,8 @@ def change_state(session: Session, proposal: Proposal, new_state: str, reason: s
         raise HTTPException(409, f"cannot move a proposal from {old} to {new_state}")
     if new_state == "declined" and not (reason and reason.strip()):
         raise HTTPException(422, "a reason is required to decline (辞退理由を入力してください)")
+    if new_state == "accepted":
+        require_confirmed(session.get(Facility, proposal.facility_id))
     before = audit.snapshot(proposal)
     # Claim the transition first: a concurrent request on the same proposal loses here.
     claimed = session.execute(update(Proposal).where(Proposal.id == proposal.id, Proposal.state == old)

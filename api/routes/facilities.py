@@ -5,6 +5,7 @@ from api import audit
 from api.deps import ScopeDep, SessionDep
 from api.readcache import cached_read
 from api.models import Area, Facility, Partnership
+from api.placement import BY_MUNICIPALITY, MOVED_BY_MUNICIPALITY
 from api.schemas import FacilityIn, FacilityOut, FacilityPatch, FacilityStatusOut, Limit, Offset
 from api.workflow import release_for_deletion
 from matching.contract.schema import FACILITIES, column
@@ -33,7 +34,8 @@ def with_status(session, facilities: list[Facility]) -> list[FacilityStatusOut]:
             required_roles=[r.value for r in ROLE_ORDER if r in t.required_roles],
             covered_roles=[r.value for r in ROLE_ORDER if r in cov],
             missing_roles=[r.value for r in ROLE_ORDER if r in t.required_roles - cov],
-            partners=sorted(partners.get(f.facility_id, []))))
+            partners=sorted(partners.get(f.facility_id, [])), confirmed=f.confirmed,
+            unconfirmed_reason=f.unconfirmed_reason))
     return out
 
 
@@ -72,13 +74,19 @@ def get_facility(facility_id: str, session: SessionDep, scope: ScopeDep):
 
 
 @router.post("", response_model=FacilityStatusOut, status_code=201)
-def create_facility(body: FacilityIn, session: SessionDep, scope: ScopeDep):
+def create_facility(body: FacilityIn, request: Request, session: SessionDep, scope: ScopeDep):
+    """Register a facility in your area.  Its coordinates must lie in its municipality (422
+    otherwise); one registered by a municipal coordinator waits for a prefecture's confirmation
+    (``confirmed`` false: not matched, no proposal for it can be accepted)."""
     scope.require_facility(body.municipality_code)
     if session.get(Area, body.municipality_code) is None:
         raise HTTPException(422, f"unknown municipality_code {body.municipality_code}")
     if session.get(Facility, body.facility_id) is not None:
         raise HTTPException(409, f"facility {body.facility_id} already exists")
+    request.app.state.placement.require(session, body.facility_id, body.municipality_code, body.lat, body.lon)
     f = Facility(**body.model_dump())
+    if scope.role == "municipal":  # a prefecture confirms what a municipality registers
+        f.confirmed, f.unconfirmed_reason = False, BY_MUNICIPALITY
     session.add(f)
     session.flush()
     audit.record(session, scope.user.id, "create", "facility", f.facility_id, None, audit.snapshot(f))
@@ -87,13 +95,24 @@ def create_facility(body: FacilityIn, session: SessionDep, scope: ScopeDep):
 
 
 @router.patch("/{facility_id}", response_model=FacilityStatusOut)
-def update_facility(facility_id: str, body: FacilityPatch, session: SessionDep, scope: ScopeDep):
+def update_facility(facility_id: str, body: FacilityPatch, request: Request, session: SessionDep,
+                    scope: ScopeDep):
+    """Change a facility.  A move must stay in its municipality; a move by a municipal
+    coordinator needs the prefecture's confirmation again."""
     f = _get(session, scope, facility_id)
     before = audit.snapshot(f)
-    for k, v in body.model_dump(exclude_unset=True).items():
+    changes = body.model_dump(exclude_unset=True)
+    for k, v in changes.items():
         if v is None and not column(FACILITIES, k).type.nullable:
             raise HTTPException(422, f"{k} cannot be null")
+    lat, lon = changes.get("lat", f.lat), changes.get("lon", f.lon)
+    moved = (lat, lon) != (f.lat, f.lon)
+    if moved:
+        request.app.state.placement.require(session, f.facility_id, f.municipality_code, lat, lon)
+    for k, v in changes.items():
         setattr(f, k, v)
+    if moved and scope.role == "municipal":
+        f.confirmed, f.unconfirmed_reason = False, MOVED_BY_MUNICIPALITY
     session.flush()
     audit.record(session, scope.user.id, "update", "facility", facility_id, before, audit.snapshot(f))
     session.commit()
@@ -109,3 +128,18 @@ def delete_facility(facility_id: str, session: SessionDep, scope: ScopeDep):
     audit.record(session, scope.user.id, "delete", "facility", facility_id, audit.snapshot(f), None)
     session.delete(f)
     session.commit()
+
+
+@router.post("/{facility_id}/confirm", response_model=FacilityStatusOut)
+def confirm_facility(facility_id: str, session: SessionDep, scope: ScopeDep):
+    """Prefecture staff confirm a facility registered or moved by a municipal coordinator (or
+    imported outside its municipality, after checking the place): from now on it is matched."""
+    if scope.role == "municipal":
+        raise HTTPException(403, "施設の確認は都道府県の担当者が行います")
+    f = _get(session, scope, facility_id)
+    before = audit.snapshot(f)
+    f.confirmed, f.unconfirmed_reason = True, ""
+    session.flush()
+    audit.record(session, scope.user.id, "confirm", "facility", facility_id, before, audit.snapshot(f))
+    session.commit()
+    return with_status(session, [f])[0]

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from api.deps import ScopeDep, SessionDep
 from api.schemas import ImportOut
 from api.store import CapacityConflict, ScopeError, import_region
-from matching.contract import RegionValidationError
+from matching.contract import RegionValidationError, load_region
 
 router = APIRouter(prefix="/imports", tags=["import"])
 
@@ -48,5 +48,7 @@ def import_files(areas: UploadFile, facilities: UploadFile, institutions: Upload
         except ScopeError as exc:
             session.rollback()
             return JSONResponse(status_code=403, content={"detail": exc.rows})
+        imported = list(load_region(tmp, strict=True).facilities.index)  # valid: import_region read it
+    counts = {**counts, "unconfirmed": request.app.state.placement.review_import(session, imported)}
     session.commit()
     return counts

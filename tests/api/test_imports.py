@@ -24,7 +24,8 @@ def count(app, model) -> int:
 
 def test_good_import_counts(client, users, region_dir, app):
     r = upload(client, users, region_dir)
-    assert r.json() == {"areas": 3, "facilities": 5, "institutions": 5, "partnerships": 1}
+    assert r.json() == {"areas": 3, "facilities": 5, "institutions": 5, "partnerships": 1,
+                        "unconfirmed": []}
     assert count(app, Facility) == 5
 
 
