@@ -22,6 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import audit
+from api.capacity import COLUMNS as CAPACITY_COLUMNS
+from api.capacity import held, shortfalls
 from api.models import Area, Facility, ForbiddenPair, Institution, Partnership, Proposal
 from matching.contract import load_region
 from matching.contract.load import _read_csv_with_lines
@@ -176,15 +178,11 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
     conflicts = []
     for iid, i in region.institutions.iterrows():
         old = institutions.get(iid)
-        if old is None:
-            continue
-        for column, reserved, unit in (("capacity_facilities", old.reserved_facilities, "施設"),
-                                       ("capacity_residents", old.reserved_residents, "人")):
-            if not pd.isna(i[column]) and int(i[column]) < reserved:
-                conflicts.append({"file": "institutions.csv", "institution_id": iid, "column": column,
-                                  "value": str(int(i[column])),
-                                  "message": f"医療機関 {iid} の {column} {int(i[column])} は承諾済みの提案で"
-                                             f"確保済みの {reserved}{unit}を下回ります"})
+        if old is not None:  # capacity below what accepted proposals hold (in total or per role)
+            capacities = {name: None if pd.isna(i.get(name)) else int(i[name]) for name in CAPACITY_COLUMNS}
+            conflicts += [{"file": "institutions.csv", "institution_id": iid, "column": c["column"],
+                           "value": str(c["value"]), "message": c["message"]}
+                          for c in shortfalls(iid, capacities, held(session, old))]
     if conflicts:
         lines = _lines(folder, "institutions.csv", "institution_id")
         raise CapacityConflict([{"row": lines.get(r["institution_id"], 0), **r} for r in conflicts])

@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from api import audit
 from api.models import Facility, ForbiddenPair, Institution, Partnership, Proposal, now
+from api.capacity import COLUMNS as CAPACITY_COLUMNS
+from api.capacity import UNITS, held, shortfalls
 from api.placement import require_confirmed
-from matching.contract.schema import capacity_column
+from matching.contract.schema import INSTITUTIONS, capacity_column, column
 from matching.vocabulary import FACILITY_TYPES, Role, format_roles
 
 TRANSITIONS: dict[str, set[str]] = {
@@ -95,6 +97,15 @@ def _reserve(session: Session, p: Proposal) -> None:
                                  "(受入枠を使い切っています)")
     session.execute(update(Proposal).where(Proposal.id == p.id)
                     .values(reserved_facility=bool(df), reserved_residents=dr))
+    # Per role: the institution's row is locked by the update above, so this sum is not raced.
+    inst_row = session.get(Institution, p.institution_id, populate_existing=True)
+    over = shortfalls(p.institution_id, {c: getattr(inst_row, c) for c in CAPACITY_COLUMNS[2:]},
+                      held(session, inst_row))
+    if over:
+        raise HTTPException(409, "。".join(
+            f"医療機関 {p.institution_id} の{column(INSTITUTIONS, o['column']).label_ja} {o['value']} を"
+            f"超えるため承諾できません（承諾済みの提案で {o['held']}{UNITS[o['column'].split('_')[1]]}）"
+            for o in over))
 
 
 def _release(session: Session, p: Proposal, consume: bool) -> None:

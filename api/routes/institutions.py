@@ -2,6 +2,7 @@ from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
 from api import audit
+from api.capacity import held, shortfalls
 from api.deps import ScopeDep, SessionDep
 from api.readcache import cached_read
 from api.models import Area, Institution
@@ -32,19 +33,18 @@ def _values(body: InstitutionBase) -> dict:
     return v
 
 
-def check_capacity(i: Institution, capacity_facilities: int | None, capacity_residents: int | None) -> None:
-    """Spare capacity may not fall below what accepted proposals have reserved (409 with the numbers).
-    (Capacity is the spare capacity: contracted agreements have already been taken off it.)"""
-    problems = []
-    if capacity_facilities is not None and capacity_facilities < i.reserved_facilities:
-        problems.append(f"受入可能施設数 {capacity_facilities} は承諾済みの提案で確保済みの {i.reserved_facilities} 施設を下回ります")
-    if capacity_residents is not None and capacity_residents < i.reserved_residents:
-        problems.append(f"受入可能入所者数 {capacity_residents} は承諾済みの提案で確保済みの {i.reserved_residents} 人を下回ります")
+def check_capacity(session, i: Institution, values: dict) -> None:
+    """Spare capacity may not fall below what accepted proposals hold, in total and per role
+    (409 with the numbers).  (Capacity is the spare capacity: contracts have already taken theirs.)"""
+    problems = shortfalls(i.institution_id, values, held(session, i))
     if problems:
-        raise HTTPException(409, {"message": f"医療機関 {i.institution_id}: " + "。".join(problems)
+        raise HTTPException(409, {"message": "。".join(p["message"] for p in problems)
                                              + "（先に該当する提案を辞退にしてください）",
-                                  "capacity_facilities": capacity_facilities, "reserved_facilities": i.reserved_facilities,
-                                  "capacity_residents": capacity_residents, "reserved_residents": i.reserved_residents})
+                                  "rows": problems,
+                                  "capacity_facilities": values.get("capacity_facilities"),
+                                  "reserved_facilities": i.reserved_facilities,
+                                  "capacity_residents": values.get("capacity_residents"),
+                                  "reserved_residents": i.reserved_residents})
 
 
 @router.get("", response_model=list[InstitutionOut])
@@ -92,7 +92,7 @@ def replace_institution(institution_id: str, body: InstitutionBase, session: Ses
     values = _values(body)
     # Lock the row: an acceptance between this check and the write could otherwise slip in.
     i = session.scalar(select(Institution).where(Institution.institution_id == institution_id).with_for_update())
-    check_capacity(i, values["capacity_facilities"], values["capacity_residents"])
+    check_capacity(session, i, values)
     before = audit.snapshot(i)
     for k, v in values.items():
         setattr(i, k, v)

@@ -562,3 +562,50 @@ def test_token_expiry_last_use_and_audit(loaded, users, app, database_url):
     res = CliRunner().invoke(cli, ["token", "create", "--name", "x", "--role", "admin", "--expires-days", "30",
                                    "--database-url", database_url])
     assert res.exit_code == 0, res.output
+
+
+# -- 4b. per-role capacity invariants (accept, PUT, import) ------------------------------------------
+
+def test_per_role_capacity_holds_on_accept_put_and_import(loaded, users, app):
+    """Z2 offers ③ to at most one new partner: the second acceptance of a ③ proposal is refused,
+    and its ③ capacity cannot be set below what accepted proposals hold, by PUT or by import."""
+    from api.models import Proposal
+
+    h = users.headers("pref03")
+    assert _put_capacity(loaded, users, "Z2", capacity_facilities_admit=1).status_code == 200
+    ids = []
+    with app.state.sessions() as s:  # two runs' proposals of ③ at Z2 for two facilities
+        from api.models import MatchRun, User
+
+        admin = s.scalar(select(User).where(User.role == "admin"))
+        run = MatchRun(created_by=admin.id, prefecture_code="03", state="done", parameters={})
+        s.add(run)
+        s.flush()
+        for fid in ("F1", "W1"):
+            p = Proposal(run_id=run.id, facility_id=fid, institution_id="Z2", roles="admit", distance_km=1.0,
+                         travel_minutes=2.0)
+            s.add(p)
+            s.flush()
+            ids.append(p.id)
+        s.commit()
+    move = lambda pid, state: loaded.post(f"/proposals/{pid}/state", json={"state": state}, headers=h)  # noqa: E731
+    assert move(ids[0], "contacted").status_code == 200 and move(ids[0], "accepted").status_code == 200
+    assert move(ids[1], "contacted").status_code == 200
+    r = move(ids[1], "accepted")
+    assert r.status_code == 409 and "③" in r.json()["detail"] and "承諾できません" in r.json()["detail"]
+    assert loaded.get(f"/proposals/{ids[1]}", headers=h).json()["state"] == "contacted"
+    assert _inst(loaded, users, "Z2")["reserved_facilities"] == 1  # the refused one reserved nothing
+    r = _put_capacity(loaded, users, "Z2", capacity_facilities_admit=0)
+    assert r.status_code == 409
+    assert r.json()["detail"]["rows"][0]["column"] == "capacity_facilities_admit"
+    assert _inst(loaded, users, "Z2")["capacity_facilities_admit"] == 1
+    inst = _inst(loaded, users, "Z2")
+    row = {k: ("" if inst.get(k) is None else str(inst[k]).lower() if isinstance(inst[k], bool) else str(inst[k]))
+           for k in INST_HEAD.strip().split(",")}
+    header = INST_HEAD.strip() + ",capacity_facilities_admit\n"
+    body = header + ",".join(row.values()) + ",0\n"
+    files = {"areas": AREAS_HEAD + IWATE, "facilities": FAC_HEAD, "institutions": body, "partnerships": PART_HEAD}
+    r = loaded.post("/imports", headers=h, files={k: (f"{k}.csv", v.encode("utf-8"), "text/csv")
+                                                  for k, v in files.items()})
+    assert r.status_code == 409 and r.json()["detail"][0]["column"] == "capacity_facilities_admit"
+    assert _inst(loaded, users, "Z2")["capacity_facilities_admit"] == 1
