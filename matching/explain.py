@@ -15,7 +15,8 @@ from scipy.spatial import cKDTree
 
 from matching.candidates import facilities_to_match
 from matching.parameters import MatchParameters
-from matching.region import Region, role_column
+from matching.region import Region
+from matching.roles import column as role_column
 from matching.travel import GeodesicTravel, Points, TravelTimes, geodesic_km
 from matching.travel.geodesic import pairs_within_km, unit_vectors
 from matching.vocabulary import ROLE_ORDER, Role, Status, roles_ja

@@ -32,7 +32,8 @@ import pandas as pd
 from pydantic import ValidationError
 
 from matching.parameters import MatchParameters
-from matching.region import Region, role_column
+from matching.region import Region
+from matching.roles import column as role_column
 from matching.scenarios.schema import (
     FacilitySelector,
     InstitutionSelector,

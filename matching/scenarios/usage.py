@@ -17,7 +17,8 @@ from __future__ import annotations
 import pandas as pd
 
 from matching.optimise.run import MatchResult
-from matching.region import Region, role_column
+from matching.region import Region
+from matching.roles import column as role_column
 from matching.vocabulary import ROLE_ORDER
 
 USAGE_COLUMNS = ["name", "kind", "municipality_code", "accepting", "eligible", "capacity_facilities",
