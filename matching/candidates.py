@@ -79,11 +79,13 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     found by k-d tree queries, without listing all pairs (the national instance
     has ~6 million pairs within the limits).
 
-    >>> from matching.contract import load_region                     # doctest: +SKIP
-    >>> from matching.status import facility_status                    # doctest: +SKIP
-    >>> region = load_region("data/demo")                               # doctest: +SKIP
-    >>> cand = find_candidates(region, facility_status(region), MatchParameters())  # doctest: +SKIP
-    >>> near = find_candidates(region, facility_status(region), MatchParameters(), nearest=5)  # doctest: +SKIP
+    >>> from matching.contract import load_region
+    >>> from matching.status import facility_status
+    >>> region = load_region("data/demo")
+    >>> cand = find_candidates(region, facility_status(region), MatchParameters())
+    >>> near = find_candidates(region, facility_status(region), MatchParameters(), nearest=5)
+    >>> len(cand), len(near), bool(near["truncated"].any())
+    (3302, 1110, True)
     """
     travel = travel or travel_provider(region, params)
     need = facilities_to_match(status, params)

@@ -63,8 +63,10 @@ def facility_status(region: Region, partnerships: pd.DataFrame | None = None) ->
     region has tens of thousands of facilities but only eight possible role sets.
 
     >>> from matching.contract import load_region
-    >>> st = facility_status(load_region("data/demo"))            # doctest: +SKIP
-    >>> st.loc["F0001", ["status", "missing_roles"]].tolist()     # doctest: +SKIP
+    >>> from matching.vocabulary import format_roles
+    >>> st = facility_status(load_region("data/demo"))
+    >>> st.at["F0001", "status"], format_roles(st.at["F0001", "missing_roles"])
+    ('not_designated', 'consult;visit;admit')
     """
     part = region.partnerships if partnerships is None else partnerships
     fac = region.facilities

@@ -6,8 +6,10 @@ from geopy (not pyproj), travel times are recomputed pair by pair (networkx
 Dijkstra for road graphs, not scipy), and every rule is checked row by row from
 the vocabulary table.  Tests run it on every solve they make.
 
->>> from matching.contract import load_region                       # doctest: +SKIP
->>> verify(load_region("data/demo"), "out/proposals.csv")            # doctest: +SKIP
+>>> from matching.contract import load_region
+>>> from matching.optimise.run import match
+>>> region = load_region("data/demo")
+>>> verify(region, match(region).proposals)       # or the path of a proposals.csv
 []
 """
 

@@ -3,7 +3,7 @@
 Labels come from the vocabulary table (facility types, statuses, roles as ①②③);
 identifiers stay in their own columns so a row can be traced back to the data.
 
->>> proposals_table(region, result).columns[:3].tolist()         # doctest: +SKIP
+>>> proposals_table(region, result).columns[:3].tolist()   # region, result: the demo and its run
 ['施設ID', '施設名', '施設種別']
 """
 
