@@ -56,11 +56,6 @@ def _usage(region: Region, chosen: pd.DataFrame, res: pd.Series | None = None) -
     return used.reindex(region.institutions.index).fillna(0).astype(int)
 
 
-def _spare(region: Region, used: pd.DataFrame, column: str, unit: str) -> pd.Series:
-    cap = region.institutions[column]
-    return (cap - used[unit]).astype("Float64")  # <NA> = unlimited
-
-
 def _roles_texts(role_sets) -> list[str]:
     """``roles_ja`` of many role sets, computed once per distinct set (there are at most eight)."""
     cache: dict = {}
