@@ -32,9 +32,6 @@ CANDIDATE_COLUMNS = ["facility_id", "institution_id", "role", "minutes", "km", "
                      "pinned_role", "not_yet_asked", "truncated"]
 
 
-role_bits = mask_of  # a facility's missing roles as a mask (``matching.roles``)
-
-
 def travel_provider(region: Region, params: MatchParameters) -> TravelTimes:
     """The provider a run uses: road network if configured, else geodesic; measured minutes override."""
     t = params.travel
@@ -92,7 +89,7 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     inst = eligible_institutions(region, params)
     fac = region.facilities.loc[need.index]
     fp, ip = Points.of(fac), Points.of(inst)
-    missing_bits = need["missing_roles"].map(role_bits).to_numpy()
+    missing_bits = need["missing_roles"].map(mask_of).to_numpy()
     forbidden = {(p.facility_id, p.institution_id) for p in params.forbidden}
     if nearest is not None and isinstance(travel, GeodesicTravel):
         cand = _nearest_geodesic(fp, ip, inst, missing_bits, params, travel, nearest, forbidden)
@@ -139,7 +136,7 @@ def count_candidates(region: Region, status: pd.DataFrame, params: MatchParamete
     if need.empty or inst.empty:
         return 0
     fp, ip = Points.of(region.facilities.loc[need.index]), Points.of(inst)
-    missing_bits = need["missing_roles"].map(role_bits).to_numpy()
+    missing_bits = need["missing_roles"].map(mask_of).to_numpy()
     t = params.travel
     total = 0
     for role in ROLE_ORDER:
