@@ -14,7 +14,9 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from matching.parameters import MatchParameters, ParameterError
-from matching.region import Region, role_column
+from matching.region import Region
+from matching.roles import BIT, BIT_OF_CODE, BLOCKS, INDEX_OF_CODE, mask_of, roles_of
+from matching.roles import column as role_column
 from matching.travel import (
     GeodesicTravel,
     MatrixOverride,
@@ -26,14 +28,8 @@ from matching.travel import (
 from matching.travel.geodesic import EARTH_RADIUS_KM, unit_vectors
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER
 
-BIT = {r: 1 << k for k, r in enumerate(ROLE_ORDER)}
-
 CANDIDATE_COLUMNS = ["facility_id", "institution_id", "role", "minutes", "km", "existing", "pinned",
                      "pinned_role", "not_yet_asked", "truncated"]
-
-
-def role_bits(roles) -> int:
-    return sum(BIT[r] for r in roles)
 
 
 def travel_provider(region: Region, params: MatchParameters) -> TravelTimes:
@@ -80,18 +76,20 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     found by k-d tree queries, without listing all pairs (the national instance
     has ~6 million pairs within the limits).
 
-    >>> from matching.contract import load_region                     # doctest: +SKIP
-    >>> from matching.status import facility_status                    # doctest: +SKIP
-    >>> region = load_region("data/demo")                               # doctest: +SKIP
-    >>> cand = find_candidates(region, facility_status(region), MatchParameters())  # doctest: +SKIP
-    >>> near = find_candidates(region, facility_status(region), MatchParameters(), nearest=5)  # doctest: +SKIP
+    >>> from matching.contract import load_region
+    >>> from matching.status import facility_status
+    >>> region = load_region("data/demo")
+    >>> cand = find_candidates(region, facility_status(region), MatchParameters())
+    >>> near = find_candidates(region, facility_status(region), MatchParameters(), nearest=5)
+    >>> len(cand), len(near), bool(near["truncated"].any())
+    (3302, 1110, True)
     """
     travel = travel or travel_provider(region, params)
     need = facilities_to_match(status, params)
     inst = eligible_institutions(region, params)
     fac = region.facilities.loc[need.index]
     fp, ip = Points.of(fac), Points.of(inst)
-    missing_bits = need["missing_roles"].map(role_bits).to_numpy()
+    missing_bits = need["missing_roles"].map(mask_of).to_numpy()
     forbidden = {(p.facility_id, p.institution_id) for p in params.forbidden}
     if nearest is not None and isinstance(travel, GeodesicTravel):
         cand = _nearest_geodesic(fp, ip, inst, missing_bits, params, travel, nearest, forbidden)
@@ -138,7 +136,7 @@ def count_candidates(region: Region, status: pd.DataFrame, params: MatchParamete
     if need.empty or inst.empty:
         return 0
     fp, ip = Points.of(region.facilities.loc[need.index]), Points.of(inst)
-    missing_bits = need["missing_roles"].map(role_bits).to_numpy()
+    missing_bits = need["missing_roles"].map(mask_of).to_numpy()
     t = params.travel
     total = 0
     for role in ROLE_ORDER:
@@ -157,8 +155,7 @@ def count_candidates(region: Region, status: pd.DataFrame, params: MatchParamete
 
 def sort_candidates(cand: pd.DataFrame) -> pd.DataFrame:
     """Candidates in their canonical order: facility, institution, then roles ①②③."""
-    order = {r.value: k for k, r in enumerate(ROLE_ORDER)}
-    cand = cand.assign(_r=cand["role"].map(order)).sort_values(["facility_id", "institution_id", "_r"])
+    cand = cand.assign(_r=cand["role"].map(INDEX_OF_CODE)).sort_values(["facility_id", "institution_id", "_r"])
     return cand.drop(columns="_r").reset_index(drop=True)
 
 
@@ -181,24 +178,16 @@ def _all_within(fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: np.nda
     return pd.concat(frames, ignore_index=True)
 
 
-#: Role sets that one institution can take as one agreement (①②, ①③, ②③, ①②③): with
-#: ``nearest``, the nearest institutions offering each of them are kept too, so a cut list
-#: never hides the partner that would save an agreement.
-BLOCKS = tuple(m for m in range(1, 1 << len(ROLE_ORDER)) if m & (m - 1))
-
-
 def block_nearest(k: int) -> int:
-    """How many institutions are kept per role set (``BLOCKS``) when lists are cut to ``k``."""
+    """How many institutions are kept per role set (``matching.roles.BLOCKS``: ①②, ①③, ②③,
+    ①②③) when lists are cut to ``k``: a cut list never hides the partner that would
+    save an agreement."""
     return max(2, k // 2)
-
-
-def _roles_of(mask: int):
-    return [r for r in ROLE_ORDER if mask & BIT[r]]
 
 
 def _block_limit(params: MatchParameters, mask: int) -> tuple[float, float | None]:
     """Minutes and km an institution must be within to take every role of ``mask``."""
-    limits = [params.limits[r] for r in _roles_of(mask)]
+    limits = [params.limits[r] for r in roles_of(mask)]
     kms = [lim.km for lim in limits if lim.km is not None]
     return min(lim.minutes for lim in limits), (min(kms) if kms else None)
 
@@ -210,7 +199,7 @@ def _keep_nearest(cand: pd.DataFrame, k: int) -> pd.DataFrame:
     rank = cand.groupby(["facility_id", "role"], sort=False).cumcount().to_numpy()
     size = cand.groupby(["facility_id", "role"], sort=False)["role"].transform("size").to_numpy()
     kept = cand[rank < k].assign(truncated=(size > k)[rank < k])
-    bits = cand["role"].map({r.value: BIT[r] for r in ROLE_ORDER})
+    bits = cand["role"].map(BIT_OF_CODE)
     mask = bits.groupby([cand["facility_id"], cand["institution_id"]]).transform("sum").to_numpy()
     frames = [kept]
     for block in BLOCKS:
@@ -245,7 +234,7 @@ def _nearest_geodesic(fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: 
     frames = []
     offers = {r: inst[role_column(r)].to_numpy(bool) for r in ROLE_ORDER}
     for block in [BIT[r] for r in ROLE_ORDER] + list(BLOCKS):
-        roles = _roles_of(block)
+        roles = roles_of(block)
         minutes_limit, km_limit = _block_limit(params, block)
         pool = np.flatnonzero(np.logical_and.reduce([offers[r] for r in roles]))
         rows = np.flatnonzero((missing_bits & block) == block)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from matching import safecells
@@ -36,13 +38,34 @@ def _load(region_dir: Path, strict: bool):
     try:
         region = load_region(region_dir, strict=strict)
     except RegionValidationError as exc:
-        console.print(f"[red]入力データに誤りがあります / invalid region data[/red]\n{exc}")
+        console.print(f"[red]入力データに誤りがあります / invalid region data[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
     for e in region.skipped:
-        console.print(f"[yellow]skipped[/yellow] {e}")
+        console.print(f"[yellow]skipped[/yellow] {escape(str(e))}")
     if region.skipped:
         console.print(f"[yellow]{len(region.skipped)} row(s) skipped (lenient mode)[/yellow]")
     return region
+
+
+def _invalid_option(option: str, value, problem: str) -> None:
+    """Stop the command: the option and its value, in Japanese, on stderr (no traceback)."""
+    print(f"オプション {option} の値 {value!r} は使えません: {problem}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def _override(params: MatchParameters, option: str, **update) -> MatchParameters:
+    """``params`` with a command-line override applied *and validated*
+    (``model_copy(update=…)`` would skip validation); an invalid value stops the command."""
+    try:
+        return MatchParameters.model_validate({**dict(params), **update})
+    except ValidationError as exc:
+        _invalid_option(option, next(iter(update.values())), "; ".join(e["msg"] for e in exc.errors()))
+
+
+def _print_violations(problems, prefix: str = "") -> None:
+    """Violations with their codes (``[beyond_limit]`` …) printed literally, not read as Rich markup."""
+    for p in problems:
+        console.print(f"[red]{prefix}{escape(str(p))}[/red]", soft_wrap=True)
 
 
 def _print_proof(summary: dict) -> None:
@@ -110,9 +133,9 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
               help="also propose for facilities with no annual report on file (default from config: no)"),
           verify_result: bool = typer.Option(True, "--verify/--no-verify",
                                              help="check the proposals with the independent verifier"),
-          nearest: int = typer.Option(None, min=1, help="keep the K nearest candidates per facility and role "
-                                      "(lengthened where the coverage proof needs it); for national-size runs"),
-          workers: int = typer.Option(None, min=1, help="processes for the components left to the solver")):
+          nearest: int = typer.Option(None, help="keep the K nearest candidates per facility and role (K ≥ 1; "
+                                      "lengthened where the coverage proof needs it); for national-size runs"),
+          workers: int = typer.Option(None, help="processes for the components left to the solver (≥ 1)")):
     """Propose cooperating institutions for facilities with missing roles."""
     import dataclasses
 
@@ -121,17 +144,20 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     from matching.optimise.run import summary
     from matching.verify import verify
 
+    for option, value in (("--nearest", nearest), ("--workers", workers)):
+        if value is not None and value < 1:
+            _invalid_option(option, value, "1 以上の整数を指定してください")
     region = _load(region_dir, strict)
     try:
         params = MatchParameters.from_toml(config) if config else MatchParameters()
         if include_unreported is not None:
-            params = params.model_copy(update={"include_unreported": include_unreported})
+            params = _override(params, "--include-unreported/--reported-only", include_unreported=include_unreported)
         # No option: chosen by the region's size (options.for_size); flags are for experts.
         options = (dataclasses.replace(NATIONAL, nearest=nearest, workers=workers or NATIONAL.workers)
                    if nearest else SolveOptions(workers=workers) if workers else None)
         result = run_match(region, params, options)
     except ParameterError as exc:
-        console.print(f"[red]パラメータの誤り / invalid parameters[/red]\n{exc}")
+        console.print(f"[red]パラメータの誤り / invalid parameters[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
     out.mkdir(parents=True, exist_ok=True)
     safecells.to_csv(result.proposals, out / "proposals.csv", index=False, encoding="utf-8")
@@ -152,8 +178,7 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     if verify_result:
         problems = verify(region, out / "proposals.csv", params)
         if problems:
-            for p in problems:
-                console.print(f"[red]verifier[/red] {p}")
+            _print_violations(problems, "verifier ")
             raise typer.Exit(1)
         console.print("[green]verifier: all constraints hold[/green]")
     console.print(f"written: {out}/proposals.csv, unmatched.csv, alternatives.csv, summary.json")
@@ -165,10 +190,13 @@ def verify_cmd(region_dir: Path, proposals: Path, config: Path = typer.Option(No
     from matching.verify import verify
 
     region = _load(region_dir, True)
-    params = MatchParameters.from_toml(config) if config else MatchParameters()
+    try:
+        params = MatchParameters.from_toml(config) if config else MatchParameters()
+    except ParameterError as exc:
+        console.print(f"[red]パラメータの誤り / invalid parameters[/red]\n{escape(str(exc))}")
+        raise typer.Exit(2) from None
     problems = verify(region, proposals, params)
-    for p in problems:
-        console.print(f"[red]{p}[/red]")
+    _print_violations(problems)
     if problems:
         raise typer.Exit(1)
     console.print("[green]all constraints hold[/green]")
@@ -215,7 +243,7 @@ def import_region(
                               _csv_files(shisetsu_kijun, "*.xlsx"), out, strict=strict,
                               municipalities=extra or None)
     except ImportValidationError as exc:
-        console.print(f"[red]取込みを中止しました（何も書き込んでいません）/ import stopped[/red]\n{exc}")
+        console.print(f"[red]取込みを中止しました（何も書き込んでいません）/ import stopped[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
     console.print(report.summary())
     console.print(f"written: {out} (+ import_report.json, import_unmatched.csv)")
@@ -234,7 +262,7 @@ def _whatif_inputs(region_dir: Path, strict: bool, config: Path | None, scenario
         params = MatchParameters.from_toml(config) if config else MatchParameters()
         scenarios = [load_scenario(p) for p in scenario_files]
     except (ParameterError, ScenarioError) as exc:
-        console.print(f"[red]シナリオまたはパラメータの誤り / invalid scenario or parameters[/red]\n{exc}")
+        console.print(f"[red]シナリオまたはパラメータの誤り / invalid scenario or parameters[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
     return region, params, scenarios
 
@@ -302,7 +330,7 @@ def whatif(
     except (ParameterError, ScenarioError, ValueError) as exc:
         if isinstance(exc, VerificationError):
             raise
-        console.print(f"[red]シナリオまたはパラメータの誤り / invalid scenario or parameters[/red]\n{exc}")
+        console.print(f"[red]シナリオまたはパラメータの誤り / invalid scenario or parameters[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
 
 

@@ -15,7 +15,8 @@ from scipy.spatial import cKDTree
 
 from matching.candidates import facilities_to_match
 from matching.parameters import MatchParameters
-from matching.region import Region, role_column
+from matching.region import Region
+from matching.roles import column as role_column
 from matching.travel import GeodesicTravel, Points, TravelTimes, geodesic_km
 from matching.travel.geodesic import pairs_within_km, unit_vectors
 from matching.vocabulary import ROLE_ORDER, Role, Status, roles_ja
@@ -53,11 +54,6 @@ def _usage(region: Region, chosen: pd.DataFrame, res: pd.Series | None = None) -
         "residents": new.assign(n=res.reindex(new["facility_id"]).to_numpy()).groupby("institution_id")["n"].sum(),
     })
     return used.reindex(region.institutions.index).fillna(0).astype(int)
-
-
-def _spare(region: Region, used: pd.DataFrame, column: str, unit: str) -> pd.Series:
-    cap = region.institutions[column]
-    return (cap - used[unit]).astype("Float64")  # <NA> = unlimited
 
 
 def _roles_texts(role_sets) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from matching.tomlfile import read_toml
-from matching.vocabulary import FACILITY_TYPES, Role
+from matching.vocabulary import FACILITY_TYPES, Role, role_choices
 
 
 class RoleLimit(BaseModel):
@@ -89,7 +89,7 @@ class MatchParameters(BaseModel):
         for role, lim in (value or {}).items():
             key = role.value if isinstance(role, Role) else str(role)
             if key not in merged:
-                raise ValueError(f"unknown role {key!r} in limits; expected consult, visit or admit")
+                raise ValueError(f"unknown role {key!r} in limits; expected {role_choices()}")
             patch = lim.model_dump() if isinstance(lim, RoleLimit) else dict(lim)
             merged[key] = {**merged[key], **patch}
         return merged

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from matching.contract.errors import RowError
+from matching.roles import COLUMNS, column
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role
 
 
@@ -55,9 +56,7 @@ class Region:
         return Region(self.areas, fac, self.institutions, part, tt, self.source, list(self.skipped))
 
 
-ROLE_COLUMNS = {Role.CONSULT: "consult_24h", Role.VISIT: "visit_24h", Role.ADMIT: "admit"}
-
-
-def role_column(role: Role) -> str:
-    """The institutions.csv column that says whether a role is offered around the clock."""
-    return ROLE_COLUMNS[role]
+#: The institutions.csv column of each role — defined in :mod:`matching.roles`; the old
+#: names stay importable from here.
+ROLE_COLUMNS = COLUMNS
+role_column = column

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from matching.region import Region
+from matching.roles import ROLE_SETS, mask_of
 from matching.vocabulary import (
     FACILITY_TYPES,
-    ROLE_ORDER,
     STATUS_ORDER,
     Role,
     Status,
@@ -45,15 +45,9 @@ def classify(required: frozenset[Role], covered: frozenset[Role], *, reported: b
     return Status.NONE_MET if designated else Status.NOT_DESIGNATED
 
 
-def _role_bits(roles) -> int:
-    """A set of roles as a bitmask: bit i for ``ROLE_ORDER[i]`` (other values are ignored)."""
-    return sum(1 << i for i, role in enumerate(ROLE_ORDER) if role in roles)
-
-
-# Every role set by its bitmask, and every status by (required, covered, reported, designated):
+# Every role set by its mask, and every status by (required, covered, reported, designated):
 # tables built once with the rules themselves, so looking up is the same as classifying.
-_ROLE_SETS = np.fromiter((frozenset(r for i, r in enumerate(ROLE_ORDER) if bits >> i & 1)
-                          for bits in range(1 << len(ROLE_ORDER))), dtype=object, count=1 << len(ROLE_ORDER))
+_ROLE_SETS = np.fromiter(ROLE_SETS, dtype=object, count=len(ROLE_SETS))
 _STATUS = np.array([[[[classify(req, cov, reported=bool(rep), designated=bool(des)).value
                        for des in (0, 1)] for rep in (0, 1)] for cov in _ROLE_SETS] for req in _ROLE_SETS],
                    dtype=object)
@@ -65,19 +59,21 @@ def facility_status(region: Region, partnerships: pd.DataFrame | None = None) ->
     ``partnerships`` defaults to the region's agreements in force; pass current
     plus proposed agreements to see the status a proposal would bring.
 
-    Role sets are worked on as bitmasks (one bit per role): a national region has
-    tens of thousands of facilities but only eight possible role sets.
+    Role sets are worked on as masks (one bit per role, ``matching.roles``): a national
+    region has tens of thousands of facilities but only eight possible role sets.
 
     >>> from matching.contract import load_region
-    >>> st = facility_status(load_region("data/demo"))            # doctest: +SKIP
-    >>> st.loc["F0001", ["status", "missing_roles"]].tolist()     # doctest: +SKIP
+    >>> from matching.vocabulary import format_roles
+    >>> st = facility_status(load_region("data/demo"))
+    >>> st.at["F0001", "status"], format_roles(st.at["F0001", "missing_roles"])
+    ('not_designated', 'consult;visit;admit')
     """
     part = region.partnerships if partnerships is None else partnerships
     fac = region.facilities
     # Looked up once per facility type present (FACILITY_TYPES[code] fails on an unknown code).
     type_codes, codes = pd.factorize(fac["facility_type"], use_na_sentinel=False)
     types = [FACILITY_TYPES[code] for code in codes]
-    required = np.array([_role_bits(t.required_roles) for t in types], dtype=np.int64)[type_codes]
+    required = np.array([mask_of(t.required_roles) for t in types], dtype=np.int64)[type_codes]
     obligated = np.array([t.obligated for t in types], dtype=bool)[type_codes]
 
     covered, partners = _partners_per_facility(part, fac.index)
@@ -139,7 +135,7 @@ def _role_bits_per_row(roles: pd.Series) -> np.ndarray:
         codes, distinct = pd.factorize(roles, use_na_sentinel=False)
     except TypeError:  # mutable sets: make them hashable first
         codes, distinct = pd.factorize(roles.map(frozenset), use_na_sentinel=False)
-    return np.array([_role_bits(rs) for rs in distinct], dtype=np.int64)[codes]
+    return np.array([mask_of(rs) for rs in distinct], dtype=np.int64)[codes]
 
 
 def status_table(status: pd.DataFrame, areas: pd.DataFrame, by: str = "prefecture",

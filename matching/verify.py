@@ -1,12 +1,15 @@
 """An independent verifier of proposals.
 
-It shares nothing with the solver path but the data contract: distances come
+It shares nothing with the solver path but the data contract (and the role ↔
+column map of ``matching.roles``): distances come
 from geopy (not pyproj), travel times are recomputed pair by pair (networkx
 Dijkstra for road graphs, not scipy), and every rule is checked row by row from
 the vocabulary table.  Tests run it on every solve they make.
 
->>> from matching.contract import load_region                       # doctest: +SKIP
->>> verify(load_region("data/demo"), "out/proposals.csv")            # doctest: +SKIP
+>>> from matching.contract import load_region
+>>> from matching.optimise.run import match
+>>> region = load_region("data/demo")
+>>> verify(region, match(region).proposals)       # or the path of a proposals.csv
 []
 """
 
@@ -21,6 +24,7 @@ from geopy.distance import geodesic
 
 from matching.parameters import MatchParameters
 from matching.region import Region
+from matching.roles import column as role_column
 from matching.vocabulary import FACILITY_TYPES, Role
 
 KM_TOLERANCE = 0.02  # km: proposals round distances to 10 m
@@ -113,8 +117,7 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
         for r in sorted(roles, key=lambda r: r.value):
             if r not in missing:
                 bad("role_not_missing", f"role {r.value} is not missing (required {sorted(x.value for x in ftype.required_roles)}, already covered or not required)")
-            flag = {"consult": "consult_24h", "visit": "visit_24h", "admit": "admit"}[r.value]
-            if not bool(inst.at[i, flag]):
+            if not bool(inst.at[i, role_column(r)]):
                 bad("role_not_offered", f"institution does not offer {r.value} around the clock")
             if r is Role.ADMIT and inst.at[i, "kind"] != "hospital":
                 bad("admit_by_clinic", "admission (③) is for hospitals only")

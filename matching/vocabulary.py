@@ -241,8 +241,14 @@ def parse_roles(text: str) -> frozenset[Role]:
         try:
             roles.add(Role(token))
         except ValueError:
-            raise ValueError(f"unknown role {token!r}; expected consult, visit or admit") from None
+            raise ValueError(f"unknown role {token!r}; expected {role_choices()}") from None
     return frozenset(roles)
+
+
+def role_choices() -> str:
+    """The role codes for messages: ``consult, visit or admit``."""
+    codes = [r.value for r in ROLE_ORDER]
+    return ", ".join(codes[:-1]) + " or " + codes[-1]
 
 
 def format_roles(roles) -> str:

@@ -54,9 +54,70 @@ def test_match_at_scale_keeps_the_proven_coverage(tmp_path):
 
 
 def test_match_rejects_a_nearest_below_one(tmp_path):
-    res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path), "--nearest", "0"])
-    assert res.exit_code == 2
-    assert "--nearest" in res.output and "greater than or equal to 1" in res.output
+    for option in ("--nearest", "--workers"):
+        res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path), option, "0"])
+        assert res.exit_code == 2, res.output
+        assert f"オプション {option} の値 0 は使えません" in res.stderr and "1 以上" in res.stderr
+        assert "Traceback" not in res.output and not (tmp_path / "proposals.csv").exists()
+
+
+def test_overrides_are_validated(capsys):
+    """A command-line override goes through the parameters' validation (model_copy would skip it)."""
+    import pytest
+    import typer
+
+    from matching.cli import _override
+    from matching.parameters import MatchParameters
+
+    params = MatchParameters(stage_time_limit=5)
+    ok = _override(params, "--include-unreported/--reported-only", include_unreported=True)
+    assert ok.include_unreported is True and ok.stage_time_limit == 5 and ok.limits == params.limits
+    with pytest.raises(typer.Exit) as stop:
+        _override(params, "--include-unreported/--reported-only", include_unreported="perhaps")
+    assert stop.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert "オプション --include-unreported/--reported-only の値 'perhaps' は使えません" in err
+    with pytest.raises(typer.Exit):
+        _override(params, "--stage-time-limit", stage_time_limit=-1)
+    assert "--stage-time-limit" in capsys.readouterr().err
+
+
+def test_verify_prints_violation_codes_literally(tmp_path):
+    """Codes such as [wrong_distance] are shown as text, not swallowed as Rich style tags."""
+    from matching.contract import load_region
+    from matching.verify import verify
+
+    bad = pd.DataFrame({"facility_id": ["F0001", "F0002"], "institution_id": ["I0001", "I0002"],
+                        "roles": ["consult", "admit"], "distance_km": [0.0, 0.0], "travel_minutes": [0.0, 0.0]})
+    bad.to_csv(tmp_path / "proposals.csv", index=False)
+    problems = verify(load_region(DEMO), tmp_path / "proposals.csv")
+    assert {p.code for p in problems} >= {"wrong_distance", "wrong_minutes"}
+    res = runner.invoke(app, ["verify", DEMO, str(tmp_path / "proposals.csv")])
+    assert res.exit_code == 1
+    for p in problems:
+        assert str(p) in res.output, str(p)
+
+
+def test_match_prints_verifier_violations_literally(tmp_path, monkeypatch):
+    import sys
+
+    from matching.verify import Violation
+
+    found = [Violation("beyond_limit", "F0001", "I0001", "visit: 40.0 min exceeds the 30 min limit"),
+             Violation("over_capacity", "*", "I0002", "capacity_facilities 1 but 2 proposed")]
+    monkeypatch.setattr(sys.modules["matching.verify"], "verify", lambda *a, **k: found)
+    res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path)])
+    assert res.exit_code == 1
+    assert "verifier [beyond_limit] F0001–I0001: visit: 40.0 min exceeds the 30 min limit" in res.output
+    assert "verifier [over_capacity] *–I0002: capacity_facilities 1 but 2 proposed" in res.output
+
+
+def test_verify_with_a_bad_config_stops_without_traceback(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("stage_time_limit = -1\n", encoding="utf-8")
+    res = runner.invoke(app, ["verify", DEMO, str(tmp_path / "none.csv"), "--config", str(cfg)])
+    assert res.exit_code == 2 and "bad.toml" in res.output and "stage_time_limit" in res.output
+    assert "Traceback" not in res.output and isinstance(res.exception, SystemExit | None)
 
 
 def test_match_with_config(tmp_path):

@@ -99,10 +99,6 @@ def empty(v: pd.Series) -> pd.Series:
     return pd.Series(v.to_numpy(dtype=object) == "", index=v.index, dtype=bool)
 
 
-def blank(s: pd.Series) -> pd.Series:
-    return empty(stripped(s))
-
-
 #: Characters no text cell may hold: NUL (PostgreSQL refuses it) and the other control
 #: characters but tab, line feed and carriage return.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -143,7 +143,9 @@ def parse_kaigo(files: Iterable[str | Path], prefecture_code: str | None = None,
     the same 事業所番号 with *different* types is kept as separate facilities
     with ids ``{事業所番号}-{type}`` (reported as info).
 
-    >>> fac, mun, issues = parse_kaigo(["tests/fixtures/open/kaigo/jigyosho_520.csv"], "19")  # doctest: +SKIP
+    >>> fac, mun, issues = parse_kaigo(["tests/fixtures/open/kaigo/jigyosho_520.csv"], "19")
+    >>> len(fac), len(mun), len(issues)
+    (3, 2, 0)
     """
     issues: list[Issue] = []
     rows: list[dict] = []

@@ -2,10 +2,10 @@
 
 Without capacities the model falls apart into one tiny problem per facility: cover
 every missing role that has a candidate (goals 1–3), with as few new agreements as
-possible (4), then least travel (5).  For at most three roles this is a choice
-among the five partitions of the role set into blocks, each block served by the
-best institution offering all of its roles — computed for all facilities at once,
-with arrays.
+possible (4), then least travel (5).  This is a choice among the partitions of
+the role set into blocks (``matching.roles.PARTITIONS``: five for three roles),
+each block served by the best institution offering all of its roles — computed
+for all facilities at once, with arrays.
 
 If that relaxed optimum respects every capacity of a component's institutions, it
 is optimal for the component (a relaxation's optimum that is feasible is optimal),
@@ -27,26 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from matching.optimise.instance import Instance
+from matching.roles import N_MASKS, N_ROLES, PARTITIONS, indices_of
 
-
-def _partitions(mask: int) -> list[tuple[int, ...]]:
-    """All partitions of the role bitmask ``mask`` into non-empty blocks."""
-    if mask == 0:
-        return [()]
-    low = mask & -mask
-    rest = mask ^ low
-    out = []
-    sub = rest
-    while True:  # the block holding the lowest role, with any subset of the others
-        block = low | sub
-        out += [(block,) + p for p in _partitions(rest ^ sub)]
-        if sub == 0:
-            break
-        sub = (sub - 1) & rest
-    return out
-
-
-PARTITIONS = {m: _partitions(m) for m in range(8)}
 _NONE = np.iinfo(np.int64).max  # "no institution offers this block"
 
 
@@ -56,7 +38,7 @@ def pair_masks(x: Instance, rows: np.ndarray) -> dict[str, np.ndarray]:
     order = rows[np.lexsort((x.role[rows], x.pair[rows]))]
     p = x.pair[order]
     start = np.flatnonzero(np.r_[True, p[1:] != p[:-1]]) if len(p) else np.zeros(0, int)
-    cost = np.full((len(start), 3), np.inf)
+    cost = np.full((len(start), N_ROLES), np.inf)
     owner = np.repeat(np.arange(len(start)), np.diff(np.r_[start, len(p)]))
     cost[owner, x.role[order]] = x.cost[order]
     return {"pair": p[start], "f": x.f[order][start], "i": x.i[order][start],
@@ -90,16 +72,16 @@ def best_patterns(x: Instance, rows: np.ndarray | None = None) -> np.ndarray:
     pm = pair_masks(x, rows)
     n_f = x.n_facilities
     # Best pair for each (facility, block): fewest new agreements, then cost, then id.
-    best_new = np.full((n_f, 8), _NONE)
-    best_cost = np.full((n_f, 8), np.inf)
-    best_i = np.full((n_f, 8), _NONE)
-    best_pair = np.full((n_f, 8), -1)
+    best_new = np.full((n_f, N_MASKS), _NONE)
+    best_cost = np.full((n_f, N_MASKS), np.inf)
+    best_i = np.full((n_f, N_MASKS), _NONE)
+    best_pair = np.full((n_f, N_MASKS), -1)
     new = (~pm["existing"]).astype(np.int64)
-    for block in range(1, 8):
+    for block in range(1, N_MASKS):
         ok = np.flatnonzero((pm["mask"] & block) == block)
         if len(ok) == 0:
             continue
-        cost = pm["cost"][ok][:, [b for b in range(3) if block >> b & 1]].sum(axis=1)
+        cost = pm["cost"][ok][:, list(indices_of(block))].sum(axis=1)
         order = ok[np.lexsort((pm["i"][ok], cost, new[ok], pm["f"][ok]))]
         f_sorted = pm["f"][order]
         first = np.r_[True, f_sorted[1:] != f_sorted[:-1]]
@@ -111,8 +93,8 @@ def best_patterns(x: Instance, rows: np.ndarray | None = None) -> np.ndarray:
         best_pair[f, block] = pm["pair"][top]
     coverable = np.zeros(n_f, np.int64)
     np.bitwise_or.at(coverable, pm["f"], pm["mask"])
-    assign = np.full((n_f, 3), -1)  # chosen pair per (facility, role)
-    for mask in range(1, 8):
+    assign = np.full((n_f, N_ROLES), -1)  # chosen pair per (facility, role)
+    for mask in range(1, N_MASKS):
         fs = np.flatnonzero(coverable == mask)
         if len(fs) == 0:
             continue
@@ -123,7 +105,7 @@ def best_patterns(x: Instance, rows: np.ndarray | None = None) -> np.ndarray:
             valid = np.all([best_pair[fs, b] >= 0 for b in blocks], axis=0)
             ids = np.sort(np.stack([best_i[fs, b] for b in blocks], axis=1), axis=1)
             # Shorter id lists first on a tie, as Python compares lists: pad with -1.
-            pad = [ids[:, j] if j < len(blocks) else np.full(len(fs), -1) for j in range(3)]
+            pad = [ids[:, j] if j < len(blocks) else np.full(len(fs), -1) for j in range(N_ROLES)]
             key = [np.where(valid, sum(best_new[fs, b] for b in blocks), _NONE),
                    np.where(valid, sum(best_cost[fs, b] for b in blocks), np.inf), *pad]
             if top_key is None:
@@ -135,8 +117,7 @@ def best_patterns(x: Instance, rows: np.ndarray | None = None) -> np.ndarray:
         for k, partition in enumerate(PARTITIONS[mask]):
             on = fs[top_part == k]
             for block in partition:
-                for b in range(3):
-                    if block >> b & 1:
-                        assign[on, b] = best_pair[on, block]
+                for b in indices_of(block):
+                    assign[on, b] = best_pair[on, block]
     picked[rows] = assign[x.f[rows], x.role[rows]] == x.pair[rows]
     return picked

@@ -25,14 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.vocabulary import ROLE_ORDER
+from matching import roles
 
-ROLES = tuple(r.value for r in ROLE_ORDER)  # consult, visit, admit
-ROLE_BIT = {r: 1 << k for k, r in enumerate(ROLES)}
+ROLES = roles.CODES  # role codes by index: consult, visit, admit
 #: Capacity columns an institution may state (NA = unlimited), in the order they are checked.
 CAPACITY_COLUMNS = ("capacity_facilities", "capacity_residents",
                     *(f"capacity_{unit}_{r}" for r in ROLES for unit in ("facilities", "residents")))
-POPCOUNT = np.array([bin(m).count("1") for m in range(8)])
 
 
 @dataclass
@@ -41,7 +39,7 @@ class Instance:
 
     f: np.ndarray            # facility code
     i: np.ndarray            # institution code
-    role: np.ndarray         # role index 0 ①, 1 ②, 2 ③
+    role: np.ndarray         # role index (``matching.roles.INDEX``: 0 ①, 1 ②, 2 ③)
     cost: np.ndarray         # travel cost (integer-valued float)
     existing: np.ndarray     # the pair is an agreement in force
     pinned: np.ndarray       # the pair must be used
@@ -75,7 +73,7 @@ class Instance:
         id with residents, obligated, missing; ``institutions`` with optional capacity columns."""
         f, fids = pd.factorize(cand["facility_id"], sort=True)
         i, iids = pd.factorize(cand["institution_id"], sort=True)
-        role = pd.Series(cand["role"].to_numpy()).map({r: k for k, r in enumerate(ROLES)}).to_numpy(np.int64)
+        role = pd.Series(cand["role"].to_numpy()).map(roles.INDEX_OF_CODE).to_numpy(np.int64)
         pair, _ = pd.factorize(f.astype(np.int64) * max(len(iids), 1) + i, sort=True)
 
         def flag(column: str) -> np.ndarray:

@@ -69,9 +69,10 @@ from ortools.sat.python import cp_model
 
 from matching.optimise.closed_form import best_patterns
 from matching.optimise.greedy import greedy_rows
-from matching.optimise.instance import POPCOUNT, ROLES, Instance, over, usage
+from matching.optimise.instance import ROLES, Instance, over, usage
 from matching.optimise.options import SolveOptions
 from matching.optimise.reduce import Reduction, components, reduce
+from matching.roles import N_ROLES, POPCOUNT, fr_facility, fr_key, fr_split
 
 STAGES = (
     ("obligated_full", "maximize"),
@@ -269,7 +270,7 @@ class CooperationModel:
         of its coverable roles.  A facility then needs at least the agreements of its
         capacity-free best pattern (``closed_form.best_patterns``), and the cut lists
         hold that pattern: per role set, the nearest institutions able to take it as
-        one agreement are never cut (``candidates.BLOCKS``).  A solver component with
+        one agreement are never cut (``matching.roles.BLOCKS``).  A solver component with
         full lists contributes its own proven bound where that is higher.  Travel is
         bounded the same way, but only when agreements are at their bound (every part
         at its own), and only when the cost is travel alone: a preference penalty
@@ -306,7 +307,7 @@ class CooperationModel:
         bound, wanted = f.phantom_bound(self.stage_time_limit)
         if bound is not None and bound <= f.coverage_value(part):
             return True, []
-        return False, [(x.facility_ids[k // 3], ROLES[k % 3]) for k in wanted]
+        return False, [(x.facility_ids[g], ROLES[r]) for g, r in map(fr_split, wanted)]
 
     def _key(self, rows: np.ndarray) -> bytes:
         """A component's content: same content, same model, same result (solves are deterministic)."""
@@ -394,7 +395,7 @@ class ComponentFormulation:
 
         for ws in _groups(w_pair, np.arange(len(w))):
             m.add_at_most_one([w[k] for k in ws])          # Σ_S w_pS ≤ 1
-        fr = fac * 3 + role
+        fr = fr_key(fac, role)  # one key per (facility, role)
         by_fr = _groups(fr[entry_row], entry_w)
         fr_keys = np.unique(fr[entry_row])
         # Phantoms (bound only): a (facility, role) whose list was cut may be covered by an
@@ -407,11 +408,11 @@ class ComponentFormulation:
             covers_fr.append(vs)
             m.add_at_most_one(vs)                          # one institution per (facility, role)
         # z_f ≤ x_(f,r) for every missing role r; a facility with a role nobody can take has no z.
-        n_roles = np.bincount(fr_keys // 3, minlength=x.n_facilities)
+        n_roles = np.bincount(fr_facility(fr_keys), minlength=x.n_facilities)
         facs = np.unique(fac)
         z = {int(g): m.new_bool_var("") for g in facs if n_roles[g] == x.missing[g]}
         for key, vs in zip(fr_keys, covers_fr, strict=True):
-            g = int(key // 3)
+            g = int(fr_facility(key))
             if g in z:
                 m.add(cp_model.LinearExpr.sum(vs) >= z[g])
         # Pinned pairs and roles.
@@ -425,7 +426,7 @@ class ComponentFormulation:
         w_res = res[start][w_pair]
         self._capacity(caps.get("capacity_facilities"), w_inst[w_new], w_new, np.ones(len(w_new), np.int64))
         self._capacity(caps.get("capacity_residents"), w_inst[w_new], w_new, w_res[w_new])
-        for k, r in enumerate(("consult", "visit", "admit")):
+        for k, r in enumerate(ROLES):
             on = role[entry_row] == k
             self._capacity(caps.get(f"capacity_facilities_{r}"), inst[entry_row[on]], entry_w[on],
                            np.ones(int(on.sum()), np.int64))
@@ -458,7 +459,7 @@ class ComponentFormulation:
 
     def phantom_bound(self, time_limit: float) -> tuple[int | None, list[int]]:
         """Coverage (goals 1–3 as one weighted sum) of the model with phantoms, and the
-        (facility code × 3 + role) keys whose phantom the optimum needs.
+        (facility, role) keys (``matching.roles.fr_key``) whose phantom the optimum needs.
 
         An upper bound on what the *full* candidate lists allow, valid only when proven:
         None if the solver could not prove it in time.  Phantoms are used only where they
@@ -594,8 +595,8 @@ class InfeasibleError(RuntimeError):
     """The coordinators' pinned pairs cannot all be honoured."""
 
 
-#: Non-empty subsets of a pair's 1–3 candidate rows, as local offsets.
-SUBSETS = {k: [tuple(j for j in range(k) if s >> j & 1) for s in range(1, 1 << k)] for k in range(4)}
+#: Non-empty subsets of a pair's 1 … N_ROLES candidate rows (one per role), as local offsets.
+SUBSETS = {k: [tuple(j for j in range(k) if s >> j & 1) for s in range(1, 1 << k)] for k in range(N_ROLES + 1)}
 
 
 def _grouped(keys: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -40,6 +40,7 @@ from scipy.sparse.csgraph import connected_components
 
 from matching.optimise.closed_form import best_patterns, pair_masks
 from matching.optimise.instance import Instance, usage
+from matching.roles import N_ROLES
 
 
 @dataclass
@@ -83,7 +84,7 @@ def dominated_pairs(x: Instance, rows: np.ndarray, free: np.ndarray) -> np.ndarr
     ia, ib = pm["i"][a], pm["i"][b]
     ok = free[ia] & (a != b) & ~pm["pinned"][b] & ((pm["mask"][a] & pm["mask"][b]) == pm["mask"][b])
     ok &= pm["existing"][a] | ~pm["existing"][b]
-    for role in range(3):
+    for role in range(N_ROLES):  # every role b takes, a takes at no more cost (ties by id)
         takes = (pm["mask"][b] >> role & 1).astype(bool)
         ca, cb = pm["cost"][a, role], pm["cost"][b, role]
         ok &= ~takes | (ca < cb) | ((ca == cb) & (ia < ib))

@@ -25,6 +25,7 @@ from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult
 from matching.optimise.options import SolveOptions, for_size
 from matching.parameters import MatchParameters
 from matching.region import Region
+from matching.roles import BIT_OF_CODE, N_MASKS, ROLE_SETS
 from matching.status import facility_status
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, format_roles
 
@@ -85,10 +86,10 @@ def proposals_from(chosen: pd.DataFrame) -> pd.DataFrame:
     """One row per facility–institution pair: the roles it would take, distance and time."""
     if chosen.empty:
         return pd.DataFrame(columns=PROPOSAL_COLUMNS[:-1])
-    # Roles as a bitmask per pair, then the (at most 7) masks to text: no Python per row.
-    bit = chosen["role"].map({r.value: 1 << k for k, r in enumerate(ROLE_ORDER)}).to_numpy()
+    # Roles as a mask per pair (``matching.roles``), then the few masks to text: no Python per row.
+    bit = chosen["role"].map(BIT_OF_CODE).to_numpy()
     g = chosen.assign(_bit=bit).groupby(["facility_id", "institution_id"], sort=True)
-    text = {m: format_roles({r for k, r in enumerate(ROLE_ORDER) if m >> k & 1}) for m in range(8)}
+    text = {m: format_roles(ROLE_SETS[m]) for m in range(N_MASKS)}
     out = g.agg(
         roles=("_bit", "sum"),
         distance_km=("km", "first"),
@@ -121,9 +122,10 @@ def match(region: Region, params: MatchParameters | None = None,
     proof needs it (the model's ``expand``; unchanged components are not solved
     again), and components solved in parallel.  The default is every candidate.
 
-    >>> from matching.contract import load_region             # doctest: +SKIP
-    >>> result = match(load_region("data/demo"))               # doctest: +SKIP
-    >>> result.optimal, len(result.proposals)                  # doctest: +SKIP
+    >>> from matching.contract import load_region
+    >>> result = match(load_region("data/demo"))
+    >>> result.optimal, len(result.proposals)
+    (True, 152)
     """
     params = params or MatchParameters()
     seconds: dict[str, float] = {}

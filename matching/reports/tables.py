@@ -3,7 +3,7 @@
 Labels come from the vocabulary table (facility types, statuses, roles as ①②③);
 identifiers stay in their own columns so a row can be traced back to the data.
 
->>> proposals_table(region, result).columns[:3].tolist()         # doctest: +SKIP
+>>> proposals_table(region, result).columns[:3].tolist()   # region, result: the demo and its run
 ['施設ID', '施設名', '施設種別']
 """
 
@@ -16,7 +16,6 @@ from matching.region import Region
 from matching.status import japanese_labels, status_table
 from matching.vocabulary import (
     FACILITY_TYPES,
-    ROLE_ORDER,
     STATUS_ORDER,
     InstitutionKind,
     Role,
@@ -175,7 +174,3 @@ def status_colors() -> dict[str, str]:
     """Map colours per status (colour-blind-safe order: green → amber → orange → red → grey)."""
     return dict(zip([s.value for s in STATUS_ORDER],
                     ["#2e7d32", "#f2b701", "#e8710a", "#c62828", "#9e9e9e"], strict=True))
-
-
-def role_marks(roles) -> str:
-    return "".join(r.mark for r in ROLE_ORDER if r in roles)

@@ -23,6 +23,7 @@ from matching import safecells
 from matching.optimise.run import MatchResult, match
 from matching.parameters import MatchParameters
 from matching.region import Region
+from matching.roles import INDEX_OF_CODE
 from matching.scenarios.apply import apply_scenario, scenario_changes
 from matching.scenarios.schema import Scenario
 from matching.scenarios.usage import institution_usage
@@ -226,8 +227,7 @@ def partner_map(run: ScenarioRun) -> pd.Series:
     p = run.result.proposals
     for f, i, roles in zip(p["facility_id"], p["institution_id"], p["roles"], strict=True):
         pairs.setdefault(f, set()).update((r, i) for r in str(roles).split(";") if r)
-    order = {r.value: k for k, r in enumerate(ROLE_ORDER)}
-    return pd.Series({f: tuple(sorted(v, key=lambda x: (order[x[0]], x[1]))) for f, v in pairs.items()},
+    return pd.Series({f: tuple(sorted(v, key=lambda x: (INDEX_OF_CODE[x[0]], x[1]))) for f, v in pairs.items()},
                      dtype=object).reindex(run.region.facilities.index).map(
                          lambda v: v if isinstance(v, tuple) else ())
 

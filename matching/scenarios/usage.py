@@ -8,8 +8,10 @@ is **at full capacity** when it could take new partners under the run's rules
 capacity in facilities or in residents is used up — whether proposals used it or
 it had none to begin with (``filled_by_proposals`` tells which).
 
->>> load = institution_usage(region, result)          # doctest: +SKIP
->>> load.loc["I0001", ["capacity_facilities", "used_facilities", "spare_facilities", "full"]]  # doctest: +SKIP
+>>> load = institution_usage(region, result)          # region, result: the demo and its run
+>>> row = load.loc["I0001"]
+>>> int(row["capacity_facilities"]), int(row["used_facilities"]), int(row["spare_facilities"]), bool(row["full"])
+(2, 0, 2, False)
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from __future__ import annotations
 import pandas as pd
 
 from matching.optimise.run import MatchResult
-from matching.region import Region, role_column
+from matching.region import Region
+from matching.roles import column as role_column
 from matching.vocabulary import ROLE_ORDER
 
 USAGE_COLUMNS = ["name", "kind", "municipality_code", "accepting", "eligible", "capacity_facilities",
