@@ -84,7 +84,7 @@ def _check_cancel(session: Session, run: MatchRun) -> None:
 
 
 def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: float = 20.0,
-                road_networks: dict[str, Path] | None = None) -> None:
+                road_networks: dict[str, Path] | None = None, regions=None) -> None:
     """Run one claimed match run (state ``running``, see :mod:`api.runqueue`) to completion, failure
     or cancellation, with the reason recorded.  Its results are written in one transaction at the
     end, so a run interrupted before that leaves nothing behind and can simply be run again."""
@@ -92,7 +92,8 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
         run = session.get(MatchRun, run_id)
         _progress(session, run, 0.05, "地域データを準備しています")
         try:
-            region, forbidden = load_from_db(session, run.prefecture_code, for_matching=True)
+            region, forbidden = (regions.get(session, run.prefecture_code, for_matching=True) if regions
+                                 else load_from_db(session, run.prefecture_code, for_matching=True))
             ids = run.facility_ids
             if run.municipality_code is not None:
                 own = set(region.facilities.index[region.facilities["municipality_code"] == run.municipality_code])

@@ -31,8 +31,7 @@ from api.routes import (
     status,
 )
 from api.placement import Placement
-from api.readcache import ReadCache
-from api.routes.status import PrefectureStatuses
+from api.readcache import ReadCache, RegionCache
 from api.runqueue import Poller, RunQueue, recover
 from api.settings import Settings, get_settings
 from matching.boundaries import MunicipalBoundaries
@@ -68,11 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_cache = ReadCache() if settings.read_cache else None
     app.state.placement = Placement(MunicipalBoundaries.from_paths(settings.municipal_boundaries),
                                     settings.boundary_tolerance_km)
-    app.state.prefecture_statuses = PrefectureStatuses()
+    app.state.region_cache = RegionCache()
     app.state.run_queue = RunQueue(
         app.state.sessions, workers=settings.run_workers,
         execute=lambda run_id: execute_run(app.state.sessions, run_id, settings.stage_time_limit,
-                                           settings.road_networks))
+                                           settings.road_networks, app.state.region_cache))
     if settings.resume_interrupted_runs:
         recovered = recover(app.state.sessions)
         if any(recovered.values()):

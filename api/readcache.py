@@ -9,6 +9,7 @@ it off (to measure against).
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from collections import OrderedDict
@@ -43,6 +44,35 @@ class ReadCache:
             self._answers[key] = body
             while len(self._answers) > self.size:
                 self._answers.popitem(last=False)
+
+
+class RegionCache:
+    """The region as the library loads it from the database (``api.store.load_from_db``), kept per
+    data version: a status read or a municipality's re-run does not rebuild it from the tables.
+    Callers get their own copy (the library may add columns to its frames)."""
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self._found: OrderedDict[tuple, tuple] = OrderedDict()
+        self._locks: dict[tuple, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, session: Session, prefecture: str | None, for_matching: bool = False):
+        from api.store import load_from_db
+
+        with self._guard:
+            lock = self._locks.setdefault((prefecture, for_matching), threading.Lock())
+        with lock:  # readers arriving together after a change wait for one load
+            key = (dataversion.current(session), prefecture, for_matching)
+            found = self._found.get(key)
+            if found is None:
+                found = self._found[key] = load_from_db(session, prefecture, for_matching=for_matching)
+                while len(self._found) > self.size:
+                    self._found.popitem(last=False)
+            else:
+                self._found.move_to_end(key)
+        region, forbidden = found
+        return copy.deepcopy(region), list(forbidden)
 
 
 def dump(model: Any, value: Any) -> bytes:

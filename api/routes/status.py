@@ -1,41 +1,13 @@
-import threading
-from collections import OrderedDict
 from typing import Literal
 
 from fastapi import APIRouter, Request
 
-from api import dataversion
 from api.deps import ScopeDep, SessionDep
 from api.readcache import cached_json
 from api.store import load_from_db
 from matching.status import facility_status, status_table
 
 router = APIRouter(prefix="/status", tags=["status"])
-
-
-class PrefectureStatuses:
-    """Facility statuses of a prefecture, computed once per data version and shared by every scope
-    and grouping of ``/status``.  One lock per prefecture: readers arriving together after a change
-    wait for one computation instead of each rebuilding the region."""
-
-    def __init__(self, size: int = 8):
-        self.size = size
-        self._found: OrderedDict[tuple, tuple] = OrderedDict()
-        self._locks: dict[str | None, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def get(self, session, prefecture: str | None):
-        with self._guard:
-            lock = self._locks.setdefault(prefecture, threading.Lock())
-        with lock:
-            key = (dataversion.current(session), prefecture)
-            found = self._found.get(key)
-            if found is None:
-                region, _ = load_from_db(session, prefecture)
-                found = self._found[key] = (facility_status(region), region.areas)
-                while len(self._found) > self.size:
-                    self._found.popitem(last=False)
-            return found
 
 
 def _plain(v):  # numpy scalars and NaN → JSON
@@ -57,7 +29,8 @@ def status_report(request: Request, session: SessionDep, scope: ScopeDep,
             region, _ = load_from_db(session, scope.prefecture_code)
             st, areas = facility_status(region), region.areas
         else:
-            st, areas = request.app.state.prefecture_statuses.get(session, scope.prefecture_code)
+            region, _ = request.app.state.region_cache.get(session, scope.prefecture_code)
+            st, areas = facility_status(region), region.areas
         if scope.municipalities is not None:
             st = st[st["municipality_code"].isin(scope.municipalities)]
         table = status_table(st, areas, by=by, by_type=by_type)
