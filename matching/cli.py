@@ -169,9 +169,12 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     _print_status("現状（提案前）", status_table(result.status_before, region.areas, by="none"))
     _print_status("提案がすべて合意された場合（提案後）", status_table(result.status_after, region.areas, by="none"))
     s = summ
+    # One count, one meaning: facilities with no annual report are not 未充足 (their status is unknown).
+    unreported = result.unmatched["reason_code"] == "not_tracked"
     console.print(
         f"対象施設 {s['facilities_to_match']} / 提案 {s['proposals']} 件（新規協定 {s['new_agreements']}）/ "
-        f"未充足の施設 {s['unmatched_facilities']}\n"
+        f"未充足の施設 {result.unmatched.loc[~unreported, 'facility_id'].nunique()} / "
+        f"年次報告なし（集計していない）{result.unmatched.loc[unreported, 'facility_id'].nunique()}\n"
         f"optimal={s['optimal']}  objective={s['objective']}  gap={s['gap']}  "
         f"components={s['components']}  seconds={s['seconds']}")
     _print_proof(s)
@@ -285,6 +288,8 @@ def whatif(
                                    "or PATH=V1,V2 (e.g. limits.visit.km=10:30:5)"),
     config: Path = typer.Option(None, help="base run parameters (TOML) under every scenario"),
     strict: bool = typer.Option(True, "--strict/--lenient"),
+    title: str = typer.Option(None, help="title of whatif.xlsx (default: from the region)"),
+    date: str = typer.Option(None, help="作成日 YYYY-MM-DD (default: SOURCE_DATE_EPOCH or today)"),
 ):
     """What-if: run scenarios and compare them, or sweep one parameter (地域医療構想調整会議向け)."""
     from matching.scenarios import ScenarioError
@@ -321,17 +326,50 @@ def whatif(
             comp = compare(runs)
             write_comparison(comp, out)
             from matching.reports import write_workbook
+            from matching.scenarios.compare import write_by_area, write_changes
 
-            write_workbook(out / "whatif.xlsx", runs[0].region, runs[0].result, runs=runs)
+            write_changes(runs, out)
+            write_by_area(comp, runs[0].region.areas, out)
+            write_workbook(out / "whatif.xlsx", runs[0].region, runs[0].result, runs=runs, title=title,
+                           created=_report_date(date), data_as_of=None)
             from matching.reports.tables import comparison_table
 
             _print_frame("シナリオ比較（提案がすべて合意された場合）", comparison_table(comp.summary))
-            console.print(f"written: {out}/whatif_*.csv, whatif_summary.png, whatif.xlsx")
+            _print_changes(runs)
+            console.print(f"written: {out}/whatif_*.csv (whatif_by_area.csv: 二次医療圏別, "
+                          "whatif_changes.csv: シナリオの変更内容), whatif_summary.png, whatif.xlsx")
     except (ParameterError, ScenarioError, ValueError) as exc:
         if isinstance(exc, VerificationError):
             raise
         console.print(f"[red]シナリオまたはパラメータの誤り / invalid scenario or parameters[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
+
+
+def _report_date(text: str | None):
+    from matching.reports.context import run_date
+
+    try:
+        return run_date(text)
+    except ValueError:
+        console.print(f"[red]--date expects YYYY-MM-DD, got {text!r}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _print_changes(runs) -> None:
+    """What each scenario changed, counted (the rows are in whatif_changes.csv)."""
+    from matching.scenarios.apply import CHANGE_KINDS_JA
+
+    for run in runs:
+        log = run.log
+        if log is None or log.empty:
+            console.print(f"{run.scenario.title}：変更なし")
+            continue
+        counts = log["kind"].value_counts()
+        parts = [f"{CHANGE_KINDS_JA[k]} {counts[k]}" for k in CHANGE_KINDS_JA if k in counts and k != "residents"]
+        res = log[log["kind"] == "residents"]
+        if len(res):
+            parts.append(f"入所者数 {res['before'].iloc[0]}→{res['after'].iloc[0]}")
+        console.print(f"{run.scenario.title}：" + "、".join(parts))
 
 
 @app.command()
@@ -363,8 +401,13 @@ def critical(
     safecells.to_csv(plan.increases, out / "capacity_plan.csv", index=False, encoding="utf-8-sig")
     safecells.to_csv(plan.blocked, out / "capacity_blocked.csv", index=False, encoding="utf-8-sig")
     what = "新規受入れを止めた場合" if mode == "stop-accepting" else "協力をやめた場合（既存協定も解消）"
-    shown = criticality_table(table.head(top), region.areas).drop(columns=["全要件充足を失う施設", "医療機関ID"])
+    from matching.reports.tables import affecting
+
+    matter = affecting(table)
+    shown = criticality_table(matter.head(top), region.areas).drop(columns=["全要件充足を失う施設", "医療機関ID"])
     _print_frame(f"重要な医療機関：{what}に全要件充足を失う施設数（上位{top}）", shown)
+    console.print(f"調べた{len(table)}機関のうち、失っても全要件充足の施設数が変わらない"
+                  f"{len(table) - len(matter)}機関は表に含めていません（criticality.csv にはすべて）。")
     if plan.feasible:
         console.print("受入枠の拡大だけで、集計対象の義務施設すべてを全要件充足にできます。")
     else:
@@ -388,6 +431,10 @@ def report(
     with_critical: bool = typer.Option(False, "--critical/--no-critical",
                                        help="add the criticality ranking and capacity plan (slower)"),
     strict: bool = typer.Option(True, "--strict/--lenient"),
+    title: str = typer.Option(None, help="report title (default: 協力医療機関の確保状況とマッチング提案（地域名）)"),
+    date: str = typer.Option(None, help="作成日 YYYY-MM-DD (default: SOURCE_DATE_EPOCH or today)"),
+    data_date: str = typer.Option(None, "--data-date",
+                                  help="データの時点 YYYY-MM-DD (default: the region's files)"),
 ):
     """The regional-meeting workbook (xlsx) and a self-contained HTML report with a map."""
     from matching.reports import write_html, write_workbook
@@ -410,11 +457,38 @@ def report(
 
         crit = criticality(base_run.region, base_run.params, base_run.result)
         plan = capacity_plan(base_run.region, base_run.params)
+    from matching.reports.context import ReportContext
+
+    created = _report_date(date)
+    try:
+        ctx = ReportContext.build(region, base_run.params, title=title, created=created, data_as_of=data_date)
+    except ValueError:
+        console.print(f"[red]--data-date expects YYYY-MM-DD, got {data_date!r}[/red]")
+        raise typer.Exit(2) from None
     out.mkdir(parents=True, exist_ok=True)
     write_workbook(out / "report.xlsx", base_run.region, base_run.result, runs=runs or None,
-                   criticality=crit, capacity_plan=plan)
-    write_html(out / "report.html", base_run.region, base_run.result, runs=runs or None, criticality=crit)
-    console.print(f"written: {out}/report.xlsx, report.html")
+                   criticality=crit, capacity_plan=plan, context=ctx)
+    write_html(out / "report.html", base_run.region, base_run.result, runs=runs or None, criticality=crit,
+               context=ctx)
+    written = ["report.xlsx", "report.html"]
+    from matching.reports.areamap import area_map_figure, area_shapes
+    from matching.reports.tables import area_shares
+
+    shapes = area_shapes(base_run.region)
+    if shapes:
+        from matching.scenarios.plots import save_png
+
+        for when, label in (("before", "現状"), ("after", "提案後")):
+            save_png(area_map_figure(shapes, area_shares(base_run.region, base_run.result, when),
+                                     f"二次医療圏別 義務施設の全要件充足率（{label}）"),
+                     out / f"area_map_{when}.png")
+        written += ["area_map_before.png", "area_map_after.png"]
+    if runs:
+        from matching.scenarios.compare import write_changes
+
+        write_changes(runs, out)
+        written.append("whatif_changes.csv")
+    console.print(f"written: {out}/" + f", {out}/".join(written))
 
 # ==== end of issue 6 block ====
 

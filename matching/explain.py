@@ -367,7 +367,7 @@ def _proposal_notes(alts: pd.DataFrame, proposals: pd.DataFrame) -> dict:
     # Few distinct role lists (at most seven): parse and label each once.
     codes, texts = pd.factorize(proposals["roles"].to_numpy())
     role_lists = [[Role(x) for x in text.split(";")] for text in texts]
-    heads = [f"{roles_ja(roles)}を担う候補（他の候補 最大" for roles in role_lists]
+    heads = [f"{roles_ja(roles)}を担う候補" for roles in role_lists]
     # Other candidates: alternatives of the (facility, role) minus the pick, the most over the roles.
     others = np.full(len(proposals), -1)
     for r in ROLE_ORDER:
@@ -380,7 +380,8 @@ def _proposal_notes(alts: pd.DataFrame, proposals: pd.DataFrame) -> dict:
             proposals["facility_id"].tolist(), proposals["institution_id"].tolist(), codes.tolist(),
             others.tolist(), proposals["extends_existing"].tolist(), proposals["pinned"].tolist(),
             proposals["not_yet_asked"].tolist(), strict=True):
-        parts = [f"{heads[code]}{n}件）"]
+        # "other candidates: at most 0" reads as nonsense: say there is no other candidate.
+        parts = [f"{heads[code]}（他の候補 最大{n}件）" if n > 0 else f"{heads[code]}（他に候補なし）"]
         if len(role_lists[code]) > 1:
             parts.append("1機関で複数の役割をまとめ協定数を最小化")
         if extends:

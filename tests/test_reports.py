@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
@@ -48,10 +49,13 @@ def test_workbook_sheets_and_cells(tmp_path, runs):
     path = write_workbook(tmp_path / "meeting.xlsx", base.region, base.result, runs=runs, criticality=crit,
                           capacity_plan=plan)
     wb = load_workbook(path)
-    assert wb.sheetnames == ["概要", "現状（市区町村×種別）", "提案後（市区町村×種別）", "提案", "未充足",
-                             "シナリオ比較", "重要な医療機関", "受入枠の拡大案"]
-    assert wb.sheetnames[:6] == [SHEETS[k] for k in ("summary", "status_before", "status_after", "proposals",
-                                                      "unmatched", "comparison")]
+    assert wb.sheetnames == ["表紙", "概要", "現状（二次医療圏×種別）", "提案後（二次医療圏×種別）",
+                             "現状（市区町村×種別）", "提案後（市区町村×種別）", "提案", "未充足", "年次報告なし",
+                             "シナリオ比較", "シナリオの変更内容", "S1 現状", "S2 H1閉院",
+                             "重要な医療機関", "受入枠の拡大案"]
+    assert wb.sheetnames[:11] == [SHEETS[k] for k in (
+        "cover", "summary", "area_before", "area_after", "status_before", "status_after", "proposals",
+        "unmatched", "unreported", "comparison", "changes")]
 
     summary = wb["概要"]
     assert "協力医療機関" in summary["A1"].value
@@ -61,11 +65,12 @@ def test_workbook_sheets_and_cells(tmp_path, runs):
     # Status per municipality × type, with the MHLW category labels from the vocabulary.
     st = rows(wb["提案後（市区町村×種別）"])
     header = st[2]
-    assert header[:4] == ["市区町村コード", "市区町村名", "施設種別", "全ての要件を満たした協力医療機関を定めている"]
+    assert header[:6] == ["二次医療圏コード", "二次医療圏名", "市区町村コード", "市区町村名", "施設種別",
+                          "全ての要件を満たした協力医療機関を定めている"]
     assert "集計していない" in header and "合計" in header
-    tokuyo = next(r for r in st[3:] if r[2] == "介護老人福祉施設")
-    assert tokuyo[:4] == ["03201", "盛岡市", "介護老人福祉施設", 1]
-    before = next(r for r in rows(wb["現状（市区町村×種別）"])[3:] if r[2] == "介護老人保健施設")
+    tokuyo = next(r for r in st[3:] if r[4] == "介護老人福祉施設")
+    assert tokuyo[2:6] == ["03201", "盛岡市", "介護老人福祉施設", 1]
+    before = next(r for r in rows(wb["現状（市区町村×種別）"])[3:] if r[4] == "介護老人保健施設")
     assert before[header.index("要件の一部を満たした協力医療機関を定めている")] == 1
 
     prop = rows(wb["提案"])
@@ -175,3 +180,183 @@ def test_report_on_a_plain_match(tmp_path):
     assert verify(region, result.proposals) == []
     html = render_html(region, result)
     assert "提案（3件）" in html and "シナリオ比較" not in html
+
+
+# -- the regional-meeting pack (issue 21) ------------------------------------------
+
+def region_b(folder: Path):
+    """Two 二次医療圏: 盛岡 (F1 特養, F2 老健, U1 unreported 特養) and 岩手中部 (F4 特養 in 北上市)."""
+    from tests.matchkit import fac, inst, make_region
+
+    return make_region(folder, [
+        fac("F1", "tokuyo", 0, 0, residents=50),
+        fac("F2", "roken", 2, 0, residents=40),
+        fac("U1", "tokuyo", 1, 1, residents=30, reported=False),
+        fac("F4", "tokuyo", 4, 0, residents=60, municipality="03206"),
+    ], [
+        inst("H1", "hospital", 1, 0, "zaibyo"),
+        inst("C1", "clinic", 0, 2, "zaishin"),
+    ], [("F2", "H1", "consult;visit")])
+
+
+@pytest.fixture()
+def run_b(tmp_path):
+    region = region_b(tmp_path / "b")
+    result = match(region)
+    assert verify(region, result.proposals) == []
+    return region, result
+
+
+def test_status_by_secondary_area_has_subtotals_and_a_total(run_b):
+    from matching.reports.tables import status_with_subtotals
+
+    region, result = run_b
+    t = status_with_subtotals(result.status_before, region.areas)
+    assert list(t.columns[:3]) == ["二次医療圏コード", "二次医療圏名", "施設種別"]
+    sub = t[t["施設種別"] == "小計"].set_index("二次医療圏名")
+    assert sub.loc["盛岡", "合計"] == 3 and sub.loc["岩手中部", "合計"] == 1
+    assert sub.loc["盛岡", "集計していない"] == 1
+    total = t[t["二次医療圏名"] == "合計（全域）"].iloc[0]
+    assert total["合計"] == 4 and total["集計していない"] == 1
+    # Detail rows add up to the subtotal, subtotals to the total.
+    detail = t[~t["施設種別"].isin(["小計", ""])]
+    assert detail["合計"].sum() == sub["合計"].sum() == total["合計"]
+    by_muni = status_with_subtotals(result.status_after, region.areas, by="municipality")
+    assert list(by_muni.columns[:5]) == ["二次医療圏コード", "二次医療圏名", "市区町村コード", "市区町村名", "施設種別"]
+    assert (by_muni["施設種別"] == "小計").sum() == 2
+
+
+def test_area_summary_counts_unreported_apart(run_b):
+    from matching.reports.tables import area_shares, area_summary
+
+    region, result = run_b
+    s = area_summary(region, result).set_index("二次医療圏名")
+    assert s.loc["盛岡", "年次報告なし（集計していない）"] == 1
+    assert s.loc["盛岡", "義務施設（集計対象）"] == 2       # U1 is not counted: its status is unknown
+    assert s.loc["合計（全域）", "施設数"] == 4
+    after = area_shares(region, result, "after")
+    assert set(after) == {"0301", "0302"}
+    assert after["0301"] == pytest.approx(100 * s.loc["盛岡", "義務施設の全要件充足（提案後）"] / 2, abs=0.1)
+
+
+def test_unreported_facilities_are_their_own_list_never_unmatched(run_b):
+    from matching.reports.tables import summary_numbers, unmatched_table, unreported_table
+
+    region, result = run_b
+    assert "U1" in set(result.unmatched["facility_id"])     # the run lists it (reason not_tracked) ...
+    assert "U1" not in set(unmatched_table(region, result)["施設ID"])   # ... the report does not call it 未充足
+    assert list(unreported_table(region, result)["施設ID"]) == ["U1"]
+    numbers = dict(summary_numbers(region, result))
+    assert numbers["年次報告なしの施設（集計していない：未充足に数えない）"] == 1
+
+
+def test_workbook_prints_landscape_fit_to_width_with_headers_and_page_numbers(tmp_path, run_b):
+    region, result = run_b
+    wb = load_workbook(write_workbook(tmp_path / "m.xlsx", region, result, created="2026-03-31"))
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert "&P" in ws.oddFooter.center.text and "&N" in ws.oddFooter.center.text, ws.title
+    ws = wb["提案後（二次医療圏×種別）"]
+    assert ws.print_title_rows == "$3:$3" and ws["A3"].value == "二次医療圏コード"
+    header = [c.value for c in ws[3]]
+    share = header.index("全要件充足率（集計対象に占める%）") + 1
+    total_col = header.index("合計") + 1
+    cell = ws.cell(4, share)
+    assert cell.number_format == "0.0%" and 0 <= cell.value <= 1
+    assert ws.cell(4, total_col).number_format == "#,##0"
+    assert all((ws.column_dimensions[c].width or 0) >= 8 for c in "ABC")
+
+
+def test_cover_sheet_has_dates_parameters_and_the_deadline(tmp_path, run_b):
+    region, result = run_b
+    wb = load_workbook(write_workbook(tmp_path / "m.xlsx", region, result, title="令和8年度 第2回 調整会議",
+                                      created="2026-03-31", data_as_of="2026-02-01"))
+    assert wb.sheetnames[0] == "表紙"
+    cover = {r[0]: r[1] for r in rows(wb["表紙"]) if r and r[0]}
+    assert cover["表題"] == "令和8年度 第2回 調整会議" and wb["表紙"]["A1"].value == "令和8年度 第2回 調整会議"
+    assert cover["地域"] == "岩手県"
+    assert cover["作成日"] == "2026年3月31日" and cover["データの時点"] == "2026年2月1日"
+    assert cover["義務化の期限"] == "2027年3月31日（経過措置の終了まで残り365日）"
+    assert cover["移動上限 ②診療（往診・常時）"] == "移動30分以内かつ直線16km以内"
+    assert wb.properties.created.date().isoformat() == "2026-03-31"
+
+
+def test_run_date_is_today_or_source_date_epoch(tmp_path, run_b, monkeypatch):
+    import datetime as dt
+
+    from matching.reports.context import run_date
+
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    assert run_date() == dt.date.today()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01T00:00:00Z
+    assert run_date() == dt.date(2026, 1, 1)
+    region, result = run_b
+    a = write_workbook(tmp_path / "a.xlsx", region, result).read_bytes()
+    assert a == write_workbook(tmp_path / "b.xlsx", region, result).read_bytes()
+    assert load_workbook(tmp_path / "a.xlsx").properties.created.date() == dt.date(2026, 1, 1)
+    other = write_workbook(tmp_path / "c.xlsx", region, result, created="2026-01-02").read_bytes()
+    assert other != a
+
+
+def test_html_prints_every_row_and_has_area_views(tmp_path, run_b):
+    region, result = run_b
+    html = render_html(region, result, created="2026-03-31", title="調整会議資料")
+    assert "<title>調整会議資料</title>" in html
+    assert "作成日 2026年3月31日" in html and "残り365日" in html
+    css = html[html.index("@media print"):]
+    assert re.search(r"\.tablewrap\s*\{[^}]*max-height:\s*none[^}]*overflow:\s*visible", css)
+    assert "table-header-group" in css and "landscape" in html
+    # The 二次医療圏 section: maps (inline SVG, credited) and the table with a total row.
+    assert 'id="areas"' in html and "国土数値情報（行政区域データ）（国土交通省）を加工して作成" in html
+    assert html.count("義務施設の全要件充足率（") >= 2 and "合計（全域）" in html
+    assert 'class="sub"' in html          # subtotal rows are marked
+    assert 'id="unreported"' in html and "テスト施設U1" in html
+    unmatched = html[html.index('id="unmatched"'):html.index('id="unreported"')]
+    assert "テスト施設U1" not in unmatched
+
+
+def test_area_map_svg_shades_each_area(run_b):
+    from matching.reports.areamap import area_map_svg, area_shapes, share_color
+
+    region, _ = run_b
+    shapes = area_shapes(region)
+    assert set(shapes) == {"0301", "0302"}
+    svg = area_map_svg(shapes, {"0301": 96.0, "0302": 40.0}, "テスト")
+    assert svg.count("<path") == 2
+    assert share_color(96.0) in svg and share_color(40.0) in svg and share_color(96.0) != share_color(40.0)
+    assert "盛岡 96.0%" in svg and "国土数値情報" in svg
+
+
+def test_criticality_lists_only_institutions_that_matter(tmp_path, runs):
+    from matching.reports.tables import affecting
+
+    base = runs[0]
+    crit = criticality(base.region, MatchParameters(), base.result)
+    crit = pd.concat([crit, crit.iloc[[0]].assign(institution_id="ZZ", name="影響なし機関", lost_all_met=0,
+                                                   lost_obligated=0, lost_facilities="")], ignore_index=True)
+    assert "ZZ" not in set(affecting(crit)["institution_id"])
+    wb = load_workbook(write_workbook(tmp_path / "m.xlsx", base.region, base.result, criticality=crit))
+    ws = wb["重要な医療機関"]
+    assert "影響なし機関" not in [r[2] for r in rows(ws)]
+    skipped = int((crit["lost_all_met"] == 0).sum())
+    assert skipped >= 1 and f"調べた{len(crit)}機関のうち" in ws["A2"].value
+    assert f"変わらない{skipped}機関は省略" in ws["A2"].value
+    assert len(rows(ws)) - 3 == len(crit) - skipped
+
+
+def test_cli_report_title_and_date(tmp_path):
+    region_a(tmp_path / "region")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["report", str(tmp_path / "region"), "--out", str(out), "--title", "第3回会議",
+                                 "--date", "2026-10-01"])
+    assert r.exit_code == 0, r.output
+    wb = load_workbook(out / "report.xlsx")
+    assert wb["表紙"]["A1"].value == "第3回会議"
+    cover = {r[0]: r[1] for r in rows(wb["表紙"]) if r and r[0]}
+    assert cover["作成日"] == "2026年10月1日"
+    assert "<title>第3回会議</title>" in (out / "report.html").read_text(encoding="utf-8")
+    assert (out / "area_map_after.png").stat().st_size > 1000
+    bad = CliRunner().invoke(app, ["report", str(tmp_path / "region"), "--out", str(out), "--date", "2026/10/01"])
+    assert bad.exit_code == 2

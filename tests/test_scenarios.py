@@ -364,3 +364,106 @@ def test_cli_whatif_sweep_and_critical(tmp_path):
     crit = pd.read_csv(out / "criticality.csv", encoding="utf-8-sig")
     assert crit["institution_id"].tolist() == ["C1", "H1"]  # H2 has 5 slots here: only C1 matters
     assert crit["lost_all_met"].tolist() == [1, 0]
+
+
+# -- issue 21: scenarios a prefecture can write and trust ---------------------------
+
+@pytest.mark.parametrize("text, valid", [
+    ('[[close]]\nid = ["H1"]\n', "close[0].id: Extra inputs are not permitted (valid keys: ids, kind,"),
+    ('clsoe = []\n', "(valid keys: name, label, description, parameters, close,"),
+    ('[[capacity]]\nids = ["H1"]\nfacility_add = 1\n', "facilities_add, residents_add, facilities_total_percent"),
+])
+def test_unknown_key_lists_the_valid_ones(tmp_path, text, valid):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(write(tmp_path, "bad.toml", text))
+    assert valid in str(err.value)
+
+
+def test_capacity_absolute_add_and_total_percent(tmp_path):
+    """H1 has 1 spare facility and one agreement in force (F2): total 2.  C1 is unlimited."""
+    region = region_a(tmp_path / "r")
+    def cap(change):
+        new, _ = apply_scenario(region, scenario({"capacity": [{"ids": ["H1", "C1"], **change}]}))
+        return new.institutions.loc["H1", "capacity_facilities"], new.institutions.loc["C1", "capacity_facilities"]
+    assert cap({"facilities_add": 3})[0] == 4
+    assert pd.isna(cap({"facilities_add": 3})[1])                      # unlimited stays unlimited
+    assert cap({"facilities_add": -5})[0] == 0                         # never below 0
+    assert cap({"facilities_total_percent": 50})[0] == 2               # 1 + 50 % of (1 spare + 1 in force)
+    assert cap({"facilities_percent": 50})[0] == 2                     # 1 × 1.5 = 1.5 → 2 (spare only)
+    assert cap({"facilities_total_percent": 100})[0] == 3              # 1 + 2
+    assert cap({"facilities_percent": 100})[0] == 2                    # 1 × 2
+    # Residents: total = spare 100 + F2's 40 residents.
+    new, _ = apply_scenario(region, scenario({"capacity": [{"ids": ["H1"], "residents": 100}]}))
+    new2, _ = apply_scenario(new, scenario({"capacity": [{"ids": ["H1"], "residents_total_percent": 50}]}))
+    assert new2.institutions.loc["H1", "capacity_residents"] == 100 + 70
+    with pytest.raises(ScenarioError, match="give either facilities_add or facilities_total_percent"):
+        scenario({"capacity": [{"ids": ["H1"], "facilities_add": 1, "facilities_total_percent": 5}]})
+
+
+def test_zero_spare_grows_only_with_total_percent(tmp_path):
+    """The flaw of 'spare +50 %': an institution with 0 spare and partners in force stays at 0."""
+    from tests.matchkit import fac, inst, make_region
+
+    region = make_region(tmp_path / "r", [fac("F1", "tokuyo", 0, 0), fac("F2", "roken", 1, 0)],
+                         [inst("H1", "hospital", 1, 0, "zaibyo", capacity_facilities=0)],
+                         [("F1", "H1", "admit"), ("F2", "H1", "admit")])
+    spare, _ = apply_scenario(region, scenario({"capacity": [{"ids": ["H1"], "facilities_percent": 50}]}))
+    total, _ = apply_scenario(region, scenario({"capacity": [{"ids": ["H1"], "facilities_total_percent": 50}]}))
+    assert spare.institutions.loc["H1", "capacity_facilities"] == 0
+    assert total.institutions.loc["H1", "capacity_facilities"] == 1
+
+
+def test_extends_layers_another_file(tmp_path):
+    write(tmp_path, "base.toml", 'name = "b"\nlabel = "基準"\n[[close]]\nids = ["C9"]\n'
+                                 '[parameters.limits.visit]\nkm = 20\n')
+    (tmp_path / "sub").mkdir()
+    child = write(tmp_path / "sub", "more.toml", 'extends = "../base.toml"\n[[close]]\nids = ["C1"]\n'
+                                                 '[parameters.limits.visit]\nminutes = 40\n')
+    s = load_scenario(child)
+    assert s.name == "more" and s.label == "more"            # own keys are not inherited
+    assert [c.ids for c in s.close] == [["C9"], ["C1"]]      # parent's changes first
+    assert s.parameters == {"limits": {"visit": {"km": 20, "minutes": 40}}}
+    write(tmp_path, "a.toml", 'extends = "b.toml"\n')
+    write(tmp_path, "b.toml", 'extends = "a.toml"\n')
+    with pytest.raises(ScenarioError, match="cycle"):
+        load_scenario(tmp_path / "a.toml")
+    with pytest.raises(ScenarioError, match="no such scenario file 'nope.toml'"):
+        load_scenario(write(tmp_path, "c.toml", 'extends = "nope.toml"\n'))
+
+
+def test_every_run_says_what_it_changed(tmp_path):
+    from matching.scenarios.compare import run_scenario, write_changes
+
+    region = region_a(tmp_path / "r")
+    run = run_scenario(region, scenario({"label": "変更", "close": [{"ids": ["C9"]}],
+                                         "capacity": [{"ids": ["H1", "H2"], "facilities_total_percent": 50}],
+                                         "stop_accepting": [{"ids": ["C1"]}]}))
+    log = run.log.set_index(["kind", "id"])
+    assert log.loc[("closed", "C9"), "after"] == 0
+    assert log.loc[("stopped_accepting", "C1"), ["before", "after"]].tolist() == ["受入可", "受入不可"]
+    assert log.loc[("capacity", "H1"), ["before", "after"]].tolist() == [1, 2]
+    assert log.loc[("capacity", "H2"), ["before", "after"]].tolist() == [5, 8]   # 5 + round(2.5)
+    path = write_changes([run], tmp_path)
+    text = path.read_text(encoding="utf-8-sig")
+    assert "受入枠（空き枠）の変更" in text and "テスト機関H2" in text and "閉院" in text
+
+
+def test_scenario_doc_is_current_and_complete():
+    from matching.scenarios.docs import KEY_DOCS, TABLES, documented_keys, markdown
+
+    for name, model, _, _ in TABLES:
+        for key in documented_keys(model):
+            if name == "CapacityChange" and key in documented_keys(TABLES[1][1]):
+                continue
+            assert (name, key) in KEY_DOCS, f"document {name}.{key} in matching/scenarios/docs.py"
+    doc = ROOT / "docs" / "scenarios.md"
+    assert doc.read_text(encoding="utf-8") == markdown(), \
+        "regenerate: python -m matching.scenarios.docs > docs/scenarios.md"
+
+
+def test_demo_2040_response_extends_2040_and_grows_total_capacity():
+    s = load_scenario(ROOT / "data/demo/scenarios/2040_response.toml")
+    base = load_scenario(ROOT / "data/demo/scenarios/2040.toml")
+    assert s.extends == "2040.toml" and s.name == "2040_response"
+    assert s.growth == base.growth and s.close == base.close and s.new_facilities == base.new_facilities
+    assert s.capacity[0].facilities_total_percent == 50 and s.capacity[0].facilities_percent is None

@@ -16,6 +16,7 @@ map is points and lines on a plain background:
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from pathlib import Path
 
@@ -23,15 +24,22 @@ import pandas as pd
 
 from matching.optimise.run import MatchResult
 from matching.region import Region
+from matching.reports.context import CREDIT_BOUNDARIES, ReportContext
 from matching.reports.svg import bar_chart, grouped_bars, stacked_bars
 from matching.reports.tables import (
+    affecting,
+    area_shares,
+    area_summary,
     comparison_table,
+    coverage_by_area,
     criticality_table,
     proposals_table,
     status_by_type,
     status_colors,
+    status_with_subtotals,
     summary_numbers,
     unmatched_table,
+    unreported_table,
 )
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, STATUS_ORDER, InstitutionKind, roles_ja
 
@@ -41,41 +49,66 @@ TILES = {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
 
 
 def write_html(path: str | Path, region: Region, result: MatchResult, runs=None, criticality=None,
-               title: str | None = None) -> Path:
+               title: str | None = None, created=None, data_as_of=None,
+               context: ReportContext | None = None) -> Path:
     """Write the report; ``runs`` (scenario runs) and ``criticality`` add their sections."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(region, result, runs, criticality, title), encoding="utf-8")
+    path.write_text(render_html(region, result, runs, criticality, title, created=created,
+                                data_as_of=data_as_of, context=context), encoding="utf-8")
     return path
 
 
 def render_html(region: Region, result: MatchResult, runs=None, criticality=None,
-                title: str | None = None) -> str:
+                title: str | None = None, created=None, data_as_of=None,
+                context: ReportContext | None = None) -> str:
     """The report as one HTML string."""
-    name = region.source.name if region.source is not None else "地域"
-    title = title or f"協力医療機関の確保状況とマッチング提案（{name}）"
+    ctx = context or ReportContext.build(region, result.params, title=title, created=created,
+                                         data_as_of=data_as_of)
+    title = ctx.title
     leaflet_js = (STATIC / "leaflet.js").read_text(encoding="utf-8")
     leaflet_css = (STATIC / "leaflet.css").read_text(encoding="utf-8")
     data = map_data(region, result)
     sections = [
+        _section("cover", "この資料について", _context_html(ctx)),
         _section("summary", "概要", _summary_html(region, result)),
+        _section("areas", "二次医療圏ごとの状況", _areas_html(region, result)),
         _section("map-section", "地図", _MAP_HTML),
         _section("charts", "グラフ", _charts_html(region, result, runs)),
         _section("status", "施設種別ごとの状況", _status_html(region, result)),
         _section("proposals", f"提案（{len(result.proposals)}件）", _df_html(proposals_table(region, result))),
-        _section("unmatched", "提案後も満たされない要件", _df_html(unmatched_table(region, result))),
+        _section("unmatched", "提案後も満たされない要件（年次報告のある施設）",
+                 _df_html(unmatched_table(region, result))),
+        _section("unreported", "年次報告のない施設（集計していない：未充足には数えない）",
+                 _df_html(unreported_table(region, result))),
     ]
     if runs:
+        from matching.scenarios.apply import change_log_ja
         from matching.scenarios.compare import compare
 
         comp = compare(runs)
+        labels = dict(zip(comp.summary["scenario"], comp.summary["label"], strict=True))
         desc = "".join(f"<li><b>{escape(r.scenario.title)}</b>：{escape(r.scenario.description or '')}</li>"
                        for r in runs)
+        changes = []
+        for r in runs:
+            log = change_log_ja(r.log) if r.log is not None else pd.DataFrame()
+            changes.append(f"<h4>{escape(r.scenario.title)}</h4>" + _df_html(log, empty="変更なし"))
+        per_scenario = "".join(
+            f"<h4>{escape(r.scenario.title)}（提案後）</h4>"
+            + _df_html(status_with_subtotals(r.result.status_after, r.region.areas)) for r in runs)
         sections.append(_section("scenarios", "シナリオ比較",
-                                 f"<ul>{desc}</ul>" + _df_html(comparison_table(comp.summary))))
+                                 f"<ul>{desc}</ul>" + _df_html(comparison_table(comp.summary))
+                                 + "<h3>二次医療圏ごとの義務施設の全要件充足数（提案後）</h3>"
+                                 + _df_html(coverage_by_area(comp.coverage, labels, region.areas))
+                                 + "<h3>各シナリオが実際に変えた内容</h3>" + "".join(changes)
+                                 + "<h3>シナリオごとの二次医療圏×種別の状況</h3>" + per_scenario))
     if criticality is not None:
-        sections.append(_section("criticality", "重要な医療機関（上位20）",
-                                 _df_html(criticality_table(criticality.head(20), region.areas))))
+        shown = affecting(criticality)
+        note = (f'<p class="note">調べた{len(criticality)}機関のうち、失っても全要件充足の施設数が変わらない'
+                f"{len(criticality) - len(shown)}機関は省略しています。</p>")
+        sections.append(_section("criticality", "重要な医療機関（受入れを止めると全要件充足を失う施設がある機関・上位20）",
+                                 note + _df_html(criticality_table(shown.head(20), region.areas))))
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="ja">
@@ -94,6 +127,7 @@ def render_html(region: Region, result: MatchResult, runs=None, criticality=None
 <body>
 <header>
 <h1>{escape(title)}</h1>
+<p class="dates">作成日 {escape(ctx.lines()[2][1])}　データの時点 {escape(ctx.lines()[3][1])}　義務化の期限 {escape(ctx.deadline_text)}</p>
 <p class="note">提案は候補です。協定は施設と医療機関が話し合って結びます（人が決め、ツールは提案する）。
 状況区分は厚生労働省の調査（別紙1）の区分に「協力医療機関を定めていない」を加えたものです。</p>
 </header>
@@ -164,6 +198,27 @@ def _summary_html(region: Region, result: MatchResult) -> str:
     return f'<div class="kpis">{items}</div>'
 
 
+def _context_html(ctx: ReportContext) -> str:
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in ctx.lines()[1:])
+    return f'<table class="meta">{rows}</table>'
+
+
+def _areas_html(region: Region, result: MatchResult) -> str:
+    from matching.reports.areamap import area_map_svg, area_shapes
+
+    out = []
+    shapes = area_shapes(region)
+    if shapes:
+        maps = [area_map_svg(shapes, area_shares(region, result, when), f"義務施設の全要件充足率（{label}）")
+                for when, label in (("before", "現状"), ("after", "提案後"))]
+        out.append('<div class="maps">' + "".join(f'<figure class="chart">{m}</figure>' for m in maps) + "</div>")
+        out.append(f'<p class="note">{escape(CREDIT_BOUNDARIES)}。率は年次報告のある義務施設に占める割合。</p>')
+    out.append(_df_html(area_summary(region, result)))
+    out.append("<h3>二次医療圏×種別（現状）</h3>" + _df_html(status_with_subtotals(result.status_before, region.areas)))
+    out.append("<h3>二次医療圏×種別（提案後）</h3>" + _df_html(status_with_subtotals(result.status_after, region.areas)))
+    return "\n".join(out)
+
+
 def _status_html(region: Region, result: MatchResult) -> str:
     return ("<h3>現状</h3>" + _df_html(status_by_type(result.status_before, region.areas))
             + "<h3>提案がすべて合意された場合</h3>" + _df_html(status_by_type(result.status_after, region.areas)))
@@ -196,12 +251,27 @@ def _charts_html(region: Region, result: MatchResult, runs) -> str:
     return "\n".join(f'<figure class="chart">{c}</figure>' for c in charts)
 
 
-def _df_html(df: pd.DataFrame) -> str:
+def _number(v) -> str:
+    if pd.isna(v):
+        return ""
+    return f"{int(v):,}" if float(v).is_integer() else f"{v:,.1f}"
+
+
+def _df_html(df: pd.DataFrame, empty: str = "該当なし") -> str:
+    """A table: shares (headers with 率 or %) as ``72.7%``, counts with thousands separators;
+    subtotal rows (小計・合計) bold."""
     if df.empty:
-        return '<p class="note">該当なし</p>'
-    return ('<div class="tablewrap">'
-            + df.to_html(index=False, escape=True, na_rep="", border=0, classes="tbl", float_format=lambda v: f"{v:g}")
-            + "</div>")
+        return f'<p class="note">{escape(empty)}</p>'
+    shown = df.copy()
+    for c in shown.columns:
+        if "率" in str(c) or "%" in str(c):
+            shown[c] = shown[c].map(lambda v: "" if v is None or pd.isna(v) or isinstance(v, str) else f"{v:.1f}%")
+        elif pd.api.types.is_integer_dtype(shown[c]):
+            shown[c] = shown[c].map(lambda v: f"{v:,}")
+    html = shown.to_html(index=False, escape=True, na_rep="", border=0, classes="tbl",
+                         float_format=_number)
+    html = re.sub(r"<tr>(\s*<td>(?:[^<]*</td>\s*<td>)*?(?:小計|合計（全域）)</td>)", r'<tr class="sub">\1', html)
+    return '<div class="tablewrap">' + html + "</div>"
 
 
 _MAP_HTML = """<div class="mapbar">
@@ -234,6 +304,25 @@ figure.chart { margin: 12px 0; overflow-x: auto; }
 table.tbl { border-collapse: collapse; font-size: 12px; }
 table.tbl th { background: #dce6f1; position: sticky; top: 0; }
 table.tbl th, table.tbl td { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
+table.tbl tr.sub td { font-weight: bold; background: #f2f2f2; }
+table.meta th { text-align: left; padding: 2px 12px 2px 0; vertical-align: top; white-space: nowrap; }
+.dates { font-weight: bold; }
+.maps { display: flex; flex-wrap: wrap; gap: 12px; }
+/* Print: every row of every table (no scroll boxes), header rows repeated on each page,
+   landscape A4, no interactive map (the 二次医療圏 maps and charts print instead). */
+@page { size: A4 landscape; margin: 12mm; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 10pt; }
+  .tablewrap { max-height: none !important; overflow: visible !important; border: none; }
+  table.tbl { width: 100%; font-size: 8.5pt; }
+  table.tbl th { position: static; }
+  table.tbl thead { display: table-header-group; }
+  table.tbl tr { break-inside: avoid; page-break-inside: avoid; }
+  figure.chart { overflow: visible; break-inside: avoid; page-break-inside: avoid; }
+  #map-section, .mapbar, #map { display: none; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  section { break-before: auto; }
+}
 """
 
 _JS = r"""

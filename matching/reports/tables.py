@@ -19,6 +19,7 @@ from matching.vocabulary import (
     STATUS_ORDER,
     InstitutionKind,
     Role,
+    Status,
     roles_ja,
 )
 
@@ -72,8 +73,12 @@ def proposals_table(region: Region, result: MatchResult) -> pd.DataFrame:
 
 
 def unmatched_table(region: Region, result: MatchResult) -> pd.DataFrame:
-    """One row per facility and role left uncovered, with the reason and what would fix it."""
+    """One row per facility and role left uncovered, with the reason and what would fix it.
+
+    Facilities with no annual report (集計していない) are not 未充足: they are listed apart
+    (:func:`unreported_table`)."""
     u = result.unmatched
+    u = u[u["reason_code"] != "not_tracked"]
     fac = region.facility_area()
     names = region.institutions["name"]
     f = u["facility_id"]
@@ -82,6 +87,7 @@ def unmatched_table(region: Region, result: MatchResult) -> pd.DataFrame:
         "施設名": fac["name"].reindex(f).to_numpy(),
         "施設種別": fac["facility_type"].reindex(f).map(lambda t: FACILITY_TYPES[t].name_ja).to_numpy(),
         "市区町村": fac["municipality_name"].reindex(f).to_numpy(),
+        "二次医療圏": fac["secondary_area_name"].reindex(f).to_numpy(),
         "不足する役割（提案後）": u["missing_roles"],
         "役割": u["role"].map(lambda r: Role(r).label_ja if r else "（全体）"),
         "理由区分": u["reason_code"].map(lambda c: REASON_SHORT_JA.get(c, c)),
@@ -111,6 +117,7 @@ def summary_numbers(region: Region, result: MatchResult) -> list[tuple[str, obje
         ("提案件数", len(p)),
         ("うち新規協定", int((~p["extends_existing"].astype(bool)).sum())),
         ("うち既存協定への役割追加", int(p["extends_existing"].astype(bool).sum())),
+        ("年次報告なしの施設（集計していない：未充足に数えない）", int((~tracked).sum())),
         ("未充足が残る施設（年次報告なしを除く）",
          int(result.unmatched.loc[result.unmatched["reason_code"] != "not_tracked", "facility_id"].nunique())),
         ("最適性の証明", "あり（全目標でギャップ0）" if result.optimal else "なし（計算時間の上限）"),
@@ -174,3 +181,134 @@ def status_colors() -> dict[str, str]:
     """Map colours per status (colour-blind-safe order: green → amber → orange → red → grey)."""
     return dict(zip([s.value for s in STATUS_ORDER],
                     ["#2e7d32", "#f2b701", "#e8710a", "#c62828", "#9e9e9e"], strict=True))
+
+
+# -- 二次医療圏 views ---------------------------------------------------------------
+
+SUBTOTAL = "小計"
+TOTAL = "合計（全域）"
+
+
+def _status_cols() -> list[str]:
+    return [s.value for s in STATUS_ORDER] + ["total", "all_met_share"]
+
+
+def status_with_subtotals(status: pd.DataFrame, areas: pd.DataFrame, by: str = "secondary_area") -> pd.DataFrame:
+    """Facilities per status per area × facility type, with a subtotal row after each
+    二次医療圏 and a grand total at the end; Japanese headers.
+
+    ``by`` is ``secondary_area`` (rows: 二次医療圏 × type) or ``municipality`` (rows:
+    二次医療圏, 市区町村 × type; the subtotals are still per 二次医療圏)."""
+    cols = _status_cols()
+    keys = ["secondary_area_code", "secondary_area_name"]
+    if by == "municipality":
+        keys += ["municipality_code", "municipality_name"]
+        detail = status_table(status, areas, by="municipality")
+        detail = detail.join(areas[["secondary_area_code", "secondary_area_name"]], on="municipality_code")
+    else:
+        detail = status_table(status, areas, by="secondary_area")
+    sub = status_table(status, areas, by="secondary_area", by_type=False)
+    total = status_table(status, areas, by="none", by_type=False)
+    order = {code: i for i, code in enumerate(FACILITY_TYPES)}
+    detail = detail.assign(_t=detail["facility_type"].map(order))
+    detail = detail.sort_values(keys + ["_t"]).drop(columns="_t")
+    parts = []
+    for code, group in detail.groupby("secondary_area_code", sort=True):
+        g = group.assign(施設種別=group["facility_type"].map(lambda t: FACILITY_TYPES[t].name_ja))
+        parts.append(g[keys + ["施設種別"] + cols])
+        s = sub[sub["secondary_area_code"] == code].iloc[0]
+        row = {k: "" for k in keys} | {"secondary_area_code": code,
+                                       "secondary_area_name": s["secondary_area_name"], "施設種別": SUBTOTAL}
+        parts.append(pd.DataFrame([row | {c: s[c] for c in cols}]))
+    t = total.iloc[0]
+    parts.append(pd.DataFrame([{k: "" for k in keys} | {"secondary_area_name": TOTAL, "施設種別": ""}
+                               | {c: t[c] for c in cols}]))
+    out = pd.concat(parts, ignore_index=True)
+    for c in cols[:-1]:
+        out[c] = out[c].astype(int)
+    return japanese_labels(out)
+
+
+def area_summary(region: Region, result: MatchResult) -> pd.DataFrame:
+    """One row per 二次医療圏 (and a total): facilities, unreported, obligated, all met before and after,
+    and the share of reported obligated facilities with all requirements met."""
+    before, after = result.status_before, result.status_after
+    areas = region.areas
+    code = after["municipality_code"].map(areas["secondary_area_code"])
+    all_met = Status.ALL_MET.value
+    frame = pd.DataFrame({
+        "area": code,
+        "facilities": 1,
+        "unreported": ~after["reported"].astype(bool),
+        "obligated": after["obligated"].astype(bool) & after["reported"].astype(bool),
+        "met_before": (before["status"] == all_met).reindex(after.index, fill_value=False),
+        "met_after": after["status"] == all_met,
+    })
+    frame["obl_before"] = frame["met_before"] & frame["obligated"]
+    frame["obl_after"] = frame["met_after"] & frame["obligated"]
+    g = frame.groupby("area").sum(numeric_only=True)
+    g.loc[TOTAL] = g.sum()
+    names = areas.drop_duplicates("secondary_area_code").set_index("secondary_area_code")["secondary_area_name"]
+    out = pd.DataFrame({
+        "二次医療圏コード": [c if c != TOTAL else "" for c in g.index],
+        "二次医療圏名": [names.get(c, c) for c in g.index],
+        "施設数": g["facilities"].astype(int).to_numpy(),
+        "年次報告なし（集計していない）": g["unreported"].astype(int).to_numpy(),
+        "義務施設（集計対象）": g["obligated"].astype(int).to_numpy(),
+        "義務施設の全要件充足（現状）": g["obl_before"].astype(int).to_numpy(),
+        "義務施設の全要件充足（提案後）": g["obl_after"].astype(int).to_numpy(),
+        "義務施設の全要件充足率%（現状）": _share(g["obl_before"], g["obligated"]),
+        "義務施設の全要件充足率%（提案後）": _share(g["obl_after"], g["obligated"]),
+        "義務施設の未充足（提案後）": (g["obligated"] - g["obl_after"]).astype(int).to_numpy(),
+    })
+    return out
+
+
+def _share(part: pd.Series, whole: pd.Series):
+    return (100 * part / whole.where(whole > 0)).round(1).to_numpy()
+
+
+def area_shares(region: Region, result: MatchResult, when: str = "after") -> dict[str, float]:
+    """Share (%) of reported obligated facilities with all requirements met, per 二次医療圏 code."""
+    s = area_summary(region, result)
+    s = s[s["二次医療圏コード"] != ""]
+    col = "義務施設の全要件充足率%（提案後）" if when == "after" else "義務施設の全要件充足率%（現状）"
+    return {c: (None if pd.isna(v) else float(v)) for c, v in zip(s["二次医療圏コード"], s[col], strict=True)}
+
+
+def coverage_by_area(coverage: pd.DataFrame, labels: dict[str, str], areas: pd.DataFrame) -> pd.DataFrame:
+    """From a comparison's coverage table (by secondary area): obligated facilities with all
+    requirements met after the proposals, per 二次医療圏 (rows) and scenario (columns), with a total."""
+    after = coverage[(coverage["when"] == "after")
+                     & coverage["facility_type"].map(lambda t: FACILITY_TYPES[t].obligated)]
+    t = after.groupby(["secondary_area_code", "scenario"], sort=True)[Status.ALL_MET.value].sum()
+    t = t.unstack("scenario").fillna(0).astype(int)
+    t = t[[s for s in labels if s in t.columns]]
+    t.loc[TOTAL] = t.sum()
+    names = areas.drop_duplicates("secondary_area_code").set_index("secondary_area_code")["secondary_area_name"]
+    t.columns = [labels[s] for s in t.columns]
+    t.insert(0, "二次医療圏名", [names.get(c, c) for c in t.index])
+    t.insert(0, "二次医療圏コード", [c if c != TOTAL else "" for c in t.index])
+    return t.reset_index(drop=True)
+
+
+def unreported_table(region: Region, result: MatchResult) -> pd.DataFrame:
+    """Facilities with no annual report on file (集計していない): their own list, never 未充足."""
+    st = result.status_before
+    ids = st.index[~st["reported"].astype(bool)]
+    fac = region.facility_area()
+    return pd.DataFrame({
+        "施設ID": ids,
+        "施設名": fac["name"].reindex(ids).to_numpy(),
+        "施設種別": fac["facility_type"].reindex(ids).map(lambda t: FACILITY_TYPES[t].name_ja).to_numpy(),
+        "市区町村": fac["municipality_name"].reindex(ids).to_numpy(),
+        "二次医療圏": fac["secondary_area_name"].reindex(ids).to_numpy(),
+        "義務／努力義務": fac["facility_type"].reindex(ids).map(
+            lambda t: "義務" if FACILITY_TYPES[t].obligated else "努力義務").to_numpy(),
+        "対応": "年次報告（協力医療機関の届出）を求め、状況を確認する",
+    }).reset_index(drop=True)
+
+
+def affecting(criticality: pd.DataFrame) -> pd.DataFrame:
+    """The criticality rows whose loss changes something (some facility loses full coverage)."""
+    return criticality[criticality["lost_all_met"] > 0]

@@ -8,8 +8,9 @@ adds, and growth never scales a facility the scenario adds with its own size:
 1. ``close`` — the institutions are removed, with their agreements in force and
    any measured travel times, pinned or forbidden pairs that name them;
 2. ``stop_accepting`` / ``start_accepting`` — the ``accepting`` flag;
-3. ``capacity`` — spare capacity, absolute or percent (blank = unlimited stays
-   unlimited; percent results are rounded to the nearest whole number, halves up);
+3. ``capacity`` — spare capacity: set, ``+N``, a percent of the *total* capacity (spare
+   + what agreements in force use) or a percent of the spare capacity (blank = unlimited
+   stays unlimited; results are rounded to the nearest whole number, halves up);
 4. ``new_institutions``;
 5. ``growth`` — residents × factor (unknown 定員 = the type's default first);
 6. ``new_facilities``.
@@ -102,13 +103,27 @@ def apply_scenario(region: Region, scenario: Scenario,
         inst["accepting"] = accepting
 
     # 3. Capacity.
+    in_use = None
     for k, change in enumerate(scenario.capacity):
         ids = pick(change, f"capacity[{k}]")
         for unit in ("facilities", "residents"):
             column = f"capacity_{unit}"
-            absolute, percent = getattr(change, unit), getattr(change, f"{unit}_percent")
+            absolute, add = getattr(change, unit), getattr(change, f"{unit}_add")
+            total_pct, percent = getattr(change, f"{unit}_total_percent"), getattr(change, f"{unit}_percent")
             if absolute is not None:
                 inst.loc[ids, column] = absolute
+            elif add is not None:
+                inst.loc[ids, column] = inst.loc[ids, column].map(
+                    lambda c, a=add: pd.NA if pd.isna(c) else max(0, int(c) + a))
+            elif total_pct is not None:
+                if in_use is None:
+                    in_use = capacity_in_use(region.residents(), part)
+                used = in_use[unit].reindex(ids, fill_value=0)
+                inst.loc[ids, column] = [
+                    pd.NA if pd.isna(c) else max(0, int(c) + scaled(int(c) + int(u), total_pct / 100)
+                                                 if total_pct >= 0
+                                                 else int(c) - scaled(int(c) + int(u), -total_pct / 100))
+                    for c, u in zip(inst.loc[ids, column], used, strict=True)]
             elif percent is not None:
                 inst.loc[ids, column] = inst.loc[ids, column].map(
                     lambda c, p=percent: pd.NA if pd.isna(c) else scaled(int(c), 1 + p / 100))
@@ -211,6 +226,76 @@ def scaled(n: int, factor: float) -> int:
     """
     # The small epsilon keeps 0.5-boundaries stable against binary floating-point error.
     return max(0, math.floor(n * factor + 0.5 + 1e-9))
+
+
+def capacity_in_use(residents: pd.Series, partnerships: pd.DataFrame) -> pd.DataFrame:
+    """Per institution, what its agreements in force use: partner facilities and their residents."""
+    pairs = partnerships[["facility_id", "institution_id"]].drop_duplicates()
+    n = residents.reindex(pairs["facility_id"]).fillna(0).astype(int).to_numpy()
+    g = pairs.assign(residents=n).groupby("institution_id")
+    return pd.DataFrame({"facilities": g.size(), "residents": g["residents"].sum()}).astype(int)
+
+
+#: Japanese labels of the change log's kinds.
+CHANGE_KINDS_JA = {
+    "closed": "閉院（既存協定も解消）",
+    "stopped_accepting": "新規受入れを停止",
+    "started_accepting": "新規受入れに応じる",
+    "capacity": "受入枠（空き枠）の変更",
+    "new_institution": "医療機関の新設",
+    "new_facility": "施設の新設",
+    "residents": "入所者数（定員）の変化",
+}
+
+
+def change_log(before: Region, after: Region) -> pd.DataFrame:
+    """What a scenario actually changed, one row per institution or item: ``kind`` (see
+    :data:`CHANGE_KINDS_JA`), ``id``, ``name``, ``item``, ``before``, ``after``.
+
+    Capacity rows show the spare capacity before and after (blank = unlimited), so "+50 %"
+    that leaves an institution at 0 is visible."""
+    bi, ai = before.institutions, after.institutions
+    rows = []
+    for i in bi.index.difference(ai.index):
+        n = int((before.partnerships["institution_id"] == i).sum())
+        rows.append(("closed", i, bi.at[i, "name"], "既存の協定数", n, 0))
+    common = bi.index.intersection(ai.index)
+    for i in common:
+        b, a = bi.at[i, "accepting"], ai.at[i, "accepting"]
+        b = None if pd.isna(b) else bool(b)
+        a = None if pd.isna(a) else bool(a)
+        label = {None: "未確認", True: "受入可", False: "受入不可"}
+        if a is False and b is not False:
+            rows.append(("stopped_accepting", i, ai.at[i, "name"], "新規受入れ", label[b], label[a]))
+        elif a is True and b is not True:
+            rows.append(("started_accepting", i, ai.at[i, "name"], "新規受入れ", label[b], label[a]))
+        for unit, item in (("facilities", "空き枠（施設数）"), ("residents", "空き枠（入所者数）")):
+            column = f"capacity_{unit}"
+            cb, ca = bi.at[i, column], ai.at[i, column]
+            if (pd.isna(cb) and pd.isna(ca)) or (not pd.isna(cb) and not pd.isna(ca) and int(cb) == int(ca)):
+                continue
+            rows.append(("capacity", i, ai.at[i, "name"], item,
+                         "制限なし" if pd.isna(cb) else int(cb), "制限なし" if pd.isna(ca) else int(ca)))
+    for i in ai.index.difference(bi.index):
+        cap = ai.at[i, "capacity_facilities"]
+        rows.append(("new_institution", i, ai.at[i, "name"], "空き枠（施設数）", "",
+                     "制限なし" if pd.isna(cap) else int(cap)))
+    bf, af = before.facilities, after.facilities
+    for f in af.index.difference(bf.index):
+        rows.append(("new_facility", f, af.at[f, "name"], "入所者数（定員）", "", int(after.residents()[f])))
+    rb, ra = int(before.residents().sum()), int(after.residents().sum())
+    if rb != ra:
+        rows.append(("residents", "", "全施設", "入所者数（定員）合計", rb, ra))
+    return pd.DataFrame(rows, columns=["kind", "id", "name", "item", "before", "after"])
+
+
+def change_log_ja(log: pd.DataFrame) -> pd.DataFrame:
+    """The change log with Japanese headers and kinds."""
+    return pd.DataFrame({
+        "区分": log["kind"].map(CHANGE_KINDS_JA),
+        "ID": log["id"], "名称": log["name"], "項目": log["item"],
+        "変更前": log["before"].astype(str), "変更後": log["after"].astype(str),
+    })
 
 
 def scenario_changes(before: Region, after: Region) -> dict[str, int]:

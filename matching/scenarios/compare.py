@@ -24,7 +24,7 @@ from matching.optimise.run import MatchResult, match
 from matching.parameters import MatchParameters
 from matching.region import Region
 from matching.roles import INDEX_OF_CODE
-from matching.scenarios.apply import apply_scenario, scenario_changes
+from matching.scenarios.apply import apply_scenario, change_log, change_log_ja, scenario_changes
 from matching.scenarios.schema import Scenario
 from matching.scenarios.usage import institution_usage
 from matching.status import status_table
@@ -80,6 +80,8 @@ class ScenarioRun:
     params: MatchParameters
     result: MatchResult
     changes: dict[str, int]
+    #: What the scenario changed, row by row (:func:`~matching.scenarios.apply.change_log`).
+    log: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -106,7 +108,8 @@ def run_scenario(region: Region, scenario: Scenario, base_params: MatchParameter
         problems = verify(new_region, result.proposals, params)
         if problems:
             raise VerificationError(scenario.name, problems)
-    return ScenarioRun(scenario, new_region, params, result, scenario_changes(region, new_region))
+    return ScenarioRun(scenario, new_region, params, result, scenario_changes(region, new_region),
+                       change_log(region, new_region))
 
 
 def run_scenarios(region: Region, scenarios: list[Scenario],
@@ -209,6 +212,29 @@ def write_comparison(comp: Comparison, out: str | Path) -> list[Path]:
         files.append(path)
     files.append(save_png(comparison_figure(comp.summary), out / "whatif_summary.png"))
     return files
+
+
+def write_changes(runs: list[ScenarioRun], out: str | Path) -> Path:
+    """``whatif_changes.csv``: what every scenario changed (Japanese headers, UTF-8 with BOM)."""
+    frames = []
+    for run in runs:
+        log = change_log_ja(run.log if run.log is not None else change_log(run.region, run.region))
+        log.insert(0, "シナリオ", run.scenario.title)
+        frames.append(log)
+    path = Path(out) / "whatif_changes.csv"
+    safecells.to_csv(pd.concat(frames, ignore_index=True), path, index=False, encoding="utf-8-sig")
+    return path
+
+
+def write_by_area(comp: Comparison, areas: pd.DataFrame, out: str | Path) -> Path:
+    """``whatif_by_area.csv``: obligated facilities with all requirements met after the proposals,
+    per 二次医療圏 (rows) and scenario (columns), Japanese headers."""
+    from matching.reports.tables import coverage_by_area
+
+    labels = dict(zip(comp.summary["scenario"], comp.summary["label"], strict=True))
+    path = Path(out) / "whatif_by_area.csv"
+    safecells.to_csv(coverage_by_area(comp.coverage, labels, areas), path, index=False, encoding="utf-8-sig")
+    return path
 
 
 def travel_labels() -> list[str]:

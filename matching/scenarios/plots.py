@@ -47,7 +47,7 @@ def comparison_figure(summary: pd.DataFrame) -> Figure:
     """Bars per scenario: facilities with all requirements met after the proposals,
     obligated and all, and the new agreements needed."""
     with japanese_font():
-        fig = Figure(figsize=(8, 4.2))
+        fig = Figure(figsize=(max(8, 1.6 * len(summary)), 4.8))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
         x = range(len(summary))
@@ -59,7 +59,11 @@ def comparison_figure(summary: pd.DataFrame) -> Figure:
         for k, (a, b) in enumerate(zip(summary["obligated_all_met_after"], summary["all_met_after"], strict=True)):
             ax.annotate(str(a), (k - w / 2, a), ha="center", va="bottom", fontsize=8)
             ax.annotate(str(b), (k + w / 2, b), ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(list(x), list(summary["label"]), fontsize=8)
+        # Long labels wrap; with many scenarios they are also turned so they never overlap.
+        many = len(summary) >= 5
+        ax.set_xticks(list(x), [wrap_label(s, 8 if many else 12) for s in summary["label"]], fontsize=8,
+                      rotation=30 if many else 0, ha="right" if many else "center")
+        ax.set_ylim(0, max(1, summary["all_met_after"].max()) * 1.15)
         ax.set_ylabel("施設数（提案がすべて合意された場合）")
         ax2 = ax.twinx()
         ax2.plot(list(x), summary["new_agreements"], "o--", color=COLORS["agreements"], label="新規協定数")
@@ -89,6 +93,9 @@ def sweep_figure(table: pd.DataFrame, parameter: str) -> Figure:
         ax2 = ax.twinx()
         ax2.plot(v, table["new_agreements"], "^--", color=COLORS["agreements"], label="新規協定数")
         ax2.set_ylabel("新規協定数")
+        # Counts are compared: both axes start at zero, so a change of 3 looks like 3.
+        ax.set_ylim(0, max(1, table["all_met_after"].max()) * 1.1)
+        ax2.set_ylim(0, max(1, table["new_agreements"].max()) * 1.25)
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
         labels = ax.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
         ax.legend(handles, labels, loc="lower right", fontsize=8)
@@ -96,6 +103,12 @@ def sweep_figure(table: pd.DataFrame, parameter: str) -> Figure:
         ax.grid(alpha=0.3)
         fig.tight_layout()
     return fig
+
+
+def wrap_label(text: str, width: int) -> str:
+    """Break a label into lines of at most ``width`` characters (Japanese has no spaces)."""
+    text = str(text)
+    return "\n".join(text[k:k + width] for k in range(0, len(text), width)) or text
 
 
 def parameter_label(path: str) -> str:

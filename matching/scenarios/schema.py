@@ -4,6 +4,7 @@ A scenario is a TOML file.  Every table is optional; an empty file is the base
 case (the region as it is).  Changes are applied in the order listed here (see
 :mod:`matching.scenarios.apply`)::
 
+    extends = "2040.toml"                  # build on another scenario file (optional)
     name = "closure"                       # identifier (default: the file name)
     label = "診療所の閉院"                   # shown in reports (default: name)
     description = "医師の引退で後継者のいない診療所が閉院する"
@@ -27,10 +28,13 @@ case (the region as it is).  Changes are applied in the order listed here (see
     kind = "hospital"
     designations = ["chiiki_houkatsu_ward"]
 
-    [[capacity]]                           # spare capacity: absolute or percent
+    [[capacity]]                           # spare capacity (空き枠), see CapacityChange
     ids = ["I0001"]
     facilities = 5                         # spare capacity in new partner facilities becomes 5
-    residents_percent = 50                 # spare capacity in residents +50 % (blank = unlimited stays)
+    residents_add = 20                     # spare capacity in residents +20 (blank = unlimited stays)
+    [[capacity]]
+    designations = ["zaibyo"]
+    facilities_total_percent = 50          # + 50 % of the total (spare + partners in force)
 
     [[new_institutions]]
     id = "N001"
@@ -144,21 +148,44 @@ class InstitutionSelector(_Model):
 
 
 class CapacityChange(InstitutionSelector):
-    """New spare capacity: absolute (``facilities``, ``residents``) or relative (``*_percent``)."""
+    """A change of spare capacity (空き枠: new partner facilities / residents an institution can
+    still take).  Per unit (``facilities``, ``residents``) give one of:
+
+    * ``facilities = N`` — the spare capacity **becomes** N;
+    * ``facilities_add = N`` — N is **added** to the spare capacity (negative removes; never below 0);
+    * ``facilities_total_percent = P`` — P % of the institution's **total** capacity is added:
+      total = spare + what its agreements in force already use (partner facilities, or their
+      residents), so an institution with no spare capacity but ten partners gets +P % of ten;
+    * ``facilities_percent = P`` — the **spare** capacity is scaled by (1 + P/100): an institution
+      with no spare capacity stays at 0 (use ``*_total_percent`` to grow with the total).
+
+    Results are rounded to the nearest whole number, halves up; blank (unlimited) stays unlimited.
+    What each institution had before and after is written to the run's change log.
+    """
 
     facilities: int | None = Field(default=None, ge=0)
     residents: int | None = Field(default=None, ge=0)
+    facilities_add: int | None = None
+    residents_add: int | None = None
+    facilities_total_percent: float | None = Field(default=None, ge=-100)
+    residents_total_percent: float | None = Field(default=None, ge=-100)
     facilities_percent: float | None = Field(default=None, ge=-100)
     residents_percent: float | None = Field(default=None, ge=-100)
 
     @model_validator(mode="after")
     def _one_per_unit(self):
+        given = []
         for unit in ("facilities", "residents"):
-            if getattr(self, unit) is not None and getattr(self, f"{unit}_percent") is not None:
-                raise ValueError(f"give either {unit} or {unit}_percent, not both")
-        if all(getattr(self, k) is None for k in
-               ("facilities", "residents", "facilities_percent", "residents_percent")):
-            raise ValueError("give facilities, residents, facilities_percent or residents_percent")
+            keys = [k for k in (unit, f"{unit}_add", f"{unit}_total_percent", f"{unit}_percent")
+                    if getattr(self, k) is not None]
+            if len(keys) == 2:
+                raise ValueError(f"give either {keys[0]} or {keys[1]}, not both")
+            if len(keys) > 2:
+                raise ValueError(f"give one of {', '.join(keys)}, not several")
+            given += keys
+        if not given:
+            raise ValueError("give facilities, facilities_add, facilities_total_percent, facilities_percent "
+                             "(or the same for residents)")
         return self
 
 
@@ -221,6 +248,9 @@ class Scenario(_Model):
     new_institutions: list[NewInstitution] = Field(default_factory=list)
     growth: list[Growth] = Field(default_factory=list)
     new_facilities: list[NewFacility] = Field(default_factory=list)
+    #: Another scenario file this one builds on (a path relative to this file): its changes
+    #: come first, then this file's; lists add up, ``parameters`` merge, other keys override.
+    extends: str | None = None
     #: Where the scenario came from (file path), for error messages.
     source: str = Field(default="scenario", exclude=True)
 
@@ -237,7 +267,7 @@ class Scenario(_Model):
             s = cls.model_validate({**data, "source": source})
         except ValidationError as exc:
             raise ScenarioError("\n".join(f"{source}: {_key(e['loc'])}: {_msg(e)}"
-                                          for e in exc.errors())) from None
+                                          + _valid_keys(cls, e) for e in exc.errors())) from None
         if not s.name:
             s.name = Path(source).stem
         if not s.label:
@@ -249,12 +279,67 @@ class Scenario(_Model):
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario TOML file.
+    """Read a scenario TOML file (and the files it ``extends``).
 
     >>> load_scenario("data/demo/scenarios/closure.toml").name    # doctest: +SKIP
     'closure'
     """
-    return Scenario.from_mapping(read_toml(path, ScenarioError), source=str(path))
+    data = _read_extended(Path(path), [])
+    return Scenario.from_mapping(data, source=str(path))
+
+
+#: Keys that are never inherited from the scenario a file extends.
+_OWN_KEYS = ("name", "label", "description")
+
+
+def _read_extended(path: Path, chain: list[Path]) -> dict:
+    data = read_toml(path, ScenarioError)
+    parent = data.get("extends")
+    if not parent:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: extends: give the path of another scenario file (a string)")
+    target = (path.parent / parent).resolve()
+    if target in chain or target == path.resolve():
+        raise ScenarioError(f"{path}: extends: {parent!r} extends this file again (a cycle)")
+    if not target.is_file():
+        raise ScenarioError(f"{path}: extends: no such scenario file {parent!r} (relative to {path.parent})")
+    base = _read_extended(target, [*chain, path.resolve()])
+    merged = {k: v for k, v in base.items() if k not in _OWN_KEYS and k != "extends"}
+    for key, value in data.items():
+        if key == "extends":
+            continue
+        if isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = merged[key] + value
+        elif key == "parameters" and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            from matching.scenarios.apply import _deep_merge
+
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    merged["extends"] = str(parent)
+    return merged
+
+
+def _valid_keys(model: type[BaseModel], error: dict) -> str:
+    """For an unknown key: `` (valid keys: …)`` of the table it appeared in; else ``""``."""
+    if error.get("type") != "extra_forbidden":
+        return ""
+    current = model
+    for part in list(error["loc"])[:-1]:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return ""
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        inner = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if inner is None:
+            return ""
+        current = inner
+    keys = [k for k in current.model_fields if k != "source"]
+    return f" (valid keys: {', '.join(keys)})"
 
 
 def _msg(error: dict) -> str:
