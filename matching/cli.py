@@ -198,10 +198,14 @@ def import_region(
     shisetsu_kijun: list[Path] = typer.Option(..., "--shisetsu-kijun", help="厚生局 届出受理医療機関名簿 xlsx"),
     out: Path = typer.Option(..., help="region folder to write"),
     strict: bool = typer.Option(False, "--strict/--lenient", help="stop on any bad row (default: skip and report)"),
-    municipality: list[str] = typer.Option([], help="extra NAME=CODE for places the kaigo data does not name"),
+    municipality: list[str] = typer.Option([], help="extra NAME=CODE tried before the official list"),
+    areas: Path = typer.Option(None, help="folder with localgovjp-utf8.csv and municipality_to_iryoken2.csv "
+                               "(default: areas/ beside --hospitals)"),
+    boundaries: list[Path] = typer.Option(None, help="N03 GeoJSON municipal boundaries "
+                                          "(default: boundaries/geojson_s0010_N03-21_{pref}_*.json beside --hospitals)"),
 ):
     """Import one prefecture from the MHLW / 厚生局 open data into a region folder."""
-    from matching.importers import ImportValidationError, build_region
+    from matching.importers import ImportInputError, ImportValidationError, build_region
 
     extra = {}
     for item in municipality:
@@ -213,11 +217,11 @@ def import_region(
     try:
         report = build_region(prefecture_code, _csv_files(kaigo, "*.csv"), hospitals,
                               _csv_files(shisetsu_kijun, "*.xlsx"), out, strict=strict,
-                              municipalities=extra or None)
-    except ImportValidationError as exc:
+                              municipalities=extra or None, areas_dir=areas, boundaries=boundaries or None)
+    except (ImportValidationError, ImportInputError) as exc:
         console.print(f"[red]取込みを中止しました（何も書き込んでいません）/ import stopped[/red]\n{exc}")
         raise typer.Exit(2) from None
-    console.print(report.summary())
+    console.print(report.summary_ja(), markup=False)
     console.print(f"written: {out} (+ import_report.json, import_unmatched.csv)")
 
 
