@@ -27,7 +27,12 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from matching.importers.normalise import japanese_key, normalise_address, normalise_name, strip_prefecture
+from matching.importers.normalise import (
+    japanese_key,
+    normalise_address,
+    normalise_name,
+    strip_prefecture,
+)
 
 MIN_SUFFIX_LENGTH = 4
 JOIN_TIERS = ("name", "name_suffix", "address")

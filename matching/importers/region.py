@@ -20,7 +20,12 @@ from matching.boundaries import TOLERANCE_KM, MunicipalBoundaries, place_problem
 from matching.contract import load_region
 from matching.contract.schema import INSTITUTIONS, PARTNERSHIPS
 from matching.importers.hospitals import HOSPITAL_COLUMNS, read_hospitals
-from matching.importers.join import JOIN_TIERS, distance_km, join_to_hospitals, municipality_from_address
+from matching.importers.join import (
+    JOIN_TIERS,
+    distance_km,
+    join_to_hospitals,
+    municipality_from_address,
+)
 from matching.importers.kaigo import parse_kaigo
 from matching.importers.municipalities import OFFICES_FILE, PREFECTURE_CODES, MunicipalTable
 from matching.importers.normalise import nfkc
