@@ -8,7 +8,6 @@ real).  The 施設基準 xlsx is written here with openpyxl, in the real layout.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -426,26 +425,4 @@ def test_cli_import_exits_non_zero_on_wrong_inputs(tmp_path):
 
 # -- the real open data ----------------------------------------------------------------
 
-def test_yamanashi_from_shared_open_data(tmp_path):
-    if not SHARED_OPEN.is_dir():
-        pytest.skip(f"../shared/data/open not present: the real open data is expected at {SHARED_OPEN}")
-    start = time.perf_counter()
-    out = tmp_path / "yamanashi"
-    report = build_region("19", sorted((SHARED_OPEN / "kaigo").glob("*.csv")), SHARED_OPEN / "hospitals",
-                          [SHARED_OPEN / "shisetsu_kijun" / "19_yamanashi.xlsx"], out)
-    region = load_region(out, strict=True)
-    elapsed = time.perf_counter() - start
-
-    assert len(region.facilities) > 90
-    assert report.facilities_by_type["chiiki_tokuyo"] > 40 and report.facilities_by_type["roken"] > 25
-    assert (region.institutions["kind"] == "hospital").sum() > 40
-    assert len(region.institutions) > 500
-    assert report.institutions_by_designation["zaishin"] > 40
-    # Measured on the October 2025 list: 51 of 60 hospitals and 78 of 79 hospitals-data records join.
-    assert report.join["hospital_match_rate"] >= 0.8
-    assert report.join["hospital_records_joined"] >= 75
-    assert report.join["match_rate"] > 0.1
-    assert len(report.unmatched) > 0 and all(i.action for i in report.issues)
-    assert set(region.areas["secondary_area_code"]) == {"1901", "1902", "1903", "1904"}
-    assert facility_status(region)["status"].eq("not_tracked").all()
-    assert elapsed < 15
+# Yamanashi and Nagano from ../shared/data/open: tests/test_prefectures.py (one import per session).
