@@ -140,6 +140,12 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     summ = summary(result)
     (out / "summary.json").write_text(json.dumps(summ, ensure_ascii=False, indent=2), encoding="utf-8")
 
+    unreported = int((~region.facilities["reported"]).sum())
+    if unreported and not params.include_unreported:
+        console.print(
+            f"[yellow]年次報告のない施設が {unreported} 件あります（状況は「集計していない」）。これらは提案の対象外です。"
+            f"対象にするには --include-unreported を付けて実行するか、年次報告（partnerships.csv と"
+            f" facilities.csv の reported=true）を読み込んでください。[/yellow]")
     _print_status("現状（提案前）", status_table(result.status_before, region.areas, by="none"))
     _print_status("提案がすべて合意された場合（提案後）", status_table(result.status_after, region.areas, by="none"))
     s = summ
