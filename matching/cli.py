@@ -112,7 +112,10 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
                                              help="check the proposals with the independent verifier"),
           nearest: int = typer.Option(None, min=1, help="keep the K nearest candidates per facility and role "
                                       "(lengthened where the coverage proof needs it); for national-size runs"),
-          workers: int = typer.Option(None, min=1, help="processes for the components left to the solver")):
+          workers: int = typer.Option(None, min=1, help="processes for the components left to the solver"),
+          unknown_capacity: str = typer.Option(
+              None, "--unknown-capacity", help="institutions with no capacity set: estimate (default), "
+              "unlimited, or N facilities each")):
     """Propose cooperating institutions for facilities with missing roles."""
     import dataclasses
 
@@ -126,6 +129,9 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
         params = MatchParameters.from_toml(config) if config else MatchParameters()
         if include_unreported is not None:
             params = params.model_copy(update={"include_unreported": include_unreported})
+        if unknown_capacity is not None:
+            params = MatchParameters.from_mapping({**params.model_dump(), "unknown_capacity": unknown_capacity},
+                                                  source="--unknown-capacity")
         # No option: chosen by the region's size (options.for_size); flags are for experts.
         options = (dataclasses.replace(NATIONAL, nearest=nearest, workers=workers or NATIONAL.workers)
                    if nearest else SolveOptions(workers=workers) if workers else None)
@@ -155,6 +161,13 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
         f"optimal={s['optimal']}  objective={s['objective']}  gap={s['gap']}  "
         f"components={s['components']}  seconds={s['seconds']}")
     _print_proof(s)
+    load = s.get("facilities_per_institution") or {}
+    if load.get("institutions"):
+        console.print(f"医療機関あたりの施設数（既存の協定＋提案）: 最大 {load['max']}、90パーセンタイル {load['p90']:.1f}"
+                      f"（実態調査の75パーセンタイル 10〜{load['calibration_p75_max']:g}）；"
+                      f"受入枠を推定した医療機関 {load['capacity_estimated']}（--unknown-capacity {load['unknown_capacity']}）")
+        for inst_id, n in list(load["outliers"].items())[:10]:
+            console.print(f"[yellow]注意: {inst_id} は {n} 施設（実態調査の75パーセンタイルを超えています）[/yellow]")
     if verify_result:
         problems = verify(region, out / "proposals.csv", params)
         if problems:

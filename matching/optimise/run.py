@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +22,7 @@ from matching.candidates import (
     sort_candidates,
     travel_provider,
 )
+from matching.capacity import apply_unknown_capacity, facilities_per_institution
 from matching.explain import explain_proposals, explain_unmatched
 from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult
 from matching.optimise.options import SolveOptions, for_size
@@ -101,6 +101,8 @@ class MatchResult:
     settled_facilities: int = 0  # facilities settled by the exact reductions (no solver)
     options: SolveOptions = field(default_factory=SolveOptions)  # how it was computed
     greedy_floor: bool = False   # the greedy assignment was returned (the solver's was worse)
+    #: facilities per institution after the run, against the calibration (matching.capacity).
+    load: dict = field(default_factory=dict)
 
     @property
     def optimal(self) -> bool:
@@ -181,6 +183,9 @@ def match(region: Region, params: MatchParameters | None = None,
         # Facilities without an annual report are matched as if reported (no agreement on file),
         # in the status tables before and after as well.
         region = dataclasses.replace(region, facilities=region.facilities.assign(reported=True))
+    # Blank capacity is not unlimited unless asked for (matching.capacity).
+    region = dataclasses.replace(region, institutions=apply_unknown_capacity(region.institutions,
+                                                                            params.unknown_capacity))
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     before = facility_status(region)
@@ -225,6 +230,11 @@ def match(region: Region, params: MatchParameters | None = None,
     proposals["explanation"] = [notes.get((f, i), "") for f, i in
                                 zip(proposals["facility_id"], proposals["institution_id"], strict=True)]
     uncertain, loc_notes = location_notes(region, proposals, params)
+    estimated = region.institutions["capacity_estimated"].reindex(proposals["institution_id"]).fillna(False)
+    caps = region.institutions["capacity_facilities"].reindex(proposals["institution_id"])
+    loc_notes = pd.Series([f"{n}受入枠は推定値（{int(c)}施設）。" if e else n for n, e, c in
+                           zip(loc_notes.reindex(proposals.index).fillna(""), estimated.to_numpy(), caps.to_numpy(),
+                               strict=True)], index=proposals.index, dtype=object)
     proposals["location_uncertain"] = uncertain.reindex(proposals.index).fillna(False).astype(bool)
     proposals["explanation"] = [f"{n} {e}".strip() if n else e for n, e in
                                 zip(loc_notes.reindex(proposals.index).fillna(""), proposals["explanation"],
@@ -239,9 +249,13 @@ def match(region: Region, params: MatchParameters | None = None,
     unmatched = explain_unmatched(region, before, after, cand, chosen, params, travel, optimal=all(
         s.optimal for s in model.stages[:3]))
     seconds["explain"] = time.perf_counter() - t0
-    return MatchResult(params, before, after, cand, proposals, unmatched, alternatives,
-                       model.stages, model.components, seconds, model.closed_components,
-                       model.settled_facilities, options, model.greedy_floor)
+    result = MatchResult(params, before, after, cand, proposals, unmatched, alternatives,
+                         model.stages, model.components, seconds, model.closed_components,
+                         model.settled_facilities, options, model.greedy_floor)
+    result.load = {**facilities_per_institution(region.partnerships, proposals),
+                   "capacity_estimated": int(region.institutions["capacity_estimated"].sum()),
+                   "unknown_capacity": params.unknown_capacity}
+    return result
 
 
 def summary(result: MatchResult) -> dict:
@@ -277,6 +291,8 @@ def summary(result: MatchResult) -> dict:
         "components": result.components,
         "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
         "parameters": result.params.model_dump(mode="json"),
+        # Facilities per institution after the run against the calibration (matching.capacity).
+        "facilities_per_institution": result.load,
     }
 
 
