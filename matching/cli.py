@@ -135,7 +135,10 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
                                              help="check the proposals with the independent verifier"),
           nearest: int = typer.Option(None, help="keep the K nearest candidates per facility and role (K ≥ 1; "
                                       "lengthened where the coverage proof needs it); for national-size runs"),
-          workers: int = typer.Option(None, help="processes for the components left to the solver (≥ 1)")):
+          workers: int = typer.Option(None, help="processes for the components left to the solver (≥ 1)"),
+          unknown_capacity: str = typer.Option(
+              None, "--unknown-capacity", help="institutions with no capacity set: estimate (default), "
+              "unlimited, or N facilities each")):
     """Propose cooperating institutions for facilities with missing roles."""
     import dataclasses
 
@@ -152,6 +155,8 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
         params = MatchParameters.from_toml(config) if config else MatchParameters()
         if include_unreported is not None:
             params = _override(params, "--include-unreported/--reported-only", include_unreported=include_unreported)
+        if unknown_capacity is not None:
+            params = _override(params, "--unknown-capacity", unknown_capacity=unknown_capacity)
         # No option: chosen by the region's size (options.for_size); flags are for experts.
         options = (dataclasses.replace(NATIONAL, nearest=nearest, workers=workers or NATIONAL.workers)
                    if nearest else SolveOptions(workers=workers) if workers else None)
@@ -166,6 +171,12 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     summ = summary(result)
     (out / "summary.json").write_text(json.dumps(summ, ensure_ascii=False, indent=2), encoding="utf-8")
 
+    unreported = int((~region.facilities["reported"]).sum())
+    if unreported and not params.include_unreported:
+        console.print(
+            f"[yellow]年次報告のない施設が {unreported} 件あります（状況は「集計していない」）。これらは提案の対象外です。"
+            f"対象にするには --include-unreported を付けて実行するか、年次報告（partnerships.csv と"
+            f" facilities.csv の reported=true）を読み込んでください。[/yellow]")
     _print_status("現状（提案前）", status_table(result.status_before, region.areas, by="none"))
     _print_status("提案がすべて合意された場合（提案後）", status_table(result.status_after, region.areas, by="none"))
     s = summ
@@ -178,6 +189,13 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
         f"optimal={s['optimal']}  objective={s['objective']}  gap={s['gap']}  "
         f"components={s['components']}  seconds={s['seconds']}")
     _print_proof(s)
+    load = s.get("facilities_per_institution") or {}
+    if load.get("institutions"):
+        console.print(f"医療機関あたりの施設数（既存の協定＋提案）: 最大 {load['max']}、90パーセンタイル {load['p90']:.1f}"
+                      f"（実態調査の75パーセンタイル 10〜{load['calibration_p75_max']:g}）；"
+                      f"受入枠を推定した医療機関 {load['capacity_estimated']}（--unknown-capacity {load['unknown_capacity']}）")
+        for inst_id, n in list(load["outliers"].items())[:10]:
+            console.print(f"[yellow]注意: {inst_id} は {n} 施設（実態調査の75パーセンタイルを超えています）[/yellow]")
     if verify_result:
         problems = verify(region, out / "proposals.csv", params)
         if problems:
@@ -229,10 +247,14 @@ def import_region(
     shisetsu_kijun: list[Path] = typer.Option(..., "--shisetsu-kijun", help="厚生局 届出受理医療機関名簿 xlsx"),
     out: Path = typer.Option(..., help="region folder to write"),
     strict: bool = typer.Option(False, "--strict/--lenient", help="stop on any bad row (default: skip and report)"),
-    municipality: list[str] = typer.Option([], help="extra NAME=CODE for places the kaigo data does not name"),
+    municipality: list[str] = typer.Option([], help="extra NAME=CODE tried before the official list"),
+    areas: Path = typer.Option(None, help="folder with localgovjp-utf8.csv and municipality_to_iryoken2.csv "
+                               "(default: areas/ beside --hospitals)"),
+    boundaries: list[Path] = typer.Option(None, help="N03 GeoJSON municipal boundaries "
+                                          "(default: boundaries/geojson_s0010_N03-21_{pref}_*.json beside --hospitals)"),
 ):
     """Import one prefecture from the MHLW / 厚生局 open data into a region folder."""
-    from matching.importers import ImportValidationError, build_region
+    from matching.importers import ImportInputError, ImportValidationError, build_region
 
     extra = {}
     for item in municipality:
@@ -244,11 +266,11 @@ def import_region(
     try:
         report = build_region(prefecture_code, _csv_files(kaigo, "*.csv"), hospitals,
                               _csv_files(shisetsu_kijun, "*.xlsx"), out, strict=strict,
-                              municipalities=extra or None)
-    except ImportValidationError as exc:
+                              municipalities=extra or None, areas_dir=areas, boundaries=boundaries or None)
+    except (ImportValidationError, ImportInputError) as exc:
         console.print(f"[red]取込みを中止しました（何も書き込んでいません）/ import stopped[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
-    console.print(report.summary())
+    console.print(report.summary_ja(), markup=False)
     console.print(f"written: {out} (+ import_report.json, import_unmatched.csv)")
 
 

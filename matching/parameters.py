@@ -79,6 +79,9 @@ class MatchParameters(BaseModel):
     #: travel cost of pairs that cross it (only breaks ties after the first three goals).
     prefer_same: Literal["municipality", "secondary_area"] | None = None
     preference_minutes: float = Field(default=15.0, ge=0)
+    #: Institutions with no capacity set: ``estimate`` (by kind, designation and beds, calibrated
+    #: on DOMAIN.md, see matching.capacity), ``unlimited``, or this many facilities each.
+    unknown_capacity: Literal["estimate", "unlimited"] | int = "estimate"
     #: Solver effort per model stage (CP-SAT deterministic time units ≈ seconds).
     stage_time_limit: float = Field(default=20.0, gt=0)
 
@@ -93,6 +96,15 @@ class MatchParameters(BaseModel):
             patch = lim.model_dump() if isinstance(lim, RoleLimit) else dict(lim)
             merged[key] = {**merged[key], **patch}
         return merged
+
+    @field_validator("unknown_capacity", mode="before")
+    @classmethod
+    def _capacity_mode(cls, value):
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, int) and value < 0:
+            raise ValueError("unknown_capacity must be estimate, unlimited or a number >= 0")
+        return value
 
     @field_validator("facility_types")
     @classmethod

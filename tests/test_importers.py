@@ -8,7 +8,6 @@ real).  The 施設基準 xlsx is written here with openpyxl, in the real layout.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -269,14 +268,16 @@ def test_build_region_fixture(tmp_path):
     assert inst.loc["1910100001", ["location_approximate", "lat"]].tolist() == ["false", "35.6610000"]
     assert inst.loc["1910100001", "designations"] == "chiiki_houkatsu_ward;koho_shien"
     assert inst.loc["1910100001", "beds"] == "350"
-    # Unjoined clinic: at the centroid of 甲府市's care facilities, flagged.
-    assert inst.loc["1910100005", "location_approximate"] == "true"
-    fac = region.facilities
-    kofu = fac[fac["municipality_code"] == "19201"]
-    assert float(inst.loc["1910100005", "lat"]) == pytest.approx(kofu["lat"].mean())
-    # A hospitals-data record without a filing: a hospital, 在宅療養支援 → zaibyo, at a centroid.
-    assert inst.loc["R7-1902-14", ["kind", "designations", "designation_source", "location_approximate"]].tolist() \
-        == ["hospital", "zaibyo", "病床機能報告", "true"]
+    assert inst.loc["1910100001", ["location_source", "location_radius_km"]].tolist() == ["joined", "0.1"]
+    # Unjoined clinic: at 甲府市's office (the official list), flagged, with an uncertainty radius.
+    assert inst.loc["1910100005", ["location_approximate", "location_source"]].tolist() == ["true", "office"]
+    assert (float(inst.loc["1910100005", "lat"]), float(inst.loc["1910100005", "lon"])) == pytest.approx(
+        (35.66222222, 138.5683333))
+    assert float(inst.loc["1910100005", "location_radius_km"]) > 0
+    # A hospitals-data record without a filing: a hospital, 在宅療養支援 → zaibyo, at its office.
+    assert inst.loc["R7-1902-14", ["kind", "designations", "designation_source", "location_source"]].tolist() \
+        == ["hospital", "zaibyo", "病床機能報告", "office"]
+    assert (region.facilities["location_source"] == "source").all()
     # Unknown facts stay unknown.
     for column in ("consult_24h", "visit_24h", "admit", "accepting", "capacity_facilities", "capacity_residents"):
         assert (inst[column] == "").all(), column
@@ -284,17 +285,18 @@ def test_build_region_fixture(tmp_path):
     assert bool(region.institutions.loc["1910100002", "admit"]) is True
     assert bool(region.institutions.loc["1910100004", "admit"]) is False
 
-    # Areas: 甲斐市 has two records in 1901 and one in 1902 → 1901; 昭和町 has none → nearest.
+    # Areas from the official table, never inferred from where hospitals are.
     areas = region.areas
     assert areas.loc["19210", "secondary_area_code"] == "1901"
-    assert areas.loc["19384", "secondary_area_code"] == "1901"
-    assert report.secondary_areas == {"19201": "majority", "19210": "majority", "19384": "nearest"}
+    assert areas.loc["19384", ["municipality_name", "secondary_area_code"]].tolist() == ["昭和町", "1901"]
+    assert report.secondary_areas == {"19201": "official", "19210": "official", "19384": "official"}
 
     # Nothing silently dropped: skipped rows and unmatched records are in the report files.
     assert len(region.partnerships) == 0
     assert (out / "partnerships.csv").read_text().strip() == "facility_id,institution_id,roles"
     unmatched = pd.read_csv(out / "import_unmatched.csv", dtype=str)
     assert {"たなか整形外科", "テスト村立病院", "座標なし", "未知のサービス", "すずき内科医院"} <= set(unmatched["name"])
+    assert "南都留郡テスト村" in " ".join(unmatched["problem"].astype(str))
     data = json.loads((out / "import_report.json").read_text(encoding="utf-8"))
     assert data["issue_counts"]["error"] == len(report.skipped) == 6
     assert facility_status(region)["status"].eq("not_tracked").all()
@@ -315,33 +317,112 @@ def test_build_region_strict_is_all_or_nothing(tmp_path):
         text = (HOSPITALS / name).read_text(encoding="utf-8")
         (hospitals / name).write_text("\n".join(line for line in text.splitlines() if "テスト村" not in line) + "\n",
                                       encoding="utf-8")
-    report = build_region("19", CLEAN_KAIGO, hospitals, [clean], out, strict=True)
+    report = build_region("19", CLEAN_KAIGO, hospitals, [clean], out, strict=True, areas_dir=FIXTURES / "areas")
     assert not report.skipped
     load_region(out, strict=True)
 
 
+def test_municipalities_by_longest_official_name():
+    from matching.importers.municipalities import MunicipalTable
+
+    table = MunicipalTable(pd.DataFrame({
+        "code": ["20201", "20202", "20210", "20324", "20219", "19422", "20386"],
+        "name": ["長野市", "松本市", "駒ヶ根市", "立科町", "東御市", "道志村", "南木曽町"],
+        "prefecture": ["長野県"] * 5 + ["山梨県", "長野県"],
+        "lat": [36.6] * 7, "lon": [138.2] * 7}))
+    # A town whose name contains 県 keeps its municipality (the old pattern ate 長野市県 as a prefecture).
+    assert table.code_of_address("長野市県町５９３") == "20201"
+    assert table.code_of_address("長野県松本市県３丁目") == "20202"
+    assert table.code_of_address("東御市県２８１") == "20219"
+    # 駒ケ根 and 駒ヶ根 are one city; a 郡 is skipped only when a municipality follows it.
+    assert table.code_of_address("駒ケ根市赤穂３２３０") == table.code_of_address("駒ヶ根市赤穂") == "20210"
+    assert table.code_of_address("北佐久郡立科町芦田") == "20324"
+    assert table.code_of_address("南都留郡道志村１", "19") == "19422"
+    assert table.code_of_address("南都留郡道志村１", "20") is None
+    assert table.code_of_address("テスト村１") is None
+
+
+def test_japanese_normalisation_variants():
+    from matching.importers.normalise import japanese_key
+
+    assert normalise_name("駒ヶ根市立病院") == normalise_name("駒ケ根市立病院") == normalise_name("駒ヵ根市立病院")
+    assert normalise_name("塩之沢医院") == normalise_name("塩ノ沢医院")
+    assert normalise_name("髙橋医院") == normalise_name("高橋医院")
+    assert normalise_name("渡邉クリニック") == normalise_name("渡辺クリニック")
+    assert normalise_name("メディカル　センター") == normalise_name("メディカルセンター")
+    assert normalise_name("ｸﾘﾆｯｸ") == normalise_name("クリニック")
+    assert normalise_address("長野県長野市県町５９３") == "長野市県町593"
+    assert normalise_address("甲府市湯村３－１‐８") == normalise_address("甲府市湯村3ー1−8") == "甲府市湯村3-1-8"
+    assert japanese_key("サ－ビス") == "サービス"
+
+
+def _kaigo_csv(path: Path, rows: list[tuple[str, str, str, float, float]]) -> Path:
+    header = (KAIGO / "jigyosho_520.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    cols = header.split(",")
+    lines = [header]
+    for i, (code, muni, name, lat, lon) in enumerate(rows, start=1):
+        values = dict.fromkeys(cols, "")
+        values.update({"都道府県コード又は市町村コード": code, "市区町村名": muni, "事業所名": name,
+                       "サービスの種類": "介護老人保健施設", "住所": muni + "1", "緯度": str(lat), "経度": str(lon),
+                       "事業所番号": f"19500009{i:02d}", "No": str(i)})
+        lines.append(",".join(values[c] for c in cols))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    return path
+
+
+def test_point_outside_its_municipality_moves_to_the_office(tmp_path):
+    kaigo = _kaigo_csv(tmp_path / "jigyosho_520.csv", [
+        ("192015", "甲府市", "甲府の老健", 35.67, 138.57),
+        ("192104", "甲斐市", "東京にある甲斐市の老健", 35.69, 139.75),   # Tokyo: 110 km off
+    ])
+    out = tmp_path / "region"
+    report = build_region("19", [kaigo], HOSPITALS, [write_xlsx(tmp_path / "19.xlsx", FILINGS[:3])], out)
+    fac = pd.read_csv(out / "facilities.csv", dtype=str).set_index("name")
+    moved = fac.loc["東京にある甲斐市の老健"]
+    assert moved["location_source"] == "office"
+    assert (float(moved["lat"]), float(moved["lon"])) == pytest.approx((35.66083333, 138.5158333))
+    assert fac.loc["甲府の老健", "location_source"] == "source"
+    assert [i.name for i in report.relocated] == ["東京にある甲斐市の老健"]
+    assert "役場から" in report.relocated[0].problem
+    assert "役場へ移動した位置" in report.summary_ja()
+    unmatched = pd.read_csv(out / "import_unmatched.csv", dtype=str)
+    assert "relocated" in set(unmatched["severity"])
+
+
+def test_wrong_inputs_stop_the_import_with_a_japanese_message(tmp_path):
+    from matching.importers import ImportInputError
+
+    xlsx = write_xlsx(tmp_path / "19.xlsx")
+    with pytest.raises(ImportInputError, match="都道府県コード '99' は存在しません"):
+        build_region("99", CLEAN_KAIGO, HOSPITALS, [xlsx], tmp_path / "a")
+    # Another prefecture's 施設基準 list (every address in 長野県).
+    nagano = write_xlsx(tmp_path / "20.xlsx", [("0200001", "昭和伊南総合病院", "駒ケ根市赤穂３２３０", "一般　300",
+                                                [("在宅療養後方支援病院", "在後病")])])
+    with pytest.raises(ImportInputError, match="山梨県（19）のものではありません.*長野県"):
+        build_region("19", CLEAN_KAIGO, HOSPITALS, [nagano], tmp_path / "b")
+    # No facility of the prefecture in the kaigo files.
+    with pytest.raises(ImportInputError, match="施設が1件もありません"):
+        build_region("20", CLEAN_KAIGO, HOSPITALS, [nagano], tmp_path / "c")
+    assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def test_cli_import_exits_non_zero_on_wrong_inputs(tmp_path):
+    from typer.testing import CliRunner
+
+    from matching.cli import app
+
+    xlsx = write_xlsx(tmp_path / "19.xlsx")
+    r = CliRunner().invoke(app, ["import", "region", "99", "--kaigo", str(KAIGO / "jigyosho_520.csv"),
+                                 "--hospitals", str(HOSPITALS), "--shisetsu-kijun", str(xlsx),
+                                 "--out", str(tmp_path / "out")])
+    assert r.exit_code == 2 and "都道府県コード" in r.output
+    r = CliRunner().invoke(app, ["import", "region", "19", "--kaigo", str(KAIGO / "jigyosho_520.csv"),
+                                 "--hospitals", str(HOSPITALS), "--shisetsu-kijun", str(xlsx),
+                                 "--out", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert "突合率" in r.output and "医療機関の位置" in r.output
+
+
 # -- the real open data ----------------------------------------------------------------
 
-def test_yamanashi_from_shared_open_data(tmp_path):
-    if not SHARED_OPEN.is_dir():
-        pytest.skip(f"../shared/data/open not present: the real open data is expected at {SHARED_OPEN}")
-    start = time.perf_counter()
-    out = tmp_path / "yamanashi"
-    report = build_region("19", sorted((SHARED_OPEN / "kaigo").glob("*.csv")), SHARED_OPEN / "hospitals",
-                          [SHARED_OPEN / "shisetsu_kijun" / "19_yamanashi.xlsx"], out)
-    region = load_region(out, strict=True)
-    elapsed = time.perf_counter() - start
-
-    assert len(region.facilities) > 90
-    assert report.facilities_by_type["chiiki_tokuyo"] > 40 and report.facilities_by_type["roken"] > 25
-    assert (region.institutions["kind"] == "hospital").sum() > 40
-    assert len(region.institutions) > 500
-    assert report.institutions_by_designation["zaishin"] > 40
-    # Measured on the October 2025 list: 51 of 60 hospitals and 78 of 79 hospitals-data records join.
-    assert report.join["hospital_match_rate"] >= 0.8
-    assert report.join["hospital_records_joined"] >= 75
-    assert report.join["match_rate"] > 0.1
-    assert len(report.unmatched) > 0 and all(i.action for i in report.issues)
-    assert set(region.areas["secondary_area_code"]) == {"1901", "1902", "1903", "1904"}
-    assert facility_status(region)["status"].eq("not_tracked").all()
-    assert elapsed < 15
+# Yamanashi and Nagano from ../shared/data/open: tests/test_prefectures.py (one import per session).

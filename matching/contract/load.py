@@ -267,9 +267,13 @@ def _build(t: dict[str, pd.DataFrame], folder: Path, skipped: list[RowError]) ->
         derived = pd.Series([role in d for d in defaults], index=inst.index, dtype="boolean")
         column = role_column(role)
         inst[column] = inst[column].fillna(derived).astype(bool)
-    for spec_col in schema.INSTITUTIONS.columns:
-        if not spec_col.required and spec_col.name not in inst.columns:
-            inst[spec_col.name] = pd.Series(pd.NA, index=inst.index, dtype="Int64")
+    for spec, table in ((schema.INSTITUTIONS, inst), (schema.FACILITIES, fac)):
+        for spec_col in spec.columns:  # optional columns a file leaves out: blank
+            if not spec_col.required and spec_col.name not in table.columns:
+                blank_text = spec_col.type.kind == "text"
+                table[spec_col.name] = pd.Series("" if blank_text else pd.NA, index=table.index,
+                                                 dtype=object if blank_text else
+                                                 "Float64" if spec_col.type.kind == "float" else "Int64")
 
     part = t["partnerships.csv"].drop(columns="_line").reset_index(drop=True)
     part["roles"] = c.map_distinct(part["roles"], lambda rs: frozenset(Role(r) for r in rs))

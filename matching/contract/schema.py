@@ -77,6 +77,26 @@ COUNT_MAX = 100_000
 RESIDENTS_MAX = 10_000_000
 
 _ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+
+#: Where a record's point comes from (``location_source``), with the Japanese wording outputs use.
+LOCATION_SOURCES: dict[str, str] = {
+    "source": "元データの座標",
+    "joined": "突合した記録の座標",
+    "office": "市区町村役場で近似",
+    "other": "その他（ジオコーディング等）",
+}
+
+
+def _location_columns(what: str) -> tuple[Column, ...]:
+    return (
+        Column("location_source", c.text(required=False, max_length=16),
+               f"where the {what}'s point comes from: " + ", ".join(
+                   f"{k} ({v})" for k, v in LOCATION_SOURCES.items()) + " (blank = source)",
+               required=False, label_ja="位置の出典", default=""),
+        Column("location_radius_km", c.number(integer=False, minimum=0, maximum=1000, required=False),
+               "uncertainty radius of the point in km (blank = exact enough)", required=False,
+               label_ja="位置の誤差半径（km）"),
+    )
 _MUNICIPALITY = "areas.csv.municipality_code"
 
 AREAS = FileSpec(
@@ -108,7 +128,7 @@ FACILITIES = FileSpec(
                "定員; blank or 0 = unknown (the type's default is used in matching)", label_ja="入所者数"),
         Column("reported", c.boolean(), "false = no annual report on file (status 集計していない)",
                label_ja="年次報告", default=True),
-    ),
+    ) + _location_columns("facility"),
     doc="Elderly-care facilities (高齢者施設等).",
 )
 
@@ -163,7 +183,7 @@ INSTITUTIONS = FileSpec(
         Column("capacity_residents", c.number(integer=True, minimum=0, maximum=RESIDENTS_MAX, required=False),
                "spare capacity in residents of new partner facilities (blank = unlimited)",
                label_ja="受入枠（入所者数）"),
-    ) + _ROLE_CAPS,
+    ) + _ROLE_CAPS + _location_columns("institution"),
     doc="Hospitals and clinics that could be cooperating institutions (協力医療機関).",
 )
 

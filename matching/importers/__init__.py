@@ -6,6 +6,6 @@ prefecture's region folder together.
 """
 
 from matching.importers.region import build_region
-from matching.importers.report import ImportReport, ImportValidationError, Issue
+from matching.importers.report import ImportInputError, ImportReport, ImportValidationError, Issue
 
-__all__ = ["ImportReport", "ImportValidationError", "Issue", "build_region"]
+__all__ = ["ImportInputError", "ImportReport", "ImportValidationError", "Issue", "build_region"]

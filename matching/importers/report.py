@@ -10,6 +10,8 @@ Nothing is dropped silently.  Each parser returns the problems it found as
 * ``unmatched`` — the record was imported, but could not be joined to the
   other publication; it is placed at its municipality's centroid and flagged
   ``location_approximate=true``.
+* ``relocated`` — the record's coordinates lie outside its municipality; it was moved to
+  the municipal office (``location_source=office``).
 * ``info`` — the record was merged or left out on purpose (a duplicate
   事業所番号, a service that is not one of the nine facility types).
 """
@@ -23,7 +25,12 @@ from pathlib import Path
 
 from matching import safecells
 
-SEVERITIES = ("error", "unmatched", "info")
+SEVERITIES = ("error", "relocated", "unmatched", "info")
+
+
+class ImportInputError(ValueError):
+    """The inputs cannot make a region (unknown prefecture, a file of another prefecture, an
+    empty table): raised before anything is written, with a Japanese message for the console."""
 
 
 @dataclass(frozen=True, order=True)
@@ -82,6 +89,8 @@ class ImportReport:
     municipalities: int = 0
     secondary_areas: dict[str, str] = field(default_factory=dict)   # municipality_code → how assigned
     join: dict[str, float | int] = field(default_factory=dict)
+    #: facilities / institutions → location_source → count.
+    locations: dict[str, dict[str, int]] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
 
@@ -93,10 +102,48 @@ class ImportReport:
     def unmatched(self) -> list[Issue]:
         return [i for i in self.issues if i.severity == "unmatched"]
 
+    @property
+    def relocated(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "relocated"]
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["issue_counts"] = {s: sum(i.severity == s for i in self.issues) for s in SEVERITIES}
         return data
+
+    def summary_ja(self, limit: int = 10) -> str:
+        """The console summary in Japanese: counts, join rates, location sources, and the skipped
+        rows and relocated points (the first ``limit`` of each; all of them are in the report files)."""
+        from matching.contract.schema import LOCATION_SOURCES
+
+        j = self.join
+        lines = [f"都道府県 {self.prefecture_code}: 施設 {sum(self.facilities_by_type.values())}、"
+                 f"医療機関 {sum(self.institutions_by_kind.values())}、市区町村 {self.municipalities}",
+                 "施設種別: " + "、".join(f"{k} {v}" for k, v in self.facilities_by_type.items()),
+                 "医療機関: " + "、".join(f"{k} {v}" for k, v in self.institutions_by_kind.items()),
+                 "届出: " + "、".join(f"{k} {v}" for k, v in self.institutions_by_designation.items())]
+        if j:
+            lines.append(
+                f"突合率: 施設基準の医療機関 {j.get('matched', 0)}/{j.get('filing_institutions', 0)}"
+                f"（{100 * float(j.get('match_rate', 0)):.1f}%）、うち病院 {100 * float(j.get('hospital_match_rate', 0)):.1f}%；"
+                f"病床機能報告 {j.get('hospital_records_joined', 0)}/{j.get('hospital_records', 0)} 件が届出と突合；"
+                f"施設基準の届出 {j.get('filings_placed', 0)}/{j.get('filings', 0)} 件を市区町村に配置"
+                f"（{100 * float(j.get('filing_placement_rate', 0)):.1f}%）")
+        for what, label in (("facilities", "施設"), ("institutions", "医療機関")):
+            counts = self.locations.get(what, {})
+            if counts:
+                lines.append(f"{label}の位置: " + "、".join(
+                    f"{LOCATION_SOURCES.get(k, k)} {v}" for k, v in sorted(counts.items())))
+        lines.append(f"読み飛ばし {len(self.skipped)} 件、位置の移動 {len(self.relocated)} 件、"
+                     f"役場で近似 {sum(c.get('office', 0) for c in self.locations.values())} 件、"
+                     f"突合できず {len(self.unmatched)} 件、参考 {sum(i.severity == 'info' for i in self.issues)} 件")
+        for title, items in (("読み飛ばした行", self.skipped), ("役場へ移動した位置", self.relocated)):
+            if items:
+                lines.append(f"{title}:")
+                lines += [f"  {i}" for i in items[:limit]]
+                if len(items) > limit:
+                    lines.append(f"  … ほか {len(items) - limit} 件（import_unmatched.csv に全件）")
+        return "\n".join(lines)
 
     def summary(self) -> str:
         """A few lines for a terminal."""

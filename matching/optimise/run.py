@@ -7,6 +7,8 @@ and records what each step took.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -20,6 +22,7 @@ from matching.candidates import (
     sort_candidates,
     travel_provider,
 )
+from matching.capacity import apply_unknown_capacity, facilities_per_institution
 from matching.explain import explain_proposals, explain_unmatched
 from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult
 from matching.optimise.options import SolveOptions, for_size
@@ -30,7 +33,55 @@ from matching.status import facility_status
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, format_roles
 
 PROPOSAL_COLUMNS = ["facility_id", "institution_id", "roles", "distance_km", "travel_minutes",
-                    "extends_existing", "not_yet_asked", "pinned", "explanation"]
+                    "extends_existing", "not_yet_asked", "pinned", "location_uncertain", "explanation"]
+
+
+def location_notes(region: Region, proposals: pd.DataFrame, params: MatchParameters) -> tuple[pd.Series, pd.Series]:
+    """Per proposal: whether its travel limit holds only for part of the points' uncertainty
+    (``location_uncertain``), and a Japanese note on approximate locations.
+
+    A point at a municipal office (``location_source=office``) may be anywhere within its
+    ``location_radius_km``; the pair is uncertain when the distance plus both radii exceeds the
+    straight-line reach of its tightest role limit (km, or minutes at the travel speed).
+    """
+    from matching.contract.schema import LOCATION_SOURCES
+
+    def col(table: pd.DataFrame, name: str, ids: pd.Series, default):
+        if name not in table.columns:
+            return pd.Series(default, index=ids.index)
+        return table[name].reindex(ids.to_numpy()).set_axis(ids.index)
+
+    if proposals.empty:
+        return pd.Series(dtype=bool), pd.Series(dtype=object)
+    fi, ii = proposals["facility_id"], proposals["institution_id"]
+    f_src, i_src = col(region.facilities, "location_source", fi, ""), col(region.institutions, "location_source", ii, "")
+    f_rad = pd.to_numeric(col(region.facilities, "location_radius_km", fi, 0.0), errors="coerce").fillna(0.0)
+    i_rad = pd.to_numeric(col(region.institutions, "location_radius_km", ii, 0.0), errors="coerce").fillna(0.0)
+    approx_f, approx_i = f_src.fillna("").eq("office"), i_src.fillna("").eq("office")
+    speed = params.travel.speed_kmh / params.travel.circuity
+
+    def reach(roles: str) -> float:
+        km = []
+        for role, lim in params.limits.items():
+            if role.mark in roles or role.value in roles:
+                km.append(min(lim.km or math.inf, lim.minutes / 60 * speed))
+        return min(km) if km else math.inf
+
+    limit = proposals["roles"].map(reach)
+    extra = f_rad.where(approx_f, 0.0) + i_rad.where(approx_i, 0.0)
+    uncertain = (proposals["distance_km"] + extra > limit) & (approx_f | approx_i)
+    notes = []
+    for af, ai, rf, ri, unc in zip(approx_f, approx_i, f_rad, i_rad, uncertain, strict=True):
+        parts = []
+        if ai:
+            parts.append(f"医療機関の位置は{LOCATION_SOURCES['office']}（誤差 約{ri:g} km）")
+        if af:
+            parts.append(f"施設の位置は{LOCATION_SOURCES['office']}（誤差 約{rf:g} km）")
+        if unc:
+            parts.append("距離の条件を満たすかは位置の確認が必要")
+        notes.append("、".join(parts) + ("。" if parts else ""))
+    return uncertain.astype(bool), pd.Series(notes, index=proposals.index)
+
 
 
 @dataclass
@@ -51,6 +102,8 @@ class MatchResult:
     settled_facilities: int = 0  # facilities settled by the exact reductions (no solver)
     options: SolveOptions = field(default_factory=SolveOptions)  # how it was computed
     greedy_floor: bool = False   # the greedy assignment was returned (the solver's was worse)
+    #: facilities per institution after the run, against the calibration (matching.capacity).
+    load: dict = field(default_factory=dict)
 
     @property
     def optimal(self) -> bool:
@@ -128,6 +181,13 @@ def match(region: Region, params: MatchParameters | None = None,
     (True, 152)
     """
     params = params or MatchParameters()
+    if params.include_unreported and not region.facilities["reported"].all():
+        # Facilities without an annual report are matched as if reported (no agreement on file),
+        # in the status tables before and after as well.
+        region = dataclasses.replace(region, facilities=region.facilities.assign(reported=True))
+    # Blank capacity is not unlimited unless asked for (matching.capacity).
+    region = dataclasses.replace(region, institutions=apply_unknown_capacity(region.institutions,
+                                                                            params.unknown_capacity))
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     before = facility_status(region)
@@ -171,6 +231,16 @@ def match(region: Region, params: MatchParameters | None = None,
     alternatives, notes = explain_proposals(region, cand, chosen, proposals)
     proposals["explanation"] = [notes.get((f, i), "") for f, i in
                                 zip(proposals["facility_id"], proposals["institution_id"], strict=True)]
+    uncertain, loc_notes = location_notes(region, proposals, params)
+    estimated = region.institutions["capacity_estimated"].reindex(proposals["institution_id"]).fillna(False)
+    caps = region.institutions["capacity_facilities"].reindex(proposals["institution_id"])
+    loc_notes = pd.Series([f"{n}受入枠は推定値（{int(c)}施設）。" if e else n for n, e, c in
+                           zip(loc_notes.reindex(proposals.index).fillna(""), estimated.to_numpy(), caps.to_numpy(),
+                               strict=True)], index=proposals.index, dtype=object)
+    proposals["location_uncertain"] = uncertain.reindex(proposals.index).fillna(False).astype(bool)
+    proposals["explanation"] = [f"{n} {e}".strip() if n else e for n, e in
+                                zip(loc_notes.reindex(proposals.index).fillna(""), proposals["explanation"],
+                                    strict=True)]
     proposals = proposals[PROPOSAL_COLUMNS]
     agreed = pd.concat([region.partnerships[["facility_id", "institution_id", "roles"]],
                         chosen.assign(roles=chosen["role"].map({r.value: frozenset({r}) for r in ROLE_ORDER}))
@@ -181,9 +251,13 @@ def match(region: Region, params: MatchParameters | None = None,
     unmatched = explain_unmatched(region, before, after, cand, chosen, params, travel, optimal=all(
         s.optimal for s in model.stages[:3]))
     seconds["explain"] = time.perf_counter() - t0
-    return MatchResult(params, before, after, cand, proposals, unmatched, alternatives,
-                       model.stages, model.components, seconds, model.closed_components,
-                       model.settled_facilities, options, model.greedy_floor)
+    result = MatchResult(params, before, after, cand, proposals, unmatched, alternatives,
+                         model.stages, model.components, seconds, model.closed_components,
+                         model.settled_facilities, options, model.greedy_floor)
+    result.load = {**facilities_per_institution(region.partnerships, proposals),
+                   "capacity_estimated": int(region.institutions["capacity_estimated"].sum()),
+                   "unknown_capacity": params.unknown_capacity}
+    return result
 
 
 def summary(result: MatchResult) -> dict:
@@ -219,6 +293,8 @@ def summary(result: MatchResult) -> dict:
         "components": result.components,
         "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
         "parameters": result.params.model_dump(mode="json"),
+        # Facilities per institution after the run against the calibration (matching.capacity).
+        "facilities_per_institution": result.load,
     }
 
 
