@@ -98,6 +98,13 @@ def _location_columns(what: str) -> tuple[Column, ...]:
                label_ja="位置の誤差半径（km）"),
     )
 _MUNICIPALITY = "areas.csv.municipality_code"
+#: Where a facility or an institution is: its municipality and point.
+_PLACE = (
+    Column("municipality_code", c.digits(5), "municipality (must be in areas.csv)", label_ja="市区町村",
+           references=_MUNICIPALITY),
+    Column("lat", c.latitude, "latitude (WGS84)", label_ja="緯度"),
+    Column("lon", c.longitude, "longitude (WGS84)", label_ja="経度"),
+)
 
 AREAS = FileSpec(
     "areas.csv", ("municipality_code",),
@@ -120,10 +127,7 @@ FACILITIES = FileSpec(
         Column("name", c.text(max_length=c.NAME_MAX), "施設名 (at most 200 characters)", label_ja="施設名"),
         Column("facility_type", c.one_of(FACILITY_TYPES, "facility type"),
                "code from the vocabulary table: " + ", ".join(FACILITY_TYPES), label_ja="施設種別", db_length=32),
-        Column("municipality_code", c.digits(5), "municipality (must be in areas.csv)", label_ja="市区町村",
-               references=_MUNICIPALITY),
-        Column("lat", c.latitude, "latitude (WGS84)", label_ja="緯度"),
-        Column("lon", c.longitude, "longitude (WGS84)", label_ja="経度"),
+        *_PLACE,
         Column("residents", c.number(integer=True, minimum=0, maximum=COUNT_MAX, required=False),
                "定員; blank or 0 = unknown (the type's default is used in matching)", label_ja="入所者数"),
         Column("reported", c.boolean(), "false = no annual report on file (status 集計していない)",
@@ -161,10 +165,7 @@ INSTITUTIONS = FileSpec(
                label_ja="医療機関ID", api_pattern=_ID_PATTERN),
         Column("name", c.text(max_length=c.NAME_MAX), "医療機関名 (at most 200 characters)", label_ja="名称"),
         Column("kind", c.one_of(KINDS, "institution kind"), "hospital | clinic", label_ja="種別", db_length=16),
-        Column("municipality_code", c.digits(5), "municipality (must be in areas.csv)", label_ja="市区町村",
-               references=_MUNICIPALITY),
-        Column("lat", c.latitude, "latitude (WGS84)", label_ja="緯度"),
-        Column("lon", c.longitude, "longitude (WGS84)", label_ja="経度"),
+        *_PLACE,
         Column("beds", c.number(integer=True, minimum=0, maximum=COUNT_MAX, required=False),
                "病床数 (blank = unknown)", label_ja="病床数"),
         # Code lists are stored (service, exports) in the order of their choices: alphabetical here.
