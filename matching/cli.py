@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -12,7 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from matching import safecells
+from matching._cli_errors import InputError, fail, install
 from matching.contract import RegionValidationError, load_region
+from matching.outputs import LABELS, Staging, check_out
 from matching.parameters import MatchParameters, ParameterError
 from matching.status import facility_status, japanese_labels, status_table
 from matching.vocabulary import FACILITY_TYPES, STATUS_ORDER, Status
@@ -33,15 +34,28 @@ console = Console(width=120)
 
 
 def _load(region_dir: Path, strict: bool):
+    """The region, or exit 2 with every problem listed on stderr (at most 100 per file)."""
     try:
         region = load_region(region_dir, strict=strict)
     except RegionValidationError as exc:
-        console.print(f"[red]入力データに誤りがあります / invalid region data[/red]\n{exc}")
+        files = [e for e in exc.errors if e.row == 0 and e.ja]
+        if len(exc.errors) == 1 and files:  # a whole file: one line says it
+            fail(files[0].ja, str(files[0]))
+        print(f"エラー: 入力データに誤りがあります（{exc.total} 件）/ invalid region data", file=sys.stderr)
+        for e in exc.errors:
+            print(f"  {e}", file=sys.stderr)
+        for file, n in sorted(exc.omitted.items()):
+            print(f"  {file}: 他 {n} 件 ({n} more not listed)", file=sys.stderr)
         raise typer.Exit(2) from None
+    for note in region.notes:
+        print(f"注: {note}", file=sys.stderr)
     for e in region.skipped:
-        console.print(f"[yellow]skipped[/yellow] {e}")
+        print(f"skipped {e}", file=sys.stderr)
+    for file, n in sorted(region.skipped_omitted.items()):
+        print(f"skipped {file}: 他 {n} 件 ({n} more not listed)", file=sys.stderr)
     if region.skipped:
-        console.print(f"[yellow]{len(region.skipped)} row(s) skipped (lenient mode)[/yellow]")
+        n = len(region.skipped) + sum(region.skipped_omitted.values())
+        print(f"{n} row(s) skipped (lenient mode)", file=sys.stderr)
     return region
 
 
@@ -72,16 +86,20 @@ def _print_status(title: str, table: pd.DataFrame) -> None:
 def status(region_dir: Path, out: Path = typer.Option(None, help="write status CSV files here"),
            strict: bool = typer.Option(True, "--strict/--lenient", help="reject or skip bad rows")):
     """Compliance status of every facility (the four MHLW categories plus 'not designated')."""
+    if out:
+        check_out(out)
     region = _load(region_dir, strict)
     st = facility_status(region)
     table = status_table(st, region.areas, by="none")
     _print_status(f"協力医療機関の定めの状況（{region_dir}）", table)
     if out:
-        out.mkdir(parents=True, exist_ok=True)
-        for level in ("prefecture", "secondary_area", "municipality"):
-            safecells.to_csv(japanese_labels(status_table(st, region.areas, by=level)),
-                             out / f"status_by_{level}.csv", index=False, encoding="utf-8-sig")
-        safecells.to_csv(_facility_csv(st, region), out / "status_facilities.csv", index=False, encoding="utf-8-sig")
+        with Staging(out) as stage:
+            for level in ("prefecture", "secondary_area", "municipality"):
+                safecells.to_csv(japanese_labels(status_table(st, region.areas, by=level)),
+                                 stage / f"status_by_{level}.csv", index=False, encoding="utf-8-sig")
+            safecells.to_csv(_facility_csv(st, region), stage / "status_facilities.csv", index=False,
+                             encoding="utf-8-sig")
+            stage.publish()
         console.print(f"written: {out}/status_by_*.csv, status_facilities.csv")
 
 
@@ -112,7 +130,9 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
                                              help="check the proposals with the independent verifier"),
           nearest: int = typer.Option(None, min=1, help="keep the K nearest candidates per facility and role "
                                       "(lengthened where the coverage proof needs it); for national-size runs"),
-          workers: int = typer.Option(None, min=1, help="processes for the components left to the solver")):
+          workers: int = typer.Option(None, min=1, help="processes for the components left to the solver"),
+          labels: str = typer.Option("en", help="column headers of the CSV and xlsx files: en or ja "
+                                     "(Japanese, from the vocabulary table)")):
     """Propose cooperating institutions for facilities with missing roles."""
     import dataclasses
 
@@ -121,6 +141,10 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     from matching.optimise.run import summary
     from matching.verify import verify
 
+    if labels not in LABELS:
+        raise InputError(f"--labels には {' か '.join(LABELS)} を指定してください（{labels!r}）",
+                         f"--labels must be one of {', '.join(LABELS)}, got {labels!r}")
+    check_out(out)  # before the solve, not after it
     region = _load(region_dir, strict)
     try:
         params = MatchParameters.from_toml(config) if config else MatchParameters()
@@ -133,12 +157,7 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     except ParameterError as exc:
         console.print(f"[red]パラメータの誤り / invalid parameters[/red]\n{exc}")
         raise typer.Exit(2) from None
-    out.mkdir(parents=True, exist_ok=True)
-    safecells.to_csv(result.proposals, out / "proposals.csv", index=False, encoding="utf-8")
-    safecells.to_csv(result.unmatched, out / "unmatched.csv", index=False, encoding="utf-8")
-    safecells.to_csv(result.alternatives, out / "alternatives.csv", index=False, encoding="utf-8")
     summ = summary(result)
-    (out / "summary.json").write_text(json.dumps(summ, ensure_ascii=False, indent=2), encoding="utf-8")
 
     _print_status("現状（提案前）", status_table(result.status_before, region.areas, by="none"))
     _print_status("提案がすべて合意された場合（提案後）", status_table(result.status_after, region.areas, by="none"))
@@ -149,24 +168,40 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
         f"optimal={s['optimal']}  objective={s['objective']}  gap={s['gap']}  "
         f"components={s['components']}  seconds={s['seconds']}")
     _print_proof(s)
-    if verify_result:
-        problems = verify(region, out / "proposals.csv", params)
-        if problems:
-            for p in problems:
-                console.print(f"[red]verifier[/red] {p}")
-            raise typer.Exit(1)
-        console.print("[green]verifier: all constraints hold[/green]")
-    console.print(f"written: {out}/proposals.csv, unmatched.csv, alternatives.csv, summary.json")
+    from matching.outputs import write_atomic_csv, write_match_outputs
+
+    # Written to a temporary folder, verified there, and moved into --out only if it holds.
+    with Staging(out) as stage:
+        written = write_match_outputs(stage.path, region, result, summ, labels)
+        if verify_result:
+            problems = verify(region, stage / "proposals.csv", params)
+            if problems:
+                for p in problems:
+                    print(f"verifier {p}", file=sys.stderr)
+                write_atomic_csv(pd.DataFrame([vars(p) for p in problems]), out / "violations.csv")
+                fail(f"検証で {len(problems)} 件の違反が見つかりました。提案は書き出していません"
+                     f"（違反の一覧: {out / 'violations.csv'}）", "verifier found violations", code=1)
+            console.print("[green]verifier: all constraints hold[/green]")
+        stage.publish(stale=("violations.csv",))
+    console.print(f"written: {out}/{', '.join(written)}")
 
 
 @app.command("verify")
-def verify_cmd(region_dir: Path, proposals: Path, config: Path = typer.Option(None)):
+def verify_cmd(region_dir: Path, proposals: Path = typer.Argument(..., help="proposals.csv (UTF-8 or "
+                                                                       "Shift_JIS) or .xlsx[#sheet]"),
+               config: Path = typer.Option(None)):
     """Check a proposals.csv against a region and the run parameters."""
-    from matching.verify import verify
+    from matching.verify import read_proposals, verify
 
     region = _load(region_dir, True)
-    params = MatchParameters.from_toml(config) if config else MatchParameters()
-    problems = verify(region, proposals, params)
+    try:
+        params = MatchParameters.from_toml(config) if config else MatchParameters()
+    except ParameterError as exc:
+        fail("パラメータの誤り / invalid parameters", str(exc))
+    table, how = read_proposals(proposals)
+    if how.encoding not in ("UTF-8", "UTF-8 (BOM)"):
+        print(f"注: {how.described} として読みました", file=sys.stderr)
+    problems = verify(region, table, params)
     for p in problems:
         console.print(f"[red]{p}[/red]")
     if problems:
@@ -390,6 +425,8 @@ def report(
 
 # ==== end of issue 6 block ====
 
+
+install(app)  # every command: no traceback, a Japanese line on stderr, exit 2 (input) or 1 (bug)
 
 if __name__ == "__main__":
     app()
