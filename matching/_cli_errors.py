@@ -93,7 +93,7 @@ def guard(fn):
     @functools.wraps(fn)
     def command(*args, **kwargs):
         global _verbose
-        _verbose = _verbose or bool(kwargs.get("verbose") if own else kwargs.pop("verbose", False))
+        _verbose = bool(kwargs.get("verbose") if own else kwargs.pop("verbose", False))
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, SystemExit):

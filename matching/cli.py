@@ -238,6 +238,10 @@ def import_region(
     """Import one prefecture from the MHLW / 厚生局 open data into a region folder."""
     from matching.importers import ImportValidationError, build_region
 
+    check_out(out)
+    for p in [*kaigo, *shisetsu_kijun, *([hospitals] if hospitals else [])]:
+        if not p.exists():
+            fail(f"ファイルまたはフォルダが見つかりません: {p}", f"not found: {p}")
     extra = {}
     for item in municipality:
         name, _, code = item.partition("=")
@@ -308,14 +312,15 @@ def whatif(
     if not scenario_files and not sweep_spec:
         console.print("[red]give scenario files, --sweep, or both[/red]")
         raise typer.Exit(2)
+    check_out(out)
     region, params, scenarios = _whatif_inputs(region_dir, strict, config, scenario_files)
-    out.mkdir(parents=True, exist_ok=True)
+    stage = Staging(out)  # moved into --out when every run passed the verifier
     try:
         if sweep_spec:
             path, values = parse_sweep(sweep_spec)
             table = sweep(region, path, values, scenarios[0] if scenarios else None, params)
-            safecells.to_csv(table, out / "sweep.csv", index=False, encoding="utf-8-sig")
-            save_png(sweep_figure(table, path), out / "sweep.png")
+            safecells.to_csv(table, stage / "sweep.csv", index=False, encoding="utf-8-sig")
+            save_png(sweep_figure(table, path), stage / "sweep.png")
             shown = table.drop(columns=["parameter"]).rename(columns={**SWEEP_SHORT_JA, "value": path})
             _print_frame(f"感度分析：{path}" + (f"（{scenarios[0].title}）" if scenarios else ""),
                          shown.map(lambda v: ("はい" if v else "いいえ") if isinstance(v, bool) else v))
@@ -326,10 +331,10 @@ def whatif(
         if scenarios and not (sweep_spec and len(scenarios) == 1):
             runs = run_scenarios(region, scenarios, params)
             comp = compare(runs)
-            write_comparison(comp, out)
+            write_comparison(comp, stage.path)
             from matching.reports import write_workbook
 
-            write_workbook(out / "whatif.xlsx", runs[0].region, runs[0].result, runs=runs)
+            write_workbook(stage / "whatif.xlsx", runs[0].region, runs[0].result, runs=runs)
             from matching.reports.tables import comparison_table
 
             _print_frame("シナリオ比較（提案がすべて合意された場合）", comparison_table(comp.summary))
@@ -339,6 +344,10 @@ def whatif(
             raise
         console.print(f"[red]シナリオまたはパラメータの誤り / invalid scenario or parameters[/red]\n{exc}")
         raise typer.Exit(2) from None
+    else:
+        stage.publish()
+    finally:
+        stage.__exit__()
 
 
 @app.command()
@@ -357,6 +366,7 @@ def critical(
     from matching.scenarios.capacity import capacity_plan
     from matching.scenarios.criticality import criticality
 
+    check_out(out)
     region, params, _ = _whatif_inputs(region_dir, strict, config, [])
     modes = {"stop-accepting": "stop_accepting", "withdraw": "withdraw"}
     if mode not in modes:
@@ -365,10 +375,11 @@ def critical(
     base = run_match(region, params)
     table = criticality(region, params, base, mode=modes[mode])
     plan = capacity_plan(region, params)
-    out.mkdir(parents=True, exist_ok=True)
-    safecells.to_csv(table, out / "criticality.csv", index=False, encoding="utf-8-sig")
-    safecells.to_csv(plan.increases, out / "capacity_plan.csv", index=False, encoding="utf-8-sig")
-    safecells.to_csv(plan.blocked, out / "capacity_blocked.csv", index=False, encoding="utf-8-sig")
+    with Staging(out) as stage:
+        safecells.to_csv(table, stage / "criticality.csv", index=False, encoding="utf-8-sig")
+        safecells.to_csv(plan.increases, stage / "capacity_plan.csv", index=False, encoding="utf-8-sig")
+        safecells.to_csv(plan.blocked, stage / "capacity_blocked.csv", index=False, encoding="utf-8-sig")
+        stage.publish()
     what = "新規受入れを止めた場合" if mode == "stop-accepting" else "協力をやめた場合（既存協定も解消）"
     shown = criticality_table(table.head(top), region.areas).drop(columns=["全要件充足を失う施設", "医療機関ID"])
     _print_frame(f"重要な医療機関：{what}に全要件充足を失う施設数（上位{top}）", shown)
@@ -401,6 +412,7 @@ def report(
     from matching.scenarios import Scenario
     from matching.scenarios.compare import run_scenario, run_scenarios
 
+    check_out(out)
     region, params, scenarios = _whatif_inputs(region_dir, strict, config, scenario)
     base_scenario = Scenario.from_mapping({"label": "現状", "description": "年次報告に基づく現状のまま"},
                                           source="base")
@@ -417,10 +429,12 @@ def report(
 
         crit = criticality(base_run.region, base_run.params, base_run.result)
         plan = capacity_plan(base_run.region, base_run.params)
-    out.mkdir(parents=True, exist_ok=True)
-    write_workbook(out / "report.xlsx", base_run.region, base_run.result, runs=runs or None,
-                   criticality=crit, capacity_plan=plan)
-    write_html(out / "report.html", base_run.region, base_run.result, runs=runs or None, criticality=crit)
+    with Staging(out) as stage:
+        write_workbook(stage / "report.xlsx", base_run.region, base_run.result, runs=runs or None,
+                       criticality=crit, capacity_plan=plan)
+        write_html(stage / "report.html", base_run.region, base_run.result, runs=runs or None,
+                   criticality=crit)
+        stage.publish()
     console.print(f"written: {out}/report.xlsx, report.html")
 
 # ==== end of issue 6 block ====

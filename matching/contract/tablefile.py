@@ -158,10 +158,26 @@ def _open_csv(file: Path, encoding: str, label: str) -> Table:
 
 
 def _decode_error(file: Path, label: str, line: int, exc: UnicodeDecodeError) -> TableError:
+    line = _first_bad_line(file, exc.encoding) or line
     return TableError(f"{file.name} line {line}: not {label} text ({exc.reason}); save it as UTF-8 "
                       "or Shift_JIS (CP932)",
-                      f"{file.name} の {line} 行目付近が {label} として読めません。文字コードを UTF-8 か "
+                      f"{file.name} の {line} 行目が {label} として読めません。文字コードを UTF-8 か "
                       "Shift_JIS に揃えて保存し直してください")
+
+
+def _first_bad_line(file: Path, encoding: str) -> int | None:
+    """The first line (as an editor counts) that ``encoding`` cannot read; only run on an error.
+
+    In UTF-8 and CP932 a line feed byte is never part of a character, so lines decode alone."""
+    with file.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode(encoding.replace("-sig", ""))
+            except UnicodeDecodeError:
+                return number
+            except LookupError:
+                return None
+    return None
 
 
 def _csv_error(file: Path, line: int, exc: csv.Error) -> TableError:
