@@ -41,9 +41,10 @@ def _load(region_dir: Path, strict: bool):
         files = [e for e in exc.errors if e.row == 0 and e.ja]
         if len(exc.errors) == 1 and files:  # a whole file: one line says it
             fail(files[0].ja, str(files[0]))
-        print(f"エラー: 入力データに誤りがあります（{exc.total} 件）/ invalid region data", file=sys.stderr)
+        stopped = "以上" if any(e.row == 0 and "reading stopped" in e.message for e in exc.errors) else ""
+        print(f"エラー: 入力データに誤りがあります（{exc.total} 件{stopped}）/ invalid region data", file=sys.stderr)
         for e in exc.errors:
-            print(f"  {e}", file=sys.stderr)
+            print(f"  {e.ja or e}", file=sys.stderr)
         for file, n in sorted(exc.omitted.items()):
             print(f"  {file}: 他 {n} 件 ({n} more not listed)", file=sys.stderr)
         raise typer.Exit(2) from None
@@ -55,7 +56,7 @@ def _load(region_dir: Path, strict: bool):
         print(f"skipped {file}: 他 {n} 件 ({n} more not listed)", file=sys.stderr)
     if region.skipped:
         n = len(region.skipped) + sum(region.skipped_omitted.values())
-        print(f"{n} row(s) skipped (lenient mode)", file=sys.stderr)
+        print(f"{n} problem(s): their rows skipped (lenient mode)", file=sys.stderr)
     return region
 
 

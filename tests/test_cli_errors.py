@@ -52,12 +52,13 @@ def _mixed_encoding(f: Path) -> None:
 
 
 FACILITIES_CASES = {
-    "duplicated-header-column": (_dup_header, "more than once"),
-    "unknown-columns-only": (lambda f: f.write_text("foo,bar\n1,2\n", encoding="utf-8"), "required column"),
+    "duplicated-header-column": (_dup_header, "見出しに同じ列名 name が複数あります"),
+    "unknown-columns-only": (lambda f: f.write_text("foo,bar\n1,2\n", encoding="utf-8"),
+                             "facilities.csv に必要な列 facility_id がありません"),
     "empty-file": (lambda f: f.write_bytes(b""), "空のファイル"),
     "header-only": (lambda f: f.write_text(HEADER + "\n", encoding="utf-8"), "facility_id"),
     "binary": (lambda f: f.write_bytes(bytes(range(256)) * 64), "バイナリ"),
-    "junk-text": (_junk(2_000_000), "required column"),
+    "junk-text": (_junk(2_000_000), "必要な列"),
     "junk-rows-under-a-valid-header": (_junk(2_000_000, HEADER), "他"),
     "utf8-then-cp932": (_mixed_encoding, "30002 行目が UTF-8 として読めません"),
     "xls-format": (lambda f: f.write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 600), ".xls"),

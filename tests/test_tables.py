@@ -153,3 +153,20 @@ def test_row_errors_are_listed_up_to_a_limit_per_file(tmp_path):
     region = load_region(folder, strict=False)
     assert len(region.facilities) == len(DEFAULT_FACILITIES)
     assert region.skipped_omitted == {"facilities.csv": 250}
+
+
+def test_strict_reading_stops_on_a_file_of_junk(tmp_path, monkeypatch):
+    import matching.contract.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 150)
+    rows = [facility(f"X{k}", "nope") for k in range(1000)]
+    folder = write_region(tmp_path, facilities=append(DEFAULT_FACILITIES, *rows))
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    stopped = [e for e in exc.value.errors if e.row == 0]
+    assert len(stopped) == 1 and "reading stopped after line 151" in stopped[0].message
+    assert "確認を打ち切りました" in stopped[0].ja
+    # Lenient mode reads every chunk and keeps the good rows.
+    region = load_region(folder, strict=False)
+    assert len(region.facilities) == len(DEFAULT_FACILITIES)
+    assert region.skipped_omitted == {"facilities.csv": 1000 - MAX_LISTED}

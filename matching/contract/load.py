@@ -42,19 +42,20 @@ def load_region(path: str | Path, *, strict: bool = True) -> Region:
         what = "is a file, not a region folder" if folder.exists() else "region folder not found"
         raise RegionValidationError([RowError(str(folder), 0, "", what)])
     notes: list[str] = []
+    log = ErrorLog()
+    fatal: list[RowError] = []
+    tables: dict[str, pd.DataFrame] = {}
     with _gc_paused():
-        raw = {spec.name: _read(folder, spec, notes) for spec in schema.FILES}
-    fatal = [e for _, errs in raw.values() for e in errs]
+        for spec in schema.FILES:
+            df, errs = _read(folder, spec, notes, log, strict)
+            fatal += errs
+            if df is not None:
+                tables[spec.name] = df
     if fatal:
         raise RegionValidationError(fatal)
-
-    log = ErrorLog()
-    tables: dict[str, pd.DataFrame] = {}
-    for spec in schema.FILES:
-        df = raw[spec.name][0]
-        if df is None:
-            continue
-        tables[spec.name] = _parse(df, spec, log, notes)
+    stopped = [e for e in log.listed if e.row == 0]
+    if stopped:  # a file with too many problems was not read to its end: cross-checks would be noise
+        raise RegionValidationError(log.listed, log.omitted)
 
     _cross_checks(tables, log, strict=True)
     if strict and log:
@@ -121,7 +122,14 @@ def _source(folder: Path, spec: schema.FileSpec) -> tuple[Path, str | None] | No
     return None
 
 
-def _read(folder: Path, spec: schema.FileSpec, notes: list[str]) -> tuple[pd.DataFrame | None, list[RowError]]:
+#: Rows read, typed and checked at a time: a file is streamed, and in strict mode reading stops
+#: once a chunk has taken its file past the listed errors (junk is answered after one chunk).
+CHUNK_ROWS = 50_000
+
+
+def _read(folder: Path, spec: schema.FileSpec, notes: list[str], log: ErrorLog,
+          strict: bool) -> tuple[pd.DataFrame | None, list[RowError]]:
+    """The typed table of ``spec`` (row errors in ``log``), or the file-level errors."""
     source = _source(folder, spec)
     if source is None:
         if spec.required:
@@ -130,35 +138,65 @@ def _read(folder: Path, spec: schema.FileSpec, notes: list[str]) -> tuple[pd.Dat
                                    ja=f"必要なファイル {spec.name}（または {stem}.xlsx）がありません")]
         return None, []
     try:
-        df, table = _read_table(*source)
+        table = open_table(*source)
+        errors = _header_errors(spec, table.header)
+        if errors:
+            table.close()
+            return None, errors
+        if table.encoding not in ("UTF-8", "UTF-8 (BOM)"):
+            notes.append(f"{table.described} として読みました")
+        return _parse_stream(table, spec, log, notes, strict), []
     except TableError as exc:
         detail = str(exc).removeprefix(f"{source[0].name}: ")
         return None, [RowError(spec.name, 0, "", detail, ja=exc.ja)]
-    if table.encoding not in ("UTF-8", "UTF-8 (BOM)"):
-        notes.append(f"{table.described} として読みました")
-    dup = duplicated(table.header)
+
+
+def _header_errors(spec: schema.FileSpec, header: list[str]) -> list[RowError]:
+    """Repeated or missing columns: checked before any row is read."""
+    dup = duplicated(header)
     if dup:
-        return None, [RowError(spec.name, 0, col, "column appears more than once in the header") for col in dup]
-    missing = [col.name for col in spec.columns if col.required and col.name not in df.columns]
-    if missing:
-        return None, [RowError(spec.name, 0, col, "required column is missing") for col in missing]
-    return df, []
+        return [RowError(spec.name, 0, col, "column appears more than once in the header",
+                         ja=f"{spec.name} の見出しに同じ列名 {col} が複数あります") for col in dup]
+    missing = [col.name for col in spec.columns if col.required and col.name not in header]
+    return [RowError(spec.name, 0, col, "required column is missing",
+                     ja=f"{spec.name} に必要な列 {col} がありません（見出し行を確認してください）")
+            for col in missing]
 
 
-def _read_table(file: Path, sheet: str | None = None):
-    """All cells as strings, with ``_line`` = the line each record starts on; and the table read.
+def _parse_stream(table, spec: schema.FileSpec, log: ErrorLog, notes: list[str], strict: bool) -> pd.DataFrame:
+    """Read, type and check ``table`` chunk by chunk; duplicate ids are checked on the whole."""
+    from itertools import islice
 
-    The csv module (not pandas) so that line numbers stay true across blank lines
-    and quoted cells that span lines — errors must point where a spreadsheet does.
+    chunks: list[pd.DataFrame] = []
+    fixed: dict[str, list] = {}  # column -> [count, first line, value before, value after, note]
+    while True:
+        part = list(islice(table.rows, CHUNK_ROWS))
+        df = _frame(table.header, part, table.encoding == "xlsx")
+        chunks.append(_parse(df, spec, log, fixed))
+        if len(part) < CHUNK_ROWS:
+            break
+        if strict and log.count.get(spec.name, 0) > log.limit:
+            last = int(df["_line"].iloc[-1]) if len(df) else 0
+            log.listed.append(RowError(spec.name, 0, "", f"too many problems: reading stopped after line {last}",
+                                       ja=f"{spec.name} は誤りが多いため {last} 行目までで確認を打ち切りました"))
+            table.close()
+            break
+    for col, (n, line, before, after, note) in fixed.items():
+        notes.append(f"{spec.name} の {col}: {note}（{n} 件、{line} 行目 {before} → {after} など）")
+    out = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+    _duplicates(out, spec, log)
+    return out
+
+
+def _frame(header: list[str], part: list[tuple[int, list[str]]], xlsx: bool) -> pd.DataFrame:
+    """All cells as strings, with ``_line`` = the line each record starts on and ``_cells``.
+
+    Line numbers come from the reader (csv module, not pandas), so they stay true across blank
+    lines and quoted cells that span lines — errors must point where a spreadsheet does.
     """
-    table = open_table(file, sheet)
-    header = table.header
     width = len(header)
-    starts, body = [], []
-    for start, row in table.rows:  # keep this loop bare: it runs once per line of a national file
-        starts.append(start)
-        body.append(row)
-    starts = np.array(starts, dtype=np.int64)
+    starts = np.fromiter((start for start, _ in part), dtype=np.int64, count=len(part))
+    body = [row for _, row in part]
     # Blank lines (every cell blank) are not records; map() keeps these per-row steps in C.
     kept = np.flatnonzero(list(map(bool, map(str.strip, map("".join, body)))))
     if len(kept) < len(body):
@@ -169,15 +207,23 @@ def _read_table(file: Path, sheet: str | None = None):
         row = body[i][:width]
         if len(row) < width:
             row = row + [""] * (width - len(row))
-        if table.encoding == "xlsx":  # ...but empty cells right of the header are no cells at all
+        if xlsx:  # ...but empty cells right of the header are no cells at all
             cells[i] = len(body[i]) - len(_trailing_blanks(body[i]))
         body[i] = row
-    if len(set(header)) < len(header):  # reported by the caller; a frame needs unique names
-        header = [f"{h}\x00{k}" for k, h in enumerate(header)]
-    df = pd.DataFrame(body, columns=header, dtype=object)
+    df = pd.DataFrame(body, columns=header, dtype=object) if body else pd.DataFrame(
+        {h: pd.Series(dtype=object) for h in header})
     df["_line"] = starts[kept]
     df["_cells"] = cells
-    return df, table
+    return df
+
+
+def _read_table(file: Path, sheet: str | None = None):
+    """The raw cells of a whole table (as :func:`_frame` gives them) and the table read."""
+    table = open_table(file, sheet)
+    header = table.header
+    if len(set(header)) < len(header):  # a frame needs unique names
+        header = [f"{h}\x00{k}" for k, h in enumerate(header)]
+    return _frame(header, list(table.rows), table.encoding == "xlsx"), table
 
 
 def _trailing_blanks(row: list[str]) -> list[str]:
@@ -197,8 +243,8 @@ def _read_csv_with_lines(file: Path) -> pd.DataFrame | None:
         return None
 
 
-def _parse(df: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog, notes: list[str]) -> pd.DataFrame:
-    """Type every column of one file; every bad cell, long row and duplicate id goes to ``log``."""
+def _parse(df: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog, fixed: dict[str, list]) -> pd.DataFrame:
+    """Type every column of one chunk; every bad cell and long row goes to ``log``."""
     width = len(df.columns) - 2
     long = df[df["_cells"] > width]
     if len(long):
@@ -218,12 +264,17 @@ def _parse(df: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog, notes: list[s
             log.add_cells(spec.name, df["_line"].to_numpy()[bad], col.name, parsed.message,
                           df[col.name].to_numpy()[bad])
         if parsed.fixed is not None:
-            fixed = parsed.fixed.to_numpy(dtype=bool)
-            if fixed.any():
-                before, after = df[col.name].to_numpy()[fixed][0], parsed.values.to_numpy()[fixed][0]
-                lines = df["_line"].to_numpy()[fixed]
-                notes.append(f"{spec.name} の {col.name}: {parsed.note}（{int(fixed.sum())} 件、"
-                             f"{int(lines[0])} 行目 {str(before).strip()} → {after} など）")
+            mask = parsed.fixed.to_numpy(dtype=bool)
+            if mask.any():
+                seen = fixed.setdefault(col.name, [0, int(df["_line"].to_numpy()[mask][0]),
+                                                   str(df[col.name].to_numpy()[mask][0]).strip(),
+                                                   parsed.values.to_numpy()[mask][0], parsed.note])
+                seen[0] += int(mask.sum())
+    return out
+
+
+def _duplicates(out: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog) -> None:
+    """Every repeated id of a whole table goes to ``log``."""
     key = list(spec.id_columns)
     dup = out.duplicated(key, keep="first")
     if dup.any():
@@ -238,7 +289,6 @@ def _parse(df: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog, notes: list[s
         rest = idxs[log.limit:]
         log.add_cells(spec.name, out.loc[rest, "_line"], "/".join(key), f"duplicate {'/'.join(key)}",
                       out.loc[rest, key[0]].to_numpy())
-    return out
 
 
 # -- rules that span columns or files ------------------------------------------

@@ -23,7 +23,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +57,13 @@ class Table:
     rows: Iterator[tuple[int, list[str]]]
     encoding: str  # "UTF-8", "UTF-8 (BOM)", "CP932 (Shift_JIS)", "xlsx" …
     sheet: str | None = None
-    notes: list[str] = field(default_factory=list)
+    closer: Callable[[], None] | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Stop reading (the file is closed also when ``rows`` is not started)."""
+        self.rows.close()  # type: ignore[attr-defined]
+        if self.closer is not None:
+            self.closer()
 
     @property
     def described(self) -> str:
@@ -154,7 +160,7 @@ def _open_csv(file: Path, encoding: str, label: str) -> Table:
         fh.close()
         raise TableError(f"{file.name}: file is empty (a header row is required)",
                          f"{file.name} は空のファイルです（見出し行が必要です）")
-    return Table(file, [h.strip() for h in header], records(), label)
+    return Table(file, [h.strip() for h in header], records(), label, closer=fh.close)
 
 
 def _decode_error(file: Path, label: str, line: int, exc: UnicodeDecodeError) -> TableError:
@@ -237,7 +243,7 @@ def _open_xlsx(file: Path, sheet: str | None) -> Table:
         finally:
             wb.close()
 
-    return Table(file, header, records(), "xlsx", sheet=ws.title)
+    return Table(file, header, records(), "xlsx", sheet=ws.title, closer=wb.close)
 
 
 def read_frame(path: str | Path, sheet: str | None = None):
@@ -250,6 +256,7 @@ def read_frame(path: str | Path, sheet: str | None = None):
     table = open_table(path, sheet)
     dup = duplicated(table.header)
     if dup:
+        table.close()
         raise TableError(f"{table.path.name}: column(s) {', '.join(dup)} appear more than once in the header",
                          f"{table.path.name} の見出しに同じ列名が複数あります: {'、'.join(dup)}")
     width = len(table.header)
