@@ -33,6 +33,7 @@ JAPANESE_ENCODINGS = ("cp932", "shift_jis", "euc_jp", "iso2022_jp")
 _LABELS = {"utf_8": "UTF-8", "utf_8_sig": "UTF-8 (BOM)", "cp932": "CP932 (Shift_JIS)",
            "shift_jis": "CP932 (Shift_JIS)", "euc_jp": "EUC-JP", "iso2022_jp": "ISO-2022-JP"}
 _ODD = re.compile("[\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # private use, controls
+_BINARY = re.compile(b"[\x00-\x08\x0e-\x1a\x1c-\x1f]")  # control bytes no text table holds (ESC: ISO-2022)
 _SAMPLE = 1 << 20  # bytes looked at to identify the encoding
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls format
@@ -105,8 +106,11 @@ def open_table(path: str | Path, sheet: str | None = None) -> Table:
 def _encoding(file: Path, head: bytes) -> tuple[str, str]:
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig", _LABELS["utf_8_sig"]
-    if b"\x00" in head:
-        raise TableError(f"{file.name}: binary data (NUL bytes), not a text table",
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise TableError(f"{file.name}: UTF-16 text (Excel's \"Unicode text\") is not read; save it as CSV",
+                         f"{file.name} は UTF-16（Excel の「Unicode テキスト」）です。CSV（UTF-8）で保存し直してください")
+    if len(_BINARY.findall(head[:65536])) > max(8, len(head[:65536]) // 100):  # one NUL is a bad cell
+        raise TableError(f"{file.name}: binary data (control bytes), not a text table",
                          f"{file.name} は表のファイルではありません（バイナリデータ）")
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SAMPLE)
