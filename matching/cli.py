@@ -441,6 +441,90 @@ def report(
 # ==== end of issue 6 block ====
 
 
+# ==== issue 14: the facilities' annual reports (年次報告) ====
+template_app = typer.Typer(help="Forms to send out (xlsx).", no_args_is_help=True)
+app.add_typer(template_app, name="template")
+
+
+@import_app.command("reports")
+def import_reports_cmd(
+    report_file: Path = typer.Argument(..., help="annual reports: CSV (UTF-8 or Shift_JIS) or xlsx[#sheet]"),
+    region: Path = typer.Option(..., help="region folder the facilities and institutions are in"),
+    review: Path = typer.Option(None, help="the review sheet, filled in (決定した医療機関ID)"),
+    out: Path = typer.Option(None, help="folder for partnerships.csv and facilities.csv (default: the region)"),
+):
+    """Load the facilities' annual reports: partnerships.csv, facilities marked as reported."""
+    import shutil
+
+    from matching.annual_reports import import_reports, read_review, review_table
+    from matching.outputs import write_csv, write_tables_workbook
+
+    out = out or region
+    check_out(out)
+    reg = _load(region, True)
+    decisions = read_review(review) if review else None
+    result = import_reports(report_file, reg, decisions)
+    if result.read_as:
+        print(f"注: {result.read_as} として読みました", file=sys.stderr)
+    facilities, table = load_facilities_text(region)
+    facilities.loc[facilities["facility_id"].isin(result.reported), "reported"] = "true"
+    with Staging(out) as stage:
+        for f in region.iterdir():  # the whole region, to check it before anything is replaced
+            if f.is_file() and f.name not in ("facilities.csv", "partnerships.csv", "reports_review.xlsx"):
+                shutil.copy2(f, stage / f.name)
+        write_csv(facilities, stage / "facilities.csv")
+        write_csv(result.partnerships, stage / "partnerships.csv")
+        if result.review:
+            write_tables_workbook(stage / "reports_review.xlsx", {"確認": review_table(result)})
+        load_region(stage.path, strict=True)  # the new region must hold the contract
+        stage.publish(stale=() if result.review else ("reports_review.xlsx",))
+    c = result.counts()
+    console.print(f"年次報告 {len(result.rows)} 行: 番号で特定 {c.get('id', 0)}、名称で特定 {c.get('name', 0)}、"
+                  f"類似名称で特定 {c.get('similar', 0)}、確認結果 {c.get('review decision', 0)}、"
+                  f"協力医療機関なし {c.get('no partner', 0)}、未記入 {c.get('not filled', 0)}、"
+                  f"要確認 {c.get('review', 0)}")
+    for r in result.rows:
+        if r.how.startswith("similar"):
+            console.print(f"  {r.line} 行目: 「{r.given['institution_name']}」→ {r.institution_id} "
+                          f"{reg.institutions.at[r.institution_id, 'name']}（{r.how}）", markup=False)
+    console.print(f"報告済みにした施設 {len(result.reported)}、協定 {len(result.partnerships)} 件 → {out}/partnerships.csv")
+    if result.review:
+        print(f"注: {len(result.review)} 行は確認が必要です（{out / 'reports_review.xlsx'}）。"
+              f"「{'決定した医療機関ID'}」を記入し --review で再度取り込んでください", file=sys.stderr)
+    if table != "csv":
+        print("注: facilities.csv を CSV（UTF-8）で書き出しました", file=sys.stderr)
+
+
+def load_facilities_text(region: Path) -> tuple[pd.DataFrame, str]:
+    """facilities as the file holds them (all text), and its format, to write back with one change."""
+    from matching.contract import schema
+    from matching.contract.load import _read_table, _source
+
+    file, sheet = _source(region, schema.FACILITIES)
+    df, table = _read_table(file, sheet)
+    return df.drop(columns=["_line", "_cells"]), "xlsx" if table.encoding == "xlsx" else "csv"
+
+
+@template_app.command("reports")
+def template_reports(region: Path = typer.Option(..., help="region folder (its facilities are pre-filled)"),
+                     out: Path = typer.Option(..., help="the form to write (.xlsx)")):
+    """The annual-report form for facilities: pre-filled facility list, drop-downs for ①②③."""
+    from matching.annual_reports import write_template
+
+    if out.suffix.lower() != ".xlsx":
+        raise InputError(f"--out には .xlsx のファイル名を指定してください（{out}）", f"--out must end in .xlsx: {out}")
+    if out.is_dir():
+        raise InputError(f"--out にはファイル名を指定してください（{out} はフォルダです）", f"{out} is a folder")
+    check_out(out.parent)
+    reg = _load(region, True)
+    with Staging(out.parent) as stage:
+        write_template(reg, stage / out.name)
+        stage.publish()
+    console.print(f"written: {out}（{len(reg.facilities)} 施設）")
+
+# ==== end of issue 14 block ====
+
+
 install(app)  # every command: no traceback, a Japanese line on stderr, exit 2 (input) or 1 (bug)
 
 if __name__ == "__main__":

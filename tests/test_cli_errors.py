@@ -204,3 +204,28 @@ def test_failing_verifier_writes_its_report_and_nothing_else(tmp_path, monkeypat
     assert res.exit_code == 0, res.output
     assert {"proposals.csv", "unmatched.csv", "proposals.xlsx"} <= {p.name for p in out.iterdir()}
     assert not (out / "violations.csv").exists()
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    ("facilities", "協力医療機関の列"),  # a region file given as the report
+    (b"", "空のファイル"),
+    (bytes(range(256)) * 8, "バイナリ"),
+    (None, "見つかりません"),
+])
+def test_import_reports_with_a_wrong_file_changes_nothing(tmp_path, content, fragment):
+    region = _region(tmp_path)
+    before = {p.name: p.read_bytes() for p in region.iterdir()}
+    report = tmp_path / "reports.csv"
+    if content == "facilities":
+        shutil.copy(region / "facilities.csv", report)
+    elif content is not None:
+        report.write_bytes(content)
+    res = runner.invoke(app, ["import", "reports", str(report), "--region", str(region)])
+    _assert_clean_failure(res, 2, fragment)
+    assert {p.name: p.read_bytes() for p in region.iterdir()} == before
+
+
+def test_template_reports_refuses_a_folder_or_another_suffix(tmp_path):
+    region = _region(tmp_path)
+    res = runner.invoke(app, ["template", "reports", "--region", str(region), "--out", str(tmp_path / "form.csv")])
+    _assert_clean_failure(res, 2, ".xlsx")

@@ -250,10 +250,11 @@ def _open_xlsx(file: Path, sheet: str | None) -> Table:
     return Table(file, header, records(), "xlsx", sheet=ws.title, closer=wb.close)
 
 
-def read_frame(path: str | Path, sheet: str | None = None):
-    """The whole table as a DataFrame of strings (short rows padded, blank rows dropped).
+def read_frame(path: str | Path, sheet: str | None = None, *, lines: bool = False):
+    """The whole table as a DataFrame of strings (short rows padded, blank rows dropped), and
+    the :class:`Table` read; ``lines=True`` adds ``_line``, the line each record starts on.
 
-    For small tables (proposals); region files go through :mod:`matching.contract.load`.
+    For small tables (proposals, reports); region files go through :mod:`matching.contract.load`.
     """
     import pandas as pd
 
@@ -264,8 +265,15 @@ def read_frame(path: str | Path, sheet: str | None = None):
         raise TableError(f"{table.path.name}: column(s) {', '.join(dup)} appear more than once in the header",
                          f"{table.path.name} の見出しに同じ列名が複数あります: {'、'.join(dup)}")
     width = len(table.header)
-    body = [(row + [""] * width)[:width] for _, row in table.rows if any(x.strip() for x in row)]
-    return pd.DataFrame(body, columns=table.header, dtype=object), table
+    body, starts = [], []
+    for start, row in table.rows:
+        if any(x.strip() for x in row):
+            body.append((row + [""] * width)[:width])
+            starts.append(start)
+    df = pd.DataFrame(body, columns=table.header, dtype=object)
+    if lines:
+        df["_line"] = starts
+    return df, table
 
 
 def duplicated(header: list[str]) -> list[str]:
