@@ -64,7 +64,7 @@ def solve_pulp(cand: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.Da
         ws = []
         for size in range(1, len(ks) + 1):
             for subset in itertools.combinations(ks, size):
-                w = pulp.LpVariable(f"w{n}", cat="Binary")
+                w = prob.add_variable(f"w{n}", cat="Binary")
                 n += 1
                 ws.append(w)
                 w_all.append((w, subset, int(cost[list(subset)].sum())))
@@ -80,7 +80,7 @@ def solve_pulp(cand: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.Da
     for ks in by_fr.values():
         prob += pulp.lpSum(x[k] for k in ks) <= 1
     facs = sorted(set(fids))
-    z = {f: pulp.LpVariable(f"z{j}", cat="Binary") for j, f in enumerate(facs)}
+    z = {f: prob.add_variable(f"z{j}", cat="Binary") for j, f in enumerate(facs)}
     roles_of: dict[str, list] = {}
     for key in by_fr:
         roles_of.setdefault(key[0], []).append(key)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -14,7 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from matching import safecells
+from matching._cli_errors import InputError, fail, install
 from matching.contract import RegionValidationError, load_region
+from matching.outputs import LABELS, Staging, check_out
 from matching.parameters import MatchParameters, ParameterError
 from matching.status import facility_status, japanese_labels, status_table
 from matching.vocabulary import FACILITY_TYPES, STATUS_ORDER, Status
@@ -35,15 +36,29 @@ console = Console(width=120)
 
 
 def _load(region_dir: Path, strict: bool):
+    """The region, or exit 2 with every problem listed on stderr (at most 100 per file)."""
     try:
         region = load_region(region_dir, strict=strict)
     except RegionValidationError as exc:
-        console.print(f"[red]入力データに誤りがあります / invalid region data[/red]\n{escape(str(exc))}")
+        files = [e for e in exc.errors if e.row == 0 and e.ja]
+        if len(exc.errors) == 1 and files:  # a whole file: one line says it
+            fail(files[0].ja, str(files[0]))
+        stopped = "以上" if any(e.row == 0 and "reading stopped" in e.message for e in exc.errors) else ""
+        print(f"エラー: 入力データに誤りがあります（{exc.total} 件{stopped}）/ invalid region data", file=sys.stderr)
+        for e in exc.errors:
+            print(f"  {e.ja or e}", file=sys.stderr)
+        for file, n in sorted(exc.omitted.items()):
+            print(f"  {file}: 他 {n} 件 ({n} more not listed)", file=sys.stderr)
         raise typer.Exit(2) from None
+    for note in region.notes:
+        print(f"注: {note}", file=sys.stderr)
     for e in region.skipped:
-        console.print(f"[yellow]skipped[/yellow] {escape(str(e))}")
+        print(f"skipped {e}", file=sys.stderr)
+    for file, n in sorted(region.skipped_omitted.items()):
+        print(f"skipped {file}: 他 {n} 件 ({n} more not listed)", file=sys.stderr)
     if region.skipped:
-        console.print(f"[yellow]{len(region.skipped)} row(s) skipped (lenient mode)[/yellow]")
+        n = len(region.skipped) + sum(region.skipped_omitted.values())
+        print(f"{n} problem(s): their rows skipped (lenient mode)", file=sys.stderr)
     return region
 
 
@@ -95,16 +110,20 @@ def _print_status(title: str, table: pd.DataFrame) -> None:
 def status(region_dir: Path, out: Path = typer.Option(None, help="write status CSV files here"),
            strict: bool = typer.Option(True, "--strict/--lenient", help="reject or skip bad rows")):
     """Compliance status of every facility (the four MHLW categories plus 'not designated')."""
+    if out:
+        check_out(out)
     region = _load(region_dir, strict)
     st = facility_status(region)
     table = status_table(st, region.areas, by="none")
     _print_status(f"協力医療機関の定めの状況（{region_dir}）", table)
     if out:
-        out.mkdir(parents=True, exist_ok=True)
-        for level in ("prefecture", "secondary_area", "municipality"):
-            safecells.to_csv(japanese_labels(status_table(st, region.areas, by=level)),
-                             out / f"status_by_{level}.csv", index=False, encoding="utf-8-sig")
-        safecells.to_csv(_facility_csv(st, region), out / "status_facilities.csv", index=False, encoding="utf-8-sig")
+        with Staging(out) as stage:
+            for level in ("prefecture", "secondary_area", "municipality"):
+                safecells.to_csv(japanese_labels(status_table(st, region.areas, by=level)),
+                                 stage / f"status_by_{level}.csv", index=False, encoding="utf-8-sig")
+            safecells.to_csv(_facility_csv(st, region), stage / "status_facilities.csv", index=False,
+                             encoding="utf-8-sig")
+            stage.publish()
         console.print(f"written: {out}/status_by_*.csv, status_facilities.csv")
 
 
@@ -138,7 +157,9 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
           workers: int = typer.Option(None, help="processes for the components left to the solver (≥ 1)"),
           unknown_capacity: str = typer.Option(
               None, "--unknown-capacity", help="institutions with no capacity set: estimate (default), "
-              "unlimited, or N facilities each")):
+              "unlimited, or N facilities each"),
+          labels: str = typer.Option("en", help="column headers of the CSV and xlsx files: en or ja "
+                                     "(Japanese, from the vocabulary table)")):
     """Propose cooperating institutions for facilities with missing roles."""
     import dataclasses
 
@@ -150,6 +171,10 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     for option, value in (("--nearest", nearest), ("--workers", workers)):
         if value is not None and value < 1:
             _invalid_option(option, value, "1 以上の整数を指定してください")
+    if labels not in LABELS:
+        raise InputError(f"--labels には {' か '.join(LABELS)} を指定してください（{labels!r}）",
+                         f"--labels must be one of {', '.join(LABELS)}, got {labels!r}")
+    check_out(out)  # before the solve, not after it
     region = _load(region_dir, strict)
     try:
         params = MatchParameters.from_toml(config) if config else MatchParameters()
@@ -164,12 +189,7 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     except ParameterError as exc:
         console.print(f"[red]パラメータの誤り / invalid parameters[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
-    out.mkdir(parents=True, exist_ok=True)
-    safecells.to_csv(result.proposals, out / "proposals.csv", index=False, encoding="utf-8")
-    safecells.to_csv(result.unmatched, out / "unmatched.csv", index=False, encoding="utf-8")
-    safecells.to_csv(result.alternatives, out / "alternatives.csv", index=False, encoding="utf-8")
     summ = summary(result)
-    (out / "summary.json").write_text(json.dumps(summ, ensure_ascii=False, indent=2), encoding="utf-8")
 
     unreported = int((~region.facilities["reported"]).sum())
     if unreported and not params.include_unreported:
@@ -196,27 +216,40 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
                       f"受入枠を推定した医療機関 {load['capacity_estimated']}（--unknown-capacity {load['unknown_capacity']}）")
         for inst_id, n in list(load["outliers"].items())[:10]:
             console.print(f"[yellow]注意: {inst_id} は {n} 施設（実態調査の75パーセンタイルを超えています）[/yellow]")
-    if verify_result:
-        problems = verify(region, out / "proposals.csv", params)
-        if problems:
-            _print_violations(problems, "verifier ")
-            raise typer.Exit(1)
-        console.print("[green]verifier: all constraints hold[/green]")
-    console.print(f"written: {out}/proposals.csv, unmatched.csv, alternatives.csv, summary.json")
+    from matching.outputs import write_atomic_csv, write_match_outputs
+
+    # Written to a temporary folder, verified there, and moved into --out only if it holds.
+    with Staging(out) as stage:
+        written = write_match_outputs(stage.path, region, result, summ, labels)
+        if verify_result:
+            problems = verify(region, stage / "proposals.csv", params)
+            if problems:
+                for p in problems:
+                    print(f"verifier {p}", file=sys.stderr)
+                write_atomic_csv(pd.DataFrame([vars(p) for p in problems]), out / "violations.csv")
+                fail(f"検証で {len(problems)} 件の違反が見つかりました。提案は書き出していません"
+                     f"（違反の一覧: {out / 'violations.csv'}）", "verifier found violations", code=1)
+            console.print("[green]verifier: all constraints hold[/green]")
+        stage.publish(stale=("violations.csv",))
+    console.print(f"written: {out}/{', '.join(written)}")
 
 
 @app.command("verify")
-def verify_cmd(region_dir: Path, proposals: Path, config: Path = typer.Option(None)):
+def verify_cmd(region_dir: Path, proposals: Path = typer.Argument(..., help="proposals.csv (UTF-8 or "
+                                                                       "Shift_JIS) or .xlsx[#sheet]"),
+               config: Path = typer.Option(None)):
     """Check a proposals.csv against a region and the run parameters."""
-    from matching.verify import verify
+    from matching.verify import read_proposals, verify
 
     region = _load(region_dir, True)
     try:
         params = MatchParameters.from_toml(config) if config else MatchParameters()
     except ParameterError as exc:
-        console.print(f"[red]パラメータの誤り / invalid parameters[/red]\n{escape(str(exc))}")
-        raise typer.Exit(2) from None
-    problems = verify(region, proposals, params)
+        fail(f"パラメータの誤り / invalid parameters: {exc}", str(exc))
+    table, how = read_proposals(proposals)
+    if how.encoding not in ("UTF-8", "UTF-8 (BOM)"):
+        print(f"注: {how.described} として読みました", file=sys.stderr)
+    problems = verify(region, table, params)
     _print_violations(problems)
     if problems:
         raise typer.Exit(1)
@@ -256,6 +289,10 @@ def import_region(
     """Import one prefecture from the MHLW / 厚生局 open data into a region folder."""
     from matching.importers import ImportInputError, ImportValidationError, build_region
 
+    check_out(out)
+    for p in [*kaigo, *shisetsu_kijun, *([hospitals] if hospitals else [])]:
+        if not p.exists():
+            fail(f"ファイルまたはフォルダが見つかりません: {p}", f"not found: {p}")
     extra = {}
     for item in municipality:
         name, _, code = item.partition("=")
@@ -328,14 +365,15 @@ def whatif(
     if not scenario_files and not sweep_spec:
         console.print("[red]give scenario files, --sweep, or both[/red]")
         raise typer.Exit(2)
+    check_out(out)
     region, params, scenarios = _whatif_inputs(region_dir, strict, config, scenario_files)
-    out.mkdir(parents=True, exist_ok=True)
+    stage = Staging(out)  # moved into --out when every run passed the verifier
     try:
         if sweep_spec:
             path, values = parse_sweep(sweep_spec)
             table = sweep(region, path, values, scenarios[0] if scenarios else None, params)
-            safecells.to_csv(table, out / "sweep.csv", index=False, encoding="utf-8-sig")
-            save_png(sweep_figure(table, path), out / "sweep.png")
+            safecells.to_csv(table, stage / "sweep.csv", index=False, encoding="utf-8-sig")
+            save_png(sweep_figure(table, path), stage / "sweep.png")
             shown = table.drop(columns=["parameter"]).rename(columns={**SWEEP_SHORT_JA, "value": path})
             _print_frame(f"感度分析：{path}" + (f"（{scenarios[0].title}）" if scenarios else ""),
                          shown.map(lambda v: ("はい" if v else "いいえ") if isinstance(v, bool) else v))
@@ -346,13 +384,13 @@ def whatif(
         if scenarios and not (sweep_spec and len(scenarios) == 1):
             runs = run_scenarios(region, scenarios, params)
             comp = compare(runs)
-            write_comparison(comp, out)
+            write_comparison(comp, stage.path)
             from matching.reports import write_workbook
             from matching.scenarios.compare import write_by_area, write_changes
 
-            write_changes(runs, out)
-            write_by_area(comp, runs[0].region.areas, out)
-            write_workbook(out / "whatif.xlsx", runs[0].region, runs[0].result, runs=runs, title=title,
+            write_changes(runs, stage.path)
+            write_by_area(comp, runs[0].region.areas, stage.path)
+            write_workbook(stage / "whatif.xlsx", runs[0].region, runs[0].result, runs=runs, title=title,
                            created=_report_date(date), data_as_of=None)
             from matching.reports.tables import comparison_table
 
@@ -365,6 +403,10 @@ def whatif(
             raise
         console.print(f"[red]シナリオまたはパラメータの誤り / invalid scenario or parameters[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
+    else:
+        stage.publish()
+    finally:
+        stage.__exit__()
 
 
 def _report_date(text: str | None):
@@ -410,6 +452,7 @@ def critical(
     from matching.scenarios.capacity import capacity_plan
     from matching.scenarios.criticality import criticality
 
+    check_out(out)
     region, params, _ = _whatif_inputs(region_dir, strict, config, [])
     modes = {"stop-accepting": "stop_accepting", "withdraw": "withdraw"}
     if mode not in modes:
@@ -418,10 +461,11 @@ def critical(
     base = run_match(region, params)
     table = criticality(region, params, base, mode=modes[mode])
     plan = capacity_plan(region, params)
-    out.mkdir(parents=True, exist_ok=True)
-    safecells.to_csv(table, out / "criticality.csv", index=False, encoding="utf-8-sig")
-    safecells.to_csv(plan.increases, out / "capacity_plan.csv", index=False, encoding="utf-8-sig")
-    safecells.to_csv(plan.blocked, out / "capacity_blocked.csv", index=False, encoding="utf-8-sig")
+    with Staging(out) as stage:
+        safecells.to_csv(table, stage / "criticality.csv", index=False, encoding="utf-8-sig")
+        safecells.to_csv(plan.increases, stage / "capacity_plan.csv", index=False, encoding="utf-8-sig")
+        safecells.to_csv(plan.blocked, stage / "capacity_blocked.csv", index=False, encoding="utf-8-sig")
+        stage.publish()
     what = "新規受入れを止めた場合" if mode == "stop-accepting" else "協力をやめた場合（既存協定も解消）"
     from matching.reports.tables import affecting
 
@@ -463,6 +507,7 @@ def report(
     from matching.scenarios import Scenario
     from matching.scenarios.compare import run_scenario, run_scenarios
 
+    check_out(out)
     region, params, scenarios = _whatif_inputs(region_dir, strict, config, scenario)
     base_scenario = Scenario.from_mapping({"label": "現状", "description": "年次報告に基づく現状のまま"},
                                           source="base")
@@ -485,35 +530,122 @@ def report(
     try:
         ctx = ReportContext.build(region, base_run.params, title=title, created=created, data_as_of=data_date)
     except ValueError:
-        console.print(f"[red]--data-date expects YYYY-MM-DD, got {data_date!r}[/red]")
-        raise typer.Exit(2) from None
-    out.mkdir(parents=True, exist_ok=True)
-    write_workbook(out / "report.xlsx", base_run.region, base_run.result, runs=runs or None,
-                   criticality=crit, capacity_plan=plan, context=ctx)
-    write_html(out / "report.html", base_run.region, base_run.result, runs=runs or None, criticality=crit,
-               context=ctx)
-    written = ["report.xlsx", "report.html"]
-    from matching.reports.areamap import area_map_figure, area_shapes
-    from matching.reports.tables import area_shares
+        fail(f"--data-date は YYYY-MM-DD の形式で指定してください（{data_date!r}）",
+             f"--data-date expects YYYY-MM-DD, got {data_date!r}")
+    with Staging(out) as stage:
+        write_workbook(stage / "report.xlsx", base_run.region, base_run.result, runs=runs or None,
+                       criticality=crit, capacity_plan=plan, context=ctx)
+        write_html(stage / "report.html", base_run.region, base_run.result, runs=runs or None, criticality=crit,
+                   context=ctx)
+        written = ["report.xlsx", "report.html"]
+        from matching.reports.areamap import area_map_figure, area_shapes
+        from matching.reports.tables import area_shares
 
-    shapes = area_shapes(base_run.region)
-    if shapes:
-        from matching.scenarios.plots import save_png
+        shapes = area_shapes(base_run.region)
+        if shapes:
+            from matching.scenarios.plots import save_png
 
-        for when, label in (("before", "現状"), ("after", "提案後")):
-            save_png(area_map_figure(shapes, area_shares(base_run.region, base_run.result, when),
-                                     f"二次医療圏別 義務施設の全要件充足率（{label}）"),
-                     out / f"area_map_{when}.png")
-        written += ["area_map_before.png", "area_map_after.png"]
-    if runs:
-        from matching.scenarios.compare import write_changes
+            for when, label in (("before", "現状"), ("after", "提案後")):
+                save_png(area_map_figure(shapes, area_shares(base_run.region, base_run.result, when),
+                                         f"二次医療圏別 義務施設の全要件充足率（{label}）"),
+                         stage / f"area_map_{when}.png")
+            written += ["area_map_before.png", "area_map_after.png"]
+        if runs:
+            from matching.scenarios.compare import write_changes
 
-        write_changes(runs, out)
-        written.append("whatif_changes.csv")
+            write_changes(runs, stage.path)
+            written.append("whatif_changes.csv")
+        stage.publish()
     console.print(f"written: {out}/" + f", {out}/".join(written))
 
 # ==== end of issue 6 block ====
 
+
+# ==== issue 14: the facilities' annual reports (年次報告) ====
+template_app = typer.Typer(help="Forms to send out (xlsx).", no_args_is_help=True)
+app.add_typer(template_app, name="template")
+
+
+@import_app.command("reports")
+def import_reports_cmd(
+    report_file: Path = typer.Argument(..., help="annual reports: CSV (UTF-8 or Shift_JIS) or xlsx[#sheet]"),
+    region: Path = typer.Option(..., help="region folder the facilities and institutions are in"),
+    review: Path = typer.Option(None, help="the review sheet, filled in (決定した医療機関ID)"),
+    out: Path = typer.Option(None, help="folder for partnerships.csv and facilities.csv (default: the region)"),
+):
+    """Load the facilities' annual reports: partnerships.csv, facilities marked as reported."""
+    import shutil
+
+    from matching.annual_reports import import_reports, read_review, review_table
+    from matching.outputs import write_csv, write_tables_workbook
+
+    out = out or region
+    check_out(out)
+    reg = _load(region, True)
+    decisions = read_review(review) if review else None
+    result = import_reports(report_file, reg, decisions)
+    if result.read_as:
+        print(f"注: {result.read_as} として読みました", file=sys.stderr)
+    facilities, table = load_facilities_text(region)
+    facilities.loc[facilities["facility_id"].isin(result.reported), "reported"] = "true"
+    with Staging(out) as stage:
+        for f in region.iterdir():  # the whole region, to check it before anything is replaced
+            if f.is_file() and f.name not in ("facilities.csv", "partnerships.csv", "reports_review.xlsx"):
+                shutil.copy2(f, stage / f.name)
+        write_csv(facilities, stage / "facilities.csv")
+        write_csv(result.partnerships, stage / "partnerships.csv")
+        if result.review:
+            write_tables_workbook(stage / "reports_review.xlsx", {"確認": review_table(result)})
+        load_region(stage.path, strict=True)  # the new region must hold the contract
+        stage.publish(stale=() if result.review else ("reports_review.xlsx",))
+    c = result.counts()
+    console.print(f"年次報告 {len(result.rows)} 行: 番号で特定 {c.get('id', 0)}、名称で特定 {c.get('name', 0)}、"
+                  f"類似名称で特定 {c.get('similar', 0)}、確認結果 {c.get('review decision', 0)}、"
+                  f"協力医療機関なし {c.get('no partner', 0)}、未記入 {c.get('not filled', 0)}、"
+                  f"要確認 {c.get('review', 0)}")
+    for r in result.rows:
+        if r.how.startswith("similar"):
+            console.print(f"  {r.line} 行目: 「{r.given['institution_name']}」→ {r.institution_id} "
+                          f"{reg.institutions.at[r.institution_id, 'name']}（{r.how}）", markup=False)
+    console.print(f"報告済みにした施設 {len(result.reported)}、協定 {len(result.partnerships)} 件 → {out}/partnerships.csv")
+    if result.review:
+        print(f"注: {len(result.review)} 行は確認が必要です（{out / 'reports_review.xlsx'}）。"
+              f"「{'決定した医療機関ID'}」を記入し --review で再度取り込んでください", file=sys.stderr)
+    if table != "csv":
+        print("注: facilities.csv を CSV（UTF-8）で書き出しました", file=sys.stderr)
+
+
+def load_facilities_text(region: Path) -> tuple[pd.DataFrame, str]:
+    """facilities as the file holds them (all text), and its format, to write back with one change."""
+    from matching.contract import schema
+    from matching.contract.load import _read_table, _source
+
+    file, sheet = _source(region, schema.FACILITIES)
+    df, table = _read_table(file, sheet)
+    return df.drop(columns=["_line", "_cells"]), "xlsx" if table.encoding == "xlsx" else "csv"
+
+
+@template_app.command("reports")
+def template_reports(region: Path = typer.Option(..., help="region folder (its facilities are pre-filled)"),
+                     out: Path = typer.Option(..., help="the form to write (.xlsx)")):
+    """The annual-report form for facilities: pre-filled facility list, drop-downs for ①②③."""
+    from matching.annual_reports import write_template
+
+    if out.suffix.lower() != ".xlsx":
+        raise InputError(f"--out には .xlsx のファイル名を指定してください（{out}）", f"--out must end in .xlsx: {out}")
+    if out.is_dir():
+        raise InputError(f"--out にはファイル名を指定してください（{out} はフォルダです）", f"{out} is a folder")
+    check_out(out.parent)
+    reg = _load(region, True)
+    with Staging(out.parent) as stage:
+        write_template(reg, stage / out.name)
+        stage.publish()
+    console.print(f"written: {out}（{len(reg.facilities)} 施設）")
+
+# ==== end of issue 14 block ====
+
+
+install(app)  # every command: no traceback, a Japanese line on stderr, exit 2 (input) or 1 (bug)
 
 if __name__ == "__main__":
     app()

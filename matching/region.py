@@ -29,6 +29,10 @@ class Region:
     travel_times: pd.DataFrame | None = None
     source: Path | None = None
     skipped: list[RowError] = field(default_factory=list)
+    #: Rows skipped beyond the ones listed in ``skipped`` (at most 100 listed per file), per file.
+    skipped_omitted: dict[str, int] = field(default_factory=dict)
+    #: How the files were read and what was repaired (encoding, restored leading zeros), for people.
+    notes: list[str] = field(default_factory=list)
 
     # -- convenience views -------------------------------------------------
     def offered_roles(self, institution_id: str) -> frozenset[Role]:

@@ -42,13 +42,33 @@ class Violation:
         return f"[{self.code}] {self.facility_id}–{self.institution_id}: {self.message}"
 
 
+#: The columns the verifier reads from a proposals file.
+PROPOSAL_COLUMNS = ("facility_id", "institution_id", "roles", "distance_km", "travel_minutes")
+
+
+def read_proposals(path: str | Path):
+    """A proposals file (CSV in UTF-8 or CP932, or xlsx; English or Japanese headers) as strings,
+    and how it was read.  Raises :class:`~matching.contract.tablefile.TableError` for a file that
+    is not a proposals table."""
+    from matching.contract.tablefile import TableError, read_frame
+    from matching.outputs import english_headers
+
+    df, table = read_frame(path)
+    df = english_headers(df)
+    missing = [c for c in PROPOSAL_COLUMNS if c not in df.columns]
+    if missing:
+        raise TableError(f"{table.path.name}: not a proposals file (missing column(s) {', '.join(missing)})",
+                         f"{table.path.name} は提案ファイル（proposals.csv）ではありません"
+                         f"（列 {'、'.join(missing)} がありません）")
+    return df, table
+
+
 def verify(region: Region, proposals: pd.DataFrame | str | Path,
            params: MatchParameters | None = None) -> list[Violation]:
     """Every violated constraint of ``proposals`` (empty list = all constraints hold)."""
     params = params or MatchParameters()
     if not isinstance(proposals, pd.DataFrame):
-        proposals = pd.read_csv(proposals, dtype={"facility_id": str, "institution_id": str, "roles": str},
-                                keep_default_na=False)
+        proposals = read_proposals(proposals)[0]
     out: list[Violation] = []
     fac, inst = region.facilities, region.institutions
     pinned = {(p.facility_id, p.institution_id): p.roles for p in params.pinned}
@@ -109,6 +129,12 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
             minutes = road.minutes(f, i)
         else:
             minutes = km * params.travel.circuity / params.travel.speed_kmh * 60
+        try:
+            float(row.distance_km), float(row.travel_minutes)
+        except (TypeError, ValueError):
+            bad("bad_number", f"distance_km {row.distance_km!r} or travel_minutes {row.travel_minutes!r} "
+                "is not a number")
+            continue
         if abs(float(row.distance_km) - km) > KM_TOLERANCE:
             bad("wrong_distance", f"distance_km {row.distance_km} but the geodesic is {km:.3f} km")
         if abs(float(row.travel_minutes) - minutes) > MINUTE_TOLERANCE:

@@ -259,3 +259,67 @@ def format_roles(roles) -> str:
 def roles_ja(roles) -> str:
     """Roles as ①②③ marks for Japanese output."""
     return "".join(r.mark for r in ROLE_ORDER if r in roles) or "なし"
+
+
+#: Japanese headers of the columns the CLI writes (``--labels ja``) that are not contract columns;
+#: contract columns use their ``label_ja`` (matching.contract.schema).  Read back by
+#: :func:`label_to_column`, so a file written with Japanese headers can be verified.
+COLUMN_LABELS_JA: dict[str, str] = {
+    "facility_id": "施設ID",
+    "institution_id": "医療機関ID",
+    "roles": "役割コード",
+    "roles_ja": "役割",
+    "role": "役割コード",
+    "role_ja": "役割",
+    "distance_km": "距離（km）",
+    "travel_minutes": "移動時間（分）",
+    "extends_existing": "既存協定の拡張",
+    "not_yet_asked": "受入意向未確認",
+    "pinned": "指定済みの組合せ",
+    "explanation": "提案理由",
+    "facility_name": "施設名",
+    "facility_type": "施設種別コード",
+    "facility_type_ja": "施設種別",
+    "municipality_code": "市区町村コード",
+    "municipality_name": "市区町村名",
+    "secondary_area_name": "二次医療圏",
+    "institution_name": "医療機関名",
+    "institution_kind_ja": "病院・診療所",
+    "missing_roles": "不足する役割",
+    "reason_code": "理由コード",
+    "reason": "理由",
+    "fix": "解消のための対応",
+    "fix_institution_id": "対応先の医療機関ID",
+    "fix_institution_name": "対応先の医療機関名",
+    "fix_amount": "必要な受入枠",
+    "minutes": "移動時間（分）",
+    "km": "距離（km）",
+    "chosen": "選定",
+    "note": "備考",
+    "code": "違反コード",
+    "message": "内容",
+}
+
+
+def column_label_ja(name: str) -> str:
+    """The Japanese header of an output column (``name`` itself when none is known)."""
+    if name in COLUMN_LABELS_JA:
+        return COLUMN_LABELS_JA[name]
+    from matching.contract import schema
+
+    for spec in schema.FILES:
+        for col in spec.columns:
+            if col.name == name and col.label_ja:
+                return col.label_ja
+    return name
+
+
+def label_to_column(label: str) -> str:
+    """The inverse of :func:`column_label_ja` for the headers it writes (others unchanged).
+
+    Where two columns share a label (``roles``/``role``, ``minutes``/``travel_minutes``) the first
+    one in :data:`COLUMN_LABELS_JA` is given."""
+    for name, ja in COLUMN_LABELS_JA.items():
+        if ja == label:
+            return name
+    return label

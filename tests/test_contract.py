@@ -284,11 +284,11 @@ def _bad_cases():
          dict(institutions=edit(DEFAULT_INSTITUTIONS, H1, accepting="perhaps")),
          "institutions.csv", line_of(H1), "accepting", "must be true or false", "perhaps"),
         ("municipality-code-not-5-digits-in-areas",
-         dict(areas=edit(DEFAULT_AREAS, 1, municipality_code="3202")),
-         "areas.csv", 3, "municipality_code", "must be exactly 5 digits", "3202"),
+         dict(areas=edit(DEFAULT_AREAS, 1, municipality_code="322")),
+         "areas.csv", 3, "municipality_code", "must be exactly 5 digits", "322"),
         ("prefecture-code-not-2-digits",
-         dict(areas=edit(DEFAULT_AREAS, 0, prefecture_code="3")),
-         "areas.csv", 2, "prefecture_code", "must be exactly 2 digits", "3"),
+         dict(areas=edit(DEFAULT_AREAS, 0, prefecture_code="003")),
+         "areas.csv", 2, "prefecture_code", "must be exactly 2 digits", "003"),
         ("municipality-not-in-areas",
          dict(facilities=edit(DEFAULT_FACILITIES, F2, municipality_code="03203")),
          "facilities.csv", line_of(F2), "municipality_code",
@@ -349,7 +349,7 @@ def test_each_bad_input_is_reported(tmp_path, tables, file, line, column, fragme
 
 def test_not_5_digit_municipality_in_facilities_reports_both_problems(tmp_path):
     errors = errors_of(write_region(tmp_path, facilities=edit(DEFAULT_FACILITIES, F1,
-                                                              municipality_code="3201")))
+                                                              municipality_code="321")))
     assert len(matching(errors, "facilities.csv", 2, "municipality_code",
                         "must be exactly 5 digits")) == 1
     assert len(matching(errors, "facilities.csv", 2, "municipality_code",
@@ -419,13 +419,14 @@ def test_empty_file_is_reported_not_crashed(tmp_path):
     assert "file is empty" in errors[0].message
 
 
-def test_non_utf8_file_is_reported(tmp_path):
+def test_text_in_no_known_encoding_is_reported(tmp_path):
+    # Shift_JIS is read (tests/test_tables.py); bytes no Japanese encoding reads are refused.
     folder = write_region(tmp_path)
-    text = (folder / "areas.csv").read_text(encoding="utf-8")
-    (folder / "areas.csv").write_bytes(text.encode("shift_jis"))
+    (folder / "areas.csv").write_bytes(b"municipality_code,\xff\xfe\xfd\xff\xfd\n03201,\xfd\xfe\xff\n")
     errors = errors_of(folder)
     assert [(e.file, e.row) for e in errors] == [("areas.csv", 0)]
-    assert "not UTF-8" in errors[0].message
+    assert "neither UTF-8 nor a Japanese encoding" in errors[0].message
+    assert "文字コード" in errors[0].ja
 
 
 # -- strict: all errors at once ------------------------------------------------------------------
@@ -493,7 +494,7 @@ def test_lenient_skips_bad_rows_and_cascades(tmp_path):
 
 def test_lenient_cascades_through_several_levels(tmp_path):
     """A bad area drops its facilities and institutions, and their partnerships."""
-    areas = edit(DEFAULT_AREAS, 1, prefecture_code="3")  # 03202 宮古市 is bad
+    areas = edit(DEFAULT_AREAS, 1, prefecture_code="3x")  # 03202 宮古市 is bad
     region = load_region(write_region(tmp_path, areas=areas), strict=False)
     assert list(region.areas.index) == ["03201"]
     assert list(region.facilities.index) == ["F1", "F2"]

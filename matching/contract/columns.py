@@ -16,8 +16,10 @@ import pandas as pd
 
 from matching.safecells import restore
 
-TRUE_WORDS = {"true", "1", "yes", "y", "t"}
-FALSE_WORDS = {"false", "0", "no", "n", "f"}
+#: What a yes/no cell may hold, lower-cased: also Excel's TRUE/FALSE and the Japanese forms'
+#: ○/× (both circles: ○ U+25CB, ◯ U+25EF, 〇), 有/無, あり/なし, はい/いいえ.
+TRUE_WORDS = {"true", "1", "yes", "y", "t", "○", "◯", "〇", "有", "あり", "はい"}
+FALSE_WORDS = {"false", "0", "no", "n", "f", "×", "✕", "無", "なし", "いいえ"}
 
 # A generous box around Japan (Okinotorishima to Etorofu, Yonaguni to Minamitorishima).
 LAT_RANGE = (20.0, 46.0)
@@ -29,6 +31,9 @@ class Parsed:
     values: pd.Series
     bad: pd.Series  # bool mask of cells that could not be read
     message: str = ""
+    #: Cells read after an unambiguous repair (a leading zero Excel dropped), and what was done.
+    fixed: pd.Series | None = None
+    note: str = ""
 
 
 Parser = Callable[[pd.Series], Parsed]
@@ -73,8 +78,9 @@ def parse_distinct(parse: Parser, s: pd.Series) -> Parsed:
         return parse(s)
     codes, uniques = pd.factorize(s, use_na_sentinel=False)
     parsed = parse(pd.Series(uniques, dtype=s.dtype))
+    fixed = None if parsed.fixed is None else parsed.fixed.take(codes).set_axis(s.index)
     return Parsed(parsed.values.take(codes).set_axis(s.index),
-                  parsed.bad.take(codes).set_axis(s.index), parsed.message)
+                  parsed.bad.take(codes).set_axis(s.index), parsed.message, fixed, parsed.note)
 
 
 def map_distinct(s: pd.Series, fn: Callable[[Hashable], Any]) -> pd.Series:
@@ -129,11 +135,22 @@ def text(required: bool = True, max_length: int | None = None) -> Parser:
 
 
 def digits(n: int) -> Parser:
+    """A code of exactly ``n`` digits.  One digit short is a code whose leading zero a spreadsheet
+    dropped (3201 for 03201 盛岡市): restored, and flagged in ``Parsed.fixed`` so the loader says so.
+    Nothing shorter is guessed."""
     pattern = re.compile(rf"^[0-9]{{{n}}}$")  # ASCII only: full-width ０３２０１ is not a code
+    short = re.compile(rf"^[0-9]{{{n - 1}}}$") if n > 1 else None
 
     def parse(s: pd.Series) -> Parsed:
         v = stripped(s)
-        return Parsed(v, ~v.str.match(pattern), f"must be exactly {n} digits")
+        ok = v.str.match(pattern).astype(bool)
+        fixed = None
+        if short is not None:
+            fixed = (~ok & v.str.match(short)).astype(bool)
+            if fixed.any():
+                v = v.where(~fixed, "0" + v)
+                ok = ok | fixed
+        return Parsed(v, ~ok, f"must be exactly {n} digits", fixed, "先頭の 0 が落ちていたので補いました")
 
     return _typed(parse, ValueType("digits", max_length=n))
 
@@ -148,7 +165,8 @@ def boolean(required: bool = True) -> Parser:
         out[v.isin(FALSE_WORDS)] = False
         known = v.isin(TRUE_WORDS | FALSE_WORDS)
         bad = ~known & ((v != "") | required)
-        return Parsed(out, bad, "must be true or false (also 1/0, yes/no)" + ("" if not required else "; required"))
+        return Parsed(out, bad, "must be true or false (also TRUE/FALSE, 1/0, yes/no, ○/×, 有/無, はい/いいえ)"
+                      + ("" if not required else "; required"))
 
     return _typed(parse, ValueType("bool", nullable=not required))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, order=True)
@@ -19,6 +19,8 @@ class RowError:
     column: str
     message: str
     value: str = ""
+    #: The problem in Japanese, when one was written (file-level problems: encoding, format).
+    ja: str = field(default="", compare=False, repr=False)
 
     def __str__(self) -> str:
         where = f"{self.file}" + (f" line {self.row}" if self.row else "")
@@ -27,13 +29,75 @@ class RowError:
         return f"{where}{col}: {self.message}{val}"
 
 
-class RegionValidationError(ValueError):
-    """Raised in strict mode (and for file-level problems) with *every* error found."""
+#: Row errors listed per file; the rest are counted ("他 N 件"), so junk input is answered quickly.
+MAX_LISTED = 100
 
-    def __init__(self, errors: list[RowError]):
+
+class ErrorLog:
+    """The errors of one load: the first :data:`MAX_LISTED` per file listed, every bad line kept.
+
+    Junk input must not cost a RowError per cell: past the limit only the count and the line
+    numbers (to skip those rows in lenient mode) are kept.
+    """
+
+    def __init__(self, limit: int = MAX_LISTED):
+        self.limit = limit
+        self.listed: list[RowError] = []
+        self.count: dict[str, int] = {}
+        self.lines: dict[str, set[int]] = {}
+
+    def add(self, error: RowError) -> None:
+        n = self.count.get(error.file, 0)
+        self.count[error.file] = n + 1
+        self.lines.setdefault(error.file, set()).add(error.row)
+        if n < self.limit:
+            self.listed.append(error)
+
+    def add_cells(self, file: str, lines, column: str, message: str, values) -> None:
+        """Many cells of one column with the same problem (``lines`` and ``values`` aligned)."""
+        lines = [int(x) for x in lines]
+        if not lines:
+            return
+        n = self.count.get(file, 0)
+        room = max(self.limit - n, 0)
+        values = list(values[:room]) if room else []
+        for line, value in zip(lines[:room], values, strict=True):
+            self.listed.append(RowError(file, line, column, message, str(value)))
+        self.count[file] = n + len(lines)
+        self.lines.setdefault(file, set()).update(lines)
+
+    def extend(self, errors) -> None:
+        for e in errors:
+            self.add(e)
+
+    @property
+    def omitted(self) -> dict[str, int]:
+        listed: dict[str, int] = {}
+        for e in self.listed:
+            listed[e.file] = listed.get(e.file, 0) + 1
+        return {f: n - listed.get(f, 0) for f, n in self.count.items() if n > listed.get(f, 0)}
+
+    def __len__(self) -> int:
+        return sum(self.count.values())
+
+    def __bool__(self) -> bool:
+        return bool(self.count)
+
+
+class RegionValidationError(ValueError):
+    """Raised in strict mode (and for file-level problems) with every error found.
+
+    ``errors`` lists at most :data:`MAX_LISTED` per file; ``omitted`` counts the rest per file
+    and ``total`` is the number of problems found.
+    """
+
+    def __init__(self, errors: list[RowError], omitted: dict[str, int] | None = None):
         self.errors = sorted(errors)
+        self.omitted = dict(omitted or {})
+        self.total = len(self.errors) + sum(self.omitted.values())
         lines = [str(e) for e in self.errors[:50]]
         more = len(self.errors) - len(lines)
         if more > 0:
             lines.append(f"... and {more} more")
-        super().__init__(f"{len(self.errors)} problem(s) in region data:\n  " + "\n  ".join(lines))
+        lines += [f"{file}: {n} more not listed (他 {n} 件)" for file, n in sorted(self.omitted.items())]
+        super().__init__(f"{self.total} problem(s) in region data:\n  " + "\n  ".join(lines))

@@ -9,7 +9,6 @@ Problems with a whole file (missing file or column) are fatal in both modes.
 
 from __future__ import annotations
 
-import csv
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,13 +20,18 @@ import pandas as pd
 
 from matching.contract import columns as c
 from matching.contract import schema
-from matching.contract.errors import RegionValidationError, RowError
+from matching.contract.errors import ErrorLog, RegionValidationError, RowError
+from matching.contract.tablefile import TableError, duplicated, open_table
 from matching.region import Region, role_column
 from matching.vocabulary import DESIGNATIONS, ROLE_ORDER, InstitutionKind, Role, default_roles
 
 
 def load_region(path: str | Path, *, strict: bool = True) -> Region:
-    """Read, validate and type the CSV files of a region folder.
+    """Read, validate and type the tables of a region folder.
+
+    Each table is ``<name>.csv`` (UTF-8 with or without BOM, or CP932/Shift_JIS) or
+    ``<name>.xlsx`` (first sheet), or a sheet ``<name>`` of ``region.xlsx``; how each file was
+    read, and any repair (a restored leading zero), is listed in ``region.notes``.
 
     >>> region = load_region("data/demo")          # doctest: +SKIP
     >>> region.facilities.loc["F0001", "facility_type"]  # doctest: +SKIP
@@ -35,44 +39,46 @@ def load_region(path: str | Path, *, strict: bool = True) -> Region:
     """
     folder = Path(path)
     if not folder.is_dir():
-        raise RegionValidationError([RowError(str(folder), 0, "", "region folder not found")])
+        what = "is a file, not a region folder" if folder.exists() else "region folder not found"
+        raise RegionValidationError([RowError(str(folder), 0, "", what)])
+    notes: list[str] = []
+    log = ErrorLog()
+    fatal: list[RowError] = []
+    tables: dict[str, pd.DataFrame] = {}
     with _gc_paused():
-        raw = {spec.name: _read(folder, spec) for spec in schema.FILES}
-    fatal = [e for _, errs in raw.values() for e in errs]
+        for spec in schema.FILES:
+            df, errs = _read(folder, spec, notes, log, strict)
+            fatal += errs
+            if df is not None:
+                tables[spec.name] = df
     if fatal:
         raise RegionValidationError(fatal)
+    stopped = [e for e in log.listed if e.row == 0]
+    if stopped:  # a file with too many problems was not read to its end: cross-checks would be noise
+        raise RegionValidationError(log.listed, log.omitted)
 
-    errors: list[RowError] = []
-    tables: dict[str, pd.DataFrame] = {}
-    for spec in schema.FILES:
-        df = raw[spec.name][0]
-        if df is None:
-            continue
-        typed, errs = _parse(df, spec)
-        tables[spec.name] = typed
-        errors += errs
+    _cross_checks(tables, log, strict=True)
+    if strict and log:
+        raise RegionValidationError(log.listed, log.omitted)
 
-    errors += _cross_checks(tables, strict=True)
-    if strict and errors:
-        raise RegionValidationError(errors)
-
-    skipped: list[RowError] = []
-    if errors:
+    if log:
         # Lenient: drop bad rows, then drop what referred to them, and report both.
-        _drop_rows(tables, errors)
-        skipped += errors
-        while cascade := _cross_checks(tables, strict=False):  # e.g. area → facility → partnership
-            _drop_rows(tables, cascade)
-            skipped += cascade
+        _drop_rows(tables, log.lines)
+        while True:  # e.g. area → facility → partnership
+            found = len(log)
+            _cross_checks(tables, log, strict=False)
+            if len(log) == found:
+                break
+            _drop_rows(tables, log.lines)
 
-    return _build(tables, folder, sorted(set(skipped)))
+    region = _build(tables, folder, sorted(set(log.listed)))
+    region.notes = notes
+    region.skipped_omitted = log.omitted
+    return region
 
 
-def _drop_rows(tables: dict[str, pd.DataFrame], errors: list[RowError]) -> None:
-    """Leave out of ``tables`` every row an error points at (one filter per file)."""
-    bad_lines: dict[str, set[int]] = {}
-    for e in errors:
-        bad_lines.setdefault(e.file, set()).add(e.row)
+def _drop_rows(tables: dict[str, pd.DataFrame], bad_lines: dict[str, set[int]]) -> None:
+    """Leave out of ``tables`` every row listed in ``bad_lines`` (one filter per file)."""
     for name, lines in bad_lines.items():
         tables[name] = tables[name][~tables[name]["_line"].isin(lines)]
 
@@ -95,96 +101,204 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _read(folder: Path, spec: schema.FileSpec) -> tuple[pd.DataFrame | None, list[RowError]]:
-    file = folder / spec.name
-    if not file.exists():
+def _source(folder: Path, spec: schema.FileSpec) -> tuple[Path, str | None] | None:
+    """The file (and sheet) that holds ``spec``'s table, or None."""
+    stem = spec.name.removesuffix(".csv")
+    for file in (folder / spec.name, folder / f"{stem}.xlsx"):
+        if file.exists():
+            return file, None
+    book = folder / "region.xlsx"
+    if book.exists():
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(book, read_only=True)
+            names = wb.sheetnames
+            wb.close()
+        except Exception:  # unreadable: reported when it is read
+            return book, stem
+        if stem in names:
+            return book, stem
+    return None
+
+
+#: Rows read, typed and checked at a time: a file is streamed, and in strict mode reading stops
+#: once a chunk has taken its file past the listed errors (junk is answered after one chunk).
+CHUNK_ROWS = 50_000
+
+
+def _read(folder: Path, spec: schema.FileSpec, notes: list[str], log: ErrorLog,
+          strict: bool) -> tuple[pd.DataFrame | None, list[RowError]]:
+    """The typed table of ``spec`` (row errors in ``log``), or the file-level errors."""
+    source = _source(folder, spec)
+    if source is None:
         if spec.required:
-            return None, [RowError(spec.name, 0, "", "required file is missing")]
+            stem = spec.name.removesuffix(".csv")
+            return None, [RowError(spec.name, 0, "", "required file is missing",
+                                   ja=f"必要なファイル {spec.name}（または {stem}.xlsx）がありません")]
         return None, []
     try:
-        df = _read_csv_with_lines(file)
-    except UnicodeDecodeError as exc:
-        return None, [RowError(spec.name, 0, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
-    except csv.Error as exc:
-        return None, [RowError(spec.name, 0, "", f"not a readable CSV file: {exc}")]
-    if df is None:
-        return None, [RowError(spec.name, 0, "", "file is empty (a header row is required)")]
-    missing = [col.name for col in spec.columns if col.required and col.name not in df.columns]
-    if missing:
-        return None, [RowError(spec.name, 0, col, "required column is missing") for col in missing]
-    return df, []
+        table = open_table(*source)
+        errors = _header_errors(spec, table.header)
+        if errors:
+            table.close()
+            return None, errors
+        if table.encoding not in ("UTF-8", "UTF-8 (BOM)"):
+            notes.append(f"{table.described} として読みました")
+        return _parse_stream(table, spec, log, notes, strict), []
+    except TableError as exc:
+        detail = str(exc).removeprefix(f"{source[0].name}: ")
+        return None, [RowError(spec.name, 0, "", detail, ja=exc.ja)]
 
 
-def _read_csv_with_lines(file: Path) -> pd.DataFrame | None:
-    """All cells as strings, with ``_line`` = the line each record starts on.
+def _header_errors(spec: schema.FileSpec, header: list[str]) -> list[RowError]:
+    """Repeated or missing columns: checked before any row is read."""
+    dup = duplicated(header)
+    if dup:
+        return [RowError(spec.name, 0, col, "column appears more than once in the header",
+                         ja=f"{spec.name} の見出しに同じ列名 {col} が複数あります") for col in dup]
+    missing = [col.name for col in spec.columns if col.required and col.name not in header]
+    return [RowError(spec.name, 0, col, "required column is missing",
+                     ja=f"{spec.name} に必要な列 {col} がありません（見出し行を確認してください）")
+            for col in missing]
 
-    The csv module (not pandas) so that line numbers stay true across blank lines
-    and quoted cells that span lines — errors must point where a spreadsheet does.
+
+def _parse_stream(table, spec: schema.FileSpec, log: ErrorLog, notes: list[str], strict: bool) -> pd.DataFrame:
+    """Read, type and check ``table`` chunk by chunk; duplicate ids are checked on the whole."""
+    from itertools import islice
+
+    chunks: list[pd.DataFrame] = []
+    fixed: dict[str, list] = {}  # column -> [count, first line, value before, value after, note]
+    while True:
+        part = list(islice(table.rows, CHUNK_ROWS))
+        df = _frame(table.header, part, table.encoding == "xlsx")
+        chunks.append(_parse(df, spec, log, fixed))
+        if len(part) < CHUNK_ROWS:
+            break
+        if strict and log.count.get(spec.name, 0) > log.limit:
+            last = int(df["_line"].iloc[-1]) if len(df) else 0
+            log.listed.append(RowError(spec.name, 0, "", f"too many problems: reading stopped after line {last}",
+                                       ja=f"{spec.name} は誤りが多いため {last} 行目までで確認を打ち切りました"))
+            table.close()
+            break
+    for col, (n, line, before, after, note) in fixed.items():
+        notes.append(f"{spec.name} の {col}: {note}（{n} 件、{line} 行目 {before} → {after} など）")
+    out = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+    _duplicates(out, spec, log)
+    return out
+
+
+def _frame(header: list[str], part: list[tuple[int, list[str]]], xlsx: bool) -> pd.DataFrame:
+    """All cells as strings, with ``_line`` = the line each record starts on and ``_cells``.
+
+    Line numbers come from the reader (csv module, not pandas), so they stay true across blank
+    lines and quoted cells that span lines — errors must point where a spreadsheet does.
     """
-    with file.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        rows, ends = [], []
-        for row in reader:  # keep this loop bare: it runs once per line of a national file
-            rows.append(row)
-            ends.append(reader.line_num)
-    if not rows:
-        return None
-    header = [cell.strip() for cell in rows[0]]
     width = len(header)
-    body = rows[1:]
-    # A record starts on the line after the previous one ended (header and blank lines count).
-    starts = np.array(ends[:-1], dtype=np.int64) + 1
+    starts = np.fromiter((start for start, _ in part), dtype=np.int64, count=len(part))
+    body = [row for _, row in part]
     # Blank lines (every cell blank) are not records; map() keeps these per-row steps in C.
     kept = np.flatnonzero(list(map(bool, map(str.strip, map("".join, body)))))
     if len(kept) < len(body):
         body = [body[i] for i in kept]
     cells = np.fromiter(map(len, body), dtype=np.int64, count=len(body))
     for i in np.flatnonzero(cells != width):
-        body[i] = (body[i] + [""] * width)[:width]  # short rows read as blanks, long ones are cut...
-    df = pd.DataFrame(body, columns=header, dtype=object)
+        # short rows read as blanks, long ones are cut (and reported by _parse, not cut silently)...
+        row = body[i][:width]
+        if len(row) < width:
+            row = row + [""] * (width - len(row))
+        if xlsx:  # ...but empty cells right of the header are no cells at all
+            cells[i] = len(body[i]) - len(_trailing_blanks(body[i]))
+        body[i] = row
+    df = pd.DataFrame(body, columns=header, dtype=object) if body else pd.DataFrame(
+        {h: pd.Series(dtype=object) for h in header})
     df["_line"] = starts[kept]
-    df["_cells"] = cells  # ...and reported by _parse, not cut silently
+    df["_cells"] = cells
     return df
 
 
-def _parse(df: pd.DataFrame, spec: schema.FileSpec) -> tuple[pd.DataFrame, list[RowError]]:
-    """Type every column of one file; every bad cell, long row and duplicate id is a RowError."""
-    errors: list[RowError] = []
+def _read_table(file: Path, sheet: str | None = None):
+    """The raw cells of a whole table (as :func:`_frame` gives them) and the table read."""
+    table = open_table(file, sheet)
+    header = table.header
+    if len(set(header)) < len(header):  # a frame needs unique names
+        header = [f"{h}\x00{k}" for k, h in enumerate(header)]
+    return _frame(header, list(table.rows), table.encoding == "xlsx"), table
+
+
+def _trailing_blanks(row: list[str]) -> list[str]:
+    out = []
+    for cell in reversed(row):
+        if cell.strip():
+            break
+        out.append(cell)
+    return out
+
+
+def _read_csv_with_lines(file: Path) -> pd.DataFrame | None:
+    """The table of ``file`` as :func:`_read_table` reads it (None for an empty file)."""
+    try:
+        return _read_table(file)[0]
+    except TableError:
+        return None
+
+
+def _parse(df: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog, fixed: dict[str, list]) -> pd.DataFrame:
+    """Type every column of one chunk; every bad cell and long row goes to ``log``."""
     width = len(df.columns) - 2
     long = df[df["_cells"] > width]
-    for line, n in zip(long["_line"], long["_cells"], strict=True):
-        errors.append(RowError(spec.name, int(line), "", f"row has {n} cells but the header has {width} columns"))
+    if len(long):
+        first = long.iloc[: log.limit]
+        for line, n in zip(first["_line"], first["_cells"], strict=True):
+            log.add(RowError(spec.name, int(line), "", f"row has {n} cells but the header has {width} columns"))
+        log.add_cells(spec.name, long["_line"].iloc[log.limit:], "", "row has more cells than the header",
+                      long["_line"].iloc[log.limit:])
     out = df.drop(columns="_cells")
     for col in spec.columns:
         if col.name not in df.columns:
             continue
         parsed = c.parse_distinct(col.parse, df[col.name].astype(str))
         out[col.name] = parsed.values
-        for idx in parsed.bad[parsed.bad].index:
-            errors.append(RowError(spec.name, int(df.at[idx, "_line"]), col.name, parsed.message,
-                                   str(df.at[idx, col.name])))
+        bad = parsed.bad.to_numpy(dtype=bool)
+        if bad.any():
+            log.add_cells(spec.name, df["_line"].to_numpy()[bad], col.name, parsed.message,
+                          df[col.name].to_numpy()[bad])
+        if parsed.fixed is not None:
+            mask = parsed.fixed.to_numpy(dtype=bool)
+            if mask.any():
+                seen = fixed.setdefault(col.name, [0, int(df["_line"].to_numpy()[mask][0]),
+                                                   str(df[col.name].to_numpy()[mask][0]).strip(),
+                                                   parsed.values.to_numpy()[mask][0], parsed.note])
+                seen[0] += int(mask.sum())
+    return out
+
+
+def _duplicates(out: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog) -> None:
+    """Every repeated id of a whole table goes to ``log``."""
     key = list(spec.id_columns)
     dup = out.duplicated(key, keep="first")
     if dup.any():
         dup &= (out[key] != "").all(axis=1)  # blank ids are reported as blank, not as repeats
         first_line = out.drop_duplicates(key).set_index(key)["_line"]
-        for idx in dup[dup].index:
+        idxs = dup[dup].index
+        for idx in idxs[: log.limit]:
             k = tuple(out.loc[idx, key]) if len(key) > 1 else out.at[idx, key[0]]
-            errors.append(RowError(spec.name, int(out.at[idx, "_line"]), "/".join(key),
-                                   f"duplicate {'/'.join(key)}, first seen on line {int(first_line.loc[k])}",
-                                   str(k if len(key) == 1 else "/".join(k))))
-    return out, errors
+            log.add(RowError(spec.name, int(out.at[idx, "_line"]), "/".join(key),
+                             f"duplicate {'/'.join(key)}, first seen on line {int(first_line.loc[k])}",
+                             str(k if len(key) == 1 else "/".join(k))))
+        rest = idxs[log.limit:]
+        log.add_cells(spec.name, out.loc[rest, "_line"], "/".join(key), f"duplicate {'/'.join(key)}",
+                      out.loc[rest, key[0]].to_numpy())
 
 
 # -- rules that span columns or files ------------------------------------------
 
-def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]:
+def _cross_checks(t: dict[str, pd.DataFrame], log: ErrorLog, *, strict: bool) -> None:
     """Errors that involve more than one cell.
 
     With ``strict=False`` this runs on already-cleaned tables and only finds rows
     whose reference was skipped; the message then says so.
     """
-    errors: list[RowError] = []
     skipped_note = "" if strict else " (that row was skipped)"
 
     def refs(name: str, column: str, valid: pd.Index, what: str):
@@ -194,9 +308,9 @@ def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]
         bad = ~df[column].isin(valid)
         if bad.any():
             bad &= df[column] != ""  # a blank reference is reported by its own column's rule
-        for idx in bad[bad].index:
-            errors.append(RowError(name, int(df.at[idx, "_line"]), column,
-                                   f"unknown {what}{skipped_note}", str(df.at[idx, column])))
+        if bad.any():
+            log.add_cells(name, df.loc[bad, "_line"].to_numpy(), column, f"unknown {what}{skipped_note}",
+                          df.loc[bad, column].to_numpy())
 
     areas = pd.Index(t["areas.csv"]["municipality_code"])
     fac = pd.Index(t["facilities.csv"]["facility_id"])
@@ -209,7 +323,7 @@ def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]
     refs("travel_times.csv", "facility_id", fac, "facility_id (not in facilities.csv)")
     refs("travel_times.csv", "institution_id", inst, "institution_id (not in institutions.csv)")
     if not strict:
-        return errors
+        return
 
     # Designations that belong to the other kind (e.g. 在支診 on a hospital).
     # Worked out once per distinct designation set, then matched to the rows' kind.
@@ -219,12 +333,12 @@ def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]
         hits = (inst_df["kind"] == kind.value) & foreign.astype(bool)
         for line, codes in zip(inst_df.loc[hits, "_line"], foreign[hits], strict=True):
             for code in codes:
-                errors.append(RowError("institutions.csv", int(line), "designations",
+                log.add(RowError("institutions.csv", int(line), "designations",
                                        f"designation {code} ({DESIGNATIONS[code].name_ja}) is for "
                                        f"{other.value}s only, but kind is {kind.value}", code))
     clinic_admits = (inst_df["kind"] == "clinic") & (inst_df["admit"] == True)  # noqa: E712 (nullable)
     for idx in clinic_admits[clinic_admits.fillna(False)].index:
-        errors.append(RowError("institutions.csv", int(inst_df.at[idx, "_line"]), "admit",
+        log.add(RowError("institutions.csv", int(inst_df.at[idx, "_line"]), "admit",
                                "a clinic cannot offer admission (③ 入院受入れ is for hospitals only)", "true"))
 
     # Blank roles are allowed: an agreement that meets none of the requirements
@@ -235,10 +349,9 @@ def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]
     admits = c.map_distinct(part["roles"], lambda rs: isinstance(rs, frozenset) and "admit" in rs).astype(bool)
     hits = admits & (part["institution_id"].map(kind_of) == "clinic")
     for iid, line in zip(part.loc[hits, "institution_id"], part.loc[hits, "_line"], strict=True):
-        errors.append(RowError("partnerships.csv", int(line), "roles",
+        log.add(RowError("partnerships.csv", int(line), "roles",
                                f"institution {iid} is a clinic and cannot admit "
                                "(③ is for hospitals only)", "admit"))
-    return errors
 
 
 def _codes_only_for(kind: InstitutionKind, designations: object) -> tuple[str, ...]:

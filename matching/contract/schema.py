@@ -233,13 +233,18 @@ def markdown() -> str:
     from matching.vocabulary import DESIGNATIONS, FACILITY_TYPES, roles_ja
 
     out = ["# The data contract", "",
-           "A region is a folder of UTF-8 CSV files with a header row (a BOM is accepted). "
+           "A region is a folder of tables with a header row: CSV files in UTF-8 (a BOM is accepted) "
+           "or CP932/Shift_JIS (what Excel's plain \"CSV\" writes on a Japanese PC; detected and "
+           "said on the console), or `<name>.xlsx` workbooks (first sheet), or one `region.xlsx` "
+           "with a sheet per table (`areas`, `facilities`, …). "
            "Optional extra columns are allowed and kept. Booleans are `true`/`false` "
-           "(also `1`/`0`, `yes`/`no`). Generated from `matching/contract/schema.py`.", "",
+           "(also Excel's `TRUE`/`FALSE`, `1`/`0`, `yes`/`no`, `○`/`×`, `有`/`無`, `はい`/`いいえ`). "
+           "A code one digit short (Excel dropped its leading zero: `3201`) is restored "
+           "(`03201`) with a note. Generated from `matching/contract/schema.py`.", "",
            "Loading is strict by default: any problem stops the load and *every* problem is "
            "listed with file, line (as a spreadsheet shows it), column and value. Lenient mode "
            "(`--lenient`, `load_region(path, strict=False)`) skips bad rows, and the rows that "
-           "referred to them, and lists each one.", ""]
+           "referred to them, and lists each one (at most 100 per file; the rest are counted).", ""]
     for spec in FILES:
         out += [f"## `{spec.name}`" + ("" if spec.required else " (optional)"), "", spec.doc, "",
                 "| column | 項目 | meaning |", "|---|---|---|"]

@@ -164,7 +164,7 @@ class ImportReport:
         out.mkdir(parents=True, exist_ok=True)
         (out / "import_report.json").write_text(
             json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        with open(out / "import_unmatched.csv", "w", newline="", encoding="utf-8") as fh:
+        with open(out / "import_unmatched.csv", "w", newline="", encoding="utf-8-sig") as fh:  # BOM: for Excel
             writer = csv.writer(fh)
             writer.writerow(["severity", "source", "row", "record", "name", "problem", "action"])
             writer.writerows(safecells.rows(

@@ -35,9 +35,10 @@ class Server:
 
     def start(self) -> str:
         env = {**os.environ, "RUN_POLL_SECONDS": "0.5", "COLUMNS": "500"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "matching.cli", "serve", "--port", str(self.port), "--database-url",
-             self.database_url], cwd=REPO, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        with self.log.open("ab") as out:  # the server keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "matching.cli", "serve", "--port", str(self.port), "--database-url",
+                 self.database_url], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         for _ in range(600):
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:

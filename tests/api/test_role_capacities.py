@@ -38,7 +38,7 @@ def write_iwate_with_role_caps(folder: Path) -> Path:
 def _cli_proposals(folder: Path, out: Path) -> set[tuple[str, str, str]]:
     result = CliRunner().invoke(cli, ["match", str(folder), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    with (out / "proposals.csv").open(encoding="utf-8") as fh:
+    with (out / "proposals.csv").open(encoding="utf-8-sig") as fh:
         return {(r["facility_id"], r["institution_id"], r["roles"]) for r in csv.DictReader(fh)}
 
 

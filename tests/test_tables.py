@@ -1,0 +1,172 @@
+"""Coordinators' own files (issue 14): CP932 and BOM CSV, xlsx workbooks, Excel's dropped zeros,
+Japanese yes/no words, and a bounded answer on junk."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+
+from matching.contract import RegionValidationError, load_region
+from matching.contract.errors import MAX_LISTED
+from matching.contract.tablefile import TableError, open_table, read_frame
+from tests.regionkit import (
+    DEFAULT_FACILITIES,
+    DEFAULT_INSTITUTIONS,
+    append,
+    edit,
+    facility,
+    write_region,
+)
+
+F1 = 0
+
+
+def _recode(folder, name, encoding):
+    text = (folder / name).read_text(encoding="utf-8")
+    (folder / name).write_bytes(text.encode(encoding))
+
+
+def _frames(region):
+    return [region.areas, region.facilities, region.institutions, region.partnerships]
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "shift_jis", "utf-8-sig"])
+def test_region_in_excel_encodings_reads_as_utf8(tmp_path, encoding):
+    ref = load_region(write_region(tmp_path / "ref"))
+    folder = write_region(tmp_path / "x")
+    for name in ("areas.csv", "facilities.csv", "institutions.csv", "partnerships.csv"):
+        _recode(folder, name, encoding)
+    region = load_region(folder)
+    for a, b in zip(_frames(ref), _frames(region), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    if encoding == "utf-8-sig":
+        assert region.notes == []
+    else:  # said on the console
+        assert any("facilities.csv: CP932 (Shift_JIS)" in n for n in region.notes)
+
+
+def _to_xlsx(csv_path, xlsx_path, sheet="Sheet1", wb=None, typed=True):
+    df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    own = wb is None
+    wb = wb or Workbook()
+    ws = wb.active if own else wb.create_sheet(sheet)
+    ws.title = sheet
+    ws.append(list(df.columns))
+    for row in df.itertuples(index=False):
+        cells = []
+        for v in row:
+            if typed and v in ("true", "false"):
+                cells.append(v == "true")  # Excel's TRUE/FALSE
+            elif typed and v.replace(".", "", 1).isdigit() and not v.startswith("0"):
+                cells.append(float(v) if "." in v else int(v))
+            else:
+                cells.append(v)
+        ws.append(cells)
+    if own:
+        wb.save(xlsx_path)
+    return wb
+
+
+def test_region_as_xlsx_files_and_as_one_workbook(tmp_path):
+    src = write_region(tmp_path / "src")
+    ref = load_region(src)
+    one = tmp_path / "xlsx"
+    one.mkdir()
+    for name in ("areas", "facilities", "institutions", "partnerships"):
+        _to_xlsx(src / f"{name}.csv", one / f"{name}.xlsx")
+    region = load_region(one)
+    for a, b in zip(_frames(ref), _frames(region), strict=True):
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert any("facilities.xlsx [Sheet1]: xlsx" in n for n in region.notes)
+
+    book = tmp_path / "book"
+    book.mkdir()
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name in ("areas", "facilities", "institutions", "partnerships"):
+        _to_xlsx(src / f"{name}.csv", None, sheet=name, wb=wb)
+    wb.save(book / "region.xlsx")
+    region = load_region(book)
+    assert list(region.facilities.index) == list(ref.facilities.index)
+
+
+def test_named_sheet_and_missing_sheet(tmp_path):
+    wb = Workbook()
+    wb.active.append(["other"])
+    ws = wb.create_sheet("提案")
+    ws.append(["a", "b"])
+    ws.append([1, True])
+    wb.save(tmp_path / "t.xlsx")
+    df, table = read_frame(f"{tmp_path / 't.xlsx'}#提案")
+    assert df.to_dict("records") == [{"a": "1", "b": "TRUE"}] and table.sheet == "提案"
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "t.xlsx", sheet="nope")
+    assert "シート「nope」がありません" in exc.value.ja
+
+
+def test_dropped_leading_zero_is_restored_with_a_note(tmp_path):
+    fac = edit(DEFAULT_FACILITIES, F1, municipality_code="3201")
+    region = load_region(write_region(tmp_path, facilities=fac))
+    assert region.facilities.iloc[0]["municipality_code"] == "03201"
+    assert any("municipality_code" in n and "3201 → 03201" in n for n in region.notes)
+
+
+@pytest.mark.parametrize(("yes", "no"), [("TRUE", "FALSE"), ("○", "×"), ("有", "無"), ("はい", "いいえ")])
+def test_japanese_and_excel_booleans(tmp_path, yes, no):
+    inst = edit(DEFAULT_INSTITUTIONS, 0, accepting=yes)
+    inst = edit(inst, 1, accepting=no)
+    region = load_region(write_region(tmp_path, institutions=inst))
+    assert list(region.institutions["accepting"].iloc[:2]) == [True, False]
+
+
+def test_duplicated_header_column_is_a_file_error(tmp_path):
+    folder = write_region(tmp_path)
+    lines = (folder / "facilities.csv").read_text(encoding="utf-8").splitlines()
+    lines = [line + "," + line.split(",")[1] for line in lines]  # "name" twice
+    (folder / "facilities.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert [(e.file, e.column) for e in exc.value.errors] == [("facilities.csv", "name")]
+    assert "more than once" in exc.value.errors[0].message
+
+
+def test_binary_file_is_refused(tmp_path):
+    folder = write_region(tmp_path)
+    (folder / "facilities.csv").write_bytes(bytes(range(256)) * 10)
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert "binary" in exc.value.errors[0].message
+
+
+def test_row_errors_are_listed_up_to_a_limit_per_file(tmp_path):
+    rows = [facility(f"X{k}", "nope") for k in range(MAX_LISTED + 250)]
+    folder = write_region(tmp_path, facilities=append(DEFAULT_FACILITIES, *rows))
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    err = exc.value
+    assert len([e for e in err.errors if e.file == "facilities.csv"]) == MAX_LISTED
+    assert err.omitted == {"facilities.csv": 250}
+    assert err.total == MAX_LISTED + 250
+    assert "他 250 件" in str(err)
+    # Lenient mode still skips every bad row, not only the listed ones.
+    region = load_region(folder, strict=False)
+    assert len(region.facilities) == len(DEFAULT_FACILITIES)
+    assert region.skipped_omitted == {"facilities.csv": 250}
+
+
+def test_strict_reading_stops_on_a_file_of_junk(tmp_path, monkeypatch):
+    import matching.contract.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 150)
+    rows = [facility(f"X{k}", "nope") for k in range(1000)]
+    folder = write_region(tmp_path, facilities=append(DEFAULT_FACILITIES, *rows))
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    stopped = [e for e in exc.value.errors if e.row == 0]
+    assert len(stopped) == 1 and "reading stopped after line 151" in stopped[0].message
+    assert "確認を打ち切りました" in stopped[0].ja
+    # Lenient mode reads every chunk and keeps the good rows.
+    region = load_region(folder, strict=False)
+    assert len(region.facilities) == len(DEFAULT_FACILITIES)
+    assert region.skipped_omitted == {"facilities.csv": 1000 - MAX_LISTED}
