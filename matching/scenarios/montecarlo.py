@@ -83,13 +83,14 @@ class AcceptanceAnalysis:
     summary: dict
 
     def write(self, out: str | Path) -> list[Path]:
-        from matching.safecells import write_csv
+        from matching.safecells import to_csv
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "montecarlo_draws.csv", out / "montecarlo_facilities.csv"]
-        write_csv(self.draws.rename(columns=DRAW_LABELS_JA), paths[0])
-        write_csv(self.facilities.reset_index().rename(columns=FACILITY_LABELS_JA), paths[1])
+        to_csv(self.draws.rename(columns=DRAW_LABELS_JA), paths[0], index=False, encoding="utf-8-sig")
+        to_csv(self.facilities.reset_index().rename(columns=FACILITY_LABELS_JA), paths[1], index=False,
+               encoding="utf-8-sig")
         return paths
 
 
