@@ -79,6 +79,10 @@ class MatchParameters(BaseModel):
     #: travel cost of pairs that cross it (only breaks ties after the first three goals).
     prefer_same: Literal["municipality", "secondary_area"] | None = None
     preference_minutes: float = Field(default=15.0, ge=0)
+    #: At most this many institutions together give ① (or ②) of one facility, agreements in
+    #: force included (time slots, ``availability.csv``); 1 = one institution per role, as
+    #: without time slots.
+    max_partners_per_role: int = Field(default=2, ge=1, le=4)
     #: Solver effort per model stage (CP-SAT deterministic time units ≈ seconds).
     stage_time_limit: float = Field(default=20.0, gt=0)
 

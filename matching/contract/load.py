@@ -23,6 +23,7 @@ from matching.contract import columns as c
 from matching.contract import schema
 from matching.contract.errors import RegionValidationError, RowError
 from matching.region import Region, role_column
+from matching.roles import slot_mask
 from matching.vocabulary import DESIGNATIONS, ROLE_ORDER, InstitutionKind, Role, default_roles
 
 
@@ -208,8 +209,14 @@ def _cross_checks(t: dict[str, pd.DataFrame], *, strict: bool) -> list[RowError]
     refs("partnerships.csv", "institution_id", inst, "institution_id (not in institutions.csv)")
     refs("travel_times.csv", "facility_id", fac, "facility_id (not in facilities.csv)")
     refs("travel_times.csv", "institution_id", inst, "institution_id (not in institutions.csv)")
+    refs("availability.csv", "institution_id", inst, "institution_id (not in institutions.csv)")
     if not strict:
         return errors
+    avail = t.get("availability.csv")
+    if avail is not None:  # a row says when the role is offered: at least one slot
+        for idx in avail.index[avail["slots"].map(lambda s: isinstance(s, frozenset) and not s)]:
+            errors.append(RowError("availability.csv", int(avail.at[idx, "_line"]), "slots",
+                                   "at least one time slot is required (leave the row out for none)", ""))
 
     # Designations that belong to the other kind (e.g. 在支診 on a hospital).
     # Worked out once per distinct designation set, then matched to the rows' kind.
@@ -278,4 +285,8 @@ def _build(t: dict[str, pd.DataFrame], folder: Path, skipped: list[RowError]) ->
     if tt is not None:
         tt = tt.drop(columns="_line").reset_index(drop=True)
         tt["minutes"] = tt["minutes"].astype(float)
-    return Region(areas, fac, inst, part, tt, folder, skipped)
+    avail = t.get("availability.csv")
+    if avail is not None:
+        avail = avail.drop(columns="_line").reset_index(drop=True)
+        avail["slots"] = avail["slots"].map(slot_mask).astype(np.int64)
+    return Region(areas, fac, inst, part, tt, folder, skipped, avail)

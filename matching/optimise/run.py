@@ -8,13 +8,14 @@ and records what each step took.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from matching.candidates import (
     count_candidates,
+    uses_slots,
     facilities_to_match,
     find_candidates,
     sort_candidates,
@@ -25,12 +26,15 @@ from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult
 from matching.optimise.options import SolveOptions, for_size
 from matching.parameters import MatchParameters
 from matching.region import Region
-from matching.roles import BIT_OF_CODE, N_MASKS, ROLE_SETS
+from matching.roles import BIT_OF_CODE, N_MASKS, ROLE_SETS, SLOTTED, format_slots
 from matching.status import facility_status
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, format_roles
 
 PROPOSAL_COLUMNS = ["facility_id", "institution_id", "roles", "distance_km", "travel_minutes",
                     "extends_existing", "not_yet_asked", "pinned", "explanation"]
+#: With time slots (``availability.csv``, several partners per role): the slots each proposed
+#: partner gives for ① and ② (``;``-separated codes, blank = not that role).
+SLOT_COLUMNS = [f"{code}_slots" for code in SLOTTED]
 
 
 @dataclass
@@ -82,10 +86,11 @@ def model_inputs(region: Region, need: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def proposals_from(chosen: pd.DataFrame) -> pd.DataFrame:
-    """One row per facility–institution pair: the roles it would take, distance and time."""
+def proposals_from(chosen: pd.DataFrame, slotted: bool = False) -> pd.DataFrame:
+    """One row per facility–institution pair: the roles it would take, distance and time
+    (and, with time slots, the slots it gives per role: ``consult_slots``, ``visit_slots``)."""
     if chosen.empty:
-        return pd.DataFrame(columns=PROPOSAL_COLUMNS[:-1])
+        return pd.DataFrame(columns=PROPOSAL_COLUMNS[:-1] + (SLOT_COLUMNS if slotted else []))
     # Roles as a mask per pair (``matching.roles``), then the few masks to text: no Python per row.
     bit = chosen["role"].map(BIT_OF_CODE).to_numpy()
     g = chosen.assign(_bit=bit).groupby(["facility_id", "institution_id"], sort=True)
@@ -101,6 +106,13 @@ def proposals_from(chosen: pd.DataFrame) -> pd.DataFrame:
     out["roles"] = out["roles"].map(text)
     out["distance_km"] = out["distance_km"].round(2)
     out["travel_minutes"] = out["travel_minutes"].round(1)
+    if slotted:
+        key = pd.MultiIndex.from_frame(out[["facility_id", "institution_id"]])
+        for code, column in zip(SLOTTED, SLOT_COLUMNS, strict=True):
+            rows = chosen[chosen["role"] == code]
+            given = pd.Series(rows["slots"].map(format_slots).to_numpy(),
+                              index=pd.MultiIndex.from_frame(rows[["facility_id", "institution_id"]]))
+            out[column] = given.reindex(key).fillna("").to_numpy()
     return out
 
 
@@ -137,6 +149,11 @@ def match(region: Region, params: MatchParameters | None = None,
     t0 = time.perf_counter()
     if options is None:  # chosen by the data: exact on small regions, cut lists on large ones
         options = for_size(count_candidates(region, before, params))
+    slotted = uses_slots(region, params)
+    if slotted and options.nearest is not None:
+        # Cut lists may hide the institution that gives the missing slot, and the coverage
+        # proof for cut lists assumes one partner per role: time slots keep every candidate.
+        options = replace(options, nearest=None, expand_rounds=0)
     travel = travel_provider(region, params)
     cand = find_candidates(region, before, params, travel, nearest=options.nearest)
     cand["cost"] = travel_cost(cand, region, params)
@@ -145,7 +162,8 @@ def match(region: Region, params: MatchParameters | None = None,
     t0 = time.perf_counter()
     inputs = model_inputs(region, need)
     rounds = options.expand_rounds if options.nearest is not None else 0
-    model = CooperationModel.from_frames(cand, inputs, region.institutions,
+    model_cand = cand if slotted else cand.drop(columns=["slots", "have", "room"], errors="ignore")
+    model = CooperationModel.from_frames(model_cand, inputs, region.institutions,
                                          stage_time_limit=params.stage_time_limit, options=options)
     model.final = rounds == 0
     model.travel_is_minutes = params.prefer_same is None
@@ -167,11 +185,11 @@ def match(region: Region, params: MatchParameters | None = None,
 
     t0 = time.perf_counter()
     chosen = model.chosen
-    proposals = proposals_from(chosen)
+    proposals = proposals_from(chosen, slotted)
     alternatives, notes = explain_proposals(region, cand, chosen, proposals)
     proposals["explanation"] = [notes.get((f, i), "") for f, i in
                                 zip(proposals["facility_id"], proposals["institution_id"], strict=True)]
-    proposals = proposals[PROPOSAL_COLUMNS]
+    proposals = proposals[PROPOSAL_COLUMNS + (SLOT_COLUMNS if slotted else [])]
     agreed = pd.concat([region.partnerships[["facility_id", "institution_id", "roles"]],
                         chosen.assign(roles=chosen["role"].map({r.value: frozenset({r}) for r in ROLE_ORDER}))
                         [["facility_id", "institution_id", "roles"]]], ignore_index=True)

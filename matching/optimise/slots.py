@@ -1,0 +1,278 @@
+"""Roles assembled from time slots (issue #16): the general formulation.
+
+With ``availability.csv`` and ``max_partners_per_role`` K > 1, a facility's ① or ② is
+met when the slots of its partners for that role — agreements in force (``have``) and
+proposals — are together all four, with at most K partners (``room`` = K minus those in
+force).  The reductions, the closed form and the greedy of the one-partner model assume
+one institution per role; a slot run solves every component (linked only through
+institutions whose capacity can bind, as there) with this model instead::
+
+    Variables
+      x_c ∈ {0,1}   institution i gives role r to f (candidate c = (f, i, r), slots S_c)
+      y_p ∈ {0,1}   the pair p = (f, i) is used:  x_c ≤ y_p ≤ Σ_(c ∈ p) x_c
+      m_k ∈ {0,1}   role k = (f, r) is met
+      z_f ∈ {0,1}   every missing role of f is met
+    Constraints
+      m_k ≤ Σ_(c ∈ k, s ∈ S_c) x_c         ∀ k, every slot s not in have_k
+      x_c ≤ m_k                             a partner is proposed only where the role is met
+      Σ_(c ∈ k) x_c ≤ room_k
+      x_c ≤ Σ_(s ∈ S_c − have_k) u_cs,  u_cs ≤ x_c,  u_cs + x_c' ≤ 1 (c' ∈ k, c' ≠ c, s ∈ S_c')
+                                            no redundant partner: each gives a slot no other does
+      z_f ≤ m_k  ∀ k of f;  capacities as the one-partner model (pairs once, roles per (pair, role))
+    Objective: the same five goals, lexicographic (goal 3 = roles met).
+
+Without slots in the data every partner gives all four and K plays no part: the
+one-partner model and its fast paths run, unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from matching.optimise.instance import ROLES, Instance
+from matching.roles import ALL_SLOTS, N_SLOTS, fr_facility, fr_key
+
+
+def _keys(x: Instance, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (facility, role) keys of ``rows`` and, per row, the position of its key."""
+    return np.unique(fr_key(x.f[rows], x.role[rows]), return_inverse=True)
+
+
+def met_roles(x: Instance, rows: np.ndarray, picked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The keys of ``rows`` and whether each is met when ``rows[picked]`` are chosen."""
+    keys, at = _keys(x, rows)
+    union = np.zeros(len(keys), np.int64)
+    np.bitwise_or.at(union, at[picked], x.slots[rows][picked])
+    have = np.zeros(len(keys), np.int64)
+    have[at] = x.have[rows]
+    return keys, (union != 0) & ((union | have) == ALL_SLOTS)
+
+
+def facility_values(x: Instance, picked: np.ndarray) -> np.ndarray:
+    """The five goals' values of the chosen rows (a mask over all rows), one row per facility code."""
+    n_f = x.n_facilities
+    rows = np.arange(len(x.f))
+    keys, met = met_roles(x, rows, picked)
+    covered = np.bincount(fr_facility(keys[met]), minlength=n_f)
+    full = covered == x.missing
+    new = picked & ~x.existing
+    _, first = np.unique(x.pair[new], return_index=True)
+    agreements = np.bincount(x.f[np.flatnonzero(new)[first]], minlength=n_f)
+    travel = np.bincount(x.f[picked], weights=x.cost[picked], minlength=n_f)
+    return np.stack([full & x.obligated, full & ~x.obligated, covered, agreements, travel], axis=1).astype(float)
+
+
+def coverable(x: Instance, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The facilities among ``rows`` and an upper bound on their coverage: every role whose
+    candidates' slots, with those in force, make all four (capacities and K ignored)."""
+    keys, met = met_roles(x, rows, np.ones(len(rows), bool))
+    facs = np.unique(x.f[rows])
+    covered = np.bincount(fr_facility(keys[met]), minlength=x.n_facilities)[facs]
+    full = covered == x.missing[facs]
+    return facs, np.stack([full & x.obligated[facs], full & ~x.obligated[facs], covered], axis=1).astype(float)
+
+
+def coverage_key(x: Instance, picked: np.ndarray) -> tuple[float, float, float]:
+    """Goals 1–3 of the rows ``picked`` (indices)."""
+    mask = np.zeros(len(x.f), bool)
+    mask[picked] = True
+    v = facility_values(x, mask)
+    return tuple(float(t) for t in v[:, :3].sum(axis=0))
+
+
+def greedy_rows(x: Instance, rows: np.ndarray | None = None,
+                caps: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """A feasible assignment (mask over all rows): role by role in facility order, the nearest
+    candidates that add a slot until the role is met within its room and every capacity;
+    a role that cannot be met takes nobody.  Redundant partners are dropped."""
+    rows = np.arange(len(x.f)) if rows is None else np.asarray(rows)
+    caps = x.caps if caps is None else caps
+    out = np.zeros(len(x.f), bool)
+    if len(rows) == 0:
+        return out
+    order_key = x.minutes[rows] if x.minutes is not None else x.cost[rows]
+    keys, at = _keys(x, rows)
+    used = {c: np.zeros(x.n_institutions) for c in caps}
+    pairs_used: set[int] = set()
+    res = x.residents
+    for k in range(len(keys)):
+        mine = rows[at == k]
+        mine = mine[np.lexsort((x.i[mine], order_key[at == k]))]
+        have = int(x.have[mine[0]])
+        room = int(x.room[mine[0]])
+        union, took = have, []
+        for c in mine:
+            if union == ALL_SLOTS or len(took) >= room:
+                break
+            if not x.slots[c] & ~union:
+                continue
+            took.append(c)
+            union |= int(x.slots[c])
+        if union != ALL_SLOTS:
+            continue
+        # Drop partners whose slots the others give anyway (latest first).
+        for c in list(reversed(took)):
+            others = have
+            for d in took:
+                if d != c:
+                    others |= int(x.slots[d])
+            if others == ALL_SLOTS:
+                took.remove(c)
+        need = {c: np.zeros(x.n_institutions) for c in caps}
+        new_pairs = set()
+        for c in took:
+            i, r = x.i[c], ROLES[x.role[c]]
+            for unit, amount in (("facilities", 1), ("residents", res[x.f[c]])):
+                col = f"capacity_{unit}_{r}"
+                if col in need:
+                    need[col][i] += amount
+            p = int(x.pair[c])
+            if not x.existing[c] and p not in pairs_used and p not in new_pairs:
+                new_pairs.add(p)
+                for unit, amount in (("facilities", 1), ("residents", res[x.f[c]])):
+                    col = f"capacity_{unit}"
+                    if col in need:
+                        need[col][i] += amount
+        if any(np.any(~np.isnan(caps[col]) & (used[col] + need[col] > caps[col])) for col in caps):
+            continue
+        for col in caps:
+            used[col] += need[col]
+        pairs_used |= new_pairs
+        out[took] = True
+    return out
+
+
+class SlotFormulation:
+    """The model of the module docstring for one component.  Duck-types
+    :class:`matching.optimise.model.ComponentFormulation` (one ``w`` per candidate row)."""
+
+    def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray],
+                 hint: np.ndarray | None = None):
+        from matching.optimise.model import ComponentFormulation, _grouped
+
+        self._base = ComponentFormulation
+        self.order = np.lexsort((x.role[rows], x.pair[rows]))
+        rows = rows[self.order]
+        self.x, self.rows = x, rows
+        n = len(rows)
+        self.w_rows = [[j] for j in range(n)]
+        m = self.m = cp_model.CpModel()
+        xv = self.w = [m.new_bool_var("") for _ in range(n)]
+        pair, fac, inst = x.pair[rows], x.f[rows], x.i[rows]
+        res = x.residents[fac]
+        slots, have, room = x.slots[rows], x.have[rows], x.room[rows]
+        keys, at = np.unique(fr_key(fac, x.role[rows]), return_inverse=True)
+        # Pairs.
+        pairs, p_at = np.unique(pair, return_inverse=True)
+        y = [m.new_bool_var("") for _ in pairs]
+        for p, idx in zip(*_grouped(p_at), strict=True):
+            for j in idx:
+                m.add_implication(xv[j], y[p])
+            m.add(cp_model.LinearExpr.sum([xv[j] for j in idx]) >= y[p])
+        # Roles met, room, no redundant partner.
+        met = [m.new_bool_var("") for _ in keys]
+        for k, idx in zip(*_grouped(at), strict=True):
+            hk = int(have[idx[0]])
+            for s in range(N_SLOTS):
+                bit = 1 << s
+                if hk & bit:
+                    continue
+                givers = [xv[j] for j in idx if slots[j] & bit]
+                m.add(cp_model.LinearExpr.sum(givers) >= met[k]) if givers else m.add(met[k] == 0)
+            for j in idx:
+                m.add_implication(xv[j], met[k])
+            if len(idx) > int(room[idx[0]]):
+                m.add(cp_model.LinearExpr.sum([xv[j] for j in idx]) <= int(room[idx[0]]))
+            for j in idx:
+                own = []
+                for s in range(N_SLOTS):
+                    bit = 1 << s
+                    if not (slots[j] & bit) or hk & bit:
+                        continue
+                    others = [xv[j2] for j2 in idx if j2 != j and slots[j2] & bit]
+                    if not others:
+                        own = None  # j alone gives this slot: never redundant
+                        break
+                    u = m.new_bool_var("")
+                    m.add_implication(u, xv[j])
+                    for o in others:
+                        m.add_bool_or([u.Not(), o.Not()])
+                    own.append(u)
+                if own is not None:
+                    m.add(cp_model.LinearExpr.sum(own) >= xv[j])
+        # Facilities all met.
+        key_fac = fr_facility(keys)
+        n_keys = np.bincount(key_fac, minlength=x.n_facilities)
+        z = {}
+        for g in np.unique(fac):
+            if n_keys[g] == x.missing[g]:
+                z[int(g)] = m.new_bool_var("")
+                for k in np.flatnonzero(key_fac == g):
+                    m.add_implication(z[int(g)], met[k])
+        # Pins.
+        for j in np.flatnonzero(x.pinned[rows]):
+            m.add(y[p_at[j]] == 1)
+        for j in np.flatnonzero(x.pinned_role[rows]):
+            m.add(xv[j] == 1)
+        # Capacities: new pairs once, roles per (pair, role).
+        first = np.unique(p_at, return_index=True)[1]
+        new_p = np.flatnonzero(~x.existing[rows][first])
+        self._capacity(caps.get("capacity_facilities"), inst[first][new_p], [y[p] for p in new_p],
+                       np.ones(len(new_p), np.int64))
+        self._capacity(caps.get("capacity_residents"), inst[first][new_p], [y[p] for p in new_p],
+                       res[first][new_p])
+        for k, r in enumerate(ROLES):
+            on = np.flatnonzero(x.role[rows] == k)
+            self._capacity(caps.get(f"capacity_facilities_{r}"), inst[on], [xv[j] for j in on],
+                           np.ones(len(on), np.int64))
+            self._capacity(caps.get(f"capacity_residents_{r}"), inst[on], [xv[j] for j in on], res[on])
+
+        obligated = x.obligated
+        zo = [v for g, v in z.items() if obligated[g]]
+        ze = [v for g, v in z.items() if not obligated[g]]
+        cost = x.cost[rows].astype(np.int64)
+        y_new = [y[p] for p in new_p]
+        self.terms = [cp_model.LinearExpr.sum(zo), cp_model.LinearExpr.sum(ze), cp_model.LinearExpr.sum(met),
+                      cp_model.LinearExpr.sum(y_new), cp_model.LinearExpr.weighted_sum(xv, cost.tolist())]
+        self.empty = [not zo, not ze, not met, not y_new, not xv]
+        w_effort = len(keys) + 1
+        w_obligated = w_effort * (len(ze) + 1)
+        w_agreements = int(cost.sum()) + 1
+        self.levels = (("maximize", (0, 1, 2), (w_obligated, w_effort, 1)),
+                       ("minimize", (3, 4), (w_agreements, 1)))
+        best = greedy_rows(x, rows, caps) if hint is None else hint
+        self.hint = best[rows]
+
+    def _capacity(self, cap, inst, vs, coef) -> None:
+        from matching.optimise.model import _grouped
+
+        if cap is None or len(vs) == 0:
+            return
+        for i, idx in zip(*_grouped(np.asarray(inst)), strict=True):
+            c = cap[i]
+            if np.isnan(c) or coef[idx].sum() <= c:
+                continue
+            self.m.add(cp_model.LinearExpr.weighted_sum([vs[k] for k in idx], coef[idx].tolist()) <= int(c))
+
+    def _local(self, chosen_w: np.ndarray) -> np.ndarray:
+        return np.asarray(chosen_w, bool)
+
+    def rows_of(self, chosen_w: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(self.rows), bool)
+        out[self.order] = self._local(chosen_w)
+        return out
+
+    def values(self, chosen_w: np.ndarray) -> list[float]:
+        picked = np.zeros(len(self.x.f), bool)
+        picked[self.rows[self._local(chosen_w)]] = True
+        return facility_values(self.x, picked).sum(axis=0).tolist()
+
+    def solve(self, time_limit, effort_limit=None, proceed=None):
+        return self._base.solve(self, time_limit, effort_limit, proceed)
+
+    @staticmethod
+    def _stages(values, bounds, optimal):
+        from matching.optimise.model import ComponentFormulation
+
+        return ComponentFormulation._stages(values, bounds, optimal)
