@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from matching.region import Region
-from matching.roles import ALL_SLOTS, BIT_OF_CODE, ROLE_SETS, SLOTTED, mask_of
+from matching.roles import ALL_SLOTS, BIT_OF_CODE, N_SLOTS, ROLE_SETS, SLOTTED, mask_of
 from matching.vocabulary import (
     FACILITY_TYPES,
     STATUS_ORDER,
@@ -84,7 +84,7 @@ def facility_status(region: Region, partnerships: pd.DataFrame | None = None) ->
         have = np.zeros((len(fac), len(SLOTTED)), np.int64)
         pos = fac.index.get_indexer(cover.index.get_level_values("facility_id"))
         ok = pos >= 0
-        col = cover.index.get_level_values("role").map(SLOTTED.index).to_numpy()
+        col = np.array([SLOTTED.index(r) for r in cover.index.get_level_values("role")], np.int64)
         have[pos[ok], col[ok]] = cover["slots"].to_numpy(np.int64)[ok]
         for k, code in enumerate(SLOTTED):
             covered = np.where(have[:, k] == ALL_SLOTS, covered | BIT_OF_CODE[code], covered & ~BIT_OF_CODE[code])
@@ -124,16 +124,20 @@ def slot_cover(region: Region, partnerships: pd.DataFrame) -> pd.DataFrame:
     part = partnerships[["facility_id", "institution_id", "roles"]]
     frames = []
     for code in SLOTTED:
-        rows = part[part["roles"].map(lambda rs, code=code: code in rs)]
+        rows = part[np.fromiter((code in rs for rs in part["roles"]), bool, count=len(part))]
         given = region.availability[region.availability["role"] == code].set_index("institution_id")["slots"]
         slots = rows["institution_id"].map(given).fillna(ALL_SLOTS).astype(np.int64)
-        frames.append(pd.DataFrame({"facility_id": rows["facility_id"].to_numpy(), "role": code,
-                                    "institution_id": rows["institution_id"].to_numpy(),
-                                    "slots": slots.to_numpy()}))
+        frames.append(pd.DataFrame({"facility_id": rows["facility_id"].to_numpy(object), "role": code,
+                                    "institution_id": rows["institution_id"].to_numpy(object),
+                                    "slots": slots.to_numpy(np.int64)}))
     df = pd.concat(frames, ignore_index=True).drop_duplicates(["facility_id", "role", "institution_id"])
     g = df.groupby(["facility_id", "role"], sort=True)
-    return pd.DataFrame({"slots": g["slots"].agg(lambda v: int(np.bitwise_or.reduce(v.to_numpy()))),
-                         "partners": g.size()})
+    union = sum((g["slots"].agg(lambda v, b=bit: int((v.to_numpy() & b).any())) * bit)
+                for bit in (1 << k for k in range(N_SLOTS))) if len(df) else pd.Series(dtype=np.int64)
+    out = pd.DataFrame({"slots": union, "partners": g.size()})
+    if not len(df):
+        out.index = pd.MultiIndex.from_arrays([[], []], names=["facility_id", "role"])
+    return out.astype(np.int64)
 
 
 def _partners_per_facility(part: pd.DataFrame, facilities: pd.Index) -> tuple[np.ndarray, np.ndarray]:

@@ -110,7 +110,7 @@ def proposals_from(chosen: pd.DataFrame, slotted: bool = False) -> pd.DataFrame:
         key = pd.MultiIndex.from_frame(out[["facility_id", "institution_id"]])
         for code, column in zip(SLOTTED, SLOT_COLUMNS, strict=True):
             rows = chosen[chosen["role"] == code]
-            given = pd.Series(rows["slots"].map(format_slots).to_numpy(),
+            given = pd.Series(rows["slots"].map(format_slots).to_numpy(), dtype=object,
                               index=pd.MultiIndex.from_frame(rows[["facility_id", "institution_id"]]))
             out[column] = given.reindex(key).fillna("").to_numpy()
     return out
