@@ -95,7 +95,7 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     >>> cand = find_candidates(region, facility_status(region), MatchParameters())
     >>> near = find_candidates(region, facility_status(region), MatchParameters(), nearest=5)
     >>> len(cand), len(near), bool(near["truncated"].any())
-    (3302, 1110, True)
+    (4826, 1180, True)
     """
     travel = travel or travel_provider(region, params)
     need = facilities_to_match(status, params)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from matching.region import Region
-from matching.roles import ALL_SLOTS, BIT_OF_CODE, N_SLOTS, ROLE_SETS, SLOTTED, mask_of
+from matching.roles import ALL_SLOTS, BIT_OF_CODE, N_SLOTS, ROLE_SETS, SLOTTED, mask_of, slots_ja
 from matching.vocabulary import (
     FACILITY_TYPES,
     STATUS_ORDER,
@@ -231,3 +231,15 @@ def japanese_labels(table: pd.DataFrame) -> pd.DataFrame:
                    "secondary_area_code": "二次医療圏コード", "secondary_area_name": "二次医療圏名",
                    "prefecture_code": "都道府県コード", "facility_type": "施設種別コード"})
     return out.rename(columns=rename)
+
+
+def missing_slots_text(partial) -> str:
+    """The slots still missing of each role given in part of the week, in Japanese
+    (``② 休日夜間が未確保``); blank when no role is partly covered.
+
+    >>> missing_slots_text({"visit": 7})
+    '② 休日夜間が未確保'
+    """
+    if not isinstance(partial, dict):
+        return ""
+    return "、".join(f"{Role(code).mark} {slots_ja(ALL_SLOTS & ~have)}が未確保" for code, have in partial.items())

@@ -137,7 +137,7 @@ def match(region: Region, params: MatchParameters | None = None,
     >>> from matching.contract import load_region
     >>> result = match(load_region("data/demo"))
     >>> result.optimal, len(result.proposals)
-    (True, 152)
+    (True, 156)
     """
     params = params or MatchParameters()
     seconds: dict[str, float] = {}

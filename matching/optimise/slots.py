@@ -85,63 +85,63 @@ def coverage_key(x: Instance, picked: np.ndarray) -> tuple[float, float, float]:
 
 def greedy_rows(x: Instance, rows: np.ndarray | None = None,
                 caps: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """A feasible assignment (mask over all rows): role by role in facility order, the nearest
-    candidates that add a slot until the role is met within its room and every capacity;
-    a role that cannot be met takes nobody.  Redundant partners are dropped."""
-    rows = np.arange(len(x.f)) if rows is None else np.asarray(rows)
+    """The greedy rule with time slots (a mask over all rows): facilities with pins, then
+    obligated, then by id; roles ①②③; each role goes to the nearest candidate that gives all
+    its missing slots alone, else is assembled nearest first from candidates that add a slot,
+    within its room; a role that cannot be met within capacity takes nobody.  Redundant
+    partners are dropped (:func:`prune`)."""
+    rows = np.arange(len(x.f)) if rows is None else np.asarray(rows, np.int64)
     caps = x.caps if caps is None else caps
     out = np.zeros(len(x.f), bool)
     if len(rows) == 0:
         return out
-    order_key = x.minutes[rows] if x.minutes is not None else x.cost[rows]
-    keys, at = _keys(x, rows)
-    used = {c: np.zeros(x.n_institutions) for c in caps}
-    pairs_used: set[int] = set()
-    res = x.residents
-    for k in range(len(keys)):
-        mine = rows[at == k]
-        mine = mine[np.lexsort((x.i[mine], order_key[at == k]))]
-        have = int(x.have[mine[0]])
-        room = int(x.room[mine[0]])
+    minutes = x.minutes if x.minutes is not None else x.cost
+    pin = (x.pinned | x.pinned_role)[rows]
+    has_pin = np.zeros(x.n_facilities, bool)
+    has_pin[x.f[rows][pin]] = True
+    f = x.f[rows]
+    order = rows[np.lexsort((x.i[rows], minutes[rows], ~pin, x.role[rows], f, ~x.obligated[f], ~has_pin[f]))]
+    left = {c: np.where(np.isnan(v), np.inf, v).astype(float) for c, v in caps.items()}
+    partners: dict[int, set[int]] = {}  # facility -> institutions it has a new or existing pair with
+    key = fr_key(x.f[order], x.role[order])
+    cut = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    for group in np.split(order, cut[1:]):
+        g = int(x.f[group[0]])
+        have, room = int(x.have[group[0]]), int(x.room[group[0]])
+        mine = partners.setdefault(g, set())
+        alone = [c for c in group if (int(x.slots[c]) | have) == ALL_SLOTS]
+        plans = [[c] for c in alone]
         union, took = have, []
-        for c in mine:
+        for c in group:  # assembled nearest first
             if union == ALL_SLOTS or len(took) >= room:
                 break
-            if not x.slots[c] & ~union:
-                continue
-            took.append(c)
-            union |= int(x.slots[c])
-        if union != ALL_SLOTS:
-            continue
-        # Drop partners whose slots the others give anyway (latest first).
-        for c in list(reversed(took)):
-            others = have
-            for d in took:
-                if d != c:
-                    others |= int(x.slots[d])
-            if others == ALL_SLOTS:
-                took.remove(c)
-        need = {c: np.zeros(x.n_institutions) for c in caps}
-        new_pairs = set()
-        for c in took:
-            i, r = x.i[c], ROLES[x.role[c]]
-            for unit, amount in (("facilities", 1), ("residents", res[x.f[c]])):
-                col = f"capacity_{unit}_{r}"
-                if col in need:
-                    need[col][i] += amount
-            p = int(x.pair[c])
-            if not x.existing[c] and p not in pairs_used and p not in new_pairs:
-                new_pairs.add(p)
-                for unit, amount in (("facilities", 1), ("residents", res[x.f[c]])):
-                    col = f"capacity_{unit}"
-                    if col in need:
-                        need[col][i] += amount
-        if any(np.any(~np.isnan(caps[col]) & (used[col] + need[col] > caps[col])) for col in caps):
-            continue
-        for col in caps:
-            used[col] += need[col]
-        pairs_used |= new_pairs
-        out[took] = True
+            if int(x.slots[c]) & ~union:
+                took.append(c)
+                union |= int(x.slots[c])
+        if union == ALL_SLOTS:
+            plans.append(took)
+        for plan in plans:
+            need: dict[str, dict[int, float]] = {}
+            new_here: set[int] = set()
+            for c in plan:
+                i, r, n = int(x.i[c]), ROLES[x.role[c]], float(x.residents[g])
+                for unit, amount in (("facilities", 1.0), ("residents", n)):
+                    need.setdefault(f"capacity_{unit}_{r}", {}).setdefault(i, 0.0)
+                    need[f"capacity_{unit}_{r}"][i] += amount
+                    if not x.existing[c] and i not in mine and i not in new_here:
+                        need.setdefault(f"capacity_{unit}", {}).setdefault(i, 0.0)
+                        need[f"capacity_{unit}"][i] += amount
+                if not x.existing[c]:
+                    new_here.add(i)
+            if all(left[col][i] >= v for col, d in need.items() if col in left for i, v in d.items()):
+                for col, d in need.items():
+                    if col in left:
+                        for i, v in d.items():
+                            left[col][i] -= v
+                mine |= {int(x.i[c]) for c in plan}
+                out[plan] = True
+                break
+    out[rows] = prune(x, rows, out[rows])
     return out
 
 
