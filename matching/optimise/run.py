@@ -26,9 +26,9 @@ from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult
 from matching.optimise.options import SolveOptions, for_size
 from matching.parameters import MatchParameters
 from matching.region import Region
-from matching.roles import BIT_OF_CODE, N_MASKS, ROLE_SETS, SLOTTED, format_slots
+from matching.roles import ALL_SLOTS, BIT_OF_CODE, N_MASKS, ROLE_SETS, SLOTTED, format_slots, slot_mask, slots_ja
 from matching.status import facility_status
-from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, format_roles
+from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role, format_roles
 
 PROPOSAL_COLUMNS = ["facility_id", "institution_id", "roles", "distance_km", "travel_minutes",
                     "extends_existing", "not_yet_asked", "pinned", "explanation"]
@@ -116,6 +116,17 @@ def proposals_from(chosen: pd.DataFrame, slotted: bool = False) -> pd.DataFrame:
     return out
 
 
+def _part_time_note(slot_texts) -> str:
+    """``。②は平日日中のみ担当（他の協力医療機関と合わせて常時）`` for the roles a partner gives
+    in part of the week; blank when it gives every proposed role around the clock."""
+    out = []
+    for code, text in zip(SLOTTED, slot_texts, strict=True):
+        mask = slot_mask(text.split(";")) if text else 0
+        if mask and mask != ALL_SLOTS:
+            out.append(f"{Role(code).mark}は{slots_ja(mask)}のみ担当")
+    return "。" + "、".join(out) + "（他の協力医療機関と合わせて常時）" if out else ""
+
+
 def lengthen(region: Region, status: pd.DataFrame, params: MatchParameters, travel,
              cand: pd.DataFrame, wanted: list[tuple[str, str]], nearest: int) -> pd.DataFrame:
     """``cand`` with the lists of the facilities in ``wanted`` re-drawn to the ``nearest`` K."""
@@ -189,6 +200,9 @@ def match(region: Region, params: MatchParameters | None = None,
     alternatives, notes = explain_proposals(region, cand, chosen, proposals)
     proposals["explanation"] = [notes.get((f, i), "") for f, i in
                                 zip(proposals["facility_id"], proposals["institution_id"], strict=True)]
+    if slotted:  # a part-time partner says which slots it gives and that others give the rest
+        part = [_part_time_note(row) for row in proposals[SLOT_COLUMNS].itertuples(index=False)]
+        proposals["explanation"] = [n + p if p else n for n, p in zip(proposals["explanation"], part, strict=True)]
     proposals = proposals[PROPOSAL_COLUMNS + (SLOT_COLUMNS if slotted else [])]
     agreed = pd.concat([region.partnerships[["facility_id", "institution_id", "roles"]],
                         chosen.assign(roles=chosen["role"].map({r.value: frozenset({r}) for r in ROLE_ORDER}))
