@@ -15,9 +15,9 @@ from scipy.spatial import cKDTree
 
 from matching.parameters import MatchParameters, ParameterError
 from matching.region import Region
-from matching.status import slot_cover
 from matching.roles import ALL_SLOTS, BIT, BIT_OF_CODE, BLOCKS, INDEX_OF_CODE, mask_of, roles_of
 from matching.roles import column as role_column
+from matching.status import slot_cover
 from matching.travel import (
     GeodesicTravel,
     MatrixOverride,

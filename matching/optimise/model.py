@@ -67,11 +67,11 @@ import numpy as np
 import pandas as pd
 from ortools.sat.python import cp_model
 
+from matching.optimise import slots
 from matching.optimise.closed_form import best_patterns
 from matching.optimise.greedy import greedy_rows
 from matching.optimise.instance import ROLES, Instance, over, usage
 from matching.optimise.options import SolveOptions
-from matching.optimise import slots
 from matching.optimise.reduce import Reduction, components, free_institutions, reduce
 from matching.roles import N_ROLES, POPCOUNT, fr_facility, fr_key, fr_split
 

@@ -15,18 +15,27 @@ import pandas as pd
 
 from matching.candidates import (
     count_candidates,
-    uses_slots,
     facilities_to_match,
     find_candidates,
     sort_candidates,
     travel_provider,
+    uses_slots,
 )
 from matching.explain import explain_proposals, explain_unmatched
 from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult
 from matching.optimise.options import SolveOptions, for_size
 from matching.parameters import MatchParameters
 from matching.region import Region
-from matching.roles import ALL_SLOTS, BIT_OF_CODE, N_MASKS, ROLE_SETS, SLOTTED, format_slots, slot_mask, slots_ja
+from matching.roles import (
+    ALL_SLOTS,
+    BIT_OF_CODE,
+    N_MASKS,
+    ROLE_SETS,
+    SLOTTED,
+    format_slots,
+    slot_mask,
+    slots_ja,
+)
 from matching.status import facility_status
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role, format_roles
 
