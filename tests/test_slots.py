@@ -318,3 +318,15 @@ def test_demo_with_one_partner_per_role_is_the_run_without_slots(tmp_path):
     for name in ("proposals", "unmatched", "alternatives"):
         assert getattr(a, name).to_csv(index=False) == getattr(b, name).to_csv(index=False), name
     assert a.status_before.drop(columns="partial_slots").equals(b.status_before)
+
+
+def test_national_generator_can_add_time_slots(tmp_path):
+    from matching.demo import national
+
+    plain = national.generate(seed=1, scale=0.5, prefectures={"03"})
+    timed = national.generate(seed=1, scale=0.5, prefectures={"03"}, availability=True)
+    for name, df in plain.items():  # the other tables stay the same
+        assert df.equals(timed[name]), name
+    national.write_tables(tmp_path, timed)
+    region = load_region(tmp_path)
+    assert region.has_slots and len(region.availability) == len(timed["availability"]) > 0

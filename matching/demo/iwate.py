@@ -191,20 +191,28 @@ def _availability(rng: np.random.Generator, inst: pd.DataFrame, part: pd.DataFra
     taken = np.zeros(len(ids), bool)
     # 連携 groups: a clinic and its nearest clinic split the week (weekdays / holidays).
     pool = np.flatnonzero(clinic & free[Role.VISIT] & free[Role.CONSULT])
-    dist = geodesic_km_matrix(inst["lat"].to_numpy()[pool], inst["lon"].to_numpy()[pool],
-                              inst["lat"].to_numpy()[pool], inst["lon"].to_numpy()[pool])
-    np.fill_diagonal(dist, np.inf)
-    for a in rng.permutation(len(pool))[:24]:
+    lat, lon = inst["lat"].to_numpy()[pool], inst["lon"].to_numpy()[pool]
+    groups = max(6, len(pool) // 100)
+    for a in rng.permutation(len(pool))[:4 * groups]:
         if taken[pool[a]]:
             continue
-        near = [b for b in np.argsort(dist[a], kind="stable") if not taken[pool[b]] and dist[a, b] < 15]
+        if len(pool) <= 3000:  # the demo: geodesics to every clinic of the pool
+            dist = geodesic_km_matrix(lat[[a]], lon[[a]], lat, lon)[0]
+        else:  # national: the 16 nearest by straight line are enough
+            from matching.travel.geodesic import geodesic_km
+            near16 = np.argsort((lat - lat[a]) ** 2 + ((lon - lon[a]) * np.cos(np.radians(lat[a]))) ** 2)[:16]
+            dist = np.full(len(pool), np.inf)
+            dist[near16] = geodesic_km(np.full(len(near16), lat[a]), np.full(len(near16), lon[a]),
+                                       lat[near16], lon[near16])
+        dist[a] = np.inf
+        near = [b for b in np.argsort(dist, kind="stable") if not taken[pool[b]] and dist[b] < 15]
         if not near:
             continue
         b = near[0]
         taken[pool[a]] = taken[pool[b]] = True
         for k, slots in ((pool[a], _DAY_EVENING), (pool[b], _HOLIDAYS)):
             rows += [(ids[k], "consult", slots), (ids[k], "visit", slots)]
-        if len(rows) >= 6 * 4:
+        if len(rows) >= groups * 4:
             break
     # Clinics that make house calls by day (about a third of those without 24-hour ones).
     for k in np.flatnonzero(clinic & free[Role.VISIT] & ~taken):
