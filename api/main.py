@@ -15,7 +15,9 @@ from api import web
 from api.db import make_engine, migrate, session_factory
 from api.jobs import execute_run
 from api.middleware import BodyLimit, CleanURL, SecurityHeaders
+from api.placement import Placement
 from api.ratelimit import RateLimits
+from api.readcache import ReadCache, RegionCache
 from api.routes import (
     areas,
     audit,
@@ -30,8 +32,6 @@ from api.routes import (
     runs,
     status,
 )
-from api.placement import Placement
-from api.readcache import ReadCache, RegionCache
 from api.runqueue import Poller, RunQueue, recover
 from api.settings import Settings, get_settings
 from matching.boundaries import MunicipalBoundaries

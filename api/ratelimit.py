@@ -16,7 +16,6 @@ from limits.strategies import MovingWindowRateLimiter
 
 from api.settings import Settings
 
-
 UNITS = {"second": "秒", "minute": "分", "hour": "時間", "day": "日", "month": "か月", "year": "年"}
 
 

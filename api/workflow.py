@@ -13,9 +13,9 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from api import audit
-from api.models import Facility, ForbiddenPair, Institution, Partnership, Proposal, now
 from api.capacity import COLUMNS as CAPACITY_COLUMNS
 from api.capacity import UNITS, held, shortfalls
+from api.models import Facility, ForbiddenPair, Institution, Partnership, Proposal, now
 from api.placement import require_confirmed
 from matching.contract.schema import INSTITUTIONS, capacity_column, column
 from matching.vocabulary import FACILITY_TYPES, Role, format_roles

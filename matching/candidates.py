@@ -15,8 +15,9 @@ from scipy.spatial import cKDTree
 
 from matching.parameters import MatchParameters, ParameterError
 from matching.region import Region
-from matching.roles import BIT, BIT_OF_CODE, BLOCKS, INDEX_OF_CODE, mask_of, roles_of
+from matching.roles import ALL_SLOTS, BIT, BIT_OF_CODE, BLOCKS, INDEX_OF_CODE, mask_of, roles_of
 from matching.roles import column as role_column
+from matching.status import slot_cover
 from matching.travel import (
     GeodesicTravel,
     MatrixOverride,
@@ -56,8 +57,20 @@ def facilities_to_match(status: pd.DataFrame, params: MatchParameters) -> pd.Dat
     return st
 
 
+def uses_slots(region: Region, params: MatchParameters) -> bool:
+    """The run assembles roles from time slots: the region states them and a role may have
+    more than one partner.  Otherwise every partner gives all four slots or none."""
+    return region.has_slots and params.max_partners_per_role > 1
+
+
 def eligible_institutions(region: Region, params: MatchParameters) -> pd.DataFrame:
+    """Accepting institutions that offer a role, with their role columns saying whether it
+    can be given to a facility: with time slots, in at least one slot (several partners per
+    role) or in all four (one)."""
     inst = region.institutions
+    if region.has_slots:
+        need = 1 if params.max_partners_per_role > 1 else ALL_SLOTS
+        inst = inst.assign(**{role_column(r): region.slots(r).to_numpy() >= need for r in ROLE_ORDER})
     acc = inst["accepting"]
     ok = acc.fillna(params.unknown_accepting).astype(bool)
     offers = inst[[role_column(r) for r in ROLE_ORDER]].any(axis=1)
@@ -82,7 +95,7 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     >>> cand = find_candidates(region, facility_status(region), MatchParameters())
     >>> near = find_candidates(region, facility_status(region), MatchParameters(), nearest=5)
     >>> len(cand), len(near), bool(near["truncated"].any())
-    (3302, 1110, True)
+    (4826, 1180, True)
     """
     travel = travel or travel_provider(region, params)
     need = facilities_to_match(status, params)
@@ -114,7 +127,28 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     existing = pd.MultiIndex.from_arrays([p["facility_id"], p["institution_id"]])
     cand["existing"] = pd.MultiIndex.from_arrays([cand["facility_id"], cand["institution_id"]]).isin(existing)
     cand["not_yet_asked"] = region.institutions["accepting"].reindex(cand["institution_id"]).isna().to_numpy()
+    if region.has_slots:
+        return sort_candidates(_slot_candidates(region, cand, params))
     return sort_candidates(cand[CANDIDATE_COLUMNS])
+
+
+def _slot_candidates(region: Region, cand: pd.DataFrame, params: MatchParameters) -> pd.DataFrame:
+    """Candidates with the ``slots`` (mask) the institution gives the role in, and the
+    ``have`` slots and ``room`` (partners still allowed) of their (facility, role), keeping
+    only those that can help: room left, a slot the agreements in force do not give, and
+    all four together when it would be the last partner the role may have."""
+    slots = np.zeros(len(cand), np.int64)
+    for r in ROLE_ORDER:
+        on = (cand["role"] == r.value).to_numpy()
+        slots[on] = region.slots(r).reindex(cand.loc[on, "institution_id"]).fillna(0).to_numpy(np.int64)
+    cover = slot_cover(region, region.partnerships)
+    key = pd.MultiIndex.from_arrays([cand["facility_id"], cand["role"]])
+    have = cover["slots"].reindex(key).fillna(0).to_numpy(np.int64)
+    room = params.max_partners_per_role - cover["partners"].reindex(key).fillna(0).to_numpy(np.int64)
+    pinned = cand["pinned_role"].to_numpy(bool)
+    keep = (room > 0) & ((slots & ~have) != 0) & ((room > 1) | ((slots | have) == ALL_SLOTS))
+    cand = cand.assign(slots=slots, have=have, room=room)[keep | pinned]
+    return cand[CANDIDATE_COLUMNS + ["slots", "have", "room"]]
 
 
 def straight_line_radius(minutes: float, km: float | None, speed_kmh: float, circuity: float) -> float:

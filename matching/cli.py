@@ -17,7 +17,7 @@ from matching._cli_errors import InputError, fail, install
 from matching.contract import RegionValidationError, load_region
 from matching.outputs import LABELS, Staging, check_out
 from matching.parameters import MatchParameters, ParameterError
-from matching.status import facility_status, japanese_labels, status_table
+from matching.status import facility_status, japanese_labels, missing_slots_text, status_table
 from matching.vocabulary import FACILITY_TYPES, STATUS_ORDER, Status
 
 app = typer.Typer(help="協力医療機関マッチング: status and matching of elderly-care facilities "
@@ -140,6 +140,8 @@ def _facility_csv(st: pd.DataFrame, region) -> pd.DataFrame:
         "status": st["status"].to_numpy(),
         "status_ja": st["status"].map(lambda s: Status(s).label_ja).to_numpy(),
     })
+    if "partial_slots" in st.columns:  # time slots: which slots a partly covered role still lacks
+        out["missing_slots"] = st["partial_slots"].map(missing_slots_text).to_numpy()
     return out
 
 

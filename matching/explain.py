@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from matching.candidates import facilities_to_match
+from matching.candidates import facilities_to_match, uses_slots
 from matching.parameters import MatchParameters
 from matching.region import Region
+from matching.roles import ALL_SLOTS, SLOTTED, slots_ja
 from matching.roles import column as role_column
 from matching.travel import GeodesicTravel, Points, TravelTimes, geodesic_km
 from matching.travel.geodesic import pairs_within_km, unit_vectors
@@ -32,6 +33,7 @@ REASONS = {
     "declined": "上限内の候補はいずれも辞退済み",
     "capacity": "上限内の候補はいずれも空き枠を使い切っている",
     "solver_limit": "計算時間の上限により未割当（最適性未証明）",
+    "slots_missing": "{slots}が未確保",
 }
 
 
@@ -113,6 +115,8 @@ def explain_unmatched(region: Region, before: pd.DataFrame, after: pd.DataFrame,
     if not todo:
         return pd.DataFrame(rows, columns=UNMATCHED_COLUMNS)
     explainer = _RoleExplainer(region, chosen, params, travel, sorted({f for f, _, _ in todo}), optimal)
+    if "partial_slots" in after.columns:
+        explainer.partial = after["partial_slots"]
     missing_texts = _roles_texts(missing for _, _, missing in todo)
     rows += [explainer.explain(f, r, text) for (f, r, _), text in zip(todo, missing_texts, strict=True)]
     return pd.DataFrame(rows, columns=UNMATCHED_COLUMNS)
@@ -130,6 +134,13 @@ class _RoleExplainer:
         self.names = inst["name"].to_numpy()
         self.accepting = inst["accepting"].fillna(params.unknown_accepting).astype(bool).to_numpy()
         self.offers = {r: inst[role_column(r)].to_numpy(bool) for r in ROLE_ORDER}
+        self.partial = None  # with time slots: the slots given per facility and unmet role
+        if region.has_slots:
+            # With time slots an institution is a provider in the slots it gives (in all four
+            # when a role may have only one partner).
+            need = 1 if uses_slots(region, params) else ALL_SLOTS
+            self.slot_masks = {r: region.slots(r).to_numpy(np.int64) for r in ROLE_ORDER}
+            self.offers = {r: self.slot_masks[r] >= need for r in ROLE_ORDER}
         # Where "the nearest one" is looked for: accepting providers if there are any, else all providers.
         self.pool = {}
         for r, offers in self.offers.items():
@@ -160,6 +171,10 @@ class _RoleExplainer:
         if lim.km is not None:
             in_range &= km <= lim.km
         open_ = in_range & self.accepting[cols]
+        if self.partial is not None and r.value in SLOTTED:
+            row = self._slots(f, r, missing_txt, cols, mins, km, open_)
+            if row is not None:
+                return row
         if not open_.any():
             return self._out_of_range(f, r, missing_txt, cols, mins, km)
         # Institutions in range and accepting, in institution order (as a dense row would list them).
@@ -177,6 +192,35 @@ class _RoleExplainer:
             return (f, missing_txt, r.value, "solver_limit", REASONS["solver_limit"],
                     "計算時間の上限を延ばして再実行する", "", "")
         return self._capacity(f, r, missing_txt, eligible, eligible_mins)
+
+    def _slots(self, f, r, missing_txt, cols, mins, km, open_) -> tuple | None:
+        """With time slots: a role given in part of the week, or whose missing slots nobody in
+        range gives, says which slots are missing and names the nearest institution giving them."""
+        have = int(self.partial.get(f, {}).get(r.value, 0)) if isinstance(self.partial.get(f), dict) else 0
+        if f in self.declined:
+            open_ = open_ & np.array([i not in self.declined[f] for i in self.ids[cols]], bool)
+        reach = int(np.bitwise_or.reduce(self.slot_masks[r][cols[open_]])) if open_.any() else 0
+        if not have and reach in (0, ALL_SLOTS):
+            return None  # an ordinary case: nobody in range, capacity, declined, solver limit
+        missing = ALL_SLOTS & ~have
+        target = ALL_SLOTS & ~(reach | have) or missing  # slots nobody in range gives, else all missing
+        gives = self.slot_masks[r][cols]
+        reason = REASONS["slots_missing"].format(slots=f"{r.mark} {slots_ja(missing)}")
+        if (reach | have) != ALL_SLOTS:
+            reason += f"（{slots_ja(target)}を担う受入可能な医療機関が移動上限内にない）"
+        pool = self.pool[r][cols] | (gives > 0) & self.accepting[cols]
+        for want in (lambda g: (g & target) == target, lambda g: (g & target) != 0):
+            idx = np.flatnonzero(pool & want(gives))
+            if len(idx):
+                best = idx[np.argmin(mins[idx])]
+                j, m, d = cols[best], mins[best], km[best]
+                fix = (f"{slots_ja(target)}を担う最寄りの{self.names[j]}（{slots_ja(int(gives[best]))}・"
+                       f"直線{d:.1f}km・約{m:.0f}分）")
+                if not self.accepting[j]:
+                    fix += "（ただし新規受入れ不可と回答済み）"
+                return (f, missing_txt, r.value, "slots_missing", reason, fix, self.ids[j], float(np.ceil(m)))
+        return (f, missing_txt, r.value, "slots_missing", reason,
+                f"{slots_ja(target)}を担う医療機関が地域内にない：広域調整が必要", "", "")
 
     def _out_of_range(self, f, r, missing_txt, cols, mins, km) -> tuple:
         """Nobody in range: name the nearest provider and the limit at which it becomes a candidate."""

@@ -82,6 +82,10 @@ class MatchParameters(BaseModel):
     #: Institutions with no capacity set: ``estimate`` (by kind, designation and beds, calibrated
     #: on DOMAIN.md, see matching.capacity), ``unlimited``, or this many facilities each.
     unknown_capacity: Literal["estimate", "unlimited"] | int = "estimate"
+    #: At most this many institutions together give ① (or ②) of one facility, agreements in
+    #: force included (time slots, ``availability.csv``); 1 = one institution per role, as
+    #: without time slots.
+    max_partners_per_role: int = Field(default=2, ge=1, le=4)
     #: Solver effort per model stage (CP-SAT deterministic time units ≈ seconds).
     stage_time_limit: float = Field(default=20.0, gt=0)
 

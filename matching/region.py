@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from matching.contract.errors import RowError
-from matching.roles import COLUMNS, column
+from matching.roles import ALL_SLOTS, COLUMNS, SLOTTED, column
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role
 
 
@@ -29,6 +30,8 @@ class Region:
     travel_times: pd.DataFrame | None = None
     source: Path | None = None
     skipped: list[RowError] = field(default_factory=list)
+    #: ``availability.csv`` (optional): institution_id, role, slots (a slot mask, ``matching.roles``).
+    availability: pd.DataFrame | None = None
     #: Rows skipped beyond the ones listed in ``skipped`` (at most 100 listed per file), per file.
     skipped_omitted: dict[str, int] = field(default_factory=dict)
     #: How the files were read and what was repaired (encoding, restored leading zeros), for people.
@@ -36,8 +39,25 @@ class Region:
 
     # -- convenience views -------------------------------------------------
     def offered_roles(self, institution_id: str) -> frozenset[Role]:
-        row = self.institutions.loc[institution_id]
-        return frozenset(r for r in ROLE_ORDER if bool(row[role_column(r)]))
+        """The roles an institution offers in at least one time slot."""
+        return frozenset(r for r in ROLE_ORDER if self.slots(r).get(institution_id, 0))
+
+    @property
+    def has_slots(self) -> bool:
+        """The region states time slots (``availability.csv`` with at least one row)."""
+        return self.availability is not None and len(self.availability) > 0
+
+    def slots(self, role: Role | str) -> pd.Series:
+        """Per institution, the slots (mask) it offers ``role`` in: its ``availability.csv`` row,
+        else its flag (true = all four, false = none).  ③ is always its flag."""
+        role = Role(role)
+        flag = self.institutions[role_column(role)].to_numpy(bool)
+        out = pd.Series(np.where(flag, ALL_SLOTS, 0).astype(np.int64), index=self.institutions.index)
+        if self.has_slots and role.value in SLOTTED:
+            rows = self.availability[self.availability["role"] == role.value]
+            rows = rows[rows["institution_id"].isin(out.index)]
+            out.loc[rows["institution_id"].to_numpy()] = rows["slots"].to_numpy(np.int64)
+        return out
 
     def residents(self) -> pd.Series:
         """Residents per facility, unknown 定員 replaced by the type's documented default."""
@@ -57,7 +77,8 @@ class Region:
         tt = None
         if self.travel_times is not None:
             tt = self.travel_times[self.travel_times["facility_id"].isin(fac.index)]
-        return Region(self.areas, fac, self.institutions, part, tt, self.source, list(self.skipped))
+        return Region(self.areas, fac, self.institutions, part, tt, self.source, list(self.skipped),
+                      self.availability)
 
 
 #: The institutions.csv column of each role — defined in :mod:`matching.roles`; the old

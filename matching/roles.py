@@ -128,3 +128,47 @@ def _partitions(mask: int) -> list[tuple[int, ...]]:
 
 #: Every mask's partitions into blocks, each served by one institution (the closed form's patterns).
 PARTITIONS: dict[int, list[tuple[int, ...]]] = {m: _partitions(m) for m in range(N_MASKS)}
+
+
+# -- time slots (issue #16) -----------------------------------------------------------
+# ① and ② may be given in part of the week only (``availability.csv``): a role of a
+# facility is met when the union of the slots its partners give for it is all four.
+# ③ stays yes/no: it is given in every slot or not at all.
+
+#: Slot codes in bit order (the contract's ``slots`` values).
+SLOT_CODES: tuple[str, ...] = ("wd_day", "wd_night", "hol_day", "hol_night")
+#: What users see.
+SLOT_LABELS_JA: dict[str, str] = {"wd_day": "平日日中", "wd_night": "平日夜間",
+                                  "hol_day": "休日日中", "hol_night": "休日夜間"}
+#: Slot code → bit.
+SLOT_BIT: dict[str, int] = {s: 1 << k for k, s in enumerate(SLOT_CODES)}
+#: Number of slots; slot sets are masks ``0 … ALL_SLOTS``.
+N_SLOTS: int = len(SLOT_CODES)
+#: Every slot: round-the-clock cover (常時).
+ALL_SLOTS: int = (1 << N_SLOTS) - 1
+#: Roles that may be given in part of the week (codes): ① consult and ② visit.
+SLOTTED: tuple[str, ...] = tuple(r.value for r in ROLE_ORDER if r is not Role.ADMIT)
+
+
+def slot_mask(slots) -> int:
+    """A collection of slot codes as a mask (unknown codes are ignored).
+
+    >>> slot_mask(["wd_day", "hol_night"]), slot_mask(SLOT_CODES) == ALL_SLOTS
+    (9, True)
+    """
+    return sum(SLOT_BIT[s] for s in SLOT_CODES if s in slots)
+
+
+def slots_of(mask: int) -> tuple[str, ...]:
+    """The slot codes of ``mask``, in bit order."""
+    return tuple(s for s in SLOT_CODES if int(mask) >> SLOT_CODES.index(s) & 1)
+
+
+def format_slots(mask: int) -> str:
+    """A slot mask as the contract writes it (``;``-separated codes)."""
+    return ";".join(slots_of(mask))
+
+
+def slots_ja(mask: int) -> str:
+    """A slot mask in Japanese (``平日日中・休日夜間``)."""
+    return "・".join(SLOT_LABELS_JA[s] for s in slots_of(mask))

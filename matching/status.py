@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from matching.region import Region
-from matching.roles import ROLE_SETS, mask_of
+from matching.roles import ALL_SLOTS, BIT_OF_CODE, N_SLOTS, ROLE_SETS, SLOTTED, mask_of, slots_ja
 from matching.vocabulary import (
     FACILITY_TYPES,
     STATUS_ORDER,
@@ -77,6 +77,17 @@ def facility_status(region: Region, partnerships: pd.DataFrame | None = None) ->
     obligated = np.array([t.obligated for t in types], dtype=bool)[type_codes]
 
     covered, partners = _partners_per_facility(part, fac.index)
+    cover = None
+    if region.has_slots:
+        # Time slots: a slotted role counts only when its partners' slots together are all four.
+        cover = slot_cover(region, part)
+        have = np.zeros((len(fac), len(SLOTTED)), np.int64)
+        pos = fac.index.get_indexer(cover.index.get_level_values("facility_id"))
+        ok = pos >= 0
+        col = np.array([SLOTTED.index(r) for r in cover.index.get_level_values("role")], np.int64)
+        have[pos[ok], col[ok]] = cover["slots"].to_numpy(np.int64)[ok]
+        for k, code in enumerate(SLOTTED):
+            covered = np.where(have[:, k] == ALL_SLOTS, covered | BIT_OF_CODE[code], covered & ~BIT_OF_CODE[code])
     designated = np.fromiter(map(bool, partners), dtype=bool, count=len(partners))
     reported = fac["reported"].to_numpy(dtype=bool)
     status = _STATUS[required, covered, reported.astype(np.int64), designated.astype(np.int64)]
@@ -84,7 +95,7 @@ def facility_status(region: Region, partnerships: pd.DataFrame | None = None) ->
     def column(values: np.ndarray, dtype: str | None = None) -> pd.Series:
         return pd.Series(values, index=fac.index, dtype=dtype)
 
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "facility_type": fac["facility_type"],
         "municipality_code": fac["municipality_code"],
         "obligated": column(obligated),
@@ -96,6 +107,37 @@ def facility_status(region: Region, partnerships: pd.DataFrame | None = None) ->
         # Stored as the code string (Status(code) gives the enum and its Japanese label).
         "status": column(status, "str"),
     })
+    if cover is not None:
+        # Slots already given for each required slotted role that is not met ({role code: mask}).
+        need = required & ~covered
+        out["partial_slots"] = column(np.array(
+            [{code: int(have[n, k]) for k, code in enumerate(SLOTTED) if need[n] & BIT_OF_CODE[code] and have[n, k]}
+             for n in range(len(fac))], dtype=object))
+    return out
+
+
+def slot_cover(region: Region, partnerships: pd.DataFrame) -> pd.DataFrame:
+    """Per (facility, slotted role) with at least one agreement for it: ``slots``, the union of the
+    slots its partners give (an institution's ``availability.csv`` row, else all four: an agreement
+    in force without a row secures the role around the clock, as without time slots), and
+    ``partners``, how many institutions give it.  Index (facility_id, role)."""
+    part = partnerships[["facility_id", "institution_id", "roles"]]
+    frames = []
+    for code in SLOTTED:
+        rows = part[np.fromiter((code in rs for rs in part["roles"]), bool, count=len(part))]
+        given = region.availability[region.availability["role"] == code].set_index("institution_id")["slots"]
+        slots = rows["institution_id"].map(given).fillna(ALL_SLOTS).astype(np.int64)
+        frames.append(pd.DataFrame({"facility_id": rows["facility_id"].to_numpy(object), "role": code,
+                                    "institution_id": rows["institution_id"].to_numpy(object),
+                                    "slots": slots.to_numpy(np.int64)}))
+    df = pd.concat(frames, ignore_index=True).drop_duplicates(["facility_id", "role", "institution_id"])
+    g = df.groupby(["facility_id", "role"], sort=True)
+    union = sum((g["slots"].agg(lambda v, b=bit: int((v.to_numpy() & b).any())) * bit)
+                for bit in (1 << k for k in range(N_SLOTS))) if len(df) else pd.Series(dtype=np.int64)
+    out = pd.DataFrame({"slots": union, "partners": g.size()})
+    if not len(df):
+        out.index = pd.MultiIndex.from_arrays([[], []], names=["facility_id", "role"])
+    return out.astype(np.int64)
 
 
 def _partners_per_facility(part: pd.DataFrame, facilities: pd.Index) -> tuple[np.ndarray, np.ndarray]:
@@ -189,3 +231,15 @@ def japanese_labels(table: pd.DataFrame) -> pd.DataFrame:
                    "secondary_area_code": "二次医療圏コード", "secondary_area_name": "二次医療圏名",
                    "prefecture_code": "都道府県コード", "facility_type": "施設種別コード"})
     return out.rename(columns=rename)
+
+
+def missing_slots_text(partial) -> str:
+    """The slots still missing of each role given in part of the week, in Japanese
+    (``② 休日夜間が未確保``); blank when no role is partly covered.
+
+    >>> missing_slots_text({"visit": 7})
+    '② 休日夜間が未確保'
+    """
+    if not isinstance(partial, dict):
+        return ""
+    return "、".join(f"{Role(code).mark} {slots_ja(ALL_SLOTS & ~have)}が未確保" for code, have in partial.items())

@@ -24,6 +24,7 @@ from geopy.distance import geodesic
 
 from matching.parameters import MatchParameters
 from matching.region import Region
+from matching.roles import SLOT_CODES, slots_of
 from matching.roles import column as role_column
 from matching.vocabulary import FACILITY_TYPES, Role
 
@@ -73,9 +74,32 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
     fac, inst = region.facilities, region.institutions
     pinned = {(p.facility_id, p.institution_id): p.roles for p in params.pinned}
     forbidden = {(p.facility_id, p.institution_id) for p in params.forbidden}
+    # Time slots, recomputed here from availability.csv as sets of slot codes.
+    avail = region.availability if region.availability is not None else pd.DataFrame(
+        columns=["institution_id", "role", "slots"])
+    timed = len(avail) > 0
+    slots_by = {(i, Role(r)): set(slots_of(m)) for i, r, m in avail[["institution_id", "role", "slots"]]
+                .itertuples(index=False)}
+    every = set(SLOT_CODES)
+
+    def offers(i: str, r: Role) -> set[str]:
+        """The slots institution i gives role r in (its row, else its flag)."""
+        return slots_by.get((i, r), every if bool(inst.at[i, role_column(r)]) else set())
+
+    given: dict[tuple[str, Role], set[str]] = {}  # slots in force per (facility, role)
+    n_given: dict[tuple[str, Role], int] = {}
     covered: dict[str, set[Role]] = {}
-    for f, roles in zip(region.partnerships["facility_id"], region.partnerships["roles"], strict=True):
-        covered.setdefault(f, set()).update(roles)
+    for f, i, roles in zip(region.partnerships["facility_id"], region.partnerships["institution_id"],
+                           region.partnerships["roles"], strict=True):
+        for r in roles:
+            r = Role(r)
+            given.setdefault((f, r), set()).update(slots_by.get((i, r), every))
+            n_given[(f, r)] = n_given.get((f, r), 0) + 1
+    for (f, r), s in given.items():
+        if s == every:
+            covered.setdefault(f, set()).add(r)
+    limit = params.max_partners_per_role if timed else 1
+    proposed: dict[tuple[str, Role], list[tuple[str, set[str]]]] = {}
     existing = set(zip(region.partnerships["facility_id"], region.partnerships["institution_id"], strict=True))
     measured = {}
     if region.travel_times is not None:
@@ -143,8 +167,13 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
         for r in sorted(roles, key=lambda r: r.value):
             if r not in missing:
                 bad("role_not_missing", f"role {r.value} is not missing (required {sorted(x.value for x in ftype.required_roles)}, already covered or not required)")
-            if not bool(inst.at[i, role_column(r)]):
-                bad("role_not_offered", f"institution does not offer {r.value} around the clock")
+            if not offers(i, r):
+                bad("role_not_offered", f"institution does not offer {r.value}")
+            column = f"{r.value}_slots"
+            if timed and hasattr(row, column) and set(filter(None, str(getattr(row, column)).split(";"))) != offers(i, r):
+                bad("wrong_slots", f"{column} {getattr(row, column)!r} but the institution gives "
+                                   f"{';'.join(sorted(offers(i, r)))}")
+            proposed.setdefault((f, r), []).append((i, offers(i, r)))
             if r is Role.ADMIT and inst.at[i, "kind"] != "hospital":
                 bad("admit_by_clinic", "admission (③) is for hospitals only")
             lim = params.limits[r]
@@ -153,7 +182,7 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
                     bad("beyond_limit", f"{r.value}: {minutes:.1f} min exceeds the {lim.minutes:g} min limit")
                 if lim.km is not None and km > lim.km + 1e-6:
                     bad("beyond_limit", f"{r.value}: {km:.2f} km exceeds the {lim.km:g} km limit")
-            if (f, r) in assigned:
+            if (f, r) in assigned and limit == 1:
                 bad("role_assigned_twice", f"{r.value} already proposed from {assigned[(f, r)]}")
             assigned[(f, r)] = i
             res = _residents(fac, f)
@@ -165,6 +194,8 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
             ld[0] += 1
             ld[1] += _residents(fac, f)
 
+    if timed:
+        out += _slot_violations(proposed, given, n_given, limit, every)
     for i, (n_fac, n_res) in sorted(load.items()):
         for column, used in (("capacity_facilities", n_fac), ("capacity_residents", n_res)):
             cap = inst.at[i, column]
@@ -187,6 +218,28 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
                 if assigned.get((f, r)) != i:
                     out.append(Violation("pin_missing", f, i, f"pinned role {r.value} not proposed from it"))
     return sorted(out)
+
+
+def _slot_violations(proposed, given, n_given, limit, every) -> list[Violation]:
+    """Each proposed role must end all four slots, within ``limit`` partners, every proposed
+    partner giving a slot no other partner gives."""
+    out = []
+    for (f, r), partners in sorted(proposed.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+        have = given.get((f, r), set())
+        union = set(have).union(*(s for _, s in partners))
+        if union != every:
+            out.append(Violation("slots_missing", f, partners[0][0],
+                                 f"{r.value}: slots {';'.join(sorted(every - union))} not given by any partner"))
+        n = n_given.get((f, r), 0) + len(partners)
+        if n > limit:
+            out.append(Violation("too_many_partners", f, partners[-1][0],
+                                 f"{r.value}: {n} partners, at most {limit}"))
+        for k, (i, s) in enumerate(partners):
+            others = set(have).union(*(t for j, (_, t) in enumerate(partners) if j != k))
+            if s <= others:
+                out.append(Violation("redundant_partner", f, i,
+                                     f"{r.value}: gives no slot the other partners do not give"))
+    return out
 
 
 def _residents(fac: pd.DataFrame, f: str) -> int:

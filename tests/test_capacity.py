@@ -3,7 +3,12 @@
 import pandas as pd
 import pytest
 
-from matching.capacity import P75_MAX, apply_unknown_capacity, estimate_facilities, facilities_per_institution
+from matching.capacity import (
+    P75_MAX,
+    apply_unknown_capacity,
+    estimate_facilities,
+    facilities_per_institution,
+)
 from matching.parameters import MatchParameters, ParameterError
 
 

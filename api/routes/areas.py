@@ -3,8 +3,8 @@ from sqlalchemy import select
 
 from api import audit
 from api.deps import ScopeDep, SessionDep
-from api.readcache import cached_read
 from api.models import Area, Facility, Institution
+from api.readcache import cached_read
 from api.schemas import AreaIn, AreaOut
 
 router = APIRouter(prefix="/areas", tags=["areas"])

@@ -3,9 +3,9 @@ from sqlalchemy import select
 
 from api import audit
 from api.deps import ScopeDep, SessionDep
-from api.readcache import cached_read
 from api.models import Area, Facility, Partnership
 from api.placement import BY_MUNICIPALITY, MOVED_BY_MUNICIPALITY
+from api.readcache import cached_read
 from api.schemas import FacilityIn, FacilityOut, FacilityPatch, FacilityStatusOut, Limit, Offset
 from api.workflow import release_for_deletion
 from matching.contract.schema import FACILITIES, column

@@ -4,8 +4,8 @@ from sqlalchemy import select
 from api import audit
 from api.capacity import held, shortfalls
 from api.deps import ScopeDep, SessionDep
-from api.readcache import cached_read
 from api.models import Area, Institution
+from api.readcache import cached_read
 from api.schemas import InstitutionBase, InstitutionIn, InstitutionOut, Limit, Offset
 from api.workflow import release_for_deletion
 from matching.region import ROLE_COLUMNS

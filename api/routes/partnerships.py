@@ -3,8 +3,8 @@ from sqlalchemy import select
 
 from api import audit
 from api.deps import ScopeDep, SessionDep
-from api.readcache import cached_read
 from api.models import Facility, Institution, Partnership
+from api.readcache import cached_read
 from api.schemas import DbId, PartnershipIn, PartnershipOut
 from api.workflow import consume_capacity, spare
 from matching.vocabulary import Role, format_roles

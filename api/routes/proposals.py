@@ -2,8 +2,8 @@ from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
 from api.deps import ScopeDep, SessionDep
-from api.readcache import cached_read
 from api.models import Facility, Institution, Proposal
+from api.readcache import cached_read
 from api.schemas import DbId, Limit, Offset, ProposalMove, ProposalOut
 from api.workflow import STATES, change_state
 

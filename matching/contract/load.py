@@ -23,6 +23,7 @@ from matching.contract import schema
 from matching.contract.errors import ErrorLog, RegionValidationError, RowError
 from matching.contract.tablefile import TableError, duplicated, open_table
 from matching.region import Region, role_column
+from matching.roles import slot_mask
 from matching.vocabulary import DESIGNATIONS, ROLE_ORDER, InstitutionKind, Role, default_roles
 
 
@@ -322,8 +323,16 @@ def _cross_checks(t: dict[str, pd.DataFrame], log: ErrorLog, *, strict: bool) ->
     refs("partnerships.csv", "institution_id", inst, "institution_id (not in institutions.csv)")
     refs("travel_times.csv", "facility_id", fac, "facility_id (not in facilities.csv)")
     refs("travel_times.csv", "institution_id", inst, "institution_id (not in institutions.csv)")
+    refs("availability.csv", "institution_id", inst, "institution_id (not in institutions.csv)")
     if not strict:
         return
+    avail = t.get("availability.csv")
+    if avail is not None:  # a row says when the role is offered: at least one slot
+        empty = avail["slots"].map(lambda s: isinstance(s, frozenset) and not s)
+        if empty.any():
+            log.add_cells("availability.csv", avail.loc[empty, "_line"].to_numpy(), "slots",
+                          "at least one time slot is required (leave the row out for none)",
+                          avail.loc[empty, "slots"].map(lambda s: "").to_numpy())
 
     # Designations that belong to the other kind (e.g. 在支診 on a hospital).
     # Worked out once per distinct designation set, then matched to the rows' kind.
@@ -395,4 +404,8 @@ def _build(t: dict[str, pd.DataFrame], folder: Path, skipped: list[RowError]) ->
     if tt is not None:
         tt = tt.drop(columns="_line").reset_index(drop=True)
         tt["minutes"] = tt["minutes"].astype(float)
-    return Region(areas, fac, inst, part, tt, folder, skipped)
+    avail = t.get("availability.csv")
+    if avail is not None:
+        avail = avail.drop(columns="_line").reset_index(drop=True)
+        avail["slots"] = avail["slots"].map(slot_mask).astype(np.int64)
+    return Region(areas, fac, inst, part, tt, folder, skipped, avail)

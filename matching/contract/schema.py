@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from matching.contract import columns as c
+from matching.roles import SLOT_CODES, SLOTTED
 from matching.vocabulary import (
     DESIGNATIONS,
     FACILITY_TYPES,
@@ -213,7 +214,26 @@ TRAVEL_TIMES = FileSpec(
     doc="Optional measured travel times; they override the travel-time provider pair by pair.",
 )
 
-FILES: tuple[FileSpec, ...] = (AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS, TRAVEL_TIMES)
+AVAILABILITY = FileSpec(
+    "availability.csv", ("institution_id", "role"),
+    (
+        Column("institution_id", c.text(max_length=c.ID_MAX), "institution (must be in institutions.csv)",
+               label_ja="医療機関ID", references="institutions.csv.institution_id"),
+        Column("role", c.one_of(SLOTTED, "role"), "consult (①) or visit (②); ③ stays yes/no",
+               label_ja="役割"),
+        Column("slots", c.code_list(SLOT_CODES, "time slot"),
+               "';'-separated non-empty subset of " + ", ".join(SLOT_CODES)
+               + " (平日日中, 平日夜間, 休日日中, 休日夜間): the institution offers the role in these slots only; "
+               "an institution without a row keeps its flag (true = all four slots, false = none)",
+               label_ja="対応できる時間帯"),
+    ),
+    required=False,
+    doc="Optional time slots of ① and ②. A facility's role is met when the slots its partners give for "
+        "it (agreements in force and proposals) together are all four; at most `max_partners_per_role` "
+        "institutions give one role of one facility.",
+)
+
+FILES: tuple[FileSpec, ...] = (AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS, TRAVEL_TIMES, AVAILABILITY)
 
 #: The records the service stores, by the name its API and tables use.
 RECORDS: dict[str, FileSpec] = {"areas": AREAS, "facilities": FACILITIES, "institutions": INSTITUTIONS,

@@ -159,8 +159,76 @@ def generate(seed: int = 2027) -> dict[str, pd.DataFrame]:
     institutions = _institutions(rng, pop)
     partnerships = _partnerships(rng, facilities, institutions)
     _spare_capacity(rng, institutions, partnerships)
+    # Time slots from a stream of their own: the other tables stay what they were.
+    availability = _availability(np.random.default_rng([seed, 16]), institutions, partnerships)
     return {"areas": areas, "facilities": facilities, "institutions": institutions,
-            "partnerships": partnerships}
+            "partnerships": partnerships, "availability": availability}
+
+
+#: Slot sets of the demo's part-time cover (``availability.csv``).
+_DAY = "wd_day"
+_DAY_EVENING = "wd_day;wd_night"
+_NIGHTS_HOLIDAYS = "wd_night;hol_day;hol_night"
+_HOLIDAYS = "hol_day;hol_night"
+
+
+def _availability(rng: np.random.Generator, inst: pd.DataFrame, part: pd.DataFrame) -> pd.DataFrame:
+    """Who gives ① or ② in part of the week only (issue #16): about a third of the clinics
+    without round-the-clock house calls make them by day; some hospitals without a 24-hour
+    designation cover nights and holidays (当直); a few pairs of neighbouring clinics split the
+    week as a 連携 group.  Only roles an institution does not offer around the clock and gives
+    in no agreement in force get a row, so with one partner per role nothing changes."""
+    from matching.travel.geodesic import geodesic_km_matrix
+
+    offers = _offers(inst)
+    in_force = {(i, r) for i, rs in zip(part["institution_id"], part["roles"], strict=True)
+                for r in rs.split(";") if r}
+    ids = inst["institution_id"].to_numpy()
+    free = {r: np.array([not offers[r][k] and (ids[k], r.value) not in in_force for k in range(len(ids))])
+            for r in (Role.CONSULT, Role.VISIT)}
+    clinic = (inst["kind"] == "clinic").to_numpy()
+    rows: list[tuple[str, str, str]] = []
+    taken = np.zeros(len(ids), bool)
+    # 連携 groups: a clinic and its nearest clinic split the week (weekdays / holidays).
+    pool = np.flatnonzero(clinic & free[Role.VISIT] & free[Role.CONSULT])
+    lat, lon = inst["lat"].to_numpy()[pool], inst["lon"].to_numpy()[pool]
+    groups = max(6, len(pool) // 100)
+    for a in rng.permutation(len(pool))[:4 * groups]:
+        if taken[pool[a]]:
+            continue
+        if len(pool) <= 3000:  # the demo: geodesics to every clinic of the pool
+            dist = geodesic_km_matrix(lat[[a]], lon[[a]], lat, lon)[0]
+        else:  # national: the 16 nearest by straight line are enough
+            from matching.travel.geodesic import geodesic_km
+            near16 = np.argsort((lat - lat[a]) ** 2 + ((lon - lon[a]) * np.cos(np.radians(lat[a]))) ** 2)[:16]
+            dist = np.full(len(pool), np.inf)
+            dist[near16] = geodesic_km(np.full(len(near16), lat[a]), np.full(len(near16), lon[a]),
+                                       lat[near16], lon[near16])
+        dist[a] = np.inf
+        near = [b for b in np.argsort(dist, kind="stable") if not taken[pool[b]] and dist[b] < 15]
+        if not near:
+            continue
+        b = near[0]
+        taken[pool[a]] = taken[pool[b]] = True
+        for k, slots in ((pool[a], _DAY_EVENING), (pool[b], _HOLIDAYS)):
+            rows += [(ids[k], "consult", slots), (ids[k], "visit", slots)]
+        if len(rows) >= groups * 4:
+            break
+    # Clinics that make house calls by day (about a third of those without 24-hour ones).
+    for k in np.flatnonzero(clinic & free[Role.VISIT] & ~taken):
+        if rng.random() < 1 / 3:
+            rows.append((ids[k], "visit", _DAY if rng.random() < 0.7 else "wd_day;hol_day"))
+            if free[Role.CONSULT][k]:
+                rows.append((ids[k], "consult", _DAY_EVENING if rng.random() < 0.5 else _DAY))
+    # Hospitals on call at night and on holidays.
+    for k in np.flatnonzero(~clinic & free[Role.CONSULT]):
+        u = rng.random()
+        if u < 0.4:
+            rows.append((ids[k], "consult", _NIGHTS_HOLIDAYS))
+            if free[Role.VISIT][k] and u < 0.15:
+                rows.append((ids[k], "visit", _NIGHTS_HOLIDAYS))
+    df = pd.DataFrame(rows, columns=["institution_id", "role", "slots"])
+    return df.sort_values(["institution_id", "role"]).reset_index(drop=True)
 
 
 def _facilities(rng: np.random.Generator, pop: np.ndarray) -> pd.DataFrame:

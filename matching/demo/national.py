@@ -156,11 +156,13 @@ def _scatter(rng: np.random.Generator, mun: pd.DataFrame, per_mun: np.ndarray, s
 
 
 def generate(seed: int = 2027, scale: float = 1.0, prefectures=None,
-             residents_capacity: bool = True) -> dict[str, pd.DataFrame]:
+             residents_capacity: bool = True, availability: bool = False) -> dict[str, pd.DataFrame]:
     """The instance's tables (same arguments, same tables).
 
     ``prefectures``: codes to keep (None = all 47; counts stay each prefecture's share).
     ``residents_capacity=False`` leaves ``capacity_residents`` blank (capacities in facilities only).
+    ``availability=True`` adds ``availability.csv`` (time slots, issue #16) by the demo's rules,
+    from a random stream of its own: the other tables stay the same.
     """
     codes = {p[0] for p in PREFECTURES} if prefectures is None else set(prefectures)
     rng = np.random.default_rng(seed)
@@ -174,8 +176,13 @@ def generate(seed: int = 2027, scale: float = 1.0, prefectures=None,
     _capacity(rng, institutions, partnerships, residents_capacity)
     areas = mun[["municipality_code", "municipality_name", "secondary_area_code", "secondary_area_name",
                  "prefecture_code"]]
-    return {"areas": areas, "facilities": facilities, "institutions": institutions,
-            "partnerships": partnerships}
+    tables = {"areas": areas, "facilities": facilities, "institutions": institutions,
+              "partnerships": partnerships}
+    if availability:
+        from matching.demo.iwate import _availability
+
+        tables["availability"] = _availability(np.random.default_rng([seed, 16]), institutions, partnerships)
+    return tables
 
 
 def prefecture(seed: int = 2027, residents_capacity: bool = True) -> dict[str, pd.DataFrame]:
@@ -347,11 +354,11 @@ def write_tables(folder: str | Path, tables: dict[str, pd.DataFrame]) -> dict[st
 
 
 def write(folder: str | Path, seed: int = 2027, scale: float = 1.0, *, prefectures=None,
-          residents_capacity: bool = True) -> dict[str, int]:
+          residents_capacity: bool = True, availability: bool = False) -> dict[str, int]:
     """Generate and write the instance's CSV files (a region folder); returns row counts.
 
     >>> import tempfile; d = tempfile.mkdtemp()
     >>> write(d, seed=1, scale=0.25)["facilities"]
     9849
     """
-    return write_tables(folder, generate(seed, scale, prefectures, residents_capacity))
+    return write_tables(folder, generate(seed, scale, prefectures, residents_capacity, availability))

@@ -105,20 +105,24 @@ def greedy_match(region: Region, params: MatchParameters | None = None,
 
     >>> from matching.contract import load_region
     >>> greedy_match(load_region("data/demo")).shape
-    (153, 8)
+    (153, 10)
     """
-    from matching.candidates import facilities_to_match, find_candidates
+    from matching.candidates import facilities_to_match, find_candidates, uses_slots
+    from matching.optimise import slots
     from matching.optimise.run import model_inputs, proposals_from
 
     params = params or MatchParameters()
     status = facility_status(region)
     cand = candidates if candidates is not None else find_candidates(region, status, params)
     cand = cand.reset_index(drop=True)
+    slotted = uses_slots(region, params)
+    if not slotted:  # every candidate gives all four slots: the one-partner rule
+        cand = cand.drop(columns=["slots", "have", "room"], errors="ignore")
     if cand.empty:
-        return proposals_from(cand)
+        return proposals_from(cand, slotted)
     x = Instance.from_frames(cand.assign(cost=cand["cost"] if "cost" in cand.columns else 0),
                              model_inputs(region, facilities_to_match(status, params)), region.institutions)
-    return proposals_from(cand[greedy_rows(x)])
+    return proposals_from(cand[greedy_rows(x) if x.slots is None else slots.greedy_rows(x)], slotted)
 
 
 def coverage(region: Region, proposals: pd.DataFrame) -> dict[str, int]:

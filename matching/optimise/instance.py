@@ -53,6 +53,11 @@ class Instance:
     missing: np.ndarray          # per facility code: number of missing roles
     caps: dict[str, np.ndarray]  # per capacity column, per institution code (NaN = unlimited)
     minutes: np.ndarray | None = None  # travel minutes (the greedy's order); None = by cost
+    #: Time slots (``matching.optimise.slots``; None = every partner gives all four): the row's
+    #: slot mask, and its (facility, role)'s slots in force and partners still allowed.
+    slots: np.ndarray | None = None
+    have: np.ndarray | None = None
+    room: np.ndarray | None = None
 
     @property
     def bit(self) -> np.ndarray:
@@ -93,7 +98,9 @@ class Instance:
                    institution_ids=np.asarray(iids, object),
                    residents=fac["residents"].to_numpy(np.int64), obligated=fac["obligated"].to_numpy(bool),
                    missing=fac["missing"].to_numpy(np.int64), caps=caps,
-                   minutes=cand["minutes"].to_numpy(float) if "minutes" in cand.columns else None)
+                   minutes=cand["minutes"].to_numpy(float) if "minutes" in cand.columns else None,
+                   **({k: cand[k].to_numpy(np.int64) for k in ("slots", "have", "room")}
+                      if "slots" in cand.columns else {}))
 
 
 def usage(x: Instance, rows: np.ndarray) -> dict[str, np.ndarray]:

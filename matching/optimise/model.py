@@ -67,11 +67,12 @@ import numpy as np
 import pandas as pd
 from ortools.sat.python import cp_model
 
+from matching.optimise import slots
 from matching.optimise.closed_form import best_patterns
 from matching.optimise.greedy import greedy_rows
 from matching.optimise.instance import ROLES, Instance, over, usage
 from matching.optimise.options import SolveOptions
-from matching.optimise.reduce import Reduction, components, reduce
+from matching.optimise.reduce import Reduction, components, free_institutions, reduce
 from matching.roles import N_ROLES, POPCOUNT, fr_facility, fr_key, fr_split
 
 STAGES = (
@@ -169,7 +170,10 @@ class CooperationModel:
         t0 = time.perf_counter()
         x = self._x = Instance.from_frames(self.candidates, self.facilities, self.institutions)
         n = len(x.f)
-        if opts.reduce:
+        if x.slots is not None:  # time slots: no fast path; components through institutions that can be full
+            every = np.arange(n)
+            red = Reduction(np.ones(n, bool), np.zeros(n, bool), free_institutions(x, every, x.caps), x.caps)
+        elif opts.reduce:
             red = reduce(x)
         else:  # everything through the solver, components over the whole candidate graph
             red = Reduction(np.ones(n, bool), np.zeros(n, bool), np.zeros(x.n_institutions, bool), x.caps)
@@ -178,10 +182,10 @@ class CooperationModel:
         picked = red.settled.copy()
         solver_comps = comps
         # Each facility's capacity-free best pattern: the closed form, and the solver's hint.
-        relaxed = best_patterns(x, np.flatnonzero(red.active))
+        relaxed = best_patterns(x, np.flatnonzero(red.active)) if x.slots is None else None
         # The greedy assignment on what is left: the solver's starting point and its floor.
-        self._greedy = greedy_rows(x, np.flatnonzero(red.active), red.caps)
-        if opts.reduce and comps:
+        self._greedy = _greedy(x, np.flatnonzero(red.active), red.caps)
+        if opts.reduce and comps and x.slots is None:
             full = over(red.caps, usage(x, relaxed))
             pins = x.pinned | x.pinned_role
             closed = [not (full[x.i[rows]].any() or pins[rows].any()) for rows in comps]
@@ -206,7 +210,7 @@ class CooperationModel:
         self.stages = self._account(picked, solver_comps, [(p, proof) for _, p, proof, _, _ in parts])
         if not all(s.optimal for s in self.stages[:3]):
             # Coverage not proven: never return less than the greedy rule on the same candidates.
-            greedy = greedy_rows(x)
+            greedy = _greedy(x)
             values = facility_values(x, greedy).sum(axis=0)
             if _lex_key(values) > _lex_key([s.objective for s in self.stages]):
                 picked, self.greedy_floor = greedy, True
@@ -315,7 +319,8 @@ class CooperationModel:
         h = hashlib.blake2b(digest_size=16)
         h.update("\0".join(x.facility_ids[x.f[rows]]).encode())
         h.update("\0".join(x.institution_ids[x.i[rows]]).encode())
-        for a in (x.role, x.cost, x.existing, x.pinned, x.pinned_role, x.truncated):
+        for a in (x.role, x.cost, x.existing, x.pinned, x.pinned_role, x.truncated,
+                  *((x.slots, x.have, x.room) if x.slots is not None else ())):
             h.update(np.ascontiguousarray(a[rows]).tobytes())
         f = x.f[rows]
         for a in (x.residents[f], x.obligated[f], x.missing[f]):
@@ -329,7 +334,8 @@ class CooperationModel:
     def _solve_component(self, rows: np.ndarray):
         """CP-SAT on one component's candidate rows: which of them are chosen, the goals, and
         whether coverage is proven for the full candidate lists (:meth:`_cut_proof`)."""
-        f = ComponentFormulation(self._x, rows, self._caps, self._greedy)
+        form = ComponentFormulation if self._x.slots is None else slots.SlotFormulation
+        f = form(self._x, rows, self._caps, self._greedy)
         large = self.options.large_component
         limit = self.options.large_time_limit if large is not None and len(rows) >= large else None
         proof = {}
@@ -613,8 +619,15 @@ def _groups(keys: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
     return [values[i] for i in idx]
 
 
+def _greedy(x: Instance, rows: np.ndarray | None = None, caps: dict | None = None) -> np.ndarray:
+    """The greedy assignment (the solver's hint and floor): one partner per role, or by slots."""
+    return greedy_rows(x, rows, caps) if x.slots is None else slots.greedy_rows(x, rows, caps)
+
+
 def facility_values(x: Instance, picked: np.ndarray) -> np.ndarray:
     """The five goals' values of the chosen rows, one row per facility code."""
+    if x.slots is not None:
+        return slots.facility_values(x, picked)
     n_f = x.n_facilities
     f = x.f[picked]
     covered = np.bincount(f, minlength=n_f)
@@ -633,6 +646,8 @@ def _lex_key(values) -> tuple[float, float, float]:
 
 def _coverage_key(x: Instance, picked: np.ndarray) -> tuple[float, float, float]:
     """:func:`_lex_key` of the rows ``picked`` (indices), counted over their facilities only."""
+    if x.slots is not None:
+        return slots.coverage_key(x, picked)
     facs, covered = np.unique(x.f[picked], return_counts=True)
     full = covered == x.missing[facs]
     return float((full & x.obligated[facs]).sum()), float((full & ~x.obligated[facs]).sum()), float(len(picked))
@@ -650,6 +665,8 @@ def _revalue(stages: list[StageResult], values) -> list[StageResult]:
 def coverable(x: Instance, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The facilities among ``rows`` and their coverage if capacities were unlimited:
     every role with a candidate covered (goals 1–3, one row per facility)."""
+    if x.slots is not None:
+        return slots.coverable(x, rows)
     facs, at = np.unique(x.f[rows], return_inverse=True)
     mask = np.zeros(len(facs), np.int64)
     np.bitwise_or.at(mask, at, x.bit[rows])

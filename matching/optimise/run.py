@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from matching.candidates import (
     find_candidates,
     sort_candidates,
     travel_provider,
+    uses_slots,
 )
 from matching.capacity import apply_unknown_capacity, facilities_per_institution
 from matching.explain import explain_proposals, explain_unmatched
@@ -28,12 +29,24 @@ from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult
 from matching.optimise.options import SolveOptions, for_size
 from matching.parameters import MatchParameters
 from matching.region import Region
-from matching.roles import BIT_OF_CODE, N_MASKS, ROLE_SETS
+from matching.roles import (
+    ALL_SLOTS,
+    BIT_OF_CODE,
+    N_MASKS,
+    ROLE_SETS,
+    SLOTTED,
+    format_slots,
+    slot_mask,
+    slots_ja,
+)
 from matching.status import facility_status
-from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, format_roles
+from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role, format_roles
 
 PROPOSAL_COLUMNS = ["facility_id", "institution_id", "roles", "distance_km", "travel_minutes",
                     "extends_existing", "not_yet_asked", "pinned", "location_uncertain", "explanation"]
+#: With time slots (``availability.csv``, several partners per role): the slots each proposed
+#: partner gives for ① and ② (``;``-separated codes, blank = not that role).
+SLOT_COLUMNS = [f"{code}_slots" for code in SLOTTED]
 
 
 def location_notes(region: Region, proposals: pd.DataFrame, params: MatchParameters) -> tuple[pd.Series, pd.Series]:
@@ -135,10 +148,11 @@ def model_inputs(region: Region, need: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def proposals_from(chosen: pd.DataFrame) -> pd.DataFrame:
-    """One row per facility–institution pair: the roles it would take, distance and time."""
+def proposals_from(chosen: pd.DataFrame, slotted: bool = False) -> pd.DataFrame:
+    """One row per facility–institution pair: the roles it would take, distance and time
+    (and, with time slots, the slots it gives per role: ``consult_slots``, ``visit_slots``)."""
     if chosen.empty:
-        return pd.DataFrame(columns=PROPOSAL_COLUMNS[:-1])
+        return pd.DataFrame(columns=PROPOSAL_COLUMNS[:-1] + (SLOT_COLUMNS if slotted else []))
     # Roles as a mask per pair (``matching.roles``), then the few masks to text: no Python per row.
     bit = chosen["role"].map(BIT_OF_CODE).to_numpy()
     g = chosen.assign(_bit=bit).groupby(["facility_id", "institution_id"], sort=True)
@@ -154,7 +168,25 @@ def proposals_from(chosen: pd.DataFrame) -> pd.DataFrame:
     out["roles"] = out["roles"].map(text)
     out["distance_km"] = out["distance_km"].round(2)
     out["travel_minutes"] = out["travel_minutes"].round(1)
+    if slotted:
+        key = pd.MultiIndex.from_frame(out[["facility_id", "institution_id"]])
+        for code, column in zip(SLOTTED, SLOT_COLUMNS, strict=True):
+            rows = chosen[chosen["role"] == code]
+            given = pd.Series(rows["slots"].map(format_slots).to_numpy(), dtype=object,
+                              index=pd.MultiIndex.from_frame(rows[["facility_id", "institution_id"]]))
+            out[column] = given.reindex(key).fillna("").to_numpy()
     return out
+
+
+def _part_time_note(slot_texts) -> str:
+    """``。②は平日日中のみ担当（他の協力医療機関と合わせて常時）`` for the roles a partner gives
+    in part of the week; blank when it gives every proposed role around the clock."""
+    out = []
+    for code, text in zip(SLOTTED, slot_texts, strict=True):
+        mask = slot_mask(text.split(";")) if text else 0
+        if mask and mask != ALL_SLOTS:
+            out.append(f"{Role(code).mark}は{slots_ja(mask)}のみ担当")
+    return "。" + "、".join(out) + "（他の協力医療機関と合わせて常時）" if out else ""
 
 
 def lengthen(region: Region, status: pd.DataFrame, params: MatchParameters, travel,
@@ -178,7 +210,7 @@ def match(region: Region, params: MatchParameters | None = None,
     >>> from matching.contract import load_region
     >>> result = match(load_region("data/demo"))
     >>> result.optimal, len(result.proposals)
-    (True, 152)
+    (True, 156)
     """
     params = params or MatchParameters()
     if params.include_unreported and not region.facilities["reported"].all():
@@ -197,6 +229,11 @@ def match(region: Region, params: MatchParameters | None = None,
     t0 = time.perf_counter()
     if options is None:  # chosen by the data: exact on small regions, cut lists on large ones
         options = for_size(count_candidates(region, before, params))
+    slotted = uses_slots(region, params)
+    if slotted and options.nearest is not None:
+        # Cut lists may hide the institution that gives the missing slot, and the coverage
+        # proof for cut lists assumes one partner per role: time slots keep every candidate.
+        options = replace(options, nearest=None, expand_rounds=0)
     travel = travel_provider(region, params)
     cand = find_candidates(region, before, params, travel, nearest=options.nearest)
     cand["cost"] = travel_cost(cand, region, params)
@@ -205,7 +242,8 @@ def match(region: Region, params: MatchParameters | None = None,
     t0 = time.perf_counter()
     inputs = model_inputs(region, need)
     rounds = options.expand_rounds if options.nearest is not None else 0
-    model = CooperationModel.from_frames(cand, inputs, region.institutions,
+    model_cand = cand if slotted else cand.drop(columns=["slots", "have", "room"], errors="ignore")
+    model = CooperationModel.from_frames(model_cand, inputs, region.institutions,
                                          stage_time_limit=params.stage_time_limit, options=options)
     model.final = rounds == 0
     model.travel_is_minutes = params.prefer_same is None
@@ -227,7 +265,7 @@ def match(region: Region, params: MatchParameters | None = None,
 
     t0 = time.perf_counter()
     chosen = model.chosen
-    proposals = proposals_from(chosen)
+    proposals = proposals_from(chosen, slotted)
     alternatives, notes = explain_proposals(region, cand, chosen, proposals)
     proposals["explanation"] = [notes.get((f, i), "") for f, i in
                                 zip(proposals["facility_id"], proposals["institution_id"], strict=True)]
@@ -241,7 +279,10 @@ def match(region: Region, params: MatchParameters | None = None,
     proposals["explanation"] = [f"{n} {e}".strip() if n else e for n, e in
                                 zip(loc_notes.reindex(proposals.index).fillna(""), proposals["explanation"],
                                     strict=True)]
-    proposals = proposals[PROPOSAL_COLUMNS]
+    if slotted:  # a part-time partner says which slots it gives and that others give the rest
+        part = [_part_time_note(row) for row in proposals[SLOT_COLUMNS].itertuples(index=False)]
+        proposals["explanation"] = [n + p if p else n for n, p in zip(proposals["explanation"], part, strict=True)]
+    proposals = proposals[PROPOSAL_COLUMNS + (SLOT_COLUMNS if slotted else [])]
     agreed = pd.concat([region.partnerships[["facility_id", "institution_id", "roles"]],
                         chosen.assign(roles=chosen["role"].map({r.value: frozenset({r}) for r in ROLE_ORDER}))
                         [["facility_id", "institution_id", "roles"]]], ignore_index=True)

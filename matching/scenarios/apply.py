@@ -174,7 +174,7 @@ def apply_scenario(region: Region, scenario: Scenario,
                          "residents": n.residents if n.residents else pd.NA})
         fac = _append(fac, pd.DataFrame(rows).set_index("facility_id"))
 
-    new = Region(region.areas.copy(), fac, inst, part, tt, region.source, list(region.skipped))
+    new = Region(region.areas.copy(), fac, inst, part, tt, region.source, list(region.skipped), region.availability)
     return new, params
 
 

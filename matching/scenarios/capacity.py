@@ -48,6 +48,7 @@ from matching.explain import explain_unmatched
 from matching.optimise.run import MatchResult, match
 from matching.parameters import MatchParameters
 from matching.region import Region
+from matching.roles import ALL_SLOTS
 from matching.scenarios.compare import VerificationError
 from matching.status import facility_status
 from matching.verify import verify
@@ -87,6 +88,10 @@ def capacity_plan(region: Region, params: MatchParameters | None = None, *,
     travel = travel_provider(region, params)
     cand = find_candidates(region, status, params, travel)
     cand = cand[cand["facility_id"].isin(need.index)].reset_index(drop=True)
+    if "slots" in cand.columns:
+        # Time slots: the plan counts on institutions that complete a role alone (one partner per
+        # role, as this model assumes) — a sufficient plan; part-time partners may need less.
+        cand = cand[(cand["slots"] | cand["have"]) == ALL_SLOTS].reset_index(drop=True)
 
     have = set(zip(cand["facility_id"], cand["role"], strict=True))
     blocked_pairs = [(f, r.value) for f in need.index for r in ROLE_ORDER
@@ -120,7 +125,7 @@ def apply_increases(region: Region, increases: pd.DataFrame) -> Region:
     for i, column, add in zip(increases["institution_id"], increases["column"], increases["add"], strict=True):
         inst.loc[i, column] = int(inst.at[i, column]) + int(add)
     return Region(region.areas, region.facilities, inst, region.partnerships, region.travel_times,
-                  region.source, list(region.skipped))
+                  region.source, list(region.skipped), region.availability)
 
 
 def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame,

@@ -123,7 +123,7 @@ def _without(region: Region, i: str, mode: Mode) -> tuple[Region, set[str]]:
         inst = region.institutions.copy()
         inst.loc[i, "accepting"] = False
         return Region(region.areas, region.facilities, inst, region.partnerships, region.travel_times,
-                      region.source, region.skipped), set()
+                      region.source, region.skipped, region.availability), set()
     part = region.partnerships
     partnered = set(part.loc[part["institution_id"] == i, "facility_id"])
     tt = region.travel_times
@@ -131,7 +131,7 @@ def _without(region: Region, i: str, mode: Mode) -> tuple[Region, set[str]]:
         tt = tt[tt["institution_id"] != i]
     return Region(region.areas, region.facilities, region.institutions.drop(index=i),
                   part[part["institution_id"] != i].reset_index(drop=True), tt, region.source,
-                  region.skipped), partnered
+                  region.skipped, region.availability), partnered
 
 
 def _reach(edges: pd.DataFrame, seeds: set[str]) -> set[str]:

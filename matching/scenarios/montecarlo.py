@@ -22,6 +22,7 @@ order, so the answer is the same whatever the number of workers (``matching.dist
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +68,7 @@ def _draw(draw: int, region: Region, params: MatchParameters, probabilities: pd.
     declines = inst.index[asked.to_numpy() & ~says_yes]
     changed = region.institutions.copy()
     changed.loc[declines, "accepting"] = False
-    result = match(Region(region.areas, region.facilities, changed, region.partnerships, region.travel_times,
-                          region.source, region.skipped), params)
+    result = match(dataclasses.replace(region, institutions=changed), params)
     after = result.status_after
     met = after.index[after["status"] == Status.ALL_MET.value]
     return {"draw": draw, "declined": len(declines), "all_met": len(met),

@@ -77,7 +77,7 @@ def test_no_reservation_for_an_unconfirmed_facility(loaded, users, app):
 
 
 def test_a_prefecture_import_keeps_misplaced_facilities_unconfirmed_with_the_reason(loaded, users, app):
-    from tests.api.test_security import AREAS_HEAD, FAC_HEAD, INST_HEAD, PART_HEAD, IWATE
+    from tests.api.test_security import AREAS_HEAD, FAC_HEAD, INST_HEAD, IWATE, PART_HEAD
 
     lat, lon = MORIOKA_OFFICE
     files = {"areas": AREAS_HEAD + IWATE + "03216,滝沢市,0301,盛岡,03\n",

@@ -1,0 +1,298 @@
+"""Roles assembled from time slots (issue #16): the general formulation.
+
+With ``availability.csv`` and ``max_partners_per_role`` K > 1, a facility's ① or ② is
+met when the slots of its partners for that role — agreements in force (``have``) and
+proposals — are together all four, with at most K partners (``room`` = K minus those in
+force).  The reductions, the closed form and the greedy of the one-partner model assume
+one institution per role; a slot run solves every component (linked only through
+institutions whose capacity can bind, as there) with this model instead::
+
+    Variables
+      x_c ∈ {0,1}   institution i gives role r to f (candidate c = (f, i, r), slots S_c)
+      y_p ∈ {0,1}   the pair p = (f, i) is used:  x_c ≤ y_p ≤ Σ_(c ∈ p) x_c
+      m_k ∈ {0,1}   role k = (f, r) is met
+      z_f ∈ {0,1}   every missing role of f is met
+    Constraints
+      m_k ≤ Σ_(c ∈ k, s ∈ S_c) x_c         ∀ k, every slot s not in have_k
+      x_c ≤ m_k                             a partner is proposed only where the role is met
+      Σ_(c ∈ k) x_c ≤ room_k
+      z_f ≤ m_k  ∀ k of f;  capacities as the one-partner model (pairs once, roles per (pair, role))
+    Objective: the same five goals, lexicographic (goal 3 = roles met).
+
+No redundant partner (each gives a slot no other partner of the role gives): the solution is
+pruned (:func:`prune`), which keeps every goal at least as good, so the optimum is that of
+plans without redundant partners.
+
+Without slots in the data every partner gives all four and K plays no part: the
+one-partner model and its fast paths run, unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from matching.optimise.instance import ROLES, Instance
+from matching.roles import ALL_SLOTS, N_SLOTS, fr_facility, fr_key
+
+
+def _keys(x: Instance, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (facility, role) keys of ``rows`` and, per row, the position of its key."""
+    return np.unique(fr_key(x.f[rows], x.role[rows]), return_inverse=True)
+
+
+def met_roles(x: Instance, rows: np.ndarray, picked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The keys of ``rows`` and whether each is met when ``rows[picked]`` are chosen."""
+    keys, at = _keys(x, rows)
+    union = np.zeros(len(keys), np.int64)
+    np.bitwise_or.at(union, at[picked], x.slots[rows][picked])
+    have = np.zeros(len(keys), np.int64)
+    have[at] = x.have[rows]
+    return keys, (union != 0) & ((union | have) == ALL_SLOTS)
+
+
+def facility_values(x: Instance, picked: np.ndarray) -> np.ndarray:
+    """The five goals' values of the chosen rows (a mask over all rows), one row per facility code."""
+    n_f = x.n_facilities
+    rows = np.arange(len(x.f))
+    keys, met = met_roles(x, rows, picked)
+    covered = np.bincount(fr_facility(keys[met]), minlength=n_f)
+    full = covered == x.missing
+    new = picked & ~x.existing
+    _, first = np.unique(x.pair[new], return_index=True)
+    agreements = np.bincount(x.f[np.flatnonzero(new)[first]], minlength=n_f)
+    travel = np.bincount(x.f[picked], weights=x.cost[picked], minlength=n_f)
+    return np.stack([full & x.obligated, full & ~x.obligated, covered, agreements, travel], axis=1).astype(float)
+
+
+def coverable(x: Instance, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The facilities among ``rows`` and an upper bound on their coverage: every role whose
+    candidates' slots, with those in force, make all four (capacities and K ignored)."""
+    keys, met = met_roles(x, rows, np.ones(len(rows), bool))
+    facs = np.unique(x.f[rows])
+    covered = np.bincount(fr_facility(keys[met]), minlength=x.n_facilities)[facs]
+    full = covered == x.missing[facs]
+    return facs, np.stack([full & x.obligated[facs], full & ~x.obligated[facs], covered], axis=1).astype(float)
+
+
+def coverage_key(x: Instance, picked: np.ndarray) -> tuple[float, float, float]:
+    """Goals 1–3 of the rows ``picked`` (indices)."""
+    mask = np.zeros(len(x.f), bool)
+    mask[picked] = True
+    v = facility_values(x, mask)
+    return tuple(float(t) for t in v[:, :3].sum(axis=0))
+
+
+def greedy_rows(x: Instance, rows: np.ndarray | None = None,
+                caps: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The greedy rule with time slots (a mask over all rows): facilities with pins, then
+    obligated, then by id; roles ①②③; each role goes to the nearest candidate that gives all
+    its missing slots alone, else is assembled nearest first from candidates that add a slot,
+    within its room; a role that cannot be met within capacity takes nobody.  Redundant
+    partners are dropped (:func:`prune`)."""
+    rows = np.arange(len(x.f)) if rows is None else np.asarray(rows, np.int64)
+    caps = x.caps if caps is None else caps
+    out = np.zeros(len(x.f), bool)
+    if len(rows) == 0:
+        return out
+    minutes = x.minutes if x.minutes is not None else x.cost
+    pin = (x.pinned | x.pinned_role)[rows]
+    has_pin = np.zeros(x.n_facilities, bool)
+    has_pin[x.f[rows][pin]] = True
+    f = x.f[rows]
+    order = rows[np.lexsort((x.i[rows], minutes[rows], ~pin, x.role[rows], f, ~x.obligated[f], ~has_pin[f]))]
+    left = {c: np.where(np.isnan(v), np.inf, v).astype(float) for c, v in caps.items()}
+    partners: dict[int, set[int]] = {}  # facility -> institutions it has a new or existing pair with
+    key = fr_key(x.f[order], x.role[order])
+    cut = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    for group in np.split(order, cut[1:]):
+        g = int(x.f[group[0]])
+        have, room = int(x.have[group[0]]), int(x.room[group[0]])
+        mine = partners.setdefault(g, set())
+        alone = [c for c in group if (int(x.slots[c]) | have) == ALL_SLOTS]
+        plans = [[c] for c in alone]
+        union, took = have, []
+        for c in group:  # assembled nearest first
+            if union == ALL_SLOTS or len(took) >= room:
+                break
+            if int(x.slots[c]) & ~union:
+                took.append(c)
+                union |= int(x.slots[c])
+        if union == ALL_SLOTS:
+            plans.append(took)
+        for plan in plans:
+            need: dict[str, dict[int, float]] = {}
+            new_here: set[int] = set()
+            for c in plan:
+                i, r, n = int(x.i[c]), ROLES[x.role[c]], float(x.residents[g])
+                for unit, amount in (("facilities", 1.0), ("residents", n)):
+                    need.setdefault(f"capacity_{unit}_{r}", {}).setdefault(i, 0.0)
+                    need[f"capacity_{unit}_{r}"][i] += amount
+                    if not x.existing[c] and i not in mine and i not in new_here:
+                        need.setdefault(f"capacity_{unit}", {}).setdefault(i, 0.0)
+                        need[f"capacity_{unit}"][i] += amount
+                if not x.existing[c]:
+                    new_here.add(i)
+            if all(left[col][i] >= v for col, d in need.items() if col in left for i, v in d.items()):
+                for col, d in need.items():
+                    if col in left:
+                        for i, v in d.items():
+                            left[col][i] -= v
+                mine |= {int(x.i[c]) for c in plan}
+                out[plan] = True
+                break
+    out[rows] = prune(x, rows, out[rows])
+    return out
+
+
+def prune(x: Instance, rows: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """``chosen`` (a mask over ``rows``) without redundant partners: a partner whose slots the
+    role's other partners (in force and chosen) give anyway is dropped, the most expensive first.
+    The roles met stay the same; agreements and travel can only fall.  Pinned rows stay.
+
+    The model leaves redundancy out of its constraints (they slowed it fivefold): an optimum
+    with a redundant partner prunes to one without, no worse on any goal, so the optimum over
+    plans without redundant partners is the same."""
+    out = np.asarray(chosen, bool).copy()
+    picked = np.flatnonzero(out)
+    if len(picked) == 0:
+        return out
+    keys = fr_key(x.f[rows[picked]], x.role[rows[picked]])
+    for key in np.unique(keys):
+        mine = picked[keys == key]
+        mine = mine[np.lexsort((-x.i[rows[mine]], -x.cost[rows[mine]]))]
+        for j in mine:
+            r = rows[j]
+            if x.pinned[r] or x.pinned_role[r]:
+                continue
+            others = int(x.have[r])
+            for j2 in mine:
+                if j2 != j and out[j2]:
+                    others |= int(x.slots[rows[j2]])
+            if (int(x.slots[r]) & ~others) == 0:
+                out[j] = False
+    return out
+
+
+class SlotFormulation:
+    """The model of the module docstring for one component.  Duck-types
+    :class:`matching.optimise.model.ComponentFormulation` (one ``w`` per candidate row)."""
+
+    def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray],
+                 hint: np.ndarray | None = None):
+        from matching.optimise.model import ComponentFormulation, _grouped
+
+        self._base = ComponentFormulation
+        self.order = np.lexsort((x.role[rows], x.pair[rows]))
+        rows = rows[self.order]
+        self.x, self.rows = x, rows
+        n = len(rows)
+        self.w_rows = [[j] for j in range(n)]
+        m = self.m = cp_model.CpModel()
+        xv = self.w = [m.new_bool_var("") for _ in range(n)]
+        pair, fac, inst = x.pair[rows], x.f[rows], x.i[rows]
+        res = x.residents[fac]
+        slots, have, room = x.slots[rows], x.have[rows], x.room[rows]
+        keys, at = np.unique(fr_key(fac, x.role[rows]), return_inverse=True)
+        # Pairs.
+        pairs, p_at = np.unique(pair, return_inverse=True)
+        y = [m.new_bool_var("") for _ in pairs]
+        for p, idx in zip(*_grouped(p_at), strict=True):
+            for j in idx:
+                m.add_implication(xv[j], y[p])
+            m.add(cp_model.LinearExpr.sum([xv[j] for j in idx]) >= y[p])
+        # Roles met, room, no redundant partner.
+        met = [m.new_bool_var("") for _ in keys]
+        for k, idx in zip(*_grouped(at), strict=True):
+            hk = int(have[idx[0]])
+            for s in range(N_SLOTS):
+                bit = 1 << s
+                if hk & bit:
+                    continue
+                givers = [xv[j] for j in idx if slots[j] & bit]
+                m.add(cp_model.LinearExpr.sum(givers) >= met[k]) if givers else m.add(met[k] == 0)
+            for j in idx:
+                m.add_implication(xv[j], met[k])
+            if len(idx) > int(room[idx[0]]):
+                m.add(cp_model.LinearExpr.sum([xv[j] for j in idx]) <= int(room[idx[0]]))
+        # Facilities all met.
+        key_fac = fr_facility(keys)
+        n_keys = np.bincount(key_fac, minlength=x.n_facilities)
+        z = {}
+        for g in np.unique(fac):
+            if n_keys[g] == x.missing[g]:
+                z[int(g)] = m.new_bool_var("")
+                for k in np.flatnonzero(key_fac == g):
+                    m.add_implication(z[int(g)], met[k])
+        # Pins.
+        for j in np.flatnonzero(x.pinned[rows]):
+            m.add(y[p_at[j]] == 1)
+        for j in np.flatnonzero(x.pinned_role[rows]):
+            m.add(xv[j] == 1)
+        # Capacities: new pairs once, roles per (pair, role).
+        first = np.unique(p_at, return_index=True)[1]
+        new_p = np.flatnonzero(~x.existing[rows][first])
+        self._capacity(caps.get("capacity_facilities"), inst[first][new_p], [y[p] for p in new_p],
+                       np.ones(len(new_p), np.int64))
+        self._capacity(caps.get("capacity_residents"), inst[first][new_p], [y[p] for p in new_p],
+                       res[first][new_p])
+        for k, r in enumerate(ROLES):
+            on = np.flatnonzero(x.role[rows] == k)
+            self._capacity(caps.get(f"capacity_facilities_{r}"), inst[on], [xv[j] for j in on],
+                           np.ones(len(on), np.int64))
+            self._capacity(caps.get(f"capacity_residents_{r}"), inst[on], [xv[j] for j in on], res[on])
+
+        obligated = x.obligated
+        zo = [v for g, v in z.items() if obligated[g]]
+        ze = [v for g, v in z.items() if not obligated[g]]
+        cost = x.cost[rows].astype(np.int64)
+        y_new = [y[p] for p in new_p]
+        self.terms = [cp_model.LinearExpr.sum(zo), cp_model.LinearExpr.sum(ze), cp_model.LinearExpr.sum(met),
+                      cp_model.LinearExpr.sum(y_new), cp_model.LinearExpr.weighted_sum(xv, cost.tolist())]
+        self.empty = [not zo, not ze, not met, not y_new, not xv]
+        w_effort = len(keys) + 1
+        w_obligated = w_effort * (len(ze) + 1)
+        w_agreements = int(cost.sum()) + 1
+        self.levels = (("maximize", (0, 1, 2), (w_obligated, w_effort, 1)),
+                       ("minimize", (3, 4), (w_agreements, 1)))
+        best = greedy_rows(x, rows, caps) if hint is None else hint
+        self.hint = best[rows]
+
+    def _capacity(self, cap, inst, vs, coef) -> None:
+        from matching.optimise.model import _grouped
+
+        if cap is None or len(vs) == 0:
+            return
+        for i, idx in zip(*_grouped(np.asarray(inst)), strict=True):
+            c = cap[i]
+            if np.isnan(c) or coef[idx].sum() <= c:
+                continue
+            self.m.add(cp_model.LinearExpr.weighted_sum([vs[k] for k in idx], coef[idx].tolist()) <= int(c))
+
+    def _local(self, chosen_w: np.ndarray) -> np.ndarray:
+        return np.asarray(chosen_w, bool)
+
+    def rows_of(self, chosen_w: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(self.rows), bool)
+        out[self.order] = self._local(chosen_w)
+        return out
+
+    def values(self, chosen_w: np.ndarray) -> list[float]:
+        picked = np.zeros(len(self.x.f), bool)
+        picked[self.rows[self._local(chosen_w)]] = True
+        return facility_values(self.x, picked).sum(axis=0).tolist()
+
+    def solve(self, time_limit, effort_limit=None, proceed=None):
+        """The one-partner model's two lexicographic solves, then :func:`prune`."""
+        chosen, parts = self._base.solve(self, time_limit, effort_limit, proceed)
+        pruned = prune(self.x, self.rows, chosen)
+        if (pruned != chosen).any():  # only when not proven optimal: goals 4–5 improve
+            vals = self.values(pruned)
+            parts = [type(p)(p.name, p.sense, float(v), p.bound, p.optimal) for p, v in zip(parts, vals, strict=True)]
+        return pruned, parts
+
+    @staticmethod
+    def _stages(values, bounds, optimal):
+        from matching.optimise.model import ComponentFormulation
+
+        return ComponentFormulation._stages(values, bounds, optimal)

@@ -1,0 +1,333 @@
+"""Round-the-clock cover from time slots (issue #16): ``availability.csv`` and up to K partners per role.
+
+The contract and loader, the status engine (partial cover is not met), the model against a
+brute-force enumeration on random small regions, the verifier's slot checks (one test per
+kind of broken plan), the unmatched explanation, and the demo: one partner per role
+reproduces the run without time slots.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from geopy.distance import geodesic
+
+from matching import MatchParameters, match, verify
+from matching.contract import RegionValidationError, load_region
+from matching.roles import ALL_SLOTS, SLOT_CODES, format_slots, slot_mask
+from matching.status import facility_status
+from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role
+from tests.matchkit import fac, inst, make_region
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
+def with_slots(folder: Path, region_rows, availability: list[tuple[str, str, str]]):
+    """``make_region`` plus an ``availability.csv``; the region loaded again."""
+    make_region(folder, *region_rows)
+    with (folder / "availability.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["institution_id", "role", "slots"])
+        w.writerows(availability)
+    return load_region(folder)
+
+
+DAY, NIGHTS = "wd_day", "wd_night;hol_day;hol_night"
+
+
+def day_and_night(tmp_path, partnerships=(), more=(), availability=None):
+    """A 特定施設 (①② required) near a daytime clinic and a night/holiday hospital."""
+    facs = [fac("F1", "tokutei", 0, 0)]
+    insts = [inst("C", "clinic", 1, 0), inst("H", "hospital", 0, 1, "zaibyo"), *more]  # rows override flags
+    avail = availability if availability is not None else [
+        ("C", "consult", DAY), ("C", "visit", DAY), ("H", "consult", NIGHTS), ("H", "visit", NIGHTS)]
+    return with_slots(tmp_path, (facs, insts, list(partnerships)), avail)
+
+
+# -- contract ---------------------------------------------------------------------------
+
+def test_slot_encoding():
+    assert slot_mask(SLOT_CODES) == ALL_SLOTS == 15
+    assert format_slots(slot_mask(["hol_night", "wd_day"])) == "wd_day;hol_night"
+
+
+def test_loader_reads_and_checks_availability(tmp_path):
+    region = day_and_night(tmp_path)
+    assert region.has_slots
+    assert region.slots(Role.VISIT).to_dict() == {"C": 1, "H": 14}
+    assert region.slots(Role.ADMIT).to_dict() == {"C": 0, "H": ALL_SLOTS}   # ③ stays yes/no
+    bad = [("C", "admit", DAY), ("C", "visit", ""), ("X", "visit", DAY), ("H", "visit", "noon"),
+           ("C", "consult", DAY), ("C", "consult", NIGHTS)]
+    with pytest.raises(RegionValidationError) as err:
+        day_and_night(tmp_path / "bad", availability=bad)
+    text = str(err.value)
+    for needle in ("role", "at least one time slot", "unknown institution_id", "time slot", "duplicate"):
+        assert needle in text
+
+
+def test_without_the_file_nothing_changes(tmp_path):
+    make_region(tmp_path, [fac("F1", "tokutei", 0, 0)], [inst("C", "clinic", 1, 0, "zaishin")])
+    region = load_region(tmp_path)
+    assert not region.has_slots and region.availability is None
+    assert "partial_slots" not in facility_status(region).columns
+
+
+# -- status -----------------------------------------------------------------------------
+
+def test_partial_cover_is_not_met(tmp_path):
+    region = day_and_night(tmp_path, partnerships=[("F1", "C", "consult;visit")])
+    st = facility_status(region)
+    assert st.at["F1", "status"] == "none_met"      # designated, but no role round the clock
+    assert st.at["F1", "partial_slots"] == {"consult": 1, "visit": 1}
+    both = day_and_night(tmp_path / "b", partnerships=[("F1", "C", "consult;visit"), ("F1", "H", "consult")])
+    st = facility_status(both)
+    assert st.at["F1", "status"] == "some_met"      # ① day + night = all four; ② only by day
+    assert st.at["F1", "partial_slots"] == {"visit": 1}
+
+
+# -- model ------------------------------------------------------------------------------
+
+def test_two_partners_give_round_the_clock_cover(tmp_path):
+    region = day_and_night(tmp_path)
+    result = match(region)
+    p = result.proposals.set_index("institution_id")
+    assert set(p.index) == {"C", "H"}
+    assert p.at["C", "consult_slots"] == p.at["C", "visit_slots"] == DAY
+    assert p.at["H", "visit_slots"] == NIGHTS
+    assert result.status_after.at["F1", "status"] == "all_met"
+    assert verify(region, result.proposals) == []
+    one = match(region, MatchParameters(max_partners_per_role=1))
+    assert one.proposals.empty and "consult_slots" not in one.proposals.columns
+
+
+def test_no_redundant_partner_and_full_cover_preferred(tmp_path):
+    # A nearer 24h clinic makes the pair of part-time partners unnecessary.
+    region = day_and_night(tmp_path, more=[inst("Z", "clinic", 0.5, 0.5, "zaishin")])
+    result = match(region)
+    assert result.proposals["institution_id"].tolist() == ["Z"]
+
+
+def test_agreement_in_force_counts_toward_the_union(tmp_path):
+    region = day_and_night(tmp_path, partnerships=[("F1", "C", "consult;visit")])
+    result = match(region)
+    assert result.proposals[["institution_id", "roles"]].values.tolist() == [["H", "consult;visit"]]
+    assert result.status_after.at["F1", "status"] == "all_met"
+    # Already at the limit of one partner per role: nothing is added.
+    assert match(region, MatchParameters(max_partners_per_role=1)).proposals.empty
+
+
+# -- verifier: one test per kind of broken slot plan ------------------------------------------
+
+def _proposals(region, rows):
+    """Proposals as the CSV says them, with correct distances and minutes."""
+    out = []
+    for f, i, roles in rows:
+        a = region.facilities.loc[f]
+        b = region.institutions.loc[i]
+        km = geodesic((a["lat"], a["lon"]), (b["lat"], b["lon"])).km
+        out.append({"facility_id": f, "institution_id": i, "roles": roles, "distance_km": round(km, 2),
+                    "travel_minutes": round(km * 1.3 / 40 * 60, 1)})
+    return pd.DataFrame(out)
+
+
+def _codes(region, rows, params=None):
+    return {v.code for v in verify(region, _proposals(region, rows), params)}
+
+
+def test_verifier_catches_a_missing_slot(tmp_path):
+    region = day_and_night(tmp_path)
+    assert "slots_missing" in _codes(region, [("F1", "C", "consult;visit")])
+    assert _codes(region, [("F1", "C", "consult;visit"), ("F1", "H", "consult;visit")]) == set()
+
+
+def test_verifier_catches_a_redundant_partner(tmp_path):
+    region = day_and_night(tmp_path, more=[inst("Z", "clinic", 0.5, 0.5, "zaishin")])
+    assert "redundant_partner" in _codes(region, [("F1", "Z", "consult;visit"), ("F1", "C", "consult;visit")])
+
+
+def test_verifier_catches_too_many_partners(tmp_path):
+    region = day_and_night(tmp_path, more=[inst("D", "clinic", 0.5, 0.5)],
+                           availability=[("C", "visit", "wd_day"), ("D", "visit", "wd_night"),
+                                         ("H", "visit", "hol_day;hol_night"), ("C", "consult", "wd_day"),
+                                         ("H", "consult", NIGHTS)])
+    rows = [("F1", "C", "consult;visit"), ("F1", "D", "visit"), ("F1", "H", "consult;visit")]
+    assert "too_many_partners" in _codes(region, rows)
+    assert "too_many_partners" not in _codes(region, rows, MatchParameters(max_partners_per_role=3))
+    result = match(region, MatchParameters(max_partners_per_role=3))
+    assert result.status_after.at["F1", "status"] == "all_met" and len(result.proposals) == 3
+    assert verify(region, result.proposals, MatchParameters(max_partners_per_role=3)) == []
+    assert match(region).status_after.at["F1", "status"] != "all_met"  # two per role cannot
+
+
+def test_verifier_catches_a_partner_beyond_a_roles_limit(tmp_path):
+    # The night hospital is 40 km away: fine for nobody (30 min), a broken plan if proposed.
+    region = day_and_night(tmp_path, more=[inst("FAR", "hospital", 40, 0)],
+                           availability=[("C", "consult", DAY), ("C", "visit", DAY), ("FAR", "visit", NIGHTS)])
+    assert "beyond_limit" in _codes(region, [("F1", "C", "visit"), ("F1", "FAR", "visit")])
+
+
+# -- unmatched ---------------------------------------------------------------------------------
+
+def test_unmatched_names_the_missing_slots_and_who_gives_them(tmp_path):
+    region = day_and_night(tmp_path, partnerships=[("F1", "C", "consult;visit")],
+                           more=[inst("FAR", "hospital", 40, 0)],
+                           availability=[("C", "consult", DAY), ("C", "visit", DAY), ("FAR", "visit", NIGHTS),
+                                         ("H", "consult", NIGHTS), ("H", "visit", "wd_night")])
+    result = match(region)
+    u = result.unmatched.set_index("role")
+    assert u.at["visit", "reason_code"] == "slots_missing"
+    assert "② 平日夜間・休日日中・休日夜間が未確保" in u.at["visit", "reason"]
+    assert u.at["visit", "fix_institution_id"] == "FAR" and "分" in u.at["visit", "fix"]
+
+
+# -- brute force on random small regions ----------------------------------------------------
+
+TYPES = ["tokuyo", "gh", "keihi", "tokutei"]
+
+
+def random_slot_region(folder: Path, seed: int):
+    rng = np.random.default_rng(seed)
+    n_fac, n_inst = int(rng.integers(1, 4)), int(rng.integers(2, 5))
+    facs = [fac(f"F{k}", str(rng.choice(TYPES)), *rng.uniform(-7, 7, 2).round(2),
+                residents=int(rng.choice([20, 45, 70]))) for k in range(n_fac)]
+    insts, avail = [], []
+    for k in range(n_inst):
+        kind = "hospital" if rng.random() < 0.4 else "clinic"
+        desig = str(rng.choice(["", "zaibyo"] if kind == "hospital" else ["", "", "zaishin"]))
+        insts.append(inst(f"I{k}", kind, *rng.uniform(-7, 7, 2).round(2), desig,
+                          accepting=str(rng.choice(["true", "true", "true", "false", ""])),
+                          capacity_facilities=str(rng.choice(["", "", "1", "2"])),
+                          capacity_residents=str(rng.choice(["", "", "60"]))))
+        for role in ("consult", "visit"):
+            if rng.random() < 0.7:
+                mask = int(rng.choice([1, 2, 3, 4, 8, 12, 14, 5, 10, 7, 11, 13, 15]))
+                avail.append((f"I{k}", role, format_slots(mask)))
+    part = []
+    if rng.random() < 0.5:
+        role = str(rng.choice(["consult", "visit", "consult;visit"]))
+        part.append((facs[0]["facility_id"], insts[0]["institution_id"], role))
+    return with_slots(folder, (facs, insts, part), avail)
+
+
+def brute_force(region, params: MatchParameters):
+    """Best (obligated_full, effort_full, roles met, -agreements, -travel) over every plan that keeps
+    every rule: K partners per role, no redundant partner, limits, capacities."""
+    fd, idf = region.facilities, region.institutions
+    K = params.max_partners_per_role
+    offers = {r: region.slots(r) for r in ROLE_ORDER}
+    res = region.residents()
+    have: dict[tuple, int] = {}
+    count: dict[tuple, int] = {}
+    existing = set()
+    for f, i, roles in region.partnerships[["facility_id", "institution_id", "roles"]].itertuples(index=False):
+        existing.add((f, i))
+        for r in roles:
+            r = Role(r)
+            got = ALL_SLOTS if r is Role.ADMIT else int(region.availability.set_index(["institution_id", "role"])
+                                                      ["slots"].get((i, r.value), ALL_SLOTS))
+            have[(f, r)] = have.get((f, r), 0) | got
+            count[(f, r)] = count.get((f, r), 0) + 1
+    keys, options, minutes = [], [], {}
+    for f in fd.index:
+        for r in FACILITY_TYPES[fd.at[f, "facility_type"]].required_roles:
+            h, room = have.get((f, r), 0), K - count.get((f, r), 0)
+            if h == ALL_SLOTS:
+                continue
+            cands = []
+            for i in idf.index:
+                acc = idf.at[i, "accepting"]
+                if (not pd.isna(acc) and not bool(acc)) or not offers[r][i]:
+                    continue
+                km = geodesic((fd.at[f, "lat"], fd.at[f, "lon"]), (idf.at[i, "lat"], idf.at[i, "lon"])).km
+                lim = params.limits[r]
+                mins = km * 1.3 / 40 * 60
+                if mins > lim.minutes or (lim.km is not None and km > lim.km):
+                    continue
+                minutes[(f, i)] = mins
+                cands.append(i)
+            opts = [()]
+            for n in range(1, max(0, room) + 1):
+                for sub in itertools.combinations(cands, n):
+                    s = [int(offers[r][i]) for i in sub]
+                    union = h
+                    for m in s:
+                        union |= m
+                    redundant = any((s[k] & ~(h | np.bitwise_or.reduce([s[j] for j in range(n) if j != k] or [0])))
+                                    == 0 for k in range(n))
+                    if union == ALL_SLOTS and not redundant:
+                        opts.append(sub)
+            keys.append((f, r))
+            options.append(opts)
+    if np.prod([len(o) for o in options], dtype=float) > 3e5:
+        return None
+    best = None
+    for choice in itertools.product(*options):
+        pairs = {(f, i) for (f, _), sub in zip(keys, choice, strict=True) for i in sub}
+        new = pairs - existing
+        ok = True
+        for i in idf.index:
+            mine = [f for f, j in new if j == i]
+            cf, cr = idf.at[i, "capacity_facilities"], idf.at[i, "capacity_residents"]
+            if (not pd.isna(cf) and len(mine) > int(cf)) or (
+                    not pd.isna(cr) and sum(int(res[f]) for f in mine) > int(cr)):
+                ok = False
+        if not ok:
+            continue
+        met = {(f, r) for (f, r), sub in zip(keys, choice, strict=True) if sub}
+        full = [f for f in {f for f, _ in keys} if all((f, r) in met for g, r in keys if g == f)]
+        obligated = sum(FACILITY_TYPES[fd.at[f, "facility_type"]].obligated for f in full)
+        travel = sum(np.rint(int(res[f]) * minutes[(f, i)]) for (f, _), sub in zip(keys, choice, strict=True)
+                     for i in sub)
+        key = (obligated, len(full) - obligated, len(met), -len(new), -travel)
+        if best is None or key > best:
+            best = key
+    return best
+
+
+@pytest.mark.parametrize("seed", range(48))
+def test_slot_model_equals_brute_force(tmp_path, seed):
+    # The enumeration reads capacities as given (blank = unlimited), so the run must too.
+    params = MatchParameters(max_partners_per_role=1 + seed % 3, unknown_capacity="unlimited")
+    region = random_slot_region(tmp_path, seed)
+    best = brute_force(region, params)
+    if best is None:
+        pytest.skip("too many plans to enumerate")
+    result = match(region, params)
+    assert result.optimal
+    assert verify(region, result.proposals, params) == []
+    got = tuple(result.stage(s).objective for s in ("obligated_full", "effort_full", "roles_covered"))
+    assert got + (-result.stage("new_agreements").objective,) == best[:4]
+    assert abs(-result.stage("travel_cost").objective - best[4]) <= 3
+
+
+# -- the demo ------------------------------------------------------------------------------
+
+def test_demo_with_one_partner_per_role_is_the_run_without_slots(tmp_path):
+    """max_partners_per_role = 1 reproduces, byte for byte, the run without availability.csv."""
+    plain = tmp_path / "plain"
+    shutil.copytree(DEMO, plain)
+    (plain / "availability.csv").unlink()
+    one = MatchParameters(max_partners_per_role=1)
+    a = match(load_region(DEMO), one)
+    b = match(load_region(plain), one)
+    for name in ("proposals", "unmatched", "alternatives"):
+        assert getattr(a, name).to_csv(index=False) == getattr(b, name).to_csv(index=False), name
+    assert a.status_before.drop(columns="partial_slots").equals(b.status_before)
+
+
+def test_national_generator_can_add_time_slots(tmp_path):
+    from matching.demo import national
+
+    plain = national.generate(seed=1, scale=0.5, prefectures={"03"})
+    timed = national.generate(seed=1, scale=0.5, prefectures={"03"}, availability=True)
+    for name, df in plain.items():  # the other tables stay the same
+        assert df.equals(timed[name]), name
+    national.write_tables(tmp_path, timed)
+    region = load_region(tmp_path)
+    assert region.has_slots and len(region.availability) == len(timed["availability"]) > 0
