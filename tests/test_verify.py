@@ -71,3 +71,35 @@ def test_wrong_distance_and_missing_pin(region):
     pinned = MatchParameters(pinned=[Pair(facility_id="F1", institution_id="Z", roles=frozenset({Role.ADMIT}))])
     none = df.iloc[0:0]
     assert {v.code for v in verify(region, none, pinned)} == {"pin_missing"}
+
+
+def _row(region, f, i, roles):
+    from geopy.distance import geodesic
+    a, b = region.facilities.loc[f], region.institutions.loc[i]
+    km = geodesic((a["lat"], a["lon"]), (b["lat"], b["lon"])).km
+    return {"facility_id": f, "institution_id": i, "roles": roles,
+            "distance_km": round(km, 2), "travel_minutes": round(km * 1.3 / 40 * 60, 1)}
+
+
+def test_the_16km_rule_binds_inside_the_minutes_limit(tmp_path):
+    """A house call 20 km away is 39 minutes: inside a 60-minute limit, beyond 16 km."""
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)], [inst("C", "clinic", 0, 20, "zaishin")])
+    params = MatchParameters(limits={"consult": {"minutes": 60}, "visit": {"minutes": 60, "km": 16}})
+    visit = pd.DataFrame([_row(region, "F1", "C", "consult;visit")])
+    found = verify(region, visit, params)
+    assert [(v.code, v.message) for v in found] == [("beyond_limit", "visit: 20.01 km exceeds the 16 km limit")]
+    assert verify(region, pd.DataFrame([_row(region, "F1", "C", "consult")]), params) == []
+    # No km limit for the role: only minutes count.
+    assert verify(region, visit, MatchParameters(limits={"consult": {"minutes": 60},
+                                                         "visit": {"minutes": 60, "km": 25}})) == []
+    # A coordinator's pin overrides the distance rules.
+    pinned = params.model_copy(update={"pinned": [Pair(facility_id="F1", institution_id="C")]})
+    assert verify(region, visit, pinned) == []
+
+
+def test_admission_from_a_clinic_is_named_as_such(tmp_path):
+    """③ from a clinic is refused twice over: the clinic does not offer it, and ③ is for hospitals."""
+    region = make_region(tmp_path, [fac("F1", "tokuyo", 0, 0)], [inst("C", "clinic", 0, 1, "zaishin")])
+    found = verify(region, pd.DataFrame([_row(region, "F1", "C", "admit")]))
+    assert sorted(v.code for v in found) == ["admit_by_clinic", "role_not_offered"]
+    assert verify(region, pd.DataFrame([_row(region, "F1", "C", "consult;visit")])) == []
