@@ -299,3 +299,40 @@ def test_japanese_labels(table_region):
     assert list(ja["施設種別"][:2]) == ["介護老人福祉施設", "認知症対応型共同生活介護"]
     # The input table is left as it was.
     assert "all_met" in t.columns and "施設種別" not in t.columns
+
+
+def test_classify_every_combination():
+    """classify() itself (the lookup table is built from it at import), against the four
+    statuses of 別紙1 written out: all met, some met, none met but designated, not designated."""
+    from itertools import combinations
+
+    from matching.status import classify
+    from matching.vocabulary import ROLE_ORDER, Status
+    sets = [frozenset(c) for k in range(4) for c in combinations(ROLE_ORDER, k)]
+    for req in sets:
+        for cov in sets:
+            for reported in (False, True):
+                for designated in (False, True):
+                    got = classify(req, cov, reported=reported, designated=designated)
+                    if not reported:
+                        want = Status.NOT_TRACKED
+                    elif all(r in cov for r in req):
+                        want = Status.ALL_MET
+                    elif any(r in cov for r in req):
+                        want = Status.SOME_MET
+                    else:
+                        want = Status.NONE_MET if designated else Status.NOT_DESIGNATED
+                    assert got is want, (req, cov, reported, designated)
+
+
+def test_japanese_labels_name_every_column(table_region):
+    region, st = table_region
+    for by, names in (("municipality", ["市区町村コード", "市区町村名"]),
+                      ("secondary_area", ["二次医療圏コード", "二次医療圏名"]),
+                      ("prefecture", ["都道府県コード"])):
+        t = status_table(st, region.areas, by=by)
+        ja = japanese_labels(t)
+        assert list(ja.columns) == names + ["施設種別コード", "施設種別"] + [STATUS_LABELS_JA[s] for s in STATUS_ORDER] \
+            + ["合計", "全要件充足率（集計対象に占める%）"]
+    flat = japanese_labels(status_table(st, region.areas, by="none", by_type=False))
+    assert "施設種別" not in flat.columns and "施設種別コード" not in flat.columns
