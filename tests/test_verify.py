@@ -103,3 +103,56 @@ def test_admission_from_a_clinic_is_named_as_such(tmp_path):
     found = verify(region, pd.DataFrame([_row(region, "F1", "C", "admit")]))
     assert sorted(v.code for v in found) == ["admit_by_clinic", "role_not_offered"]
     assert verify(region, pd.DataFrame([_row(region, "F1", "C", "consult;visit")])) == []
+
+
+def _road(path, *, multi=True, unit="seconds", gap=False):
+    """Four vertices 5 km apart on an east-west road, 5 minutes per hop; ``gap``: no road 1–2."""
+    import networkx as nx
+
+    from tests.matchkit import latlon
+    g = nx.MultiDiGraph() if multi else nx.DiGraph()
+    for k in range(4):
+        lat, lon = latlon(5 * k, 0)
+        g.add_node(str(k), x=lon, y=lat)
+    hop = 300.0 if unit == "seconds" else 5.0
+    for k in range(3):
+        if gap and k == 1:
+            continue
+        g.add_edge(str(k), str(k + 1), travel_time=hop)
+        g.add_edge(str(k + 1), str(k), travel_time=hop)
+    nx.write_graphml(g, path)
+
+
+@pytest.mark.parametrize("multi", [True, False])
+def test_verifier_road_times_relative_path_minutes_and_access(tmp_path, multi):
+    """The road graph named relative to the region's folder, weights in minutes, a facility 1 km off
+    the road (reached at 20 km/h: 3 minutes): the verifier recomputes what the run proposed."""
+    region = make_region(tmp_path, [fac("G1", "gh", 15, 1)], [inst("C2", "clinic", 5, 0, "zaishin")])
+    _road(tmp_path / "roads.graphml", multi=multi, unit="minutes")
+    params = MatchParameters.model_validate(
+        {"travel": {"road_network": "roads.graphml", "weight_unit": "minutes"}})
+    result = match(region, params)
+    assert abs(result.proposals["travel_minutes"].iloc[0] - 13.0) < 0.05
+    assert verify(region, result.proposals, params) == []
+    off = result.proposals.assign(travel_minutes=result.proposals["travel_minutes"] + 1)
+    assert {v.code for v in verify(region, off, params)} == {"wrong_minutes"}
+
+
+def test_verifier_road_without_a_path_is_beyond_every_limit(tmp_path):
+    region = make_region(tmp_path, [fac("G1", "gh", 15, 0)], [inst("C0", "clinic", 0, 0, "zaishin")])
+    _road(tmp_path / "roads.graphml", gap=True)
+    params = MatchParameters.model_validate({"travel": {"road_network": str(tmp_path / "roads.graphml")}})
+    row = _row(region, "G1", "C0", "consult")
+    found = verify(region, pd.DataFrame([row]), params)
+    assert sorted(v.code for v in found) == ["beyond_limit", "wrong_minutes"]
+    assert "recomputed inf" in next(v.message for v in found if v.code == "wrong_minutes")
+
+
+def test_verifier_reads_a_proposals_file_with_ids_as_text(tmp_path):
+    region = make_region(tmp_path / "r", [fac("0012", "gh", 0, 0)], [inst("0040", "clinic", 1, 0, "zaishin")])
+    result = match(region)
+    assert list(result.proposals["facility_id"]) == ["0012"]
+    path = tmp_path / "proposals.csv"
+    result.proposals.to_csv(path, index=False)
+    assert verify(region, path) == []
+    assert verify(region, str(path)) == []
