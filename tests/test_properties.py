@@ -307,10 +307,28 @@ def _travel_close(got: float, want: float, roles: int) -> bool:
     return abs(got - want) <= max(3, roles)
 
 
-@pytest.fixture(scope="module")
+_FOLDER = tempfile.TemporaryDirectory(prefix="brute-")
+_CASES: dict[int, Case] = {}
+
+
+def case_of(seed: int) -> Case:
+    """The seed's case, drawn once per session (each test draws only what it needs)."""
+    if seed not in _CASES:
+        _CASES[seed] = random_case(Path(_FOLDER.name) / str(seed), seed)
+    return _CASES[seed]
+
+
+@pytest.fixture
 def cases():
-    with tempfile.TemporaryDirectory() as tmp:
-        yield {seed: random_case(Path(tmp) / str(seed), seed) for seed in [*SEEDS, *NEAREST_SEEDS]}
+    return _Cases()
+
+
+class _Cases:
+    def __getitem__(self, seed: int) -> Case:
+        return case_of(seed)
+
+    def values(self) -> list[Case]:
+        return [case_of(seed) for seed in [*SEEDS, *NEAREST_SEEDS]]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
