@@ -125,17 +125,32 @@ def _road(path, *, multi=True, unit="seconds", gap=False):
 
 @pytest.mark.parametrize("multi", [True, False])
 def test_verifier_road_times_relative_path_minutes_and_access(tmp_path, multi):
-    """The road graph named relative to the region's folder, weights in minutes, a facility 1 km off
-    the road (reached at 20 km/h: 3 minutes): the verifier recomputes what the run proposed."""
-    region = make_region(tmp_path, [fac("G1", "gh", 15, 1)], [inst("C2", "clinic", 5, 0, "zaishin")])
+    """The road graph named relative to the region's folder, weights in minutes, the facility 2 km
+    and the clinic 1 km off the road (reached at 20 km/h: 6 and 3 minutes) plus 10 minutes of road:
+    the verifier recomputes what the run proposed."""
+    region = make_region(tmp_path, [fac("G1", "gh", 15, 2)], [inst("C2", "clinic", 5, -1, "zaishin")])
     _road(tmp_path / "roads.graphml", multi=multi, unit="minutes")
     params = MatchParameters.model_validate(
         {"travel": {"road_network": "roads.graphml", "weight_unit": "minutes"}})
     result = match(region, params)
-    assert abs(result.proposals["travel_minutes"].iloc[0] - 13.0) < 0.05
+    assert abs(result.proposals["travel_minutes"].iloc[0] - 19.0) < 0.06
     assert verify(region, result.proposals, params) == []
-    off = result.proposals.assign(travel_minutes=result.proposals["travel_minutes"] + 1)
+    off = result.proposals.assign(travel_minutes=result.proposals["travel_minutes"] + 0.1)
     assert {v.code for v in verify(region, off, params)} == {"wrong_minutes"}
+
+
+def test_verifier_road_graph_of_a_region_without_a_folder(tmp_path, monkeypatch):
+    """A region built in memory (no source folder): the graph path is taken as given."""
+    import dataclasses
+    region = make_region(tmp_path / "r", [fac("G1", "gh", 15, 0)], [inst("C2", "clinic", 5, 0, "zaishin")])
+    _road(tmp_path / "roads.graphml")
+    params = MatchParameters.model_validate({"travel": {"road_network": str(tmp_path / "roads.graphml")}})
+    proposals = match(region, params).proposals
+    loose = dataclasses.replace(region, source=None)
+    assert verify(loose, proposals, params) == []
+    monkeypatch.chdir(tmp_path)
+    relative = MatchParameters.model_validate({"travel": {"road_network": "roads.graphml"}})
+    assert verify(loose, proposals, relative) == []
 
 
 def test_verifier_road_without_a_path_is_beyond_every_limit(tmp_path):
@@ -156,3 +171,6 @@ def test_verifier_reads_a_proposals_file_with_ids_as_text(tmp_path):
     result.proposals.to_csv(path, index=False)
     assert verify(region, path) == []
     assert verify(region, str(path)) == []
+    # A blank roles cell stays blank (not read as NaN): named as a proposal without roles.
+    result.proposals.assign(roles="").to_csv(path, index=False)
+    assert [v.message for v in verify(region, path)] == ["a proposal must carry at least one role"]
