@@ -174,3 +174,60 @@ def test_verifier_reads_a_proposals_file_with_ids_as_text(tmp_path):
     # A blank roles cell stays blank (not read as NaN): named as a proposal without roles.
     result.proposals.assign(roles="").to_csv(path, index=False)
     assert [v.message for v in verify(region, path)] == ["a proposal must carry at least one role"]
+
+
+def test_every_violation_in_full(tmp_path):
+    """Each check once, with the exact facility, institution and message it reports; a row with
+    an unknown id does not stop the rows after it."""
+    region = make_region(tmp_path, [
+        fac("F1", "tokuyo", 0, 0), fac("F2", "tokuyo", 1, 0), fac("G1", "gh", 0, 1),
+        fac("U1", "gh", 0, 2, reported=False), fac("F3", "tokuyo", 2, 1),
+    ], [
+        inst("C", "clinic", 1, 1, "zaishin", capacity_facilities=1, capacity_residents=60,
+             capacity_facilities_consult=1),
+        inst("Z", "hospital", 2, 0, "zaibyo"), inst("FAR", "hospital", 40, 0, "zaibyo"),
+        inst("NO", "hospital", 1, 0, "zaibyo", accepting="false"), inst("Q", "hospital", 3, 0, "zaibyo", accepting=""),
+    ], [("F2", "Z", "consult;visit;admit")])
+    rows = [("F1", "XX", "admit"), ("F1", "C", "admit"), ("F1", "C", "consult"), ("G1", "C", "consult;visit"),
+            ("F1", "FAR", "visit"), ("F1", "NO", "admit"), ("F2", "Z", "consult"), ("F1", "Z", "bogus"),
+            ("F1", "Z", ""), ("U1", "Z", "consult"), ("F1", "Q", "visit"), ("F1", "C", "consult"),
+            ("F3", "Z", "consult")]
+    df = pd.DataFrame([_row(region, f, i, r) if i != "XX" else
+                       {"facility_id": f, "institution_id": i, "roles": r, "distance_km": 0, "travel_minutes": 0}
+                       for f, i, r in rows])
+    params = MatchParameters(
+        unknown_accepting=False, facility_types=["tokuyo"],
+        forbidden=[Pair(facility_id="F1", institution_id="NO")],
+        pinned=[Pair(facility_id="G1", institution_id="Z", roles=frozenset({Role.VISIT})),
+                Pair(facility_id="F1", institution_id="Z"),
+                Pair(facility_id="F2", institution_id="C"),  # F2 lacks nothing: the pin is moot
+                Pair(facility_id="F3", institution_id="Z", roles=frozenset({Role.ADMIT}))])
+    got = [(v.code, v.facility_id, v.institution_id, v.message) for v in verify(region, df, params)]
+    assert got == [
+        ('admit_by_clinic', 'F1', 'C', 'admission (③) is for hospitals only'),
+        ('bad_roles', 'F1', 'Z', 'a proposal must carry at least one role'),
+        ('bad_roles', 'F1', 'Z', "unreadable roles 'bogus'"),
+        ('beyond_limit', 'F1', 'FAR', 'visit: 40.19 km exceeds the 16 km limit'),
+        ('beyond_limit', 'F1', 'FAR', 'visit: 78.4 min exceeds the 30 min limit'),
+        ('duplicate_pair', 'F1', 'C', 'the same pair appears twice'),
+        ('duplicate_pair', 'F1', 'C', 'the same pair appears twice'),
+        ('duplicate_pair', 'F1', 'Z', 'the same pair appears twice'),
+        ('forbidden_pair', 'F1', 'NO', 'the pair was declined (forbidden)'),
+        ('not_accepting', 'F1', 'NO', 'institution does not accept new partners'),
+        ('not_accepting', 'F1', 'Q', 'institution does not accept new partners'),
+        ('out_of_scope', 'G1', 'C', "facility type gh is not in this run's scope"),
+        ('out_of_scope', 'U1', 'Z', 'facility has no annual report on file (not tracked)'),
+        ('out_of_scope', 'U1', 'Z', "facility type gh is not in this run's scope"),
+        ('over_capacity', '*', 'C', 'capacity_facilities 1 but 4 proposed'),
+        ('over_capacity', '*', 'C', 'capacity_facilities_consult 1 but 3 proposed'),
+        ('over_capacity', '*', 'C', 'capacity_residents 60 but 200 proposed'),
+        ('pin_missing', 'F3', 'Z', 'pinned role admit not proposed from it'),
+        ('pin_missing', 'G1', 'Z', 'pinned pair is not in the proposals'),
+        ('role_assigned_twice', 'F1', 'C', 'consult already proposed from C'),
+        ('role_assigned_twice', 'F1', 'NO', 'admit already proposed from C'),
+        ('role_assigned_twice', 'F1', 'Q', 'visit already proposed from FAR'),
+        ('role_not_missing', 'F2', 'Z', "role consult is not missing (required ['admit', 'consult', 'visit'], already covered or not required)"),
+        ('role_not_offered', 'F1', 'C', 'institution does not offer admit around the clock'),
+        ('unknown_id', 'F1', 'XX', 'facility or institution not in the region'),
+    ]
+    assert str(verify(region, df.iloc[:1])[0]) == "[unknown_id] F1–XX: facility or institution not in the region"
