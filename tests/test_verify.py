@@ -231,3 +231,54 @@ def test_every_violation_in_full(tmp_path):
         ('unknown_id', 'F1', 'XX', 'facility or institution not in the region'),
     ]
     assert str(verify(region, df.iloc[:1])[0]) == "[unknown_id] F1–XX: facility or institution not in the region"
+
+
+def test_verifier_edges_of_capacities_limits_pins_and_partners(tmp_path):
+    """Capacities used exactly, per-role residents, extending an agreement in force (uses no
+    capacity), a facility of unknown size, limits met exactly or missed by half a unit, a pin kept."""
+    import dataclasses
+
+    from geopy.distance import geodesic
+    region = make_region(tmp_path, [
+        fac("F1", "tokuyo", 0, 0), fac("F2", "tokuyo", 0, 2, residents=""), fac("F3", "gh", 1, 1),
+        fac("F4", "gh", 0, -1),
+    ], [
+        inst("C", "clinic", 1, 0, "zaishin", capacity_residents_consult=100, capacity_facilities_consult=2),
+        inst("Z", "hospital", 2, 0, "zaibyo", capacity_facilities=0, capacity_residents=0),
+        inst("H", "hospital", 3, 0, "zaibyo"),
+    ], [("F3", "Z", "consult")], travel_times=[("F1", "C", 30.0)])
+
+    def check(rows, params=None, reg=region):
+        df = pd.DataFrame([_row(reg, f, i, r) for f, i, r in rows])
+        df.loc[(df["facility_id"] == "F1") & (df["institution_id"] == "C"), "travel_minutes"] = \
+            float(reg.travel_times["minutes"].iloc[0])
+        return [(v.code, v.institution_id, v.message) for v in verify(reg, df, params)]
+
+    assert check([("F3", "Z", "visit")]) == []  # an agreement in force grows: no new partner
+    assert check([("F1", "C", "consult"), ("F4", "C", "consult")]) == []  # 100 residents, 2 facilities: exactly
+    tight = dataclasses.replace(region, institutions=region.institutions.assign(
+        capacity_residents_consult=region.institutions["capacity_residents_consult"].where(
+            region.institutions.index != "C", 99)))
+    assert check([("F1", "C", "consult"), ("F4", "C", "consult")], reg=tight) == [
+        ("over_capacity", "C", "capacity_residents_consult 99 but 100 proposed")]
+    assert check([("F2", "C", "consult")]) == []  # 定員 unknown: the type's default
+    pin = MatchParameters(pinned=[Pair(facility_id="F1", institution_id="H", roles=frozenset({Role.ADMIT}))])
+    assert check([("F1", "H", "admit")], pin) == []
+    # Minutes: 30.0 measured is within 30; 30.5 is not.
+    assert check([("F1", "C", "consult")]) == []
+    slow = dataclasses.replace(region, travel_times=region.travel_times.assign(minutes=30.5))
+    assert check([("F1", "C", "consult")], reg=slow) == [
+        ("beyond_limit", "C", "consult: 30.5 min exceeds the 30 min limit")]
+    # Kilometres: a limit equal to the distance holds; half a km less does not.
+    f, i = region.facilities.loc["F1"], region.institutions.loc["C"]
+    km = geodesic((f["lat"], f["lon"]), (i["lat"], i["lon"])).km
+    assert check([("F1", "C", "visit")], MatchParameters(limits={"visit": {"km": km}})) == []
+    assert check([("F1", "C", "visit")], MatchParameters(limits={"visit": {"km": km - 0.5}})) == [
+        ("beyond_limit", "C", f"visit: {km:.2f} km exceeds the {km - 0.5:g} km limit")]
+    # A distance off by more than the rounding is named with the geodesic.
+    df = pd.DataFrame([_row(region, "F4", "H", "consult")])
+    df["distance_km"] += 0.5
+    f, i = region.facilities.loc["F4"], region.institutions.loc["H"]
+    km = geodesic((f["lat"], f["lon"]), (i["lat"], i["lon"])).km
+    assert [v.message for v in verify(region, df)] == [
+        f"distance_km {df['distance_km'].iloc[0]} but the geodesic is {km:.3f} km"]
