@@ -336,3 +336,31 @@ def test_japanese_labels_name_every_column(table_region):
             + ["合計", "全要件充足率（集計対象に占める%）"]
     flat = japanese_labels(status_table(st, region.areas, by="none", by_type=False))
     assert "施設種別" not in flat.columns and "施設種別コード" not in flat.columns
+
+
+def test_status_from_agreements_with_mutable_role_sets(tmp_path):
+    """Proposed agreements may carry plain ``set`` roles (unhashable): the same statuses."""
+    from matching.vocabulary import Role
+    from tests.matchkit import fac, inst, make_region
+    region = make_region(tmp_path, [fac("F1", "tokuyo", 0, 0), fac("G1", "gh", 1, 0)],
+                         [inst("H", "hospital", 1, 1, "zaibyo")])
+    agreed = pd.DataFrame({"facility_id": ["F1", "G1"], "institution_id": ["H", "H"],
+                           "roles": [{Role.CONSULT, Role.VISIT}, {Role.CONSULT, Role.VISIT}]})
+    st = facility_status(region, agreed)
+    assert st["status"].tolist() == ["some_met", "all_met"]
+    assert st.loc["F1", "missing_roles"] == frozenset({Role.ADMIT})
+    assert isinstance(st["status"].dtype, pd.StringDtype)  # codes stored as strings, not objects
+
+
+def test_status_table_orders_prefectures_and_flat_table_columns():
+    status = pd.DataFrame({"facility_type": ["gh", "tokuyo", "gh"], "municipality_code": ["05201", "03201", "03201"],
+                           "status": ["all_met", "not_tracked", "some_met"]})
+    areas = pd.DataFrame({"municipality_code": ["03201", "05201"], "prefecture_code": ["03", "05"],
+                          "secondary_area_code": ["0301", "0501"], "secondary_area_name": ["盛岡", "秋田周辺"],
+                          "municipality_name": ["盛岡市", "秋田市"]}).set_index("municipality_code")
+    t = status_table(status, areas, by="prefecture")
+    assert t[["prefecture_code", "facility_type"]].values.tolist() == [["03", "tokuyo"], ["03", "gh"], ["05", "gh"]]
+    assert t["none_met"].tolist() == [0, 0, 0]  # a status nobody has is a column of zeros
+    flat = status_table(status, areas, by="none", by_type=False)
+    assert list(flat.columns) == CODES + ["total", "all_met_share"]
+    assert flat[CODES + ["total"]].values.tolist() == [[1, 1, 0, 0, 1, 3]]
