@@ -31,7 +31,7 @@ bench: $(VENV)/.installed-dev
 # per module, most important first; each mutant runs its module's targeted tests only
 # (tests/mutation_subset.py). Results stay in mutants/ (`mutmut results`, `mutmut show NAME`).
 # The model is mutated in its constraint building only.
-MUTATE_MODULES = verify candidates status optimise.model contract vocabulary
+MUTATE_MODULES = verify status candidates optimise.model contract vocabulary
 MUTATE_CHILDREN ?= 2
 
 mutate: $(VENV)/.installed-dev
