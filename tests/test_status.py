@@ -299,3 +299,68 @@ def test_japanese_labels(table_region):
     assert list(ja["施設種別"][:2]) == ["介護老人福祉施設", "認知症対応型共同生活介護"]
     # The input table is left as it was.
     assert "all_met" in t.columns and "施設種別" not in t.columns
+
+
+def test_classify_every_combination():
+    """classify() itself (the lookup table is built from it at import), against the four
+    statuses of 別紙1 written out: all met, some met, none met but designated, not designated."""
+    from itertools import combinations
+
+    from matching.status import classify
+    from matching.vocabulary import ROLE_ORDER, Status
+    sets = [frozenset(c) for k in range(4) for c in combinations(ROLE_ORDER, k)]
+    for req in sets:
+        for cov in sets:
+            for reported in (False, True):
+                for designated in (False, True):
+                    got = classify(req, cov, reported=reported, designated=designated)
+                    if not reported:
+                        want = Status.NOT_TRACKED
+                    elif all(r in cov for r in req):
+                        want = Status.ALL_MET
+                    elif any(r in cov for r in req):
+                        want = Status.SOME_MET
+                    else:
+                        want = Status.NONE_MET if designated else Status.NOT_DESIGNATED
+                    assert got is want, (req, cov, reported, designated)
+
+
+def test_japanese_labels_name_every_column(table_region):
+    region, st = table_region
+    for by, names in (("municipality", ["市区町村コード", "市区町村名"]),
+                      ("secondary_area", ["二次医療圏コード", "二次医療圏名"]),
+                      ("prefecture", ["都道府県コード"])):
+        t = status_table(st, region.areas, by=by)
+        ja = japanese_labels(t)
+        assert list(ja.columns) == names + ["施設種別コード", "施設種別"] + [STATUS_LABELS_JA[s] for s in STATUS_ORDER] \
+            + ["合計", "全要件充足率（集計対象に占める%）"]
+    flat = japanese_labels(status_table(st, region.areas, by="none", by_type=False))
+    assert "施設種別" not in flat.columns and "施設種別コード" not in flat.columns
+
+
+def test_status_from_agreements_with_mutable_role_sets(tmp_path):
+    """Proposed agreements may carry plain ``set`` roles (unhashable): the same statuses."""
+    from matching.vocabulary import Role
+    from tests.matchkit import fac, inst, make_region
+    region = make_region(tmp_path, [fac("F1", "tokuyo", 0, 0), fac("G1", "gh", 1, 0)],
+                         [inst("H", "hospital", 1, 1, "zaibyo")])
+    agreed = pd.DataFrame({"facility_id": ["F1", "G1"], "institution_id": ["H", "H"],
+                           "roles": [{Role.CONSULT, Role.VISIT}, {Role.CONSULT, Role.VISIT}]})
+    st = facility_status(region, agreed)
+    assert st["status"].tolist() == ["some_met", "all_met"]
+    assert st.loc["F1", "missing_roles"] == frozenset({Role.ADMIT})
+
+
+def test_status_table_orders_prefectures_and_flat_table_columns():
+    status = pd.DataFrame({"facility_type": ["tokuyo", "gh", "gh"], "municipality_code": ["05201", "03201", "03201"],
+                           "status": ["all_met", "not_tracked", "some_met"]})
+    areas = pd.DataFrame({"municipality_code": ["03201", "05201"], "prefecture_code": ["03", "05"],
+                          "secondary_area_code": ["0301", "0501"], "secondary_area_name": ["盛岡", "秋田周辺"],
+                          "municipality_name": ["盛岡市", "秋田市"]}).set_index("municipality_code")
+    t = status_table(status, areas, by="prefecture")
+    # By prefecture first, then facility type in the vocabulary's order.
+    assert t[["prefecture_code", "facility_type"]].values.tolist() == [["03", "gh"], ["05", "tokuyo"]]
+    assert t["none_met"].tolist() == [0, 0]  # a status nobody has is a column of zeros
+    flat = status_table(status, areas, by="none", by_type=False)
+    assert list(flat.columns) == CODES + ["total", "all_met_share"]
+    assert flat[CODES + ["total"]].values.tolist() == [[1, 1, 0, 0, 1, 3]]

@@ -71,3 +71,214 @@ def test_wrong_distance_and_missing_pin(region):
     pinned = MatchParameters(pinned=[Pair(facility_id="F1", institution_id="Z", roles=frozenset({Role.ADMIT}))])
     none = df.iloc[0:0]
     assert {v.code for v in verify(region, none, pinned)} == {"pin_missing"}
+
+
+def _row(region, f, i, roles):
+    from geopy.distance import geodesic
+    a, b = region.facilities.loc[f], region.institutions.loc[i]
+    km = geodesic((a["lat"], a["lon"]), (b["lat"], b["lon"])).km
+    return {"facility_id": f, "institution_id": i, "roles": roles,
+            "distance_km": round(km, 2), "travel_minutes": round(km * 1.3 / 40 * 60, 1)}
+
+
+def test_the_16km_rule_binds_inside_the_minutes_limit(tmp_path):
+    """A house call 20 km away is 39 minutes: inside a 60-minute limit, beyond 16 km."""
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)], [inst("C", "clinic", 0, 20, "zaishin")])
+    params = MatchParameters(limits={"consult": {"minutes": 60}, "visit": {"minutes": 60, "km": 16}})
+    visit = pd.DataFrame([_row(region, "F1", "C", "consult;visit")])
+    found = verify(region, visit, params)
+    assert [(v.code, v.message) for v in found] == [("beyond_limit", "visit: 20.01 km exceeds the 16 km limit")]
+    assert verify(region, pd.DataFrame([_row(region, "F1", "C", "consult")]), params) == []
+    # No km limit for the role: only minutes count.
+    assert verify(region, visit, MatchParameters(limits={"consult": {"minutes": 60},
+                                                         "visit": {"minutes": 60, "km": 25}})) == []
+    # A coordinator's pin overrides the distance rules.
+    pinned = params.model_copy(update={"pinned": [Pair(facility_id="F1", institution_id="C")]})
+    assert verify(region, visit, pinned) == []
+
+
+def test_admission_from_a_clinic_is_named_as_such(tmp_path):
+    """③ from a clinic is refused twice over: the clinic does not offer it, and ③ is for hospitals."""
+    region = make_region(tmp_path, [fac("F1", "tokuyo", 0, 0)], [inst("C", "clinic", 0, 1, "zaishin")])
+    found = verify(region, pd.DataFrame([_row(region, "F1", "C", "admit")]))
+    assert sorted(v.code for v in found) == ["admit_by_clinic", "role_not_offered"]
+    assert verify(region, pd.DataFrame([_row(region, "F1", "C", "consult;visit")])) == []
+
+
+def _road(path, *, multi=True, unit="seconds", gap=False):
+    """Four vertices 5 km apart on an east-west road, 5 minutes per hop; ``gap``: no road 1–2."""
+    import networkx as nx
+
+    from tests.matchkit import latlon
+    g = nx.MultiDiGraph() if multi else nx.DiGraph()
+    for k in range(4):
+        lat, lon = latlon(5 * k, 0)
+        g.add_node(str(k), x=lon, y=lat)
+    hop = 300.0 if unit == "seconds" else 5.0
+    for k in range(3):
+        if gap and k == 1:
+            continue
+        g.add_edge(str(k), str(k + 1), travel_time=hop)
+        g.add_edge(str(k + 1), str(k), travel_time=hop)
+    nx.write_graphml(g, path)
+
+
+@pytest.mark.parametrize("multi", [True, False])
+def test_verifier_road_times_relative_path_minutes_and_access(tmp_path, multi):
+    """The road graph named relative to the region's folder, weights in minutes, the facility 2 km
+    and the clinic 1 km off the road (reached at 20 km/h: 6 and 3 minutes) plus 10 minutes of road:
+    the verifier recomputes what the run proposed."""
+    region = make_region(tmp_path, [fac("G1", "gh", 15, 2)], [inst("C2", "clinic", 5, -1, "zaishin")])
+    _road(tmp_path / "roads.graphml", multi=multi, unit="minutes")
+    params = MatchParameters.model_validate(
+        {"travel": {"road_network": "roads.graphml", "weight_unit": "minutes"}})
+    result = match(region, params)
+    assert abs(result.proposals["travel_minutes"].iloc[0] - 19.0) < 0.06
+    assert verify(region, result.proposals, params) == []
+    off = result.proposals.assign(travel_minutes=result.proposals["travel_minutes"] + 0.1)
+    assert {v.code for v in verify(region, off, params)} == {"wrong_minutes"}
+
+
+def test_verifier_road_graph_of_a_region_without_a_folder(tmp_path, monkeypatch):
+    """A region built in memory (no source folder): the graph path is taken as given."""
+    import dataclasses
+    region = make_region(tmp_path / "r", [fac("G1", "gh", 15, 0)], [inst("C2", "clinic", 5, 0, "zaishin")])
+    _road(tmp_path / "roads.graphml")
+    params = MatchParameters.model_validate({"travel": {"road_network": str(tmp_path / "roads.graphml")}})
+    proposals = match(region, params).proposals
+    loose = dataclasses.replace(region, source=None)
+    assert verify(loose, proposals, params) == []
+    monkeypatch.chdir(tmp_path)
+    relative = MatchParameters.model_validate({"travel": {"road_network": "roads.graphml"}})
+    assert verify(loose, proposals, relative) == []
+
+
+def test_verifier_road_without_a_path_is_beyond_every_limit(tmp_path):
+    region = make_region(tmp_path, [fac("G1", "gh", 15, 0)], [inst("C0", "clinic", 0, 0, "zaishin")])
+    _road(tmp_path / "roads.graphml", gap=True)
+    params = MatchParameters.model_validate({"travel": {"road_network": str(tmp_path / "roads.graphml")}})
+    row = _row(region, "G1", "C0", "consult")
+    found = verify(region, pd.DataFrame([row]), params)
+    assert sorted(v.code for v in found) == ["beyond_limit", "wrong_minutes"]
+    assert "recomputed inf" in next(v.message for v in found if v.code == "wrong_minutes")
+
+
+def test_verifier_reads_a_proposals_file_with_ids_as_text(tmp_path):
+    region = make_region(tmp_path / "r", [fac("0012", "gh", 0, 0)], [inst("0040", "clinic", 1, 0, "zaishin")])
+    result = match(region)
+    assert list(result.proposals["facility_id"]) == ["0012"]
+    path = tmp_path / "proposals.csv"
+    result.proposals.to_csv(path, index=False)
+    assert verify(region, path) == []
+    assert verify(region, str(path)) == []
+    # A blank roles cell stays blank (not read as NaN): named as a proposal without roles.
+    result.proposals.assign(roles="").to_csv(path, index=False)
+    assert [v.message for v in verify(region, path)] == ["a proposal must carry at least one role"]
+
+
+def test_every_violation_in_full(tmp_path):
+    """Each check once, with the exact facility, institution and message it reports; a row with
+    an unknown id does not stop the rows after it."""
+    region = make_region(tmp_path, [
+        fac("F1", "tokuyo", 0, 0), fac("F2", "tokuyo", 1, 0), fac("G1", "gh", 0, 1),
+        fac("U1", "gh", 0, 2, reported=False), fac("F3", "tokuyo", 2, 1),
+    ], [
+        inst("C", "clinic", 1, 1, "zaishin", capacity_facilities=1, capacity_residents=60,
+             capacity_facilities_consult=1),
+        inst("Z", "hospital", 2, 0, "zaibyo"), inst("FAR", "hospital", 40, 0, "zaibyo"),
+        inst("NO", "hospital", 1, 0, "zaibyo", accepting="false"), inst("Q", "hospital", 3, 0, "zaibyo", accepting=""),
+    ], [("F2", "Z", "consult;visit;admit")])
+    rows = [("F1", "XX", "admit"), ("F1", "C", "admit"), ("F1", "C", "consult"), ("G1", "C", "consult;visit"),
+            ("F1", "FAR", "visit"), ("F1", "NO", "admit"), ("F2", "Z", "consult"), ("F1", "Z", "bogus"),
+            ("F1", "Z", ""), ("U1", "Z", "consult"), ("F1", "Q", "visit"), ("F1", "C", "consult"),
+            ("F3", "Z", "consult")]
+    df = pd.DataFrame([_row(region, f, i, r) if i != "XX" else
+                       {"facility_id": f, "institution_id": i, "roles": r, "distance_km": 0, "travel_minutes": 0}
+                       for f, i, r in rows])
+    params = MatchParameters(
+        unknown_accepting=False, facility_types=["tokuyo"],
+        forbidden=[Pair(facility_id="F1", institution_id="NO")],
+        pinned=[Pair(facility_id="G1", institution_id="Z", roles=frozenset({Role.VISIT})),
+                Pair(facility_id="F1", institution_id="Z"),
+                Pair(facility_id="F2", institution_id="C"),  # F2 lacks nothing: the pin is moot
+                Pair(facility_id="F3", institution_id="Z", roles=frozenset({Role.ADMIT}))])
+    got = [(v.code, v.facility_id, v.institution_id, v.message) for v in verify(region, df, params)]
+    assert got == [
+        ('admit_by_clinic', 'F1', 'C', 'admission (③) is for hospitals only'),
+        ('bad_roles', 'F1', 'Z', 'a proposal must carry at least one role'),
+        ('bad_roles', 'F1', 'Z', "unreadable roles 'bogus'"),
+        ('beyond_limit', 'F1', 'FAR', 'visit: 40.19 km exceeds the 16 km limit'),
+        ('beyond_limit', 'F1', 'FAR', 'visit: 78.4 min exceeds the 30 min limit'),
+        ('duplicate_pair', 'F1', 'C', 'the same pair appears twice'),
+        ('duplicate_pair', 'F1', 'C', 'the same pair appears twice'),
+        ('duplicate_pair', 'F1', 'Z', 'the same pair appears twice'),
+        ('forbidden_pair', 'F1', 'NO', 'the pair was declined (forbidden)'),
+        ('not_accepting', 'F1', 'NO', 'institution does not accept new partners'),
+        ('not_accepting', 'F1', 'Q', 'institution does not accept new partners'),
+        ('out_of_scope', 'G1', 'C', "facility type gh is not in this run's scope"),
+        ('out_of_scope', 'U1', 'Z', 'facility has no annual report on file (not tracked)'),
+        ('out_of_scope', 'U1', 'Z', "facility type gh is not in this run's scope"),
+        ('over_capacity', '*', 'C', 'capacity_facilities 1 but 4 proposed'),
+        ('over_capacity', '*', 'C', 'capacity_facilities_consult 1 but 3 proposed'),
+        ('over_capacity', '*', 'C', 'capacity_residents 60 but 200 proposed'),
+        ('pin_missing', 'F3', 'Z', 'pinned role admit not proposed from it'),
+        ('pin_missing', 'G1', 'Z', 'pinned pair is not in the proposals'),
+        ('role_assigned_twice', 'F1', 'C', 'consult already proposed from C'),
+        ('role_assigned_twice', 'F1', 'NO', 'admit already proposed from C'),
+        ('role_assigned_twice', 'F1', 'Q', 'visit already proposed from FAR'),
+        ('role_not_missing', 'F2', 'Z', "role consult is not missing (required ['admit', 'consult', 'visit'], already covered or not required)"),
+        ('role_not_offered', 'F1', 'C', 'institution does not offer admit'),
+        ('unknown_id', 'F1', 'XX', 'facility or institution not in the region'),
+    ]
+    assert str(verify(region, df.iloc[:1])[0]) == "[unknown_id] F1–XX: facility or institution not in the region"
+
+
+def test_verifier_edges_of_capacities_limits_pins_and_partners(tmp_path):
+    """Capacities used exactly, per-role residents, extending an agreement in force (uses no
+    capacity), a facility of unknown size, limits met exactly or missed by half a unit, a pin kept."""
+    import dataclasses
+
+    from geopy.distance import geodesic
+    region = make_region(tmp_path, [
+        fac("F1", "tokuyo", 0, 0), fac("F2", "tokuyo", 0, 2, residents=""), fac("F3", "gh", 1, 1),
+        fac("F4", "gh", 0, -1),
+    ], [
+        inst("C", "clinic", 1, 0, "zaishin", capacity_residents_consult=100, capacity_facilities_consult=2),
+        inst("Z", "hospital", 2, 0, "zaibyo", capacity_facilities=0, capacity_residents=0),
+        inst("H", "hospital", 3, 0, "zaibyo"),
+    ], [("F3", "Z", "consult")], travel_times=[("F1", "C", 30.0)])
+
+    def check(rows, params=None, reg=region):
+        df = pd.DataFrame([_row(reg, f, i, r) for f, i, r in rows])
+        df.loc[(df["facility_id"] == "F1") & (df["institution_id"] == "C"), "travel_minutes"] = \
+            float(reg.travel_times["minutes"].iloc[0])
+        return [(v.code, v.institution_id, v.message) for v in verify(reg, df, params)]
+
+    assert check([("F3", "Z", "visit")]) == []  # an agreement in force grows: no new partner
+    assert check([("F1", "C", "consult"), ("F4", "C", "consult")]) == []  # 100 residents, 2 facilities: exactly
+    tight = dataclasses.replace(region, institutions=region.institutions.assign(
+        capacity_residents_consult=region.institutions["capacity_residents_consult"].where(
+            region.institutions.index != "C", 99)))
+    assert check([("F1", "C", "consult"), ("F4", "C", "consult")], reg=tight) == [
+        ("over_capacity", "C", "capacity_residents_consult 99 but 100 proposed")]
+    assert check([("F2", "C", "consult")]) == []  # 定員 unknown: the type's default
+    pin = MatchParameters(pinned=[Pair(facility_id="F1", institution_id="H", roles=frozenset({Role.ADMIT}))])
+    assert check([("F1", "H", "admit")], pin) == []
+    # Minutes: 30.0 measured is within 30; 30.5 is not.
+    assert check([("F1", "C", "consult")]) == []
+    slow = dataclasses.replace(region, travel_times=region.travel_times.assign(minutes=30.5))
+    assert check([("F1", "C", "consult")], reg=slow) == [
+        ("beyond_limit", "C", "consult: 30.5 min exceeds the 30 min limit")]
+    # Kilometres: a limit equal to the distance holds; half a km less does not.
+    f, i = region.facilities.loc["F1"], region.institutions.loc["C"]
+    km = geodesic((f["lat"], f["lon"]), (i["lat"], i["lon"])).km
+    assert check([("F1", "C", "visit")], MatchParameters(limits={"visit": {"km": km}})) == []
+    assert check([("F1", "C", "visit")], MatchParameters(limits={"visit": {"km": km - 0.5}})) == [
+        ("beyond_limit", "C", f"visit: {km:.2f} km exceeds the {km - 0.5:g} km limit")]
+    # A distance off by more than the rounding is named with the geodesic.
+    df = pd.DataFrame([_row(region, "F4", "H", "consult")])
+    df["distance_km"] += 0.5
+    f, i = region.facilities.loc["F4"], region.institutions.loc["H"]
+    km = geodesic((f["lat"], f["lon"]), (i["lat"], i["lon"])).km
+    assert [v.message for v in verify(region, df)] == [
+        f"distance_km {df['distance_km'].iloc[0]} but the geodesic is {km:.3f} km"]

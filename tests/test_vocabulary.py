@@ -199,3 +199,11 @@ def test_status_labels_are_the_official_ones():
     assert STATUS_LABELS_JA[Status.NONE_MET] == "いずれの要件も満たしていないが、協力医療機関は定めている"
     assert STATUS_LABELS_JA[Status.NOT_TRACKED] == "集計していない"
     assert len(set(STATUS_LABELS_JA.values())) == len(Status)
+
+
+def test_parse_roles_messages_and_blank_tokens():
+    assert parse_roles(";visit;;admit") == frozenset({V, A})
+    with pytest.raises(ValueError) as exc:
+        parse_roles("consult;x")
+    assert str(exc.value) == "unknown role 'x'; expected consult, visit or admit"
+    assert [r.mark for r in (C, V, A)] == ["①", "②", "③"]

@@ -3,7 +3,8 @@ service started with uvicorn on the demo region, map tiles disabled (offline).
 
 The page must only use the JSON API with the user's token, so every assertion about what a user
 sees is checked against what the API returns for the same token.  Skipped where Debian's
-``chromium`` is not installed (developer machines); ``.ci/run`` installs it, so CI runs them.
+``chromium`` is not installed (developer machines); ``.ci/run`` installs it and sets
+MATCHING_REQUIRE_ALL=1, so in CI a missing browser is a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from tests.required import missing
 from tests.web.harness import CHROMIUM
 
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the "
-                "browser tests; .ci/run does", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+    missing(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the "
+            "browser tests; .ci/run does", module=True)
+try:
+    from playwright import sync_api
+except ImportError:
+    missing("playwright is not installed (pip install -e '.[dev]')", module=True)
 
 from tests.web.harness import launch, serve, sign_in  # noqa: E402
 

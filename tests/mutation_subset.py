@@ -1,0 +1,53 @@
+"""pytest plugin for `make mutate` (loaded through [tool.mutmut] in pyproject.toml).
+
+mutmut runs each mutant against the tests that called the mutated function; many of them are
+slow end-to-end runs, and tests that reach the function through a module-scoped fixture are
+missed. This runs, for a mutant of each rule module, that module's targeted test files instead
+(its own tests first), so the whole mutation run fits on a 2-core machine. The stats run that
+maps tests to functions is left alone; the clean run is narrowed when MUTATE_MODULE names the
+module being mutated.
+"""
+
+from __future__ import annotations
+
+import os
+
+PROPERTIES = "tests/test_properties.py"
+SUBSETS = {
+    "matching.verify": ("tests/test_verify.py", "tests/test_travel.py"),
+    "matching.status": ("tests/test_status.py",),
+    "matching.candidates": ("tests/test_candidate_limits.py", "tests/test_model.py", PROPERTIES),
+    "matching.optimise.model": ("tests/test_model.py", PROPERTIES),
+    "matching.contract": ("tests/test_contract_columns.py", "tests/test_contract.py"),
+    "matching.vocabulary": ("tests/test_vocabulary.py", "tests/test_status.py", "tests/test_contract.py"),
+}
+
+
+def _module() -> str | None:
+    name = os.environ.get("MUTANT_UNDER_TEST", "")
+    if "__mutmut_" not in name:
+        if name != "":  # stats, forced failure: every test
+            return None
+        name = os.environ.get("MUTATE_MODULE", "") + "."
+    return next((m for m in SUBSETS if name.startswith(m + ".")), None)
+
+
+def pytest_configure(config):
+    """Run the module's whole subset, not only the tests mutmut's stats tied to the function:
+    the stats miss tests whose module-scoped fixtures called it while setting up another test."""
+    module = _module()
+    if module is not None:
+        config.args[:] = list(SUBSETS[module])
+
+
+def pytest_collection_modifyitems(config, items):
+    module = _module()
+    if module is None:
+        return
+    files = SUBSETS[module]
+    keep = [item for item in items if item.nodeid.split("::")[0] in files]
+    dropped = [item for item in items if item.nodeid.split("::")[0] not in files]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    # The module's own tests first: a mutant is usually killed there, in a fraction of a second.
+    items[:] = sorted(keep, key=lambda item: files.index(item.nodeid.split("::")[0]))

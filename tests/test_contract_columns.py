@@ -1,0 +1,124 @@
+"""The contract's column parsers, cell by cell: values, bad cells and messages, at the edges.
+
+The schema builds its parsers once at import; these tests build them again, so every branch
+of each parser is checked on its own (and mutation testing can see them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from matching.contract import columns as c
+
+
+def col(*cells: str) -> pd.Series:
+    return pd.Series(list(cells), dtype=object)
+
+
+def bad(parsed) -> list[bool]:
+    return parsed.bad.tolist()
+
+
+def test_text_required_strips_and_refuses_blank_and_control_characters():
+    p = c.text()(col(" a ", "", "   ", "a\x00b", "a\tb", "a\nb", "a\rb", "x"))
+    assert p.values.tolist() == ["a", "", "", "a\x00b", "a\tb", "a\nb", "a\rb", "x"]
+    assert bad(p) == [False, True, True, True, False, False, False, False]
+    assert p.message == "must not be empty, without control characters (NUL …)"
+
+
+def test_text_control_characters_at_each_edge_of_the_ranges():
+    inner = ["\x01", "\x08", "\x09", "\x0a", "\x0b", "\x0c", "\x0d", "\x0e", "\x1f", "\x20", "\x7e", "\x7f", "\x80"]
+    p = c.text()(col(*[f"a{ch}b" for ch in inner]))
+    assert dict(zip(inner, bad(p), strict=True)) == {
+        "\x01": True, "\x08": True, "\x09": False, "\x0a": False, "\x0b": True, "\x0c": True, "\x0d": False,
+        "\x0e": True, "\x1f": True, "\x20": False, "\x7e": False, "\x7f": True, "\x80": False}
+
+
+def test_text_optional_and_max_length():
+    p = c.text(required=False)(col("", "ok"))
+    assert bad(p) == [False, False]
+    assert p.message == "must be text, without control characters (NUL …)"
+    p = c.text(max_length=3)(col("abc", "abcd", " abc ", ""))
+    assert bad(p) == [False, True, False, True]
+    assert p.message == "must not be empty, at most 3 characters, without control characters (NUL …)"
+    p = c.text(required=False, max_length=2)(col("", "abc"))
+    assert bad(p) == [False, True]
+    assert p.message == "must be text, at most 2 characters, without control characters (NUL …)"
+
+
+def test_text_reads_back_cells_neutralised_by_safecells():
+    p = c.text()(col("'=1+1", "'plain", "x"))
+    assert p.values.tolist() == ["=1+1", "'plain", "x"]
+    assert bad(p) == [False, False, False]
+    assert p.values.index.tolist() == [0, 1, 2]
+
+
+def test_digits():
+    p = c.digits(5)(col("03201", " 03201 ", "0320", "032011", "０３２０１", "a3201", ""))
+    assert p.values.tolist()[:2] == ["03201", "03201"]
+    assert bad(p) == [False, False, True, True, True, True, True]
+    assert p.message == "must be exactly 5 digits"
+    assert bad(c.digits(2)(col("03", "3"))) == [False, True]
+
+
+def test_boolean_words_and_blank():
+    words = sorted(c.TRUE_WORDS) + sorted(c.FALSE_WORDS)
+    p = c.boolean()(col(*words, " YES ", "", "maybe"))
+    assert p.values.tolist() == [True] * 5 + [False] * 5 + [True, pd.NA, pd.NA]
+    assert bad(p) == [False] * 11 + [True, True]
+    assert p.message == "must be true or false (also 1/0, yes/no); required"
+    assert str(p.values.dtype) == "boolean"
+    p = c.boolean(required=False)(col("", "no", "x"))
+    assert p.values.tolist() == [pd.NA, False, pd.NA]
+    assert bad(p) == [False, False, True]
+    assert p.message == "must be true or false (also 1/0, yes/no)"
+
+
+def test_number_integer_with_minimum():
+    p = c.number(integer=True, minimum=0)(col("3", " 4 ", "3.0", "3.5", "0", "-1", "inf", "nan", "", "x"))
+    assert bad(p) == [False, False, False, True, False, True, True, True, True, True]
+    assert p.values.tolist()[:3] == [3, 4, 3] and p.values.tolist()[4] == 0
+    assert p.values.isna().tolist() == bad(p)
+    assert str(p.values.dtype) == "Int64"
+    assert p.message == "must be a whole number of at least 0"
+
+
+def test_number_float_range_optional_and_message():
+    p = c.number(integer=False, minimum=1, maximum=2, required=False)(col("1", "2", "1.5", "0.99", "2.01", "", "-inf"))
+    assert bad(p) == [False, False, False, True, True, False, True]
+    assert p.values.tolist()[:3] == [1.0, 2.0, 1.5] and np.isnan(p.values.tolist()[5])
+    assert p.message == "must be a number between 1 and 2 or blank"
+    assert c.number(integer=False, maximum=5)(col("6")).message == "must be a number"
+    assert bad(c.number(integer=False, maximum=5)(col("5", "6"))) == [False, True]
+    assert c.number(integer=True, message="custom")(col("1")).message == "custom"
+    p = c.number(integer=True, required=False)(col("", "2"))
+    assert bad(p) == [False, False] and p.values.tolist() == [pd.NA, 2]
+    assert p.message == "must be a whole number or blank"
+
+
+def test_latitude_and_longitude_boxes():
+    assert bad(c.latitude(col("20", "46", "19.99", "46.01", ""))) == [False, False, True, True, True]
+    assert bad(c.longitude(col("122", "154", "121.9", "154.1"))) == [False, False, True, True]
+    assert "outside Japan (expected 20 to 46)" in c.latitude(col("0")).message
+
+
+def test_one_of_and_code_list():
+    p = c.one_of({"b", "a"}, "kind")(col("a", " b ", "c"))
+    assert bad(p) == [False, False, True]
+    assert p.message == "unknown kind; expected one of a, b"
+    p = c.code_list({"x", "y"}, "role")(col("x; y", "", "x;z", " ;x; "))
+    assert p.values.tolist() == [frozenset({"x", "y"}), frozenset(), frozenset({"x", "z"}), frozenset({"x"})]
+    assert bad(p) == [False, False, True, False]
+    assert p.message == "unknown role; expected ';'-separated codes from x, y"
+
+
+def test_parse_distinct_equals_parsing_every_cell():
+    cells = col(*(["1", "0", "", "x"] * 300))
+    for parser in (c.boolean(required=False), c.number(integer=True, minimum=0, required=False)):
+        once, each = c.parse_distinct(parser, cells), parser(cells)
+        assert once.bad.tolist() == each.bad.tolist()
+        assert once.values.astype(object).fillna(-9).tolist() == each.values.astype(object).fillna(-9).tolist()
+        assert once.message == each.message
+    ids = col(*[str(k) for k in range(50)])
+    assert c.parse_distinct(c.text(), ids).values.tolist() == ids.tolist()
