@@ -35,6 +35,7 @@ const PATTERNS = [
   [/^unknown facility_ids: (.*)/, (m) => `見つからない施設IDがあります：${m[1]}`],
   [/^unknown municipality_code (\S+)/, (m) => `市区町村コード ${m[1]} は登録されていません。`],
   [/^unknown state/, () => "提案の状態の指定が正しくありません。"],
+  [/^conflicts with existing data/, () => "同じデータが既に登録されています（他の人が同時に登録した可能性があります）。画面を更新してください。"],
   [/^(\S+) cannot be null/, (m) => `${m[1]} は空にできません。`],
 ];
 const BY_STATUS = {
@@ -52,8 +53,10 @@ const FIELD_JA = { person: "相手（氏名・部署）", contact_date: "連絡�
  * has one, else by pattern, else by status.  Pydantic's validation list names the fields. */
 export function japaneseError(status, detail) {
   if (Array.isArray(detail)) {
-    const fields = [...new Set(detail.map((d) => (d.loc || []).filter((x) => x !== "body" && x !== "query" && x !== "path").join(".")).filter(Boolean))];
-    const msgs = detail.map((d) => d.msg).filter((m) => JA.test(m || ""));
+    const where = (d) => (d.loc ? d.loc.filter((x) => x !== "body" && x !== "query" && x !== "path").join(".")
+      : [d.file, d.row != null ? `${d.row}行目` : null, d.column].filter(Boolean).join(" "));
+    const fields = [...new Set(detail.map(where).filter(Boolean))].slice(0, 10);
+    const msgs = [...new Set(detail.map((d) => d.msg ?? d.message).filter((m) => JA.test(m || "")))].slice(0, 10);
     return `入力内容に誤りがあります${fields.length ? `（${fields.map((f) => FIELD_JA[f] ?? f).join("、")}）` : ""}。${msgs.join(" ")}`.trim();
   }
   if (detail && typeof detail === "object") return japaneseError(status, detail.message ?? detail.detail ?? "");
@@ -62,7 +65,8 @@ export function japaneseError(status, detail) {
   if (JA.test(text)) {
     // "english (日本語)" → 日本語; a message that starts in Japanese is kept whole.
     const paren = text.match(/[（(]([^()（）]*[\u3040-\u30ff\u3400-\u9fff][^()（）]*)[)）]\s*$/);
-    return paren && !JA.test(text.slice(0, text.indexOf(paren[0]))) ? paren[1] : text;
+    if (paren && !JA.test(text.slice(0, text.indexOf(paren[0])))) return paren[1];
+    return text.replace(/^[\w.]+:\s*(?=[^\x00-\x7f])/, "");  // "parameters.x.y: 日本語" → 日本語
   }
   return BY_STATUS[status] ?? (status >= 500 ? BY_STATUS[500] : `エラーが発生しました（${status}）。`);
 }

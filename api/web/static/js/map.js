@@ -13,7 +13,7 @@ import { el, fmt, showMessage } from "./util.js";
 // colour-blind-safe set that stays distinct under protanopia and deuteranopia (tests/web check it),
 // with a black outline so each shape has ≥ 3:1 contrast against the map.
 export const STATUS_COLOURS = {
-  all_met: "#0072B2", some_met: "#E69F00", none_met: "#CC79A7", not_designated: "#D55E00", not_tracked: "#FFFFFF",
+  all_met: "#0072B2", some_met: "#F0E442", none_met: "#CC79A7", not_designated: "#D55E00", not_tracked: "#FFFFFF",
 };
 export const STATUS_SHAPES = {
   all_met: "circle", some_met: "triangle", none_met: "square", not_designated: "diamond", not_tracked: "ring",
@@ -125,12 +125,15 @@ function clusterIcon(cluster) {
 }
 
 async function loadBoundaries() {
+  const mine = map;
+  let found;
   try {
-    boundaries = await api("/areas/boundaries");
+    found = await api("/areas/boundaries");
   } catch (e) {
-    boundaries = { features: [] };
+    found = { features: [] };
   }
-  if (!map) return;
+  if (!map || map !== mine) return;  // signed out meanwhile
+  boundaries = found;
   if (boundaries.credit) map.attributionControl.addAttribution(boundaries.credit);
   drawBoundaries();
   zoomToMunicipality();
