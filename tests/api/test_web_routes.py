@@ -168,3 +168,28 @@ def test_meeting_workbook_respects_the_scope(loaded, users):
     r = loaded.get("/reports/workbook?municipality_code=03216", headers=users.headers("pref03"))
     assert r.status_code == 200
     assert loaded.get("/reports/workbook?prefecture_code=05", headers=users.headers("admin")).status_code == 200
+
+
+def test_meeting_workbook_has_the_stored_workflow_with_contact_log(loaded, users):
+    """The workbook lists the stored proposals with their state, its date and the contact log,
+    for the user's area only; the title names the region, the cover the date."""
+    from datetime import date
+
+    from api.routes.reports import WORKFLOW_SHEET
+    h = users.headers("muni03201")
+    run = loaded.post("/runs", json={}, headers=h).json()
+    props = loaded.get(f"/runs/{run['id']}/proposals", headers=h).json()
+    p = props[0]
+    assert loaded.post(f"/proposals/{p['id']}/contacts", json={"contact_date": "2025-06-02", "person": "佐藤", "note": "来週回答"},
+                       headers=h).status_code == 201
+    assert loaded.post(f"/proposals/{p['id']}/state", json={"state": "contacted"}, headers=h).status_code == 200
+    sheets = _sheets(loaded.get("/reports/workbook", headers=h).content)
+    rows = sheets[WORKFLOW_SHEET]
+    header = rows[1]
+    body = {r[0]: dict(zip(header, r, strict=True)) for r in rows[2:]}
+    assert set(body) == {q["id"] for q in props}
+    row = body[p["id"]]
+    assert row["状態"] == "連絡済み" and row["連絡記録（日付 相手：内容）"] == "2025-06-02 佐藤：来週回答"
+    assert row["状態の更新日"] == date.today().isoformat()
+    text = "\n".join(str(c) for r in sheets[next(iter(sheets))] for c in r if c is not None)
+    assert "岩手県" in text and "tmp" not in text
