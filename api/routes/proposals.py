@@ -1,12 +1,12 @@
+from datetime import date
+
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
-from api.deps import ScopeDep, SessionDep
-from api.readcache import cached_read
-from datetime import date
-
 from api import audit
+from api.deps import ScopeDep, SessionDep
 from api.models import Facility, Institution, Proposal, ProposalContact
+from api.readcache import cached_read
 from api.schemas import ContactIn, ContactOut, DbId, Limit, Offset, ProposalMove, ProposalOut
 from api.workflow import STATES, change_state, undo_last
 

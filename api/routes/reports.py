@@ -1,9 +1,9 @@
 """The meeting workbook (地域医療構想調整会議): ``matching.reports.write_workbook`` for your area."""
 
 import logging
-from datetime import date
 import tempfile
 import uuid
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
