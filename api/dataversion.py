@@ -15,7 +15,8 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from api.models import DataVersion
 
 #: Tables whose changes change what is computed from the data.
-WATCHED = frozenset({"areas", "facilities", "institutions", "partnerships", "proposals", "forbidden_pairs"})
+WATCHED = frozenset({"areas", "facilities", "institutions", "partnerships", "proposals", "forbidden_pairs",
+                     "proposal_contacts"})
 _CHANGED = "data_changed"
 
 

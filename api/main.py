@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: headers on every answer (413 and 422 too), then the URL check, then the size.
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(CleanURL)
-    app.add_middleware(SecurityHeaders, tile_url=settings.tile_url)
+    app.add_middleware(SecurityHeaders, tile_url=settings.tile_url, online_tiles=settings.online_tiles)
 
     @app.exception_handler(IntegrityError)
     def _conflict(request: Request, exc: IntegrityError):  # e.g. a concurrent insert of the same id

@@ -95,7 +95,10 @@ class CleanURL:
 
 
 class SecurityHeaders:
-    def __init__(self, app, tile_url: str = ""):
+    #: The online tiles the map may offer (``ONLINE_TILES``): 地理院タイル and OpenStreetMap.
+    ONLINE_TILE_HOSTS = " https://cyberjapandata.gsi.go.jp https://tile.openstreetmap.org"
+
+    def __init__(self, app, tile_url: str = "", online_tiles: bool = False):
         self.app = app
         tiles = ""
         if tile_url:
@@ -104,6 +107,8 @@ class SecurityHeaders:
             if host.startswith("a."):
                 host = "*." + host[2:]
             tiles = f" {u.scheme}://{host}" if u.scheme in ("http", "https") and host else ""
+        if online_tiles:
+            tiles += self.ONLINE_TILE_HOSTS
         page = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                 f"img-src 'self' data:{tiles}; connect-src 'self'; font-src 'self'; object-src 'none'; "
                 "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")

@@ -10,11 +10,12 @@ proposals, forbidden pairs, users and the audit log).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -167,6 +168,19 @@ class Proposal(Base):
     reserved_residents: Mapped[int] = mapped_column(Integer, default=0)
     reserved_facility: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class ProposalContact(Base):
+    """The contact log of a proposal: who was reached when, and what was said (連絡記録)."""
+
+    __tablename__ = "proposal_contacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    contact_date: Mapped[date] = mapped_column(Date)
+    person: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 
 class UnmatchedRole(Base):

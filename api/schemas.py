@@ -9,7 +9,7 @@ same columns, bounds, lengths and codes as the CSV loader.  Run parameters mirro
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import Path, Query
@@ -214,6 +214,22 @@ class ProposalMove(In):
     model_config = ConfigDict(extra="forbid")
     state: Literal["contacted", "accepted", "contracted", "declined"]
     reason: str | None = Field(default=None, max_length=2000)
+
+
+class ContactIn(In):
+    """One entry of a proposal's contact log; ``contact_date`` defaults to today."""
+    contact_date: date | None = None
+    person: str = Field(min_length=1, max_length=100)
+    note: str = Field(default="", max_length=2000)
+
+
+class ContactOut(ORM):
+    id: int
+    proposal_id: int
+    contact_date: date
+    person: str
+    note: str
+    created_at: datetime
 
 
 class UnmatchedOut(ORM):

@@ -24,8 +24,13 @@ class Settings(BaseSettings):
     demo_region: Path = REPO / "data" / "demo"
     #: Whole-run solver effort per stage (deterministic seconds) for runs started through the API.
     stage_time_limit: float = 20.0
-    #: Map tiles of the web page (``TILE_URL``); empty = no tiles, points on a plain background (offline).
-    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    #: The web page's base map is offline: the municipal boundaries above (国土数値情報), drawn with
+    #: their names, so it works on a closed network (LGWAN).  ``TILE_URL``: a tile server of your
+    #: own (e.g. inside the closed network), shown under the boundaries by default; empty = none.
+    tile_url: str = ""
+    #: ``ONLINE_TILES=true`` offers 地理院タイル（淡色） and OpenStreetMap in the map's layer switch
+    #: (off by default: a page on a closed network must not try to reach them).
+    online_tiles: bool = False
     #: Largest request body accepted (``MAX_BODY_BYTES``); larger ones get 413.  Imports of a
     #: prefecture are a few MB; a national region should be imported with ``matching db import``.
     max_body_bytes: int = 50 * 1024 * 1024
@@ -56,7 +61,8 @@ class Settings(BaseSettings):
     #: Road networks runs may use, by key (``ROAD_NETWORKS='{"iwate": "/srv/roads/iwate.graphml"}'``).
     #: A run names a key (``parameters.travel.road_network``); paths never come from the API.
     road_networks: dict[str, Path] = {}
-    tile_attribution: str = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    #: The credit of ``TILE_URL``'s tiles.
+    tile_attribution: str = ""
 
     @field_validator("run_rate_limit", "import_rate_limit")
     @classmethod

@@ -63,6 +63,56 @@ def change_state(session: Session, proposal: Proposal, new_state: str, reason: s
     return proposal
 
 
+#: What "take back" (``undo_last``) can undo: the last step, back to the state before it.
+UNDOABLE = ("contacted", "accepted", "declined")
+
+
+def undo_last(session: Session, proposal: Proposal, user_id: int) -> Proposal:
+    """Take back a proposal's last step (a mistaken click): contacted, accepted (its reservation is
+    given back) or declined (the pair may be proposed again; an accepted proposal's reservation is
+    taken again, 409 when the capacity has gone meanwhile).  A contract is not taken back here: it
+    wrote the agreement and used the capacity (the page asks before it is made).  Audited as
+    ``proposal_undo`` with the states before and after."""
+    from api.models import AuditEntry
+
+    current = proposal.state
+    if current not in UNDOABLE:
+        raise HTTPException(409, f"cannot undo a proposal in state {current} "
+                                 "(この状態の提案は取り消せません。契約締結は取り消せません)")
+    last = session.scalar(select(AuditEntry).where(
+        AuditEntry.entity == "proposal", AuditEntry.entity_id == str(proposal.id),
+        AuditEntry.action.in_([f"proposal_{s}" for s in STATES] + ["proposal_undo"]))
+        .order_by(AuditEntry.id.desc()).limit(1))
+    if last is None or last.action != f"proposal_{current}" or not last.before \
+            or (last.after or {}).get("state") != current:
+        raise HTTPException(409, "nothing to undo for this proposal (取り消せる直前の操作がありません)")
+    previous = last.before["state"]
+    before = audit.snapshot(proposal)
+    claimed = session.execute(update(Proposal).where(Proposal.id == proposal.id, Proposal.state == current)
+                              .values(state=previous, updated_at=now()))
+    if claimed.rowcount != 1:
+        raise HTTPException(409, "the proposal was changed by someone else; reload it")
+    if current == "accepted":
+        _release(session, proposal, consume=False)
+    elif current == "declined":
+        session.execute(update(Proposal).where(Proposal.id == proposal.id).values(decline_reason=None))
+        still_declined = session.scalar(select(Proposal.id).where(
+            Proposal.facility_id == proposal.facility_id, Proposal.institution_id == proposal.institution_id,
+            Proposal.id != proposal.id, Proposal.state == "declined").limit(1))
+        if still_declined is None:
+            pair = session.scalar(select(ForbiddenPair).where(ForbiddenPair.facility_id == proposal.facility_id,
+                                                              ForbiddenPair.institution_id == proposal.institution_id))
+            if pair is not None:
+                session.delete(pair)
+        if previous == "accepted":
+            require_confirmed(session.get(Facility, proposal.facility_id))
+            _reserve(session, proposal)
+    session.flush()
+    session.refresh(proposal)
+    audit.record(session, user_id, "proposal_undo", "proposal", str(proposal.id), before, audit.snapshot(proposal))
+    return proposal
+
+
 def _residents(session: Session, facility_id: str) -> int:
     f = session.get(Facility, facility_id)
     return f.residents if f.residents else FACILITY_TYPES[f.facility_type].default_residents

@@ -167,11 +167,17 @@ def test_cli_report(tmp_path):
 
 
 def test_leaflet_is_vendored_with_its_license():
-    static = Path(__file__).resolve().parents[1] / "matching/reports/static"
+    """One copy, in matching/vendor/, used by the HTML report and served to the web page."""
+    repo = Path(__file__).resolve().parents[1]
+    static = repo / "matching/vendor/leaflet"
     assert "Leaflet 1.9.4" in (static / "leaflet.js").read_text(encoding="utf-8")[:200]
     assert (static / "leaflet.css").exists()
-    assert "BSD" in (static / "LEAFLET-LICENSE").read_text(encoding="utf-8") or \
-        "Redistribution" in (static / "LEAFLET-LICENSE").read_text(encoding="utf-8")
+    assert "BSD" in (static / "LICENSE").read_text(encoding="utf-8") or \
+        "Redistribution" in (static / "LICENSE").read_text(encoding="utf-8")
+    cluster = repo / "matching/vendor/leaflet.markercluster"
+    assert "MIT" in (cluster / "MIT-LICENCE.txt").read_text(encoding="utf-8")
+    copies = [p for p in repo.glob("**/leaflet.js") if ".venv" not in p.parts and "node_modules" not in p.parts]
+    assert copies == [static / "leaflet.js"], copies
 
 
 def test_report_on_a_plain_match(tmp_path):

@@ -20,6 +20,47 @@ def list_areas(request: Request, session: SessionDep, scope: ScopeDep, prefectur
     return [a for a in session.scalars(q) if scope.can_see_institution_in(a.municipality_code)]
 
 
+#: The credit the 国土数値情報 terms require wherever the boundaries are shown (data/boundaries/README.md).
+BOUNDARY_CREDIT = "国土数値情報（行政区域データ）（国土交通省）を加工して作成"
+
+
+def _boundary_features(request: Request) -> dict[str, dict]:
+    """code → GeoJSON feature (coordinates rounded to ~10 m, a label point), built once per process
+    from the boundaries the server checks placements against (``MUNICIPAL_BOUNDARIES``)."""
+    cached = getattr(request.app.state, "boundary_features", None)
+    if cached is None:
+        from shapely.geometry import mapping
+
+        def rounded(c):
+            return [rounded(x) for x in c] if isinstance(c[0], (list, tuple)) else [round(c[0], 4), round(c[1], 4)]
+
+        cached = {}
+        for code, geom in request.app.state.placement.boundaries.polygons.items():
+            g = mapping(geom)
+            label = geom.representative_point()
+            cached[code] = {"type": "Feature", "geometry": {"type": g["type"], "coordinates": rounded(g["coordinates"])},
+                            "properties": {"municipality_code": code,
+                                           "label_lat": round(label.y, 4), "label_lon": round(label.x, 4)}}
+        request.app.state.boundary_features = cached
+    return cached
+
+
+@router.get("/boundaries")
+@cached_read(dict)
+def area_boundaries(request: Request, session: SessionDep, scope: ScopeDep) -> dict:
+    """The municipal boundaries of the areas you may see, as GeoJSON (the page's offline base map):
+    one feature per municipality with its name and a point for its label, and the credit to show."""
+    features = _boundary_features(request)
+    out = []
+    for a in session.scalars(select(Area).order_by(Area.municipality_code)):
+        if a.municipality_code in features and scope.can_see_institution_in(a.municipality_code):
+            f = features[a.municipality_code]
+            out.append({**f, "properties": {**f["properties"], "municipality_name": a.municipality_name,
+                                            "in_your_area": scope.municipalities is None
+                                            or a.municipality_code in scope.municipalities}})
+    return {"type": "FeatureCollection", "features": out, "credit": BOUNDARY_CREDIT}
+
+
 @router.get("/{municipality_code}", response_model=AreaOut)
 def get_area(municipality_code: str, session: SessionDep, scope: ScopeDep):
     area = session.get(Area, municipality_code)

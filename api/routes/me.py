@@ -29,9 +29,17 @@ class MeOut(BaseModel):
     name: str
     role: str
     prefecture_code: str | None
+    #: The prefecture by name (岩手県), for the page's header.
+    prefecture_name: str | None = None
     municipality_code: str | None
     #: Municipalities whose facilities you see and change (your area), in code order.
     municipalities: list[MunicipalityOut]
+
+
+def prefecture_name(code: str | None) -> str | None:
+    from matching.importers.normalise import PREFECTURES
+
+    return PREFECTURES[int(code) - 1] if code and code.isdigit() and 1 <= int(code) <= len(PREFECTURES) else None
 
 
 @router.get("/me", response_model=MeOut)
@@ -42,6 +50,7 @@ def me(session: SessionDep, scope: ScopeDep):
         q = q.where(Area.municipality_code.in_(scope.municipalities))
     u = scope.user
     return MeOut(id=u.id, name=u.name, role=u.role, prefecture_code=scope.prefecture_code,
+                 prefecture_name=prefecture_name(scope.prefecture_code),
                  municipality_code=u.municipality_code,
                  municipalities=[MunicipalityOut(municipality_code=a.municipality_code,
                                                  municipality_name=a.municipality_name)

@@ -1,11 +1,14 @@
+from datetime import date
+
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
+from api import audit
 from api.deps import ScopeDep, SessionDep
-from api.models import Facility, Institution, Proposal
+from api.models import Facility, Institution, Proposal, ProposalContact
 from api.readcache import cached_read
-from api.schemas import DbId, Limit, Offset, ProposalMove, ProposalOut
-from api.workflow import STATES, change_state
+from api.schemas import ContactIn, ContactOut, DbId, Limit, Offset, ProposalMove, ProposalOut
+from api.workflow import STATES, change_state, undo_last
 
 router = APIRouter(prefix="/proposals", tags=["proposals"])
 
@@ -53,3 +56,37 @@ def move_proposal(proposal_id: DbId, body: ProposalMove, session: SessionDep, sc
     p = change_state(session, p, body.state, body.reason, scope.user.id)
     session.commit()
     return p
+
+
+@router.post("/{proposal_id}/undo", response_model=ProposalOut)
+def undo_proposal(proposal_id: DbId, session: SessionDep, scope: ScopeDep):
+    """Take back the proposal's last step (contacted, accepted or declined), e.g. a mistaken click:
+    back to the state before it, audited.  A contract cannot be taken back (409)."""
+    p = _get(session, scope, proposal_id)
+    scope.require_institution(session.get(Institution, p.institution_id).municipality_code)
+    p = undo_last(session, p, scope.user.id)
+    session.commit()
+    return p
+
+
+@router.get("/{proposal_id}/contacts", response_model=list[ContactOut])
+def list_contacts(proposal_id: DbId, session: SessionDep, scope: ScopeDep):
+    """The proposal's contact log (date, person, note), oldest first."""
+    _get(session, scope, proposal_id)
+    return list(session.scalars(select(ProposalContact).where(ProposalContact.proposal_id == proposal_id)
+                                .order_by(ProposalContact.contact_date, ProposalContact.id)))
+
+
+@router.post("/{proposal_id}/contacts", response_model=ContactOut, status_code=201)
+def add_contact(proposal_id: DbId, body: ContactIn, session: SessionDep, scope: ScopeDep):
+    """Record a contact about the proposal: when, with whom (name and post), what was said."""
+    p = _get(session, scope, proposal_id)
+    if body.contact_date is not None and body.contact_date > date.today():
+        raise HTTPException(422, "contact_date is in the future (連絡日に未来の日付は指定できません)")
+    c = ProposalContact(proposal_id=p.id, contact_date=body.contact_date or date.today(), person=body.person,
+                        note=body.note, created_by=scope.user.id)
+    session.add(c)
+    session.flush()
+    audit.record(session, scope.user.id, "contact_added", "proposal_contact", str(c.id), None, audit.snapshot(c))
+    session.commit()
+    return c

@@ -3,6 +3,7 @@
 import logging
 import tempfile
 import uuid
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
@@ -11,7 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from api.deps import ScopeDep, SessionDep
-from api.models import Area, Facility
+from api.models import Area, Facility, Institution, Proposal, ProposalContact
 from api.store import load_from_db
 from matching import MatchParameters, match, verify
 
@@ -63,7 +64,58 @@ def meeting_workbook(request: Request, session: SessionDep, scope: ScopeDep,
         raise HTTPException(500, "検証で提案に不整合が見つかったため、会議資料を作成できませんでした"
                                  f"（エラーID {error_id}）")
     with tempfile.TemporaryDirectory() as tmp:
-        data = write_workbook(Path(tmp, "meeting.xlsx"), region, result).read_bytes()
+        path = write_workbook(Path(tmp, "meeting.xlsx"), region, result)
+        _add_workflow_sheet(session, path, ids)
+        data = path.read_bytes()
     name = "協力医療機関_会議資料.xlsx"
     return Response(data, media_type=XLSX, headers={
         "Content-Disposition": f"attachment; filename=\"meeting.xlsx\"; filename*=UTF-8''{quote(name)}"})
+
+
+#: The sheet of the stored workflow: the proposals as the coordinators moved them, with their contact log.
+WORKFLOW_SHEET = "提案の進捗と連絡記録"
+STATE_JA = {"proposed": "提案中", "contacted": "連絡済み", "accepted": "承諾（受入枠を確保）", "contracted": "契約済み",
+            "declined": "辞退"}
+
+
+def _add_workflow_sheet(session, path: Path, facility_ids: list[str]) -> None:
+    """Append the stored proposals of these facilities (all but those a re-run replaced), with their
+    state, its date and the contact log (date, person, note), to the workbook at ``path``."""
+    from openpyxl import load_workbook
+    from openpyxl.styles import Alignment, Font
+
+    from matching.vocabulary import Role, roles_ja
+
+    wanted = set(facility_ids)
+    rows = session.execute(select(Proposal, Facility.name, Area.municipality_name, Institution.name)
+                           .join(Facility, Facility.facility_id == Proposal.facility_id)
+                           .join(Area, Area.municipality_code == Facility.municipality_code)
+                           .join(Institution, Institution.institution_id == Proposal.institution_id)
+                           .where(Proposal.state != "superseded").order_by(Proposal.id)).all()
+    rows = [r for r in rows if r[0].facility_id in wanted]
+    contacts: dict[int, list[ProposalContact]] = {}
+    ids = [r[0].id for r in rows]
+    for i in range(0, len(ids), 500):
+        for c in session.scalars(select(ProposalContact).where(ProposalContact.proposal_id.in_(ids[i:i + 500]))
+                                 .order_by(ProposalContact.contact_date, ProposalContact.id)):
+            contacts.setdefault(c.proposal_id, []).append(c)
+    wb = load_workbook(path)
+    ws = wb.create_sheet(WORKFLOW_SHEET)
+    ws.append([f"{WORKFLOW_SHEET}（保存された提案の状態と連絡記録。{date.today():%Y年%m月%d日}現在）"])
+    ws["A1"].font = Font(bold=True, size=13)
+    header = ["提案ID", "施設ID", "施設名", "市区町村", "医療機関ID", "医療機関名", "役割", "状態", "状態の更新日",
+              "辞退理由", "連絡記録（日付 相手：内容）"]
+    ws.append(header)
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    for p, fname, muni, iname in rows:
+        log = "\n".join(f"{c.contact_date:%Y-%m-%d} {c.person}" + (f"：{c.note}" if c.note else "")
+                        for c in contacts.get(p.id, []))
+        ws.append([p.id, p.facility_id, fname, muni, p.institution_id, iname,
+                   roles_ja({Role(r) for r in p.roles.split(";") if r}), STATE_JA.get(p.state, p.state),
+                   p.updated_at.strftime("%Y-%m-%d") if p.updated_at else "", p.decline_reason or "", log])
+        ws.cell(ws.max_row, len(header)).alignment = Alignment(wrap_text=True, vertical="top")
+    for col, width in zip("ABCDEFGHIJK", (8, 10, 28, 12, 10, 28, 14, 18, 12, 20, 50), strict=True):
+        ws.column_dimensions[col].width = width
+    ws.freeze_panes = "A3"
+    wb.save(path)

@@ -15,9 +15,13 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 WEB = Path(__file__).resolve().parent
+VENDOR = WEB.parents[1] / "matching" / "vendor"
 
 
 def mount(app: FastAPI) -> None:
+    # The vendored libraries (Leaflet, leaflet.markercluster) live once, in matching/vendor/, shared
+    # with the HTML report; mounted before /static so that /static/vendor/... resolves there.
+    app.mount("/static/vendor", StaticFiles(directory=VENDOR), name="vendor")
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
@@ -26,4 +30,5 @@ def mount(app: FastAPI) -> None:
         page = (WEB / "index.html").read_text(encoding="utf-8")
         page = page.replace("{{TILE_URL}}", html.escape(s.tile_url, quote=True))
         page = page.replace("{{TILE_ATTRIBUTION}}", html.escape(s.tile_attribution, quote=True))
+        page = page.replace("{{ONLINE_TILES}}", "true" if s.online_tiles else "")
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})

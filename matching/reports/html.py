@@ -1,7 +1,7 @@
 """A self-contained HTML report: an interactive map, charts and tables, in Japanese.
 
 Self-contained means one file that works offline: Leaflet 1.9.4 (BSD-2-Clause,
-``static/LEAFLET-LICENSE``) is inlined from ``static/``, the data is embedded as
+``matching/vendor/leaflet/LICENSE``) is inlined from ``matching/vendor/leaflet/``, the data is embedded as
 JSON, and the charts are inline SVG.  Nothing is fetched at run time unless the
 reader switches on the OpenStreetMap background (off by default); without it the
 map is points and lines on a plain background:
@@ -43,7 +43,8 @@ from matching.reports.tables import (
 )
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, STATUS_ORDER, InstitutionKind, roles_ja
 
-STATIC = Path(__file__).resolve().parent / "static"
+#: The one vendored copy of Leaflet, shared with the web page (served at ``/static/vendor``).
+STATIC = Path(__file__).resolve().parents[1] / "vendor" / "leaflet"
 TILES = {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
          "attribution": "&copy; OpenStreetMap contributors"}
 

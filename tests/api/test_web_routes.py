@@ -33,7 +33,26 @@ def test_me_needs_a_token(loaded):
 def test_me_of_a_municipal_coordinator(loaded, users):
     me = loaded.get("/me", headers=users.headers("muni03201")).json()
     assert (me["name"], me["prefecture_code"], me["municipality_code"]) == ("盛岡市", "03", "03201")
+    assert me["prefecture_name"] == "岩手県"
     assert me["municipalities"] == [{"municipality_code": "03201", "municipality_name": "盛岡市"}]
+
+
+@pytest.mark.parametrize("who, codes, mine", [
+    ("pref03", ["03201", "03216"], ["03201", "03216"]),
+    ("muni03201", ["03201", "03216"], ["03201"]),
+    ("pref05", [], []),  # the bundled boundaries are 岩手's only
+])
+def test_boundaries_are_the_base_map_of_the_areas_you_may_see(loaded, users, who, codes, mine):
+    r = loaded.get("/areas/boundaries", headers=users.headers(who))
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["type"] == "FeatureCollection" and "国土数値情報" in data["credit"]
+    assert [f["properties"]["municipality_code"] for f in data["features"]] == codes
+    assert [f["properties"]["municipality_code"] for f in data["features"] if f["properties"]["in_your_area"]] == mine
+    for f in data["features"]:
+        assert f["geometry"]["type"] in ("Polygon", "MultiPolygon") and f["properties"]["municipality_name"]
+        assert 38 < f["properties"]["label_lat"] < 41 and 140 < f["properties"]["label_lon"] < 143
+    assert loaded.get("/areas/boundaries").status_code == 401
 
 
 def test_vocabulary_has_the_official_labels(client):
@@ -86,11 +105,14 @@ def test_the_page_and_its_static_files_are_served(tmp_path):
     page = c.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert '<html lang="ja">' in page.text and "協力医療機関マッチング" in page.text
-    assert 'content="https://tile.openstreetmap.org/{z}/{x}/{y}.png"' in page.text  # the default tiles
+    # Offline by default: no tile server, no online tiles offered (the boundaries are the base map).
+    assert '<meta name="tile-url" content="">' in page.text and '<meta name="online-tiles" content="">' in page.text
     assert "/static/vendor/leaflet/leaflet.js" in page.text and "unpkg" not in page.text and "cdn" not in page.text.lower()
     for path, kind in [("/static/js/app.js", "javascript"), ("/static/style.css", "css"),
                        ("/static/vendor/leaflet/leaflet.js", "javascript"), ("/static/vendor/leaflet/leaflet.css", "css"),
-                       ("/static/vendor/leaflet/images/marker-icon.png", "png")]:
+                       ("/static/vendor/leaflet/images/marker-icon.png", "png"),
+                       ("/static/vendor/leaflet.markercluster/leaflet.markercluster.js", "javascript"),
+                       ("/static/vendor/leaflet.markercluster/MarkerCluster.css", "css")]:
         r = c.get(path)
         assert r.status_code == 200 and kind in r.headers["content-type"], path
     assert "/" not in app.openapi()["paths"]  # the page is not part of the API schema
@@ -106,6 +128,9 @@ def test_tiles_are_configurable_and_can_be_switched_off(tmp_path, monkeypatch):
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'w.sqlite'}",
                               tile_url='https://tiles.example/{z}/{x}/{y}.png?a="b"'))
     assert 'content="https://tiles.example/{z}/{x}/{y}.png?a=&quot;b&quot;"' in TestClient(app).get("/").text
+    app.state.engine.dispose()
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'w.sqlite'}", online_tiles=True))
+    assert '<meta name="online-tiles" content="true">' in TestClient(app).get("/").text
     app.state.engine.dispose()
 
 
@@ -143,3 +168,28 @@ def test_meeting_workbook_respects_the_scope(loaded, users):
     r = loaded.get("/reports/workbook?municipality_code=03216", headers=users.headers("pref03"))
     assert r.status_code == 200
     assert loaded.get("/reports/workbook?prefecture_code=05", headers=users.headers("admin")).status_code == 200
+
+
+def test_meeting_workbook_has_the_stored_workflow_with_contact_log(loaded, users):
+    """The workbook lists the stored proposals with their state, its date and the contact log,
+    for the user's area only; the title names the region, the cover the date."""
+    from datetime import date
+
+    from api.routes.reports import WORKFLOW_SHEET
+    h = users.headers("muni03201")
+    run = loaded.post("/runs", json={}, headers=h).json()
+    props = loaded.get(f"/runs/{run['id']}/proposals", headers=h).json()
+    p = props[0]
+    assert loaded.post(f"/proposals/{p['id']}/contacts", json={"contact_date": "2025-06-02", "person": "佐藤", "note": "来週回答"},
+                       headers=h).status_code == 201
+    assert loaded.post(f"/proposals/{p['id']}/state", json={"state": "contacted"}, headers=h).status_code == 200
+    sheets = _sheets(loaded.get("/reports/workbook", headers=h).content)
+    rows = sheets[WORKFLOW_SHEET]
+    header = rows[1]
+    body = {r[0]: dict(zip(header, r, strict=True)) for r in rows[2:]}
+    assert set(body) == {q["id"] for q in props}
+    row = body[p["id"]]
+    assert row["状態"] == "連絡済み" and row["連絡記録（日付 相手：内容）"] == "2025-06-02 佐藤：来週回答"
+    assert row["状態の更新日"] == date.today().isoformat()
+    text = "\n".join(str(c) for r in sheets[next(iter(sheets))] for c in r if c is not None)
+    assert "岩手県" in text and "tmp" not in text

@@ -97,3 +97,58 @@ def test_status_report_is_scoped(loaded, users):
     rows = loaded.get("/status", params={"by": "prefecture", "by_type": False}, headers=users.headers("pref03")).json()
     assert rows == [{"prefecture_code": "03", "all_met": 0, "some_met": 1, "none_met": 0, "not_designated": 3,
                      "not_tracked": 0, "total": 4, "all_met_share": 0.0}]
+
+
+def test_a_mistaken_step_can_be_taken_back_audited(loaded, users):
+    """Undo: contacted → proposed; accepted → its reservation given back; declined → the pair
+    may be proposed again and an accepted proposal's reservation is taken again.  Contracts not."""
+    r = run(loaded, users)
+    pid = proposals(loaded, users, r["id"])[("F1", "Z1")]["id"]
+    undo = lambda who="pref03": loaded.post(f"/proposals/{pid}/undo", headers=users.headers(who))  # noqa: E731
+    assert undo().status_code == 409  # nothing done yet
+    assert move(loaded, users, pid, "contacted").status_code == 200
+    assert undo().json()["state"] == "proposed"
+    assert move(loaded, users, pid, "accepted").status_code == 200
+    z1 = lambda: loaded.get("/institutions/Z1", headers=users.headers("pref03")).json()["reserved_facilities"]  # noqa: E731
+    assert z1() == 1
+    assert undo().json()["state"] == "proposed" and z1() == 0
+    assert move(loaded, users, pid, "accepted").status_code == 200 and z1() == 1
+    assert move(loaded, users, pid, "declined", "誤操作").status_code == 200 and z1() == 0
+    from sqlalchemy import select
+
+    from api.models import ForbiddenPair
+
+    def forbidden():
+        with loaded.app.state.sessions() as s:
+            return [(f.facility_id, f.institution_id) for f in s.scalars(select(ForbiddenPair))]
+    assert forbidden() == [("F1", "Z1")]
+    back = undo().json()
+    assert (back["state"], back["decline_reason"]) == ("accepted", None) and z1() == 1
+    assert forbidden() == []  # may be proposed again
+    # Scope: another municipality's coordinator cannot take it back.
+    assert undo("muni03216").status_code in (403, 404)
+    assert move(loaded, users, pid, "contracted").status_code == 200
+    assert undo().status_code == 409  # a contract is not taken back
+    log = loaded.get("/audit", params={"entity": "proposal", "entity_id": str(pid)}, headers=users.headers("admin")).json()
+    assert [e["action"] for e in log][::-1].count("proposal_undo") == 3
+
+
+def test_contact_log_of_a_proposal(loaded, users):
+    r = run(loaded, users)
+    pid = proposals(loaded, users, r["id"])[("F1", "Z1")]["id"]
+    url = f"/proposals/{pid}/contacts"
+    h = users.headers("muni03201")
+    assert loaded.get(url, headers=h).json() == []
+    r1 = loaded.post(url, json={"contact_date": "2025-06-02", "person": "地域連携室 佐藤", "note": "院長に相談のうえ回答"}, headers=h)
+    assert r1.status_code == 201, r1.text
+    r2 = loaded.post(url, json={"person": "佐藤"}, headers=h)
+    assert r2.status_code == 201 and r2.json()["note"] == ""
+    got = loaded.get(url, headers=h).json()
+    assert [c["person"] for c in got] == ["地域連携室 佐藤", "佐藤"] and got[0]["contact_date"] == "2025-06-02"
+    for bad in ({"person": ""}, {"person": "x", "contact_date": "2999-01-01"}, {"person": "x", "extra": 1},
+                {"person": "x", "contact_date": "昨日"}):
+        assert loaded.post(url, json=bad, headers=h).status_code == 422, bad
+    assert loaded.post(url, json={"person": "x"}, headers=users.headers("muni03216")).status_code in (403, 404)
+    assert loaded.get(url, headers=users.headers("muni03216")).status_code in (403, 404)
+    log = loaded.get("/audit", params={"entity": "proposal_contact"}, headers=users.headers("admin")).json()
+    assert len(log) == 2 and log[0]["action"] == "contact_added"

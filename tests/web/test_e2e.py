@@ -83,12 +83,34 @@ def api(server, who: str, path: str, method: str = "GET", **kw):
     return r.json()
 
 
+MARKERS_JS = """() => [...document.querySelectorAll('#map .facility-marker[data-facility-id]')].map(e => e.dataset.facilityId)
+    .concat([...document.querySelectorAll('#map .facility-cluster [data-facility-ids]')].flatMap(e => e.dataset.facilityIds.split(' ')))"""
+
+
 def markers(page) -> set[str]:
-    return set(page.eval_on_selector_all("path.facility-marker", "els => els.map(e => e.dataset.facilityId)"))
+    """The facilities on the map: single markers and those inside clusters."""
+    return set(page.evaluate(MARKERS_JS))
 
 
 def wait_markers(page, n: int) -> None:
-    page.wait_for_function("n => document.querySelectorAll('path.facility-marker').length === n", arg=n)
+    page.wait_for_function(f"n => ({MARKERS_JS})().length === n", arg=n)
+
+
+def click_facility(page, fid: str, keyboard: bool = False) -> None:
+    """Open a facility on the map as a user would: into its cluster until its marker shows, then a
+    click on it (or Tab focus and Enter)."""
+    for _ in range(10):
+        m = page.locator(f"#map .leaflet-marker-icon[data-facility-id='{fid}']")
+        if m.count():
+            if keyboard:
+                m.focus()
+                page.keyboard.press("Enter")
+            else:
+                m.dispatch_event("click")
+            return
+        page.locator(f"#map .facility-cluster:has([data-facility-ids~='{fid}'])").first.dispatch_event("click")
+        page.wait_for_timeout(600)
+    raise AssertionError(f"marker {fid} never showed")
 
 
 def test_sign_in_is_kept_for_the_tab_and_sign_out_forgets_it(page, server):
@@ -113,7 +135,7 @@ def test_map_draws_the_area_offline_and_filters_change_the_markers(page, server)
     everything = {f["facility_id"] for f in api(server, "pref03", "/facilities?limit=10000")}
     wait_markers(page, len(everything))
     assert markers(page) == everything
-    assert page.locator(".leaflet-tile").count() == 0  # no tiles configured: plain background
+    assert page.locator(".leaflet-tile").count() == 0  # no tiles configured: the boundaries are the base map
     assert page.locator("#map .inst-icon").count() == len(api(server, "pref03", "/institutions?limit=10000"))
 
     page.select_option("#filter-type", "tokuyo")
@@ -138,7 +160,7 @@ def test_map_draws_the_area_offline_and_filters_change_the_markers(page, server)
 def test_clicking_a_facility_shows_its_roles_partners_and_alternatives(page, server):
     sign_in(page, server, "muni03201")
     f = next(f for f in api(server, "muni03201", "/facilities") if len(f["missing_roles"]) == 3)
-    page.click(f"path.facility-marker[data-facility-id='{f['facility_id']}']")
+    click_facility(page, f["facility_id"])
     page.wait_for_selector(f"#detail-name:has-text('{f['name']}')")
     missing = page.inner_text("#detail-missing")
     for label in ("①相談対応（常時）", "②診療（往診・常時）", "③入院受入れ"):
@@ -149,7 +171,7 @@ def test_clicking_a_facility_shows_its_roles_partners_and_alternatives(page, ser
 
     # A facility with partners lists them by name.
     g = next(g for g in api(server, "muni03201", "/facilities") if g["partners"] and g["missing_roles"])
-    page.click(f"path.facility-marker[data-facility-id='{g['facility_id']}']")
+    click_facility(page, g["facility_id"], keyboard=True)  # Tab to the marker, Enter
     names = {i["institution_id"]: i["name"] for i in api(server, "muni03201", "/institutions?limit=10000")}
     page.wait_for_selector(f"#detail-partners:has-text('{names[g['partners'][0]]}')")
 
@@ -157,11 +179,13 @@ def test_clicking_a_facility_shows_its_roles_partners_and_alternatives(page, ser
 def test_facility_list_is_searchable_sortable_and_downloadable(page, server):
     sign_in(page, server, "muni03201")
     page.click("button[data-view=lists]")
-    lacking = [f for f in api(server, "muni03201", "/facilities") if f["missing_roles"]]
+    lacking = api(server, "muni03201", "/facilities")  # all facilities (the name is historical)
     rows = page.locator("#table-facilities tbody tr[data-facility-id]")
     assert rows.count() == len(lacking)
-    page.click("#table-facilities th[data-key=residents]")
-    page.click("#table-facilities th[data-key=residents]")  # descending
+    page.click("#table-facilities th[data-key=residents] button")
+    page.focus("#table-facilities th[data-key=residents] button")
+    page.keyboard.press("Enter")  # descending, by keyboard
+    assert page.get_attribute("#table-facilities th[data-key=residents]", "aria-sort") == "descending"
     top = max(lacking, key=lambda f: f["residents"] or 0)
     assert rows.first.get_attribute("data-facility-id") in {f["facility_id"] for f in lacking
                                                              if f["residents"] == top["residents"]}
@@ -173,6 +197,18 @@ def test_facility_list_is_searchable_sortable_and_downloadable(page, server):
     table = list(csv.reader(io.StringIO(text)))
     assert table[0][:3] == ["施設ID", "施設名", "施設種別"] and len(table) - 1 == rows.count()
     assert all(r[2] == "認知症対応型共同生活介護" for r in table[1:])
+    # Column filters: the status column's values; the rows are exactly the API's.
+    page.fill("#list-facilities input[type=search]", "")
+    page.select_option("#list-facilities select[data-filter=status]", "全ての要件を満たした協力医療機関を定めている")
+    met = {f["facility_id"] for f in lacking if f["status"] == "all_met"}
+    assert set(page.eval_on_selector_all("#table-facilities tbody tr[data-facility-id]", "els => els.map(e => e.dataset.facilityId)")) == met
+    # A row opens by keyboard: the map with the facility's panel, and the URL names it.
+    first = page.locator("#table-facilities tbody tr[data-facility-id]").first
+    fid = first.get_attribute("data-facility-id")
+    first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#facility-detail[data-facility-id='{fid}']")
+    assert f"facility={fid}" in page.url and "view=map" in page.url
 
 
 def test_run_accept_decline_and_rerun_for_the_declined_facility(page, server):
@@ -199,11 +235,16 @@ def test_run_accept_decline_and_rerun_for_the_declined_facility(page, server):
     assert api(server, who, f"/proposals/{accepted['id']}")["state"] == "accepted"
 
     row = f"#table-proposals tr[data-proposal-id='{declined['id']}']"
+    page.click(f"{row} .act-declined")  # asks first, saying what will happen
+    page.wait_for_selector("#confirm-dialog[open]")
+    assert "今後のマッチングで提案されません" in page.inner_text("#confirm-body")
+    page.click("#confirm-cancel")  # cancelled: nothing changes
+    assert api(server, who, f"/proposals/{declined['id']}")["state"] == "proposed"
     page.click(f"{row} .act-declined")
-    page.click(f"{row} .decline-confirm")  # no reason: refused on the page
-    page.wait_for_selector("#message.error:has-text('辞退理由')")
-    page.fill(f"{row} .decline-reason", "夜間対応が困難")
-    page.click(f"{row} .decline-confirm")
+    page.click("#confirm-ok")  # no reason: refused in the dialog
+    page.wait_for_selector("#confirm-error:has-text('辞退理由')")
+    page.fill("#confirm-fields input[name=reason]", "夜間対応が困難")
+    page.click("#confirm-ok")
     page.wait_for_selector(row, state="detached")  # left the open list
     got = api(server, who, f"/proposals/{declined['id']}")
     assert (got["state"], got["decline_reason"]) == ("declined", "夜間対応が困難")
@@ -211,6 +252,11 @@ def test_run_accept_decline_and_rerun_for_the_declined_facility(page, server):
     page.click("#run-declined")
     page.wait_for_selector("#run-summary[data-state=done]", timeout=60000)
     rerun = int(page.get_attribute("#run-progress", "data-run-id"))
+    # The re-run shows what it carried over (the accepted proposal), as the run's summary says.
+    carried = api(server, who, f"/runs/{rerun}")["summary"]["carried_over"]
+    assert int(page.get_attribute("#run-carried", "data-count")) == len(carried)
+    for c in carried:
+        assert page.locator(f"#run-carried li[data-proposal-id='{c['proposal_id']}']").count() == 1
     assert rerun > run_id and api(server, who, f"/runs/{rerun}")["facility_ids"] == [declined["facility_id"]]
     new = [p for p in api(server, who, f"/runs/{rerun}/proposals") if p["facility_id"] == declined["facility_id"]]
     assert new and all(p["institution_id"] != declined["institution_id"] for p in new)
@@ -220,7 +266,7 @@ def test_run_accept_decline_and_rerun_for_the_declined_facility(page, server):
     page.click("button[data-view=map]")
     assert page.locator("path.proposal-line.state-accepted").count() >= 1
     # The facility's panel shows the declined proposal with its reason and the new one.
-    page.click(f"path.facility-marker[data-facility-id='{declined['facility_id']}']")
+    click_facility(page, declined["facility_id"])
     page.wait_for_selector(f"#detail-proposals [data-proposal-id='{declined['id']}']:has-text('夜間対応が困難')")
     page.wait_for_selector(f"#detail-proposals [data-proposal-id='{new[0]['id']}'][data-state=proposed]")
 
@@ -233,6 +279,7 @@ def test_a_coordinator_cannot_see_another_municipalitys_facilities(page, server)
     assert markers(page) == miyako and not markers(page) & morioka
     assert [o for o in page.eval_on_selector_all("#filter-municipality option", "els => els.map(e => e.value)") if o] == ["03202"]
     page.click("button[data-view=lists]")
+    page.wait_for_selector("#table-facilities tbody tr[data-facility-id]")
     listed = set(page.eval_on_selector_all("#table-facilities tbody tr[data-facility-id]", "els => els.map(e => e.dataset.facilityId)"))
     assert listed and listed <= miyako and not listed & morioka
     page.fill("#list-facilities input[type=search]", "盛岡市")

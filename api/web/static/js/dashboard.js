@@ -2,7 +2,7 @@
 // and a CSV download of the table with the official labels.
 import { api, download } from "./api.js";
 import { STATUS_COLOURS } from "./map.js";
-import { STATUS, TYPE, store } from "./store.js";
+import { STATUS, TYPE, municipalityName, store } from "./store.js";
 import { dataTable, downloadCsv, el, showMessage } from "./util.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -39,12 +39,17 @@ export async function loadDashboard() {
       }
     };
   }
+  showDeadline();
+  const after = document.querySelector("input[name=status-when][value=after]").checked;
+  for (const r of document.querySelectorAll("input[name=status-when]")) r.onchange = loadDashboard;
+  document.getElementById("view-dashboard").dataset.when = after ? "after" : "now";
   try {
-    rows = await api("/status?by=municipality&by_type=true");
+    rows = after ? afterProposals(codes) : await api("/status?by=municipality&by_type=true");
   } catch (e) {
     showMessage(`集計を読み込めませんでした：${e.message}`, true);
     return;
   }
+  showTotals(rows, codes, after);
   table.set(rows);
   const byType = group(rows, (r) => r.facility_type, codes);
   const byMuni = group(rows, (r) => r.municipality_name, codes);
@@ -52,6 +57,62 @@ export async function loadDashboard() {
   chart.replaceChildren(
     bars("施設種別ごとの状況", store.vocab.facility_types.filter((t) => byType.has(t.code)).map((t) => [t.name_ja, byType.get(t.code)]), codes, "chart-types"),
     ...(byMuni.size > 1 ? [bars("市区町村ごとの状況", [...byMuni], codes, "chart-municipalities")] : []),
+  );
+}
+
+// The end of the transitional period (経過措置): 2027-03-31 (令和9年3月31日).
+export const DEADLINE = "2027-03-31";
+export function daysLeft(today = new Date()) {
+  const end = new Date(`${DEADLINE}T23:59:59+09:00`);
+  return Math.ceil((end - today) / 86400000);
+}
+
+function showDeadline() {
+  const d = daysLeft();
+  const box = document.getElementById("deadline");
+  box.dataset.daysLeft = d;
+  box.replaceChildren(el("b", {}, "経過措置の期限：2027年3月31日（令和9年3月31日）"),
+    d > 0 ? `　あと ${d} 日` : "　期限を過ぎています",
+    el("div", { class: "hint" }, "介護老人福祉施設・介護老人保健施設・介護医療院・養護老人ホームは、この日までに①②③を満たす協力医療機関を定める義務があります（その他の施設は努力義務）。"));
+}
+
+// 提案後: each facility's status if every open proposal (提案中・連絡済み・承諾) were agreed.
+function afterProposals(codes) {
+  const extra = new Map();
+  for (const p of store.proposals) {
+    if (!["proposed", "contacted", "accepted"].includes(p.state)) continue;
+    const set = extra.get(p.facility_id) || extra.set(p.facility_id, new Set()).get(p.facility_id);
+    for (const r of p.roles.split(";")) if (r) set.add(r);
+  }
+  const out = new Map();
+  for (const f of store.facilities) {
+    let status = f.status;
+    if (f.status !== "not_tracked" && extra.has(f.facility_id)) {
+      const have = new Set([...f.covered_roles, ...extra.get(f.facility_id)]);
+      const met = f.required_roles.filter((r) => have.has(r)).length;
+      status = met === f.required_roles.length ? "all_met" : met ? "some_met" : f.status;
+    }
+    const key = `${f.municipality_code}|${f.facility_type}`;
+    const row = out.get(key) || out.set(key, { municipality_code: f.municipality_code, municipality_name: municipalityName(f.municipality_code),
+      facility_type: f.facility_type, ...Object.fromEntries(codes.map((c) => [c, 0])), total: 0 }).get(key);
+    row[status] += 1; row.total += 1;
+  }
+  return [...out.values()].sort((a, b) => a.municipality_code.localeCompare(b.municipality_code) || a.facility_type.localeCompare(b.facility_type))
+    .map((r) => ({ ...r, all_met_share: r.total - r.not_tracked ? Math.round((1000 * r.all_met) / (r.total - r.not_tracked)) / 10 : null }));
+}
+
+function showTotals(list, codes, after) {
+  const sum = (c) => list.reduce((a, r) => a + r[c], 0);
+  const total = sum("total"), tracked = total - sum("not_tracked");
+  const open = store.proposals.filter((p) => ["proposed", "contacted", "accepted"].includes(p.state)).length;
+  const contracted = store.proposals.filter((p) => p.state === "contracted").length;
+  const card = (label, value, key) => el("div", { class: "total", dataset: { key } }, el("span", { class: "hint" }, label), el("b", {}, value));
+  document.getElementById("totals").replaceChildren(
+    card("施設数", `${total}`, "total"),
+    card(after ? "全要件充足（提案後）" : "全要件充足（現状）", `${sum("all_met")}施設（${tracked ? ((100 * sum("all_met")) / tracked).toFixed(1) : "－"}%）`, "all_met"),
+    card("年次報告なし（集計していない）", `${sum("not_tracked")}施設`, "not_tracked"),
+    card("対応中の提案", `${open}件`, "open"),
+    card("契約済みの提案", `${contracted}件`, "contracted"),
   );
 }
 
@@ -80,7 +141,7 @@ function bars(title, groups, codes, id) {
   svg.append(node("text", { x: 8, y: 18, "font-size": 14, "font-weight": "bold" }, title));
   let lx = 8;
   for (const c of codes) {
-    svg.append(node("rect", { x: lx, y: 26, width: 10, height: 10, fill: STATUS_COLOURS[c] }));
+    svg.append(node("rect", { x: lx, y: 26, width: 10, height: 10, fill: STATUS_COLOURS[c], stroke: "#000", "stroke-width": 0.6 }));
     svg.append(node("text", { x: lx + 13, y: 35, "font-size": 11 }, STATUS[c].short_ja));
     lx += 26 + STATUS[c].short_ja.length * 11;
   }
@@ -92,10 +153,10 @@ function bars(title, groups, codes, id) {
     for (const c of codes) {
       const w = g.total ? (barW * g[c]) / g.total : 0;
       if (w > 0) {
-        const r = node("rect", { x, y: y + 2, width: w, height: rowH - 6, fill: STATUS_COLOURS[c], class: `bar status-${c}` });
+        const r = node("rect", { x, y: y + 2, width: w, height: rowH - 6, fill: STATUS_COLOURS[c], stroke: "#000", "stroke-width": 0.6, class: `bar status-${c}` });
         r.append(node("title", {}, `${label}：${STATUS[c].label_ja} ${g[c]}件`));
         svg.append(r);
-        if (w > 18) svg.append(node("text", { x: x + w / 2, y: y + 14, "font-size": 10, "text-anchor": "middle", fill: c === "some_met" ? "#222" : "#fff" }, g[c]));
+        if (w > 18) svg.append(node("text", { x: x + w / 2, y: y + 14, "font-size": 11, "text-anchor": "middle", fill: c === "all_met" ? "#fff" : "#000" }, g[c]));
       }
       x += w;
     }

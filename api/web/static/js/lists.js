@@ -1,36 +1,44 @@
-// Lists: facilities lacking roles, institutions with spare capacity (sortable, searchable, CSV).
+// Lists: every facility of the area and every institution (sortable, searchable, filters per column, CSV);
+// institutions by distance from the facility selected on the map, nearest first.
+import { selectedFacility } from "./map.js";
 import {
-  COLUMN, ROLE_LABEL, STATUS, TYPE, acceptingLabel, institutionRoles, kindLabel, marks, municipalityName, onChange, spare, store,
+  COLUMN, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel, marks, municipalityName, onChange, spare, store,
 } from "./store.js";
-import { dataTable } from "./util.js";
+import { dataTable, fmt } from "./util.js";
 
-let facilities, institutions;
+let facilities, institutions, from = null;
+
+// Straight-line distance (km) on the sphere.
+export function distanceKm(a, b) {
+  const rad = Math.PI / 180, dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6371 * Math.asin(Math.sqrt(h));
+}
 
 export function initLists(openFacility) {
   if (facilities) return;
-  // The hints name the roles and kinds with the vocabulary's labels.
   document.getElementById("hint-facilities").textContent =
-    `${store.vocab.roles.map((r) => r.label_ja).join(" ")} のうち、協力医療機関で満たされていない役割がある施設です。`;
-  document.getElementById("hint-institutions").textContent =
-    `24時間の役割を担い、受入を拒んでおらず、受入枠に空きがある（または枠が未設定の）${store.vocab.kinds.map((k) => k.label_ja).join("・")}です。`;
+    `担当区域のすべての施設です。列の上の欄で絞り込み、列名で並べ替えできます。行を選ぶ（Enter）と地図で開きます。不足している役割は ${store.vocab.roles.map((r) => r.label_ja).join(" ")} のうち協力医療機関で満たされていないものです。`;
   facilities = listFacilities(openFacility);
   institutions = listInstitutions();
-  onChange(draw);
+  document.getElementById("facility-detail").addEventListener("facilityshown", () => { from = facilityById(selectedFacility()); draw(true); });
+  onChange(() => draw());
   draw();
 }
 
-export function resetLists() { facilities = institutions = null; }
+export function resetLists() { facilities = institutions = null; from = null; }
 
 function listFacilities(openFacility) {
   return dataTable(document.getElementById("list-facilities"), {
-    id: "table-facilities", csvName: "要件不足の施設.csv", onRowClick: (r) => openFacility(r.facility_id),
+    id: "table-facilities", csvName: "施設一覧.csv", onRowClick: (r) => openFacility(r.facility_id), caption: "施設の一覧",
     columns: [
       { key: "facility_id", label: COLUMN.facilities.facility_id },
-      { key: "name", label: COLUMN.facilities.name },
-      { key: "facility_type", label: COLUMN.facilities.facility_type, value: (r) => TYPE[r.facility_type].name_ja },
-      { key: "municipality", label: COLUMN.facilities.municipality_code, value: (r) => municipalityName(r.municipality_code) },
-      { key: "status", label: "状況", value: (r) => STATUS[r.status].label_ja },
-      { key: "missing", label: "不足している役割", value: (r) => r.missing_roles.map((x) => ROLE_LABEL[x]).join("・") },
+      { key: "name", label: COLUMN.facilities.name, sticky: true, filter: "text" },
+      { key: "facility_type", label: COLUMN.facilities.facility_type, value: (r) => TYPE[r.facility_type].name_ja, filter: "select" },
+      { key: "municipality", label: COLUMN.facilities.municipality_code, value: (r) => municipalityName(r.municipality_code), filter: "select" },
+      { key: "status", label: "状況", value: (r) => STATUS[r.status].label_ja, filter: "select" },
+      { key: "missing", label: "不足している役割", value: (r) => r.missing_roles.map((x) => ROLE_LABEL[x]).join("・"), filter: "select" },
+      { key: "confirmed", label: "確認", value: (r) => (r.confirmed === false ? "確認待ち" : "確認済み"), filter: "select" },
       { key: "residents", label: COLUMN.facilities.residents, num: true },
     ],
   });
@@ -38,23 +46,27 @@ function listFacilities(openFacility) {
 
 function listInstitutions() {
   return dataTable(document.getElementById("list-institutions"), {
-    id: "table-institutions", csvName: "受入余力のある医療機関.csv",
+    id: "table-institutions", csvName: "医療機関一覧.csv", caption: "医療機関の一覧",
     columns: [
       { key: "institution_id", label: COLUMN.institutions.institution_id },
-      { key: "name", label: COLUMN.institutions.name },
-      { key: "kind", label: COLUMN.institutions.kind, value: (r) => kindLabel(r.kind) },
-      { key: "municipality", label: COLUMN.institutions.municipality_code, value: (r) => municipalityName(r.municipality_code) },
-      { key: "roles", label: "担える役割（24時間）", value: (r) => marks(institutionRoles(r)) },
-      { key: "accepting", label: COLUMN.institutions.accepting, value: (r) => acceptingLabel(r.accepting) },
+      { key: "name", label: COLUMN.institutions.name, sticky: true, filter: "text" },
+      { key: "kind", label: COLUMN.institutions.kind, value: (r) => kindLabel(r.kind), filter: "select" },
+      { key: "municipality", label: COLUMN.institutions.municipality_code, value: (r) => municipalityName(r.municipality_code), filter: "select" },
+      { key: "distance", label: "選択中の施設からの距離（km）", num: true, value: (r) => (from ? Math.round(distanceKm(from, r) * 10) / 10 : null), render: (r) => (from ? fmt(distanceKm(from, r)) : "") },
+      { key: "roles", label: "担える役割（24時間）", value: (r) => marks(institutionRoles(r)), filter: "select" },
+      { key: "accepting", label: COLUMN.institutions.accepting, value: (r) => acceptingLabel(r.accepting), filter: "select" },
       { key: "capacity_facilities", label: COLUMN.institutions.capacity_facilities, num: true },
       { key: "reserved_facilities", label: "承諾で確保済み", num: true },
-      { key: "spare", label: "空き", num: true, value: (r) => spare(r) },
+      { key: "spare", label: "空き", num: true, value: (r) => spare(r), render: (r) => (spare(r) == null ? "未回答" : spare(r) <= 0 ? "0（満杯）" : String(spare(r))) },
     ],
   });
 }
 
-function draw() {
-  facilities?.set(store.facilities.filter((f) => f.missing_roles.length).map((f) => ({ ...f, _data: { facilityId: f.facility_id } })));
-  institutions?.set([...store.institutions.values()].filter((i) => i.accepting !== false && institutionRoles(i).length
-    && (spare(i) == null || spare(i) > 0)).map((i) => ({ ...i, _data: { institutionId: i.institution_id } })));
+function draw(selectionChanged = false) {
+  facilities?.set(store.facilities.map((f) => ({ ...f, _data: { facilityId: f.facility_id } })));
+  const hint = document.getElementById("hint-institutions");
+  hint.textContent = (from ? `「${from.name}」からの直線距離を表示しています（近い順に並べ替え）。` : "地図や施設の一覧で施設を選ぶと、その施設からの距離で並べ替えできます。")
+    + "空き：0（満杯）＝受入枠を使い切っている、未回答＝調査で受入枠の回答がない。";
+  institutions?.set([...store.institutions.values()].map((i) => ({ ...i, _data: { institutionId: i.institution_id } })));
+  if (selectionChanged && from) institutions?.sortBy("distance", 1);
 }

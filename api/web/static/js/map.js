@@ -1,64 +1,201 @@
-// The map of the user's area: facilities coloured by status, institutions sized by spare capacity and
-// marked by the roles they offer, proposal lines.  Works without tiles (offline): plain background.
+// The map of the user's area: facilities by status (shape and colour), clustered at prefecture scale;
+// institutions sized by spare capacity and marked by the roles they offer; proposal lines.  The base map
+// is offline: the municipal boundaries with their names (GET /areas/boundaries); tiles are optional.
 import { api } from "./api.js";
-import { proposalActions } from "./proposals.js";
+import { confirmDialog, contactLog, proposalActions } from "./proposals.js";
 import {
   KIND, PROPOSAL_STATES, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel, marks,
-  municipalityName, onChange, spare, store,
+  municipalityName, onChange, reload, spare, store,
 } from "./store.js";
-import { el, fmt } from "./util.js";
+import { el, fmt, showMessage } from "./util.js";
 
+// Status by colour AND shape (and text in tooltips, legend and badges): a palette from Okabe & Ito's
+// colour-blind-safe set that stays distinct under protanopia and deuteranopia (tests/web check it),
+// with a black outline so each shape has ≥ 3:1 contrast against the map.
 export const STATUS_COLOURS = {
-  all_met: "#1a9850", some_met: "#fdae61", none_met: "#f46d43", not_designated: "#b2182b", not_tracked: "#9e9e9e",
+  all_met: "#0072B2", some_met: "#F0E442", none_met: "#CC79A7", not_designated: "#D55E00", not_tracked: "#FFFFFF",
 };
+export const STATUS_SHAPES = {
+  all_met: "circle", some_met: "triangle", none_met: "square", not_designated: "diamond", not_tracked: "ring",
+};
+const SHAPE_SVG = {
+  circle: '<circle cx="8" cy="8" r="6.5"/>',
+  triangle: '<path d="M8 1 L15 14.5 L1 14.5 Z"/>',
+  square: '<rect x="2" y="2" width="12" height="12"/>',
+  diamond: '<path d="M8 0.5 L15.5 8 L8 15.5 L0.5 8 Z"/>',
+  ring: '<circle cx="8" cy="8" r="6.5" stroke-dasharray="3 2"/>',
+};
+export function statusShape(code, size = 16) {
+  return `<svg class="shape" width="${size}" height="${size}" viewBox="0 0 16 16" aria-hidden="true" focusable="false">`
+    + `<g fill="${STATUS_COLOURS[code]}" stroke="#000" stroke-width="1.2">${SHAPE_SVG[STATUS_SHAPES[code]]}</g></svg>`;
+}
+export function statusBadge(code, label) {
+  const b = el("span", { class: `badge status-${code}`, dataset: { status: code } });
+  b.innerHTML = statusShape(code, 12);
+  b.append(` ${label}`);
+  return b;
+}
+
 const OPEN = ["proposed", "contacted", "accepted"];
-let map, layers, selected = null, fitted = false;
+// The online tiles offered with ONLINE_TILES=true: 地理院タイル（淡色） first, OpenStreetMap second.
+const ONLINE_TILES = [
+  ["地理院タイル（淡色）", "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png",
+    '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>', 18],
+  ["OpenStreetMap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors', 19],
+];
+let map, layers, selected = null, fitted = false, boundaries = null, byFacility = new Map();
 const unmatchedCache = new Map();
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
 
+function japaneseControls() {
+  // Leaflet's own words, in Japanese (zoom buttons, layer switch, attribution prefix).
+  const z = map.zoomControl;
+  z.options.zoomInTitle = "拡大"; z.options.zoomOutTitle = "縮小";
+  map.removeControl(z); map.addControl(z);
+}
+
 export function initMap() {
   if (map) return;
-  map = L.map("map", { preferCanvas: false, zoomSnap: 0.25 });
-  const url = meta("tile-url");
-  if (url) L.tileLayer(url, { attribution: meta("tile-attribution"), maxZoom: 18 }).addTo(map);
+  map = L.map("map", { preferCanvas: false, zoomSnap: 0.25, keyboard: true, maxZoom: 18, minZoom: 5 });
+  japaneseControls();
+  map.getContainer().setAttribute("aria-label", "地図（矢印キーで移動、＋・－で拡大縮小、Tab で施設を選択）");
   map.attributionControl.setPrefix(false);
-  // Facilities above institution icons (the marker pane) and lines: they are what the coordinator clicks.
+  // Base layers: the boundaries are always drawn (offline); tiles are optional, switchable.
+  const bases = { "境界のみ（オフライン）": L.layerGroup() };
+  const own = meta("tile-url");
+  if (own) bases["背景地図"] = L.tileLayer(own, { attribution: meta("tile-attribution"), maxZoom: 18 });
+  if (meta("online-tiles")) {
+    for (const [name, url, attribution, maxZoom] of ONLINE_TILES) bases[name] = L.tileLayer(url, { attribution, maxZoom });
+  }
+  (own ? bases["背景地図"] : bases["境界のみ（オフライン）"]).addTo(map);
+  if (Object.keys(bases).length > 1) L.control.layers(bases, null, { collapsed: false, position: "topright" }).addTo(map);
+  map.createPane("boundaries").style.zIndex = 250;
+  map.createPane("labels").style.zIndex = 260;
   map.createPane("facilities").style.zIndex = 640;
   layers = {
-    areas: L.layerGroup().addTo(map), institutions: L.layerGroup().addTo(map), lines: L.layerGroup().addTo(map),
-    selection: L.layerGroup().addTo(map), facilities: L.layerGroup().addTo(map),
+    boundaries: L.layerGroup().addTo(map), areas: L.layerGroup().addTo(map),
+    institutions: L.layerGroup().addTo(map), lines: L.layerGroup().addTo(map),
+    selection: L.layerGroup().addTo(map),
+    // Facilities cluster at prefecture scale; each status keeps its own shape when single.
+    facilities: L.markerClusterGroup({ maxClusterRadius: 40, disableClusteringAtZoom: 12, removeOutsideVisibleBounds: false,
+      spiderfyOnMaxZoom: true, showCoverageOnHover: false, chunkedLoading: false, clusterPane: "facilities",
+      iconCreateFunction: clusterIcon }).addTo(map),
   };
+  // Clusters by keyboard: focusable (Leaflet markers), named, Enter zooms into them.
+  layers.facilities.on("clusterkeypress", (e) => { if (e.originalEvent.key === "Enter" || e.originalEvent.key === " ") e.layer.zoomToBounds({ padding: [20, 20] }); });
+  map.on("layeradd", (e) => {
+    if (!(e.layer instanceof L.MarkerCluster)) return;
+    const icon = e.layer.getElement?.();
+    if (icon) icon.setAttribute("aria-label", `施設 ${e.layer.getChildCount()}件のまとまり（Enter で拡大）`);
+  });
   map.setView([39.7, 141.15], 9);
   const typeSel = document.getElementById("filter-type");
   for (const t of store.vocab.facility_types) typeSel.append(el("option", { value: t.code }, t.name_ja));
   const statusSel = document.getElementById("filter-status");
   for (const s of store.vocab.statuses) statusSel.append(el("option", { value: s.code }, s.label_ja));
-  for (const id of ["filter-type", "filter-status", "filter-municipality", "show-institutions", "show-proposals"]) {
+  for (const id of ["filter-type", "filter-status", "show-institutions", "show-proposals"]) {
     document.getElementById(id).addEventListener("change", draw);
   }
+  document.getElementById("filter-municipality").addEventListener("change", () => { draw(); zoomToMunicipality(); });
+  const legend = (shape, text) => { const d = el("div", {}); d.innerHTML = shape; d.append(text); return d; };
   document.getElementById("legend").replaceChildren(
-    ...store.vocab.statuses.map((s) => el("div", {}, el("span", { class: "swatch", style: `background:${STATUS_COLOURS[s.code]}` }), s.label_ja)),
+    ...store.vocab.statuses.map((s) => legend(statusShape(s.code, 14), s.label_ja)),
     el("div", {}, el("span", { class: "inst-icon", style: "width:14px;height:14px" }),
       `${KIND.hospital}（大きさ＝受入枠の空き、${store.vocab.roles.map((r) => r.mark).join("")}＝担える役割）`),
-    el("div", {}, el("span", { class: "inst-icon clinic", style: "width:14px;height:14px" }), `${KIND.clinic}（点線＝受入枠未設定）`),
+    el("div", {}, el("span", { class: "inst-icon clinic", style: "width:14px;height:14px" }), `${KIND.clinic}（点線＝受入枠未設定、灰色＝満杯）`),
     el("div", {}, el("span", { style: "border-top:2px dashed #1f5fa8;width:18px" }), "提案（提案中・連絡済み）"),
-    el("div", {}, el("span", { style: "border-top:3px solid #1a9850;width:18px" }), "承諾済みの提案"),
+    el("div", {}, el("span", { style: "border-top:3px solid #006d2c;width:18px" }), "承諾済みの提案"),
+    el("div", {}, el("span", { class: "cluster-sample" }, "12"), "施設のまとまり（数＝施設数、クリックで拡大）"),
   );
   onChange(() => { draw(); if (selected) showFacility(selected, false); });
   fillMunicipalities();
   draw();
+  loadBoundaries();
+}
+
+function clusterIcon(cluster) {
+  const children = cluster.getAllChildMarkers();
+  const n = children.length;
+  const size = n < 10 ? 30 : n < 100 ? 36 : 42;
+  const ids = children.map((m) => m.options.facilityId).join(" ");
+  return L.divIcon({ className: "facility-cluster", iconSize: [size, size],
+    html: `<div data-facility-ids="${ids}" aria-hidden="true"><span>${n}</span></div>` });
+}
+
+async function loadBoundaries() {
+  const mine = map;
+  let found;
+  try {
+    found = await api("/areas/boundaries");
+  } catch (e) {
+    found = { features: [] };
+  }
+  if (!map || map !== mine) return;  // signed out meanwhile
+  boundaries = found;
+  if (boundaries.credit) map.attributionControl.addAttribution(boundaries.credit);
+  drawBoundaries();
+  zoomToMunicipality();
+}
+
+function drawBoundaries() {
+  layers.boundaries.clearLayers();
+  if (!boundaries?.features.length) return;
+  L.geoJSON(boundaries, {
+    pane: "boundaries", interactive: false,
+    style: (f) => ({ className: `boundary${f.properties.in_your_area ? " mine" : ""}`, color: "#5b6b7a",
+      weight: f.properties.in_your_area ? 1.6 : 0.8, fillColor: f.properties.in_your_area ? "#fbfbf7" : "#e9ecef", fillOpacity: 1 }),
+    onEachFeature: (f, layer) => { layer.options.municipalityCode = f.properties.municipality_code; },
+  }).addTo(layers.boundaries);
+  drawLabels();
+}
+
+function drawLabels() {
+  layers.areas.clearLayers();
+  const label = (lat, lon, code, name) => L.marker([lat, lon], { interactive: false, keyboard: false, pane: "labels",
+    icon: L.divIcon({ className: "area-label", html: `<span data-municipality-code="${code}">${escapeHtml(name)}</span>`, iconSize: [90, 14], iconAnchor: [45, 7] }) })
+    .addTo(layers.areas);
+  if (boundaries?.features.length) {
+    for (const f of boundaries.features) label(f.properties.label_lat, f.properties.label_lon, f.properties.municipality_code, f.properties.municipality_name);
+    return;
+  }
+  // No boundary file for this region: names at the centre of their points.
+  const pts = new Map();
+  for (const p of [...store.facilities, ...store.institutions.values()]) {
+    const a = pts.get(p.municipality_code) || pts.set(p.municipality_code, [0, 0, 0]).get(p.municipality_code);
+    a[0] += p.lat; a[1] += p.lon; a[2] += 1;
+  }
+  for (const [code, [la, lo, n]] of pts) label(la / n, lo / n, code, municipalityName(code));
+}
+
+function zoomToMunicipality() {
+  const code = document.getElementById("filter-municipality").value;
+  if (!map || !code) return;
+  let bounds = null;
+  layers.boundaries.eachLayer((g) => g.eachLayer?.((l) => { if (l.options.municipalityCode === code) bounds = l.getBounds(); }));
+  if (!bounds) {
+    const pts = [...store.facilities, ...store.institutions.values()].filter((p) => p.municipality_code === code).map((p) => [p.lat, p.lon]);
+    if (pts.length) bounds = L.latLngBounds(pts);
+  }
+  if (bounds) { map.fitBounds(bounds.pad(0.05)); document.getElementById("map").dataset.zoomedTo = code; }
 }
 
 export function resetMap() {
   if (map) { map.remove(); map = null; }
-  selected = null; fitted = false; unmatchedCache.clear();
+  selected = null; fitted = false; unmatchedCache.clear(); boundaries = null; byFacility = new Map();
   document.getElementById("filter-type").replaceChildren(el("option", { value: "" }, "すべて"));
   document.getElementById("filter-status").replaceChildren(el("option", { value: "" }, "すべて"));
   document.getElementById("filter-municipality").replaceChildren(el("option", { value: "" }, "担当区域すべて"));
 }
 
 export function invalidate() { map?.invalidateSize(); }
+
+// Zoom until the facility's own marker shows (out of its cluster); for links and lists.
+export function reveal(id) {
+  const m = byFacility.get(id);
+  return new Promise((resolve) => { if (!m || !map) resolve(); else layers.facilities.zoomToShowLayer(m, resolve); });
+}
 
 function fillMunicipalities() {
   const sel = document.getElementById("filter-municipality");
@@ -85,23 +222,19 @@ function institutionIcon(i) {
 function institutionTip(i) {
   const sp = spare(i);
   return `<b>${escapeHtml(i.name)}</b>（${escapeHtml(kindLabel(i.kind))}）<br>担える役割：${marks(institutionRoles(i))}<br>`
-    + `受入意向：${acceptingLabel(i.accepting)}<br>受入枠の空き：${sp == null ? "未設定" : `${sp}施設`}`;
+    + `受入意向：${acceptingLabel(i.accepting)}<br>受入枠の空き：${sp == null ? "未回答（上限なしとして扱う）" : sp <= 0 ? "0（満杯）" : `${sp}施設`}`;
+}
+
+function facilityIcon(f) {
+  return L.divIcon({ className: "facility-icon", iconSize: [16, 16],
+    html: `<div class="facility-marker status-${f.status}" data-facility-id="${escapeHtml(f.facility_id)}" data-status="${f.status}">${statusShape(f.status)}</div>` });
 }
 
 function draw() {
   if (!map) return;
   const shown = filtered();
-  for (const l of Object.values(layers)) l.clearLayers();
-  // Municipality names at the centre of their points: orientation without tiles.
-  const pts = new Map();
-  for (const p of [...store.facilities, ...store.institutions.values()]) {
-    const a = pts.get(p.municipality_code) || pts.set(p.municipality_code, [0, 0, 0]).get(p.municipality_code);
-    a[0] += p.lat; a[1] += p.lon; a[2] += 1;
-  }
-  for (const [code, [la, lo, n]] of pts) {
-    L.marker([la / n, lo / n], { interactive: false, keyboard: false,
-      icon: L.divIcon({ className: "area-label", html: escapeHtml(municipalityName(code)), iconSize: [80, 14], iconAnchor: [40, -8] }) }).addTo(layers.areas);
-  }
+  for (const k of ["institutions", "lines", "selection", "facilities"]) layers[k].clearLayers();
+  if (!boundaries?.features.length) drawLabels();
   if (document.getElementById("show-institutions").checked) {
     for (const i of store.institutions.values()) {
       L.marker([i.lat, i.lon], { icon: institutionIcon(i), keyboard: false }).bindTooltip(institutionTip(i)).addTo(layers.institutions);
@@ -113,23 +246,29 @@ function draw() {
       const f = facilityById(p.facility_id), i = store.institutions.get(p.institution_id);
       if (!OPEN.includes(p.state) || !ids.has(p.facility_id) || !f || !i) continue;
       L.polyline([[f.lat, f.lon], [i.lat, i.lon]], { className: `proposal-line state-${p.state}`,
-        color: p.state === "accepted" ? "#1a9850" : "#1f5fa8", weight: p.state === "accepted" ? 3 : 2,
+        color: p.state === "accepted" ? "#006d2c" : "#1f5fa8", weight: p.state === "accepted" ? 3 : 2,
         dashArray: p.state === "accepted" ? null : "5 4", opacity: 0.8 })
         .bindTooltip(`${escapeHtml(f.name)} ← ${escapeHtml(i.name)}<br>${marks(p.roles)}・${fmt(p.travel_minutes)}分・${PROPOSAL_STATES[p.state]}`)
         .addTo(layers.lines);
     }
   }
-  for (const f of shown) {
-    const m = L.circleMarker([f.lat, f.lon], { radius: 6, color: "#333", weight: 1, fillColor: STATUS_COLOURS[f.status],
-      fillOpacity: 0.95, className: `facility-marker status-${f.status}`, pane: "facilities" })
+  byFacility = new Map();
+  const markers = shown.map((f) => {
+    const label = `${f.name}（${TYPE[f.facility_type].short_ja}・${STATUS[f.status].short_ja}${f.missing_roles.length ? `・不足 ${marks(f.missing_roles)}` : ""}）`;
+    const m = L.marker([f.lat, f.lon], { icon: facilityIcon(f), keyboard: true, title: label, alt: label, facilityId: f.facility_id, pane: "facilities" })
       .bindTooltip(`${escapeHtml(f.name)}<br>${TYPE[f.facility_type].short_ja}・${STATUS[f.status].short_ja}`
         + (f.missing_roles.length ? `<br>不足：${marks(f.missing_roles)}` : ""))
       .on("click", () => showFacility(f.facility_id))
-      .addTo(layers.facilities);
-    const e = m.getElement();
-    e.dataset.facilityId = f.facility_id;
-    e.dataset.status = f.status;
-  }
+      .on("add", () => {
+        const e = m.getElement();
+        e.dataset.facilityId = f.facility_id;
+        e.setAttribute("aria-label", label);
+        e.onkeydown = (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); showFacility(f.facility_id, false, false, true); } };
+      });
+    byFacility.set(f.facility_id, m);
+    return m;
+  });
+  layers.facilities.addLayers(markers);
   document.getElementById("map-count").textContent = `表示中の施設：${shown.length}件 / ${store.facilities.length}件`;
   document.getElementById("map").dataset.facilityCount = shown.length;
   if (!fitted && store.facilities.length) {
@@ -160,14 +299,17 @@ async function latestRunUnmatched() {
   return unmatchedCache.get(run.id);
 }
 
-export async function showFacility(id, pan = true, zoom = false) {
+export const selectedFacility = () => selected;
+
+export async function showFacility(id, pan = true, zoom = false, focus = false) {
   const f = facilityById(id);
   const panel = document.getElementById("facility-detail");
-  if (!f) { panel.replaceChildren(el("p", { class: "hint" }, "この施設は表示できません。")); return; }
+  if (!f) { panel.replaceChildren(el("p", { class: "hint" }, `施設 ${id} は表示できません（担当区域外か、登録されていません）。`)); return; }
   selected = id;
+  panel.dataset.facilityId = id;
   if (map) {
     highlight(id);
-    if (zoom) map.setView([f.lat, f.lon], Math.max(map.getZoom(), 11));
+    if (zoom) map.setView([f.lat, f.lon], Math.max(map.getZoom(), 12));
     else if (pan) map.panTo([f.lat, f.lon]);
   }
   const t = TYPE[f.facility_type];
@@ -176,9 +318,14 @@ export async function showFacility(id, pan = true, zoom = false) {
   const partners = el("ul", { id: "detail-partners" }, el("li", { class: "hint" }, "読み込み中…"));
   const reasons = el("div", { id: "detail-unmatched" });
   const alternatives = el("div", { id: "detail-alternatives" });
+  const canConfirm = store.me.role !== "municipal";
+  const unconfirmed = f.confirmed === false ? el("div", { id: "detail-unconfirmed", class: "notice", role: "note" },
+    el("b", {}, "都道府県の確認待ち"), `：${f.unconfirmed_reason || "理由の記載なし"}。確認されるまでマッチングの対象外で、提案の承諾もできません。`,
+    canConfirm ? el("button", { type: "button", id: "confirm-facility", onclick: () => confirmFacility(f) }, "この施設を確認する") : null) : null;
   panel.replaceChildren(
-    el("h3", { id: "detail-name" }, f.name),
-    el("span", { class: `badge status-${f.status}`, style: `background:${STATUS_COLOURS[f.status]}` }, f.status_ja),
+    el("h3", { id: "detail-name", tabindex: "-1" }, f.name),
+    statusBadge(f.status, f.status_ja),
+    unconfirmed,
     el("dl", { class: "facts" },
       el("dt", {}, "施設ID"), el("dd", {}, f.facility_id),
       el("dt", {}, "施設種別"), el("dd", {}, `${t.name_ja}（${t.strength_ja}）`),
@@ -192,12 +339,20 @@ export async function showFacility(id, pan = true, zoom = false) {
     el("h4", {}, "提案"),
     el("div", { id: "detail-proposals" }, proposals.length ? proposals.map((p) => el("div", { class: "proposal-card", dataset: { proposalId: p.id, state: p.state } },
       el("div", {}, el("b", {}, instName(p.institution_id)), ` ${marks(p.roles)}　移動 ${fmt(p.travel_minutes)}分（${fmt(p.distance_km)}km）`),
-      el("div", {}, `状態：${PROPOSAL_STATES[p.state]}`, p.decline_reason ? `（理由：${p.decline_reason}）` : ""),
+      el("div", {}, `状態：${PROPOSAL_STATES[p.state]}`, p.decline_reason ? `（理由：${p.decline_reason}）` : "",
+        `　更新 ${new Date(p.updated_at).toLocaleDateString("ja-JP")}`),
       el("div", { class: "explanation" }, p.explanation),
+      el("div", { class: "contact-log" }, el("span", { class: "hint" }, "連絡記録："), el("ul", { class: "contacts", dataset: { proposalId: p.id } })),
       proposalActions(p))) : el("p", { class: "hint" }, "この施設への提案はありません。")),
     reasons, alternatives,
   );
+  panel.dispatchEvent(new Event("facilityshown"));
+  if (focus) document.getElementById("detail-name").focus();
   try {
+    for (const p of proposals) {
+      const box = panel.querySelector(`.contacts[data-proposal-id="${p.id}"]`);
+      contactLog(p).then((list) => { box.replaceWith(list); if (!list.children.length) list.append(el("li", { class: "hint" }, "なし")); });
+    }
     const rows = await api(`/partnerships?facility_id=${encodeURIComponent(id)}`);
     partners.replaceChildren(...(rows.length ? rows.map((p) => el("li", {}, `${instName(p.institution_id)}　${marks(p.roles)}`))
       : [el("li", { class: "hint" }, "協定なし")]));
@@ -206,15 +361,34 @@ export async function showFacility(id, pan = true, zoom = false) {
       el("ul", {}, un.map((u) => el("li", {}, `${ROLE_LABEL[u.role]}：${u.reason}`, u.fix ? el("div", { class: "hint" }, u.fix) : null))));
     if (f.missing_roles.length) {
       const cands = await api(`/facilities/${encodeURIComponent(id)}/candidates?per_role=5`);
+      const spareText = (c) => (c.spare_facilities == null ? "未回答" : c.spare_facilities <= 0 ? "0（満杯）" : `${c.spare_facilities}`);
       alternatives.replaceChildren(el("h4", {}, "代替候補（不足している役割ごと、近い順）"),
-        cands.length ? el("table", { class: "data" }, el("tr", {}, ["役割", "医療機関", "移動", "空き枠"].map((h) => el("th", {}, h))),
-          cands.map((c) => el("tr", {}, el("td", {}, ROLE_LABEL[c.role].slice(0, 1)),
+        cands.length ? el("div", { class: "table-wrap" }, el("table", { class: "data" },
+          el("caption", { class: "visually-hidden" }, "代替候補"),
+          el("thead", {}, el("tr", {}, ["役割", "医療機関", "移動", "空き枠"].map((h) => el("th", { scope: "col" }, h)))),
+          el("tbody", {}, cands.map((c) => el("tr", { class: c.spare_facilities != null && c.spare_facilities <= 0 ? "full" : null },
+            el("td", {}, ROLE_LABEL[c.role].slice(0, 1)),
             el("td", {}, c.institution_name, c.existing ? "（既存の協定先）" : "", c.not_yet_asked ? "（意向未確認）" : ""),
-            el("td", { class: "num" }, `${fmt(c.minutes)}分`), el("td", { class: "num" }, c.spare_facilities ?? "未設定"))))
-          : el("p", { class: "hint" }, "移動時間の上限内に候補がありません。"));
+            el("td", { class: "num" }, `${fmt(c.minutes)}分`), el("td", { class: "num" }, spareText(c)))))))
+          : el("p", { class: "hint" }, "移動時間の上限内に候補がありません。"),
+        el("p", { class: "hint" }, "空き枠：0（満杯）＝受入枠を使い切っている、未回答＝調査で受入枠の回答がない（上限なしとして扱う）。"));
     }
   } catch (e) {
     partners.replaceChildren(el("li", { class: "error" }, `読み込めませんでした：${e.message}`));
+  }
+}
+
+async function confirmFacility(f) {
+  const v = await confirmDialog({ title: "施設の確認", ok: "確認済みにする",
+    body: [`${f.name}（${f.facility_id}）を確認済みにします。`, `確認待ちの理由：${f.unconfirmed_reason || "記載なし"}`,
+      "確認するとマッチングの対象になり、提案を承諾できるようになります。"] });
+  if (!v) return;
+  try {
+    await api(`/facilities/${encodeURIComponent(f.facility_id)}/confirm`, { method: "POST" });
+    showMessage(`${f.name} を確認済みにしました。`);
+    await reload();
+  } catch (e) {
+    showMessage(`確認できませんでした：${e.message}`, true);
   }
 }
 

@@ -20,7 +20,7 @@ export const COLUMN = {};       // institutions → {capacity_facilities: 受入
 let ROLES = [];                 // [{code, mark, label_ja, column}] in the vocabulary's order
 export const PROPOSAL_STATES = {
   proposed: "提案中", contacted: "連絡済み", accepted: "承諾（受入枠を確保）", contracted: "契約済み",
-  declined: "辞退", superseded: "再実行により置換",
+  declined: "辞退", superseded: "再実行で新しい提案に置き換え済み",
 };
 export const USER_ROLES = { admin: "管理者", prefecture: "都道府県", municipal: "市区町村" };
 

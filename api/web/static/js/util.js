@@ -37,49 +37,82 @@ export function downloadCsv(filename, header, rows) {
 }
 
 /**
- * A table with click-to-sort headers, a search box and a CSV download.
- * columns: [{key, label, title, value(row) → sortable/exported value, render(row) → Node|string, num}]
+ * A table with sortable headers (buttons: keyboard and screen readers), a search box, optional
+ * per-column filters (filter: "select" → a list of the column's values, "text" → contains) and a CSV
+ * download.  Rows with onRowClick are focusable and open with Enter.
+ * columns: [{key, label, title, value(row) → sortable/exported value, render(row) → Node|string, num, filter}]
  */
-export function dataTable(container, { columns, id, csvName, onRowClick, emptyText = "該当なし" }) {
+export function dataTable(container, { columns, id, csvName, onRowClick, emptyText = "該当なし", caption, sort }) {
   let rows = [];
-  let sortKey = null, sortDir = 1, query = "";
-  const search = el("input", { type: "search", placeholder: "検索（名称・ID・市区町村など）", "aria-label": "検索" });
-  const count = el("span", { class: "hint" });
+  let sortKey = sort?.key ?? null, sortDir = sort?.dir ?? 1, query = "";
+  const filters = new Map();
+  const search = el("input", { type: "search", placeholder: "検索（名称・ID・市区町村など）", "aria-label": `${caption ?? "表"}を検索` });
+  const count = el("span", { class: "hint", "aria-live": "polite" });
   const csv = csvName ? el("button", { type: "button", class: "csv" }, "CSVダウンロード") : null;
   const table = el("table", { class: "data", id });
-  const wrap = el("div", { class: "table-wrap" }, table);
-  container.replaceChildren(el("div", { class: "table-tools" }, search, csv, count), wrap);
+  const wrap = el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption ?? "表" }, table);
+  const filterRow = columns.some((c) => c.filter) ? el("div", { class: "column-filters" }) : null;
+  container.replaceChildren(el("div", { class: "table-tools" }, search, csv, count), ...(filterRow ? [filterRow] : []), wrap);
   const value = (c, r) => (c.value ? c.value(r) : r[c.key]);
   const visible = () => {
     const q = query.trim().toLowerCase();
     let out = q ? rows.filter((r) => columns.some((c) => String(value(c, r) ?? "").toLowerCase().includes(q))) : rows.slice();
+    for (const [key, want] of filters) {
+      if (!want) continue;
+      const c = columns.find((x) => x.key === key);
+      out = out.filter((r) => (c.filter === "select" ? String(value(c, r) ?? "") === want : String(value(c, r) ?? "").toLowerCase().includes(want.toLowerCase())));
+    }
     if (sortKey) {
       const c = columns.find((x) => x.key === sortKey);
       out.sort((a, b) => {
         const x = value(c, a), y = value(c, b);
-        if (x == null && y == null) return 0;
-        if (x == null) return 1;
-        if (y == null) return -1;
+        if ((x == null || x === "") && (y == null || y === "")) return 0;
+        if (x == null || x === "") return 1;
+        if (y == null || y === "") return -1;
         return (typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y), "ja")) * sortDir;
       });
     }
     return out;
   };
+  function fillFilters() {
+    if (!filterRow) return;
+    filterRow.replaceChildren(...columns.filter((c) => c.filter).map((c) => {
+      const keep = filters.get(c.key) ?? "";
+      let input;
+      if (c.filter === "select") {
+        const opts = [...new Set(rows.map((r) => String(value(c, r) ?? "")).filter(Boolean))].sort((a, b) => a.localeCompare(b, "ja"));
+        input = el("select", { dataset: { filter: c.key } }, el("option", { value: "" }, "すべて"), opts.map((o) => el("option", { value: o }, o)));
+      } else {
+        input = el("input", { type: "search", dataset: { filter: c.key }, placeholder: "含む文字" });
+      }
+      input.value = keep;
+      input.addEventListener(c.filter === "select" ? "change" : "input", () => { filters.set(c.key, input.value); draw(); });
+      return el("label", {}, c.label, input);
+    }));
+  }
   function draw() {
     const shown = visible();
     const head = el("tr", {}, columns.map((c) => el("th", {
-      title: c.title,
-      class: c.key === sortKey ? (sortDir > 0 ? "sorted-asc" : "sorted-desc") : null, dataset: { key: c.key },
-      onclick: () => { sortDir = sortKey === c.key ? -sortDir : 1; sortKey = c.key; draw(); },
-    }, c.label)));
-    const body = shown.map((r) => el("tr", { class: onRowClick ? "clickable" : null, dataset: r._data || {},
-      onclick: onRowClick ? (ev) => { if (!ev.target.closest("button, input, a")) onRowClick(r); } : null },
-      columns.map((c) => el("td", { class: [c.num ? "num" : "", c.nowrap ? "nowrap" : ""].join(" ").trim() || null }, c.render ? c.render(r) : (value(c, r) ?? "")))));
-    table.replaceChildren(el("thead", {}, head), el("tbody", {}, body.length ? body : el("tr", {}, el("td", { colspan: columns.length, class: "hint" }, emptyText))));
+      title: c.title, scope: "col",
+      class: [c.key === sortKey ? (sortDir > 0 ? "sorted-asc" : "sorted-desc") : "", c.sticky ? "sticky" : ""].join(" ").trim() || null,
+      dataset: { key: c.key }, "aria-sort": c.key === sortKey ? (sortDir > 0 ? "ascending" : "descending") : null,
+    }, c.sortable === false ? c.label : el("button", { type: "button", class: "sort",
+      onclick: () => { sortDir = sortKey === c.key ? -sortDir : 1; sortKey = c.key; draw(); table.querySelector(`th[data-key="${c.key}"] button`)?.focus(); },
+    }, c.label))));
+    const body = shown.map((r) => el("tr", { class: onRowClick ? "clickable" : null, dataset: r._data || {}, tabindex: onRowClick ? "0" : null,
+      onclick: onRowClick ? (ev) => { if (!ev.target.closest("button, input, a, select")) onRowClick(r); } : null,
+      onkeydown: onRowClick ? (ev) => { if ((ev.key === "Enter" || ev.key === " ") && ev.target === ev.currentTarget) { ev.preventDefault(); onRowClick(r); } } : null },
+      columns.map((c) => el(c.sticky ? "th" : "td", { scope: c.sticky ? "row" : null, class: [c.num ? "num" : "", c.nowrap ? "nowrap" : "", c.sticky ? "sticky" : ""].join(" ").trim() || null }, c.render ? c.render(r) : (value(c, r) ?? "")))));
+    table.replaceChildren(...(caption ? [el("caption", { class: "visually-hidden" }, caption)] : []),
+      el("thead", {}, head), el("tbody", {}, body.length ? body : el("tr", {}, el("td", { colspan: columns.length, class: "hint" }, emptyText))));
     count.textContent = `${shown.length}件`;
   }
   search.addEventListener("input", () => { query = search.value; draw(); });
   csv?.addEventListener("click", () => downloadCsv(csvName, columns.map((c) => c.label),
     visible().map((r) => columns.map((c) => value(c, r)))));
-  return { set(newRows) { rows = newRows; draw(); }, rows: () => visible() };
+  return {
+    set(newRows) { rows = newRows; fillFilters(); draw(); },
+    rows: () => visible(),
+    sortBy(key, dir = 1) { sortKey = key; sortDir = dir; draw(); },
+  };
 }

@@ -50,12 +50,15 @@ export function initWorkflow(openFacility) {
     id: "table-runs", columns: [
       { key: "id", label: "実行ID", num: true },
       { key: "created_at", label: "開始", value: (r) => new Date(r.created_at).toLocaleString("ja-JP") },
-      { key: "area", label: "対象", value: (r) => (r.municipality_code ? municipalityName(r.municipality_code) : r.prefecture_code ? `都道府県 ${r.prefecture_code}` : "全域")
+      { key: "area", label: "対象", value: (r) => (r.municipality_code ? municipalityName(r.municipality_code) : r.prefecture_code ? (store.me.prefecture_name ?? `都道府県 ${r.prefecture_code}`) : "全域")
         + (r.facility_ids ? `（${r.facility_ids.length}施設）` : "") },
       { key: "state", label: "状態", nowrap: true, value: (r) => ({ queued: "待機中", running: "実行中", done: "完了", failed: "失敗", cancelled: "取消" })[r.state] ?? r.state },
       { key: "message", label: "メッセージ" },
       { key: "proposals", label: "提案数", num: true, value: (r) => r.summary?.proposals },
-      { key: "optimal", label: "最適性", value: (r) => (r.summary?.optimal === true ? "最適解" : r.summary?.optimal === false ? "暫定解" : "") },
+      { key: "carried", label: "引き継ぎ", num: true, value: (r) => r.summary?.carried_over?.length ?? null,
+        title: "再実行の前から連絡済み・承諾済みだった提案で、そのまま引き継いだ件数" },
+      { key: "optimal", label: "提案の質", title: "最適＝これ以上よい組合せがないことを計算で確認済み。時間内の最良案＝制限時間内に見つかった最良の組合せ（よりよい組合せがある可能性あり）",
+        value: (r) => (r.summary?.optimal === true ? "最適（確認済み）" : r.summary?.optimal === false ? "時間内の最良案" : "") },
     ],
   });
   onChange(draw);
@@ -81,6 +84,7 @@ async function start(body, what) {
   summary.textContent = "";
   delete summary.dataset.state;
   showProof({});
+  showCarried(null);
   try {
     let run = await api("/runs", { method: "POST", body });
     document.getElementById("run-progress").dataset.runId = run.id;
@@ -104,9 +108,10 @@ async function start(body, what) {
     if (run.state === "done") {
       const s = run.summary || {};
       summary.textContent = `実行 ${run.id}：提案 ${s.proposals ?? "?"}件（新規の協定 ${s.new_agreements ?? "?"}件）、`
-        + `確保できない役割が残る施設 ${s.unmatched_facilities ?? "?"}件${s.optimal ? "、最適性を証明済み" : ""}。`;
+        + `確保できない役割が残る施設 ${s.unmatched_facilities ?? "?"}件${s.optimal ? "、これ以上よい組合せがないことを確認済み" : ""}。`;
       summary.dataset.state = "done";
       showProof(s);
+      showCarried(s.carried_over);
       showMessage(`${what}が完了しました。`);
     } else if (run.state === "cancelled") {
       summary.dataset.state = "cancelled";
@@ -123,6 +128,20 @@ async function start(body, what) {
     polling = false;
     buttons.forEach((b) => (b.disabled = false));
   }
+}
+
+// After a re-run: the proposals already contacted or accepted, carried over unchanged (not replaced).
+function showCarried(carried) {
+  const box = document.getElementById("run-carried");
+  if (!carried) { box.hidden = true; box.replaceChildren(); return; }
+  box.hidden = false;
+  box.dataset.count = carried.length;
+  box.replaceChildren(
+    el("h3", {}, carried.length ? `引き継いだ提案 ${carried.length}件（連絡済み・承諾済みのものは再実行で置き換えず、そのまま残しています）`
+      : "引き継いだ提案はありません（連絡済み・承諾済みの提案がなかったため）"),
+    carried.length ? el("ul", {}, carried.map((c) => el("li", { dataset: { proposalId: c.proposal_id } },
+      `${facilityById(c.facility_id)?.name ?? c.facility_id} ← ${store.institutions.get(c.institution_id)?.name ?? c.institution_id}`
+      + `（${marks(c.roles)}・${PROPOSAL_STATES[c.state] ?? c.state}${c.pinned ? "・固定" : ""}）`))) : null);
 }
 
 // What the run could not prove: warnings (coverage, goals 1–3) first, then notes (agreements, travel).
