@@ -229,3 +229,29 @@ def test_template_reports_refuses_a_folder_or_another_suffix(tmp_path):
     region = _region(tmp_path)
     res = runner.invoke(app, ["template", "reports", "--region", str(region), "--out", str(tmp_path / "form.csv")])
     _assert_clean_failure(res, 2, ".xlsx")
+
+
+def test_the_workbook_points_to_the_csv_when_alternatives_are_many(tmp_path, monkeypatch):
+    """National runs have ~180,000 alternatives: proposals.xlsx keeps its proposals and gaps and
+    points to alternatives.csv instead of copying them (the CSV is complete)."""
+    from openpyxl import load_workbook
+
+    import matching.outputs
+
+    region = _region(tmp_path)
+    for limit, copied in ((10**6, True), (0, False)):
+        monkeypatch.setattr(matching.outputs, "WORKBOOK_MAX_ALTERNATIVES", limit)
+        out = tmp_path / f"out{limit}"
+        res = runner.invoke(app, ["match", str(region), "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        wb = load_workbook(out / "proposals.xlsx", read_only=True)
+        alternatives = (out / "alternatives.csv").read_text(encoding="utf-8-sig").splitlines()
+        assert len(alternatives) > 2  # the region has alternatives to copy or not
+        rows = list(wb["代替候補"].iter_rows(values_only=True))
+        proposals = list(wb["提案"].iter_rows(values_only=True))
+        assert len(proposals) == len((out / "proposals.csv").read_text(encoding="utf-8-sig").splitlines())
+        if copied:
+            assert len(rows) == len(alternatives)
+        else:
+            assert len(rows) == 2 and "alternatives.csv" in rows[1][0] and f"{len(alternatives) - 1:,}" in rows[1][0]
+        wb.close()
