@@ -87,6 +87,7 @@ def measure(name: str, tmp: Path, highs_limit: float) -> dict:
             "from benchmarks.default_options import peers;"
             "print(json.dumps(peers(Path(sys.argv[2]), float(sys.argv[3]))))")
     limit = highs_limit if name in ("demo", "prefecture") else 0  # national: HiGHS does not finish
+    rec["highs_limit"] = highs_limit
     done = subprocess.run([sys.executable, "-c", code, str(ROOT), str(folder), str(limit)],
                           capture_output=True, text=True, cwd=ROOT, timeout=max(600, 3 * limit + 300))
     rec["peers"] = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {
@@ -110,7 +111,8 @@ def markdown(results: list[dict], meta: dict) -> str:
         g = peer.get("greedy", {}).get("coverage") or {}
         h = peer.get("highs")
         if h is None:
-            htext = "not run (does not finish at this size)" if "error" not in peer else "error"
+            htext = ("error" if "error" in peer else "not run (--highs-limit 0)" if r.get("highs_limit") == 0
+                     else "not run (does not finish at this size)")
         else:
             hv = h["values"]
             htext = (f"{hv[0] + hv[1]:.0f} / {hv[2]:.0f} roles / {hv[3]:.0f} agreements, {h['seconds']:.0f} s"
