@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from matching.contract.models import record_fields
 from matching.contract.schema import AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS
+from matching.roles import CODES as ROLE_CODES
 from matching.vocabulary import DESIGNATIONS, FACILITY_TYPES, Role
 
 #: Database ids in paths: positive and within a 32-bit integer (what both databases store).
@@ -159,7 +160,7 @@ class RunParametersIn(_StrictParams):
     """What a run may be given through the API (see ``matching.parameters.MatchParameters``);
     pinned and declined pairs come from the workflow, solver effort from the server's settings."""
 
-    limits: dict[Literal["consult", "visit", "admit"], RoleLimitIn] = Field(default_factory=dict)
+    limits: dict[Literal[ROLE_CODES], RoleLimitIn] = Field(default_factory=dict)  # the roles of matching.roles
     travel: TravelIn = Field(default_factory=TravelIn)
     facility_types: list[str] | None = Field(default=None, max_length=len(FACILITY_TYPES))
     include_unreported: bool = False

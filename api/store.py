@@ -138,9 +138,30 @@ def _record(spec: FileSpec, row) -> dict:
     return {col.name: _to_db(col, row[col.name]) for col in spec.columns if col.name not in spec.id_columns}
 
 
+def _given_columns(folder: Path, spec: FileSpec) -> set[str] | None:
+    """The columns the uploaded file has (``None``: not known, treat every column as given)."""
+    from matching.contract.load import _source
+    from matching.contract.tablefile import open_table
+
+    found = _source(folder, spec)
+    if found is None:
+        return None
+    try:
+        table = open_table(*found)
+    except Exception:  # unreadable: the loader has already said why
+        return None
+    try:
+        return {str(c).strip() for c in table.header}
+    finally:
+        table.close()
+
+
 def _upsert(session: Session, model, existing: dict, key: str, rows: dict[str, dict],
-            created: list, changed: dict, **defaults) -> None:
-    """Create or update ``rows`` (id → column values); note the ids created and the changed columns."""
+            created: list, changed: dict, given: set[str] | None = None, **defaults) -> None:
+    """Create or update ``rows`` (id → column values); note the ids created and the changed columns.
+
+    An existing row keeps the columns the file does not have (``given``): an older file without,
+    say, the per-role capacities does not blank them."""
     for obj_id, values in rows.items():
         values = {k: _plain(v) for k, v in values.items()}
         old = existing.get(obj_id)
@@ -148,6 +169,8 @@ def _upsert(session: Session, model, existing: dict, key: str, rows: dict[str, d
             session.add(model(**{key: obj_id}, **values, **defaults))
             created.append(obj_id)
             continue
+        if given is not None:
+            values = {k: v for k, v in values.items() if k in given}
         diff = {k: v for k, v in values.items() if getattr(old, k) != v}
         if diff:
             changed[obj_id] = {"before": {k: getattr(old, k) for k in diff}, "after": diff}
@@ -190,14 +213,15 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
     changed: dict[str, dict] = {"areas": {}, "facilities": {}, "institutions": {}, "partnerships": {}}
     _upsert(session, Area, areas, "municipality_code",
             {code: _record(AREAS, a) for code, a in region.areas.iterrows()},
-            created["areas"], changed["areas"])
+            created["areas"], changed["areas"], _given_columns(folder, AREAS))
     session.flush()
     _upsert(session, Facility, facilities, "facility_id",
             {fid: _record(FACILITIES, f) for fid, f in region.facilities.iterrows()},
-            created["facilities"], changed["facilities"])
+            created["facilities"], changed["facilities"], _given_columns(folder, FACILITIES))
     _upsert(session, Institution, institutions, "institution_id",
             {iid: _record(INSTITUTIONS, i) for iid, i in region.institutions.iterrows()},
-            created["institutions"], changed["institutions"], reserved_facilities=0, reserved_residents=0)
+            created["institutions"], changed["institutions"], _given_columns(folder, INSTITUTIONS),
+            reserved_facilities=0, reserved_residents=0)
     session.flush()
     fac_ids = sorted(set(region.partnerships["facility_id"]))
     current = {}

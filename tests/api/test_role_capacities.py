@@ -115,3 +115,20 @@ def test_accepted_and_contracted_proposals_take_per_role_capacity(loaded, users,
     z1 = loaded.get("/institutions/Z1", headers=pref).json()
     assert (z1["capacity_facilities_visit"], z1["capacity_facilities_admit"], z1["capacity_facilities_consult"]) \
         == (1, 4, None)
+
+
+def test_a_file_without_the_per_role_columns_keeps_them(client, users, app, tmp_path):
+    """An older institutions.csv (no per-role columns) re-imported must not blank the stored ones."""
+    folder = write_iwate_with_role_caps(tmp_path / "region")
+    files = {name: (f"{name}.csv", (folder / f"{name}.csv").read_bytes(), "text/csv")
+             for name in ("areas", "facilities", "institutions", "partnerships")}
+    assert client.post("/imports", files=files, headers=users.headers("admin")).status_code == 200
+    old = pd.read_csv(folder / "institutions.csv", dtype=str, keep_default_na=False).drop(columns=ROLE_CAPS)
+    old.loc[old["institution_id"] == "C1", "name"] = "改称した診療所"
+    files["institutions"] = ("institutions.csv", old.to_csv(index=False).encode("utf-8"), "text/csv")
+    r = client.post("/imports", files=files, headers=users.headers("admin"))
+    assert r.status_code == 200, r.text
+    c1 = client.get("/institutions/C1", headers=users.headers("pref03")).json()
+    assert c1["name"] == "改称した診療所"  # what the file has is written
+    assert c1["capacity_facilities_visit"] == 0  # what it does not have is kept
+    assert client.get("/institutions/Z1", headers=users.headers("pref03")).json()["capacity_residents_admit"] == 500
