@@ -245,6 +245,11 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
                 setattr(row, k, v)
     counts = {"areas": len(region.areas), "facilities": len(region.facilities),
               "institutions": len(region.institutions), "partnerships": len(region.partnerships)}
+    if region.availability is not None and len(region.availability):
+        # Time slots are not stored by the service yet (issue 16): said, not dropped silently.
+        counts["availability_not_stored"] = len(region.availability)
+        log.warning("availability.csv (%d rows) is not stored by the service: its runs use the yes/no "
+                    "flags", len(region.availability))
     audit.record(session, user_id, "import", "import", source or str(folder), None,
                  {"counts": counts, "created": created, "changed": changed})
     session.flush()

@@ -77,3 +77,18 @@ def test_validation_errors_are_422_with_a_message(loaded, users):
     assert r.status_code == 422 and "clinic" in r.text
     r = loaded.post("/runs", json={"parameters": {"limits": {"visit": {"km": -1}}}}, headers=h)
     assert r.status_code == 422 and "limits.visit.km" in r.text
+
+
+def test_db_import_says_the_time_slots_are_not_stored(tmp_path):
+    """The service does not store availability.csv yet (issue 16): the import says so, on stderr."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from matching.cli import app as cli
+
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo"
+    url = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    res = CliRunner().invoke(cli, ["db", "import", str(demo), "--database-url", url])
+    assert res.exit_code == 0, res.output
+    assert "availability.csv（99 行）はサービスではまだ保存されません" in res.output
