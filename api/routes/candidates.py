@@ -40,6 +40,9 @@ def facility_candidates(facility_id: str, session: SessionDep, scope: ScopeDep, 
     scope.require_facility(f.municipality_code)
     pref = session.get(Area, f.municipality_code).prefecture_code
     region, forbidden = load_from_db(session, pref, for_matching=True)
+    if facility_id not in region.facilities.index:
+        # Waiting for the prefecture's confirmation: not matched, but its candidates are shown.
+        region, _ = load_from_db(session, pref)
     region = region.subset([facility_id])
     params = MatchParameters(include_unreported=True,
                              forbidden=[p for p in forbidden if p.facility_id == facility_id])

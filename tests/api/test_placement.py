@@ -92,3 +92,11 @@ def test_a_prefecture_import_keeps_misplaced_facilities_unconfirmed_with_the_rea
     got = {f["facility_id"]: f for f in loaded.get("/facilities", headers=users.headers("pref03")).json()}
     assert got["IMP1"]["confirmed"] is True and got["IMP2"]["confirmed"] is False
     assert "km 外れています" in got["IMP2"]["unconfirmed_reason"]
+
+
+def test_an_unconfirmed_facility_still_shows_its_candidates(loaded, users):
+    muni = users.headers("muni03216")
+    assert loaded.post("/facilities", json=facility("NEW3", "03216", *TAKIZAWA), headers=muni).status_code == 201
+    r = loaded.get("/facilities/NEW3/candidates", headers=muni)
+    assert r.status_code == 200, r.text
+    assert {c["role"] for c in r.json()} <= {"consult", "visit", "admit"}
