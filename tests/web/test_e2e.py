@@ -168,6 +168,7 @@ def test_clicking_a_facility_shows_its_roles_partners_and_alternatives(page, ser
     assert page.locator("#detail-missing .role.missing").count() == 3
     page.wait_for_selector("#detail-alternatives table")  # the nearest candidates for each missing role
     page.wait_for_selector("#detail-partners li")
+    assert "null" not in page.inner_text("#facility-detail")  # a missing part is left out, not written
 
     # A facility with partners lists them by name.
     g = next(g for g in api(server, "muni03201", "/facilities") if g["partners"] and g["missing_roles"])
@@ -221,6 +222,7 @@ def test_run_accept_decline_and_rerun_for_the_declined_facility(page, server):
     run_id = int(page.get_attribute("#run-progress", "data-run-id"))
     proposals = api(server, who, f"/runs/{run_id}/proposals")
     assert proposals and page.locator("#table-proposals tbody tr[data-proposal-id]").count() == len(proposals)
+    assert "null" not in page.inner_text("#run-carried")  # nothing carried: said, without a stray "null"
 
     # Decline one whose facility has other candidates for its roles, accept one of another facility.
     def has_alternatives(p):

@@ -325,7 +325,7 @@ export async function showFacility(id, pan = true, zoom = false, focus = false) 
   panel.replaceChildren(
     el("h3", { id: "detail-name", tabindex: "-1" }, f.name),
     statusBadge(f.status, f.status_ja),
-    unconfirmed,
+    ...(unconfirmed ? [unconfirmed] : []),  // replaceChildren would write a null as "null"
     el("dl", { class: "facts" },
       el("dt", {}, "施設ID"), el("dd", {}, f.facility_id),
       el("dt", {}, "施設種別"), el("dd", {}, `${t.name_ja}（${t.strength_ja}）`),

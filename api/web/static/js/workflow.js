@@ -139,9 +139,10 @@ function showCarried(carried) {
   box.replaceChildren(
     el("h3", {}, carried.length ? `引き継いだ提案 ${carried.length}件（連絡済み・承諾済みのものは再実行で置き換えず、そのまま残しています）`
       : "引き継いだ提案はありません（連絡済み・承諾済みの提案がなかったため）"),
-    carried.length ? el("ul", {}, carried.map((c) => el("li", { dataset: { proposalId: c.proposal_id } },
+    // replaceChildren writes a null as "null": the list only when there is one
+    ...(carried.length ? [el("ul", {}, carried.map((c) => el("li", { dataset: { proposalId: c.proposal_id } },
       `${facilityById(c.facility_id)?.name ?? c.facility_id} ← ${store.institutions.get(c.institution_id)?.name ?? c.institution_id}`
-      + `（${marks(c.roles)}・${PROPOSAL_STATES[c.state] ?? c.state}${c.pinned ? "・固定" : ""}）`))) : null);
+      + `（${marks(c.roles)}・${PROPOSAL_STATES[c.state] ?? c.state}${c.pinned ? "・固定" : ""}）`)))] : []));
 }
 
 // What the run could not prove: warnings (coverage, goals 1–3) first, then notes (agreements, travel).
