@@ -28,6 +28,15 @@ TRANSITIONS: dict[str, set[str]] = {
 STATES = ("proposed", "contacted", "accepted", "contracted", "declined", "superseded")
 
 
+def _claim(session: Session, proposal: Proposal, old: str, new: str) -> None:
+    """Move the proposal from ``old`` to ``new`` in one conditional update: of two concurrent
+    requests on the same proposal, the second finds it moved and gets 409."""
+    claimed = session.execute(update(Proposal).where(Proposal.id == proposal.id, Proposal.state == old)
+                              .values(state=new, updated_at=now()))
+    if claimed.rowcount != 1:
+        raise HTTPException(409, "the proposal was changed by someone else; reload it")
+
+
 def change_state(session: Session, proposal: Proposal, new_state: str, reason: str | None,
                  user_id: int) -> Proposal:
     """Move one proposal; raises 409 for an impossible move or exhausted capacity."""
@@ -40,10 +49,7 @@ def change_state(session: Session, proposal: Proposal, new_state: str, reason: s
         require_confirmed(session.get(Facility, proposal.facility_id))
     before = audit.snapshot(proposal)
     # Claim the transition first: a concurrent request on the same proposal loses here.
-    claimed = session.execute(update(Proposal).where(Proposal.id == proposal.id, Proposal.state == old)
-                              .values(state=new_state, updated_at=now()))
-    if claimed.rowcount != 1:
-        raise HTTPException(409, "the proposal was changed by someone else; reload it")
+    _claim(session, proposal, old, new_state)
     if new_state == "accepted":
         _reserve(session, proposal)
     elif new_state == "contracted":
@@ -88,10 +94,7 @@ def undo_last(session: Session, proposal: Proposal, user_id: int) -> Proposal:
         raise HTTPException(409, "nothing to undo for this proposal (取り消せる直前の操作がありません)")
     previous = last.before["state"]
     before = audit.snapshot(proposal)
-    claimed = session.execute(update(Proposal).where(Proposal.id == proposal.id, Proposal.state == current)
-                              .values(state=previous, updated_at=now()))
-    if claimed.rowcount != 1:
-        raise HTTPException(409, "the proposal was changed by someone else; reload it")
+    _claim(session, proposal, current, previous)
     if current == "accepted":
         _release(session, proposal, consume=False)
     elif current == "declined":

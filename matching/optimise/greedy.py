@@ -28,6 +28,18 @@ from matching.status import facility_status
 from matching.vocabulary import Role
 
 
+def greedy_order(x: Instance, rows: np.ndarray) -> np.ndarray:
+    """``rows`` in the order the greedy rule visits them (with or without time slots):
+    facilities with pins, then obligated, then by id (codes are in id order); within a facility
+    roles ①②③; within a role pinned first, then nearest, ties by institution id."""
+    minutes = x.minutes if x.minutes is not None else x.cost
+    pin = (x.pinned | x.pinned_role)[rows]
+    has_pin = np.zeros(x.n_facilities, bool)
+    has_pin[x.f[rows][pin]] = True
+    f = x.f[rows]
+    return rows[np.lexsort((x.i[rows], minutes[rows], ~pin, x.role[rows], f, ~x.obligated[f], ~has_pin[f]))]
+
+
 def greedy_rows(x: Instance, rows: np.ndarray | None = None,
                 caps: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """The rows (a mask over all of ``x``) the greedy rule picks among ``rows``
@@ -46,14 +58,7 @@ def greedy_rows(x: Instance, rows: np.ndarray | None = None,
     if len(rows) == 0:
         return picked
     caps = x.caps if caps is None else caps
-    minutes = x.minutes if x.minutes is not None else x.cost
-    pin = (x.pinned | x.pinned_role)[rows]
-    has_pin = np.zeros(x.n_facilities, bool)
-    has_pin[x.f[rows][pin]] = True
-    f = x.f[rows]
-    # Facilities with pins, then obligated, then by id (codes are in id order); within a
-    # facility roles ①②③; within a role pinned first, then nearest, ties by institution id.
-    order = rows[np.lexsort((x.i[rows], minutes[rows], ~pin, x.role[rows], f, ~x.obligated[f], ~has_pin[f]))]
+    order = greedy_order(x, rows)
     f_of, role_of, i_of = x.f[order].tolist(), x.role[order].tolist(), x.i[order].tolist()
     existing, residents = x.existing[order].tolist(), x.residents[x.f[order]].tolist()
     # Capacity left per (column, institution); None = unlimited.

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from ortools.sat.python import cp_model
 
+from matching.optimise.greedy import greedy_order
 from matching.optimise.instance import ROLES, Instance
 from matching.roles import ALL_SLOTS, N_SLOTS, fr_facility, fr_key
 
@@ -95,12 +96,7 @@ def greedy_rows(x: Instance, rows: np.ndarray | None = None,
     out = np.zeros(len(x.f), bool)
     if len(rows) == 0:
         return out
-    minutes = x.minutes if x.minutes is not None else x.cost
-    pin = (x.pinned | x.pinned_role)[rows]
-    has_pin = np.zeros(x.n_facilities, bool)
-    has_pin[x.f[rows][pin]] = True
-    f = x.f[rows]
-    order = rows[np.lexsort((x.i[rows], minutes[rows], ~pin, x.role[rows], f, ~x.obligated[f], ~has_pin[f]))]
+    order = greedy_order(x, rows)  # the same visiting order as without slots
     left = {c: np.where(np.isnan(v), np.inf, v).astype(float) for c, v in caps.items()}
     partners: dict[int, set[int]] = {}  # facility -> institutions it has a new or existing pair with
     key = fr_key(x.f[order], x.role[order])
