@@ -56,7 +56,10 @@ def capacity_columns(institutions: pd.DataFrame) -> list[str]:
 
 def apply_unknown_capacity(institutions: pd.DataFrame, mode: str | int) -> pd.DataFrame:
     """``institutions`` with blank capacities filled per ``mode`` (``estimate``, ``unlimited`` or a
-    number) and ``capacity_estimated`` marking the filled rows."""
+    number) and ``capacity_estimated`` marking the filled rows.  A frame already filled (it has
+    ``capacity_estimated``) is returned as it is, so applying twice changes nothing."""
+    if "capacity_estimated" in institutions.columns:
+        return institutions
     out = institutions.copy()
     cols = capacity_columns(out)
     unknown = out[cols].isna().all(axis=1) if cols else pd.Series(True, index=out.index)

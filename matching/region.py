@@ -38,6 +38,21 @@ class Region:
     notes: list[str] = field(default_factory=list)
 
     # -- convenience views -------------------------------------------------
+    def as_planned(self, params) -> Region:
+        """The region as every rule reads it under ``params`` (a ``MatchParameters``): facilities
+        without an annual report counted as reported when ``include_unreported``, and blank
+        capacities filled per ``unknown_capacity`` (:mod:`matching.capacity`).  The optimiser,
+        the greedy rule and the verifier all start from this one view, so they agree on limits."""
+        import dataclasses
+
+        from matching.capacity import apply_unknown_capacity
+
+        region = self
+        if params.include_unreported and not region.facilities["reported"].all():
+            region = dataclasses.replace(region, facilities=region.facilities.assign(reported=True))
+        return dataclasses.replace(region, institutions=apply_unknown_capacity(region.institutions,
+                                                                              params.unknown_capacity))
+
     def offered_roles(self, institution_id: str) -> frozenset[Role]:
         """The roles an institution offers in at least one time slot."""
         return frozenset(r for r in ROLE_ORDER if self.slots(r).get(institution_id, 0))

@@ -70,6 +70,7 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
     params = params or MatchParameters()
     if not isinstance(proposals, pd.DataFrame):
         proposals = read_proposals(proposals)[0]
+    region = region.as_planned(params)  # estimated capacities hold as the optimiser used them
     out: list[Violation] = []
     fac, inst = region.facilities, region.institutions
     pinned = {(p.facility_id, p.institution_id): p.roles for p in params.pinned}
@@ -200,7 +201,9 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
         for column, used in (("capacity_facilities", n_fac), ("capacity_residents", n_res)):
             cap = inst.at[i, column]
             if not pd.isna(cap) and used > int(cap):
-                out.append(Violation("over_capacity", "*", i, f"{column} {int(cap)} but {used} proposed"))
+                how = " (estimated: blank in institutions.csv, --unknown-capacity)" if (
+                    column == "capacity_facilities" and inst.at[i, "capacity_estimated"]) else ""
+                out.append(Violation("over_capacity", "*", i, f"{column} {int(cap)}{how} but {used} proposed"))
     for (i, r), (n_fac, n_res) in sorted(role_load.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
         for unit, used in (("facilities", n_fac), ("residents", n_res)):
             column = f"capacity_{unit}_{r.value}"

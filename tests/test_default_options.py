@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from matching import MatchParameters, match, verify
@@ -107,6 +107,7 @@ def _random_region(folder: Path, seed: int, n_fac: int, n_inst: int):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000))
+@example(seed=415)  # CI: the greedy rule read blank capacity as unlimited, the optimiser as estimated
 def test_random_regions_never_below_greedy_and_cut_bounds_hold(seed):
     with tempfile.TemporaryDirectory() as tmp:
         region = _random_region(Path(tmp), seed, 8, 9)

@@ -117,6 +117,7 @@ def greedy_match(region: Region, params: MatchParameters | None = None,
     from matching.optimise.run import model_inputs, proposals_from
 
     params = params or MatchParameters()
+    region = region.as_planned(params)  # the limits the optimiser and the verifier use
     status = facility_status(region)
     cand = candidates if candidates is not None else find_candidates(region, status, params)
     cand = cand.reset_index(drop=True)

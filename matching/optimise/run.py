@@ -7,7 +7,6 @@ and records what each step took.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,7 @@ from matching.candidates import (
     travel_provider,
     uses_slots,
 )
-from matching.capacity import apply_unknown_capacity, facilities_per_institution
+from matching.capacity import facilities_per_institution
 from matching.explain import explain_proposals, explain_unmatched
 from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult
 from matching.optimise.options import SolveOptions, for_size
@@ -213,13 +212,9 @@ def match(region: Region, params: MatchParameters | None = None,
     (True, 156)
     """
     params = params or MatchParameters()
-    if params.include_unreported and not region.facilities["reported"].all():
-        # Facilities without an annual report are matched as if reported (no agreement on file),
-        # in the status tables before and after as well.
-        region = dataclasses.replace(region, facilities=region.facilities.assign(reported=True))
-    # Blank capacity is not unlimited unless asked for (matching.capacity).
-    region = dataclasses.replace(region, institutions=apply_unknown_capacity(region.institutions,
-                                                                            params.unknown_capacity))
+    # Unreported facilities (if asked) matched as reported, in the status tables before and after
+    # as well; blank capacity is not unlimited unless asked for (matching.capacity).
+    region = region.as_planned(params)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     before = facility_status(region)
