@@ -302,6 +302,33 @@ def test_criticality_matches_a_full_resolve(tmp_path):
         assert all_met - (full.status_after["status"] == "all_met").sum() == table.at[i, "lost_all_met"]
 
 
+def test_criticality_on_the_demo_equals_full_resolves(demo_region):
+    """Issue 17: the incremental answer (repair, else a coverage-only re-solve of the reached
+    facilities, in 2 processes) gives a full re-solve's counts, on the demo with time slots.
+    A sample of the institutions: those with a loss are re-solved, the others mostly repaired
+    (every repair checked by the verifier here)."""
+    params = MatchParameters()
+    base = match(demo_region, params)
+    used = sorted(set(base.proposals["institution_id"]))
+    sample = used[::6]
+    table = criticality(demo_region, params, base, institutions=sample, workers=2,
+                        verify_repairs=True).set_index("institution_id")
+    assert set(table.index) == set(sample)
+    assert (table["lost_all_met"] > 0).any() and (table["lost_all_met"] == 0).any()
+    assert table.equals(criticality(demo_region, params, base, institutions=sample, workers=1)
+                        .set_index("institution_id"))  # the number of processes changes nothing
+    for i in table.index[table["lost_all_met"] > 0].tolist() + table.index[table["lost_all_met"] == 0][:2].tolist():
+        new, p = apply_scenario(demo_region, scenario({"stop_accepting": [{"ids": [i]}]}))
+        full = match(new, p)
+        assert verify(new, full.proposals, p) == []
+        after = full.status_after.set_index("facility_id") if "facility_id" in full.status_after else full.status_after
+        lost = base.status_after["status"].eq("all_met") & ~after["status"].eq("all_met")
+        gained = ~base.status_after["status"].eq("all_met") & after["status"].eq("all_met")
+        ob = base.status_after["obligated"].astype(bool)
+        assert int(lost.sum() - gained.sum()) == table.at[i, "lost_all_met"], i
+        assert int((lost & ob).sum() - (gained & ob).sum()) == table.at[i, "lost_obligated"], i
+
+
 # -- capacity plan -------------------------------------------------------------------
 
 def test_capacity_plan(tmp_path):

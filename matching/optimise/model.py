@@ -149,6 +149,11 @@ class CooperationModel:
     travel_is_minutes: bool = True
     #: The greedy assignment was returned because the solver's was worse on goals 1–3.
     greedy_floor: bool = False
+    #: Solve goals 1–3 only (which facilities and roles can be covered); goals 4–5 are the
+    #: coverage solution's values, unproven.  For questions about coverage alone (criticality).
+    coverage_only: bool = False
+    #: After :meth:`solve`: the chosen rows of ``candidates`` as a mask.
+    picked: np.ndarray | None = None
 
     @classmethod
     def from_frames(cls, candidates: pd.DataFrame, facilities: pd.DataFrame, institutions: pd.DataFrame,
@@ -215,8 +220,18 @@ class CooperationModel:
             if _lex_key(values) > _lex_key([s.objective for s in self.stages]):
                 picked, self.greedy_floor = greedy, True
                 self.stages = _revalue(self.stages, values)
+        self.picked = picked
         self.chosen = self.candidates[picked].reset_index(drop=True)
         return self
+
+    def facility_coverage(self) -> pd.DataFrame:
+        """After :meth:`solve`: per facility of the model, whether the chosen rows bring it to
+        "all met" (``full``), whether it is obligated, and the roles they cover."""
+        x = self._x
+        values = facility_values(x, self.picked)
+        return pd.DataFrame({"full": (values[:, 0] + values[:, 1]) > 0, "obligated": x.obligated.astype(bool),
+                             "roles_covered": values[:, 2].astype(int)}, index=pd.Index(x.facility_ids,
+                                                                                       name="facility_id"))
 
     def _account(self, picked: np.ndarray, solver_comps: list[np.ndarray],
                  parts: list[tuple[list[StageResult], tuple[bool, list]]]) -> list[StageResult]:
@@ -344,12 +359,12 @@ class CooperationModel:
             # A component whose cut lists will be lengthened is solved again: skip goals 4–5 now.
             proof["coverage"] = self._cut_proof(rows, coverage)
             proven, wanted = proof["coverage"]
-            return proven or not wanted or self.final
+            return not self.coverage_only and (proven or not wanted or self.final)
 
         chosen_w, parts = f.solve(self.stage_time_limit if limit is None else limit, self.options.effort_time_limit,
                                   proceed)
         coverage = proof.get("coverage") or self._cut_proof(rows, parts)
-        complete = coverage[0] or not coverage[1] or self.final  # goals 4–5 were solved
+        complete = not self.coverage_only and (coverage[0] or not coverage[1] or self.final)  # goals 4–5 solved
         chosen = f.rows_of(chosen_w)
         greedy = self._greedy[rows]
         floor = False

@@ -18,12 +18,26 @@ Two modes:
   the base proposals *or* in agreements in force are considered; for any other,
   nothing changes.
 
-Why it is fast: only the facilities the change can reach are solved again.
-They are found on the candidate graph (facility — institution edges) after the
-change, starting from the facilities that had the institution as a candidate or
-as a partner; every other component of that graph is unchanged, and the model
-solves components independently, so their result is the base result.  Every
-re-solve is checked by the verifier.
+Why it is fast (issue 17: incremental, exact):
+
+1. Only the facilities the change can reach are looked at: found on the candidate
+   graph (facility — institution edges) after the change, starting from the
+   facilities that had the institution as a candidate or as a partner.  They are
+   the base components the institution belonged to; every other component keeps
+   its base result.
+2. A *repair* first: the facilities that lost a partner are assigned again by the
+   greedy rule within the capacity the rest of the base solution leaves.  If that
+   keeps the base's numbers of obligated and effort-type facilities all met, the
+   institution costs nothing, exactly — removing an option cannot beat the base
+   optimum (:func:`_repaired`).  On the demo this settles half of the institutions.
+3. Otherwise the reached facilities are solved again for the coverage goals only
+   (1–3; agreements and travel do not change the answer), from the base's
+   candidate rows, in parallel processes.  Every re-solve is checked by the
+   verifier; repairs are with ``verify_repairs`` (the tests use it).
+
+The counts (``lost_all_met``, ``lost_obligated``) equal a full re-solve's; which
+facilities are listed in ``lost_facilities`` may differ where several optima
+exist (a re-solve may complete a different facility of equal rank).
 
 >>> table = criticality(region, MatchParameters())                  # doctest: +SKIP
 >>> table.head(3)[["institution_id", "name", "lost_all_met", "lost_obligated"]]  # doctest: +SKIP
@@ -31,12 +45,19 @@ re-solve is checked by the verifier.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
-from matching.candidates import find_candidates
-from matching.optimise.run import MatchResult, match
+from matching.candidates import facilities_to_match, find_candidates, uses_slots
+from matching.optimise import slots
+from matching.optimise.greedy import greedy_rows
+from matching.optimise.instance import Instance, usage
+from matching.optimise.model import CooperationModel, coverable, facility_values
+from matching.optimise.run import MatchResult, match, model_inputs, proposals_from, travel_cost
 from matching.parameters import MatchParameters
 from matching.region import Region
 from matching.scenarios.compare import VerificationError
@@ -52,11 +73,15 @@ CRITICALITY_COLUMNS = ["rank", "institution_id", "name", "kind", "municipality_c
 
 
 def criticality(region: Region, params: MatchParameters | None = None, base: MatchResult | None = None,
-                mode: Mode = "stop_accepting", institutions: list[str] | None = None) -> pd.DataFrame:
+                mode: Mode = "stop_accepting", institutions: list[str] | None = None,
+                workers: int | None = None, verify_repairs: bool = False) -> pd.DataFrame:
     """One row per institution considered, ranked (1 = the most facilities lose full coverage).
 
     ``base`` is the base run (computed and verified if not given); ``institutions``
     restricts the list further (default: every institution that can matter, see above).
+    ``workers``: processes for the re-solves (default: up to 2, the cores there are); the
+    table does not depend on it.  ``verify_repairs`` checks every repaired solution with the
+    verifier too (re-solves always are); the tests do, a run need not (about 0.1 s each).
     """
     params = params or MatchParameters()
     if mode not in ("stop_accepting", "withdraw"):
@@ -70,51 +95,99 @@ def criticality(region: Region, params: MatchParameters | None = None, base: Mat
     if institutions is not None:
         considered &= set(institutions)
 
-    all_met = base.status_after["status"] == Status.ALL_MET.value
-    obligated = base.status_after["obligated"].astype(bool)
-    edges = base.candidates[["facility_id", "institution_id", "pinned"]]
+    region = region.as_planned(params)  # the capacities the base run used
+    ctx = _Change(region, params, base, mode, verify_repairs)
     in_force = region.partnerships.groupby("institution_id").size()
     proposed = base.proposals.groupby("institution_id").size()
     inst = region.institutions
-
     rows = []
-    for i in sorted(considered):
-        changed, partnered = _without(region, i, mode)
-        seeds = set(edges.loc[edges["institution_id"] == i, "facility_id"]) | partnered
-        # Candidate edges after the change: the base edges, less the institution's (pins stay
-        # when it only stops accepting: pinned pairs are candidates whatever the willingness),
-        # with the edges of facilities whose status changed computed afresh.
-        keep = (edges["institution_id"] != i) | (edges["pinned"] & (mode == "stop_accepting"))
-        new_edges = edges[keep & ~edges["facility_id"].isin(partnered)]
-        if partnered:
-            sub = changed.subset(sorted(partnered))
-            p_sub = _params_for(params, sub)
-            fresh = find_candidates(sub, facility_status(sub), p_sub)
-            new_edges = pd.concat([new_edges, fresh[["facility_id", "institution_id", "pinned"]]])
-        facilities = _reach(new_edges, seeds)
-        sub = changed.subset(sorted(facilities))
-        p_sub = _params_for(params, sub)
-        result = match(sub, p_sub)
-        _check(sub, result, p_sub, f"without {i}")
-        after = result.status_after["status"] == Status.ALL_MET.value
-        ids = sorted(facilities)
-        before = all_met.reindex(ids)
-        now = after.reindex(ids).fillna(False).astype(bool)
+    for i, (ids, now) in zip(sorted(considered), _map(ctx, sorted(considered), workers), strict=True):
+        before = ctx.all_met.reindex(ids)
+        ob = ctx.obligated.reindex(ids)
         rows.append({
             "institution_id": i, "name": inst.at[i, "name"], "kind": inst.at[i, "kind"],
             "municipality_code": inst.at[i, "municipality_code"],
             "agreements_in_force": int(in_force.get(i, 0)), "proposals_in_base": int(proposed.get(i, 0)),
             "facilities_resolved": len(ids),
             "lost_all_met": int(before.sum() - now.sum()),
-            "lost_obligated": int((before & obligated.reindex(ids)).sum()
-                                  - (now & obligated.reindex(ids)).sum()),
-            "lost_facilities": ";".join(f for f in ids if before[f] and not now[f]),
+            "lost_obligated": int((before & ob).sum() - (now & ob).sum()),
+            "lost_facilities": ";".join(before.index[before.to_numpy(bool) & ~now.to_numpy(bool)]),
         })
     out = pd.DataFrame(rows, columns=CRITICALITY_COLUMNS[1:])
     out = out.sort_values(["lost_all_met", "lost_obligated", "institution_id"],
                           ascending=[False, False, True]).reset_index(drop=True)
     out.insert(0, "rank", range(1, len(out) + 1))
     return out
+
+
+class _Change:
+    """What one institution's change does to the base run (:meth:`after`), from the base's
+    candidate graph, built once."""
+
+    def __init__(self, region: Region, params: MatchParameters, base: MatchResult, mode: Mode,
+                 verify_repairs: bool):
+        self.region, self.params, self.base, self.mode, self.verify_repairs = region, params, base, mode, verify_repairs
+        self.all_met = base.status_after["status"] == Status.ALL_MET.value
+        self.obligated = base.status_after["obligated"].astype(bool)
+        cand = self.cand = base.candidates
+        # Cut lists (national options) need the full run's list lengthening for an exact re-solve.
+        self.whole_lists = not cand["truncated"].any() if "truncated" in cand else True
+        self.inputs = model_inputs(region, facilities_to_match(base.status_before, params))
+        # The base solution as candidate rows (facility, institution, role): the repair's start.
+        chosen = self.chosen = base.proposals.assign(role=base.proposals["roles"].str.split(";")).explode("role")
+        self.base_rows = set(zip(chosen["facility_id"], chosen["institution_id"], chosen["role"], strict=True))
+        # Coverage must be proven for the base: the repair's shortcut compares with its optimum
+        # (with cut lists too: the base coverage is then proven for the full lists).
+        self.proven = all(s.optimal for s in base.stages[:2])
+        # The candidate graph: facility → institutions, institution → facilities, rows per facility.
+        self.by_fac = cand.groupby("facility_id")["institution_id"].agg(set).to_dict()
+        self.by_inst = cand.groupby("institution_id")["facility_id"].agg(set).to_dict()
+        self.rows_of = cand.groupby("facility_id").indices
+        pins = cand[cand["pinned"].astype(bool)]
+        self.pinned_pairs = set(zip(pins["facility_id"], pins["institution_id"], strict=True))
+
+    def after(self, i: str) -> tuple[list[str], pd.Series]:
+        """The facilities the change of ``i`` reaches, and which of them are all met after it."""
+        region, params, cand_all = self.region, self.params, self.cand
+        changed, partnered = _without(region, i, self.mode)
+        seeds = set(self.by_inst.get(i, ())) | partnered
+        # Pins stay when it only stops accepting: pinned pairs are candidates whatever the willingness.
+        kept_pins = ({(f, j) for f, j in self.pinned_pairs if j == i} if self.mode == "stop_accepting"
+                     else set())
+        # Facilities that lose an agreement get their candidates afresh (their status changed).
+        fresh = cand_all.iloc[:0]
+        inputs = self.inputs
+        if partnered:
+            sub = changed.subset(sorted(partnered))
+            p_sub = _params_for(params, sub)
+            sub_status = facility_status(sub)
+            fresh = find_candidates(sub, sub_status, p_sub)
+            fresh["cost"] = travel_cost(fresh, sub, p_sub)
+            inputs = pd.concat([inputs.drop(index=list(partnered), errors="ignore"),
+                                model_inputs(sub, facilities_to_match(sub_status, p_sub))])
+        replaced = {f: set(fresh.loc[fresh["facility_id"] == f, "institution_id"]) for f in partnered}
+        facilities = _reach(self.by_fac, self.by_inst, seeds, i, kept_pins, replaced)
+        # Candidates after the change: the base rows of the reached facilities, less the
+        # institution's, with the fresh rows of the facilities that lost an agreement.
+        at = [self.rows_of[f] for f in sorted(facilities - partnered) if f in self.rows_of]
+        cand = cand_all.iloc[np.concatenate(at)] if at else cand_all.iloc[:0]
+        keep = (cand["institution_id"] != i).to_numpy()
+        if kept_pins:
+            keep |= [(f, j) in kept_pins for f, j in zip(cand["facility_id"], cand["institution_id"], strict=True)]
+        cand = pd.concat([cand[keep], fresh], ignore_index=True) if partnered else cand[keep]
+        ids = sorted(facilities)
+        sub = changed.subset(ids)
+        p_sub = _params_for(params, sub)
+        chosen = self.chosen
+        affected = set(chosen.loc[(chosen["institution_id"] == i) & ~chosen["pinned"].astype(bool),
+                                  "facility_id"]) | partnered
+        now = None
+        if self.proven:
+            now = _repaired(sub, p_sub, cand, inputs, self.base_rows, affected, self.all_met.reindex(ids),
+                            self.obligated.reindex(ids), self.whole_lists, self.verify_repairs)
+        if now is None:
+            now = _resolved(sub, p_sub, cand, inputs, self.whole_lists)
+        return ids, now.reindex(ids).fillna(False).astype(bool)
 
 
 def _without(region: Region, i: str, mode: Mode) -> tuple[Region, set[str]]:
@@ -134,20 +207,147 @@ def _without(region: Region, i: str, mode: Mode) -> tuple[Region, set[str]]:
                   region.skipped, region.availability), partnered
 
 
-def _reach(edges: pd.DataFrame, seeds: set[str]) -> set[str]:
-    """Facilities connected to ``seeds`` on the bipartite facility — institution graph."""
-    by_fac = edges.groupby("facility_id")["institution_id"].agg(set).to_dict()
-    by_inst = edges.groupby("institution_id")["facility_id"].agg(set).to_dict()
+def _repaired(region: Region, params: MatchParameters, cand: pd.DataFrame, inputs: pd.DataFrame,
+              base_rows: set, affected: set[str], before: pd.Series, obligated: pd.Series,
+              whole_lists: bool = True, check: bool = False) -> pd.Series | None:
+    """All met per facility after a *repair* of the base solution, or None if the repair loses one.
+
+    The facilities that lost a partner (``affected``) are assigned again by the greedy rule
+    within the capacity the other facilities' base assignments leave.  If that keeps as many
+    obligated and effort-type facilities all met as the base, it is the answer, exactly: the
+    change only removes options, so no solution does better than the base optimum on goal 1,
+    nor (at that value) on goal 2 — the facilities lost are none.  (Withdrawal: a solution
+    after it, less the roles the withdrawn agreements gave, is one before it with at least
+    as many facilities all met.)  Which facilities are all met may differ from a re-solve's
+    choice among equal optima; the counts may not."""
+    slotted = uses_slots(region, params)
+    model_cand = (cand if slotted else cand.drop(columns=["slots", "have", "room"], errors="ignore")
+                  ).reset_index(drop=True)
+    if model_cand.empty:
+        return None
+    x = Instance.from_frames(model_cand, inputs.reindex(pd.unique(model_cand["facility_id"])), region.institutions)
+    keys = zip(model_cand["facility_id"], model_cand["institution_id"], model_cand["role"], strict=True)
+    kept = np.fromiter((k in base_rows for k in keys), bool, len(model_cand))
+    redo = model_cand["facility_id"].isin(affected).to_numpy()
+    ids = region.facilities.index
+    already = facility_status(region)["status"].reindex(ids) == Status.ALL_MET.value
+    ob = obligated.reindex(ids).astype(bool)
+    # Upper bounds on the optimum after the change: the base's (options only removed) and the
+    # capacity-free one (every role with a candidate covered).
+    cf = pd.Series(True, index=ids)  # no capacity-free bound from cut lists: it holds for them only
+    if whole_lists:
+        facs, free = coverable(x, np.arange(len(x.f)))
+        cf = already.copy()
+        cf.loc[x.facility_ids[facs]] |= (free[:, 0] + free[:, 1]) > 0
+    top_o = min(int((before & ob).sum()), int((cf & ob).sum()))
+    rule = slots.greedy_rows if x.slots is not None else greedy_rows
+    in_base = pd.Series(before.reindex(ids).fillna(False).astype(bool).to_numpy(), index=ids)
+    unmet = set(in_base.index[~in_base & ~already])
+    for again in (affected, affected | unmet):  # then also let the others use what was freed
+        redo = model_cand["facility_id"].isin(again).to_numpy()
+        used = usage(x, kept & ~redo)
+        residual = {c: cap - used[c] for c, cap in x.caps.items()}  # NaN (unlimited) stays NaN
+        picked = (kept & ~redo) | rule(x, np.flatnonzero(redo), residual)
+        values = facility_values(x, picked)
+        full = pd.Series((values[:, 0] + values[:, 1]) > 0, index=x.facility_ids).reindex(ids).fillna(False)
+        now = already | full.astype(bool)
+        got_o = int((now & ob).sum())
+        if got_o < top_o:
+            continue
+        top_e = int((cf & ~ob).sum())
+        if got_o == int((before & ob).sum()):
+            top_e = min(top_e, int((before & ~ob).sum()))
+        if int((now & ~ob).sum()) >= top_e:
+            if check:
+                problems = verify(region, proposals_from(model_cand[picked], slotted), params)
+                if problems:
+                    raise VerificationError("repair", problems)
+            return now
+        if not unmet:
+            break
+    return None
+
+
+def _resolved(region: Region, params: MatchParameters, cand: pd.DataFrame, inputs: pd.DataFrame,
+              whole_lists: bool) -> pd.Series:
+    """All met per facility after the change, by a re-solve (coverage goals only, or the whole
+    run where candidate lists were cut)."""
+    if whole_lists:
+        return _coverage_after(region, params, cand, inputs)
+    result = match(region, params)
+    _check(region, result, params, "re-solve")
+    return result.status_after["status"] == Status.ALL_MET.value
+
+
+_ACTIVE: _Change | None = None  # the change a forked worker computes with
+
+
+def _after_in_child(i: str):
+    return _ACTIVE.after(i)
+
+
+def _map(change: _Change, institutions: list[str], workers: int | None) -> list:
+    """:meth:`_Change.after` for every institution, in forked processes when there are several;
+    results in input order (each is deterministic on its own, so scheduling changes nothing)."""
+    global _ACTIVE
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    if workers <= 1 or len(institutions) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [change.after(i) for i in institutions]
+    _ACTIVE = change
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_after_in_child, institutions, chunksize=1)
+    finally:
+        _ACTIVE = None
+
+
+def _coverage_after(region: Region, params: MatchParameters, cand: pd.DataFrame,
+                    inputs: pd.DataFrame) -> pd.Series:
+    """Per facility of ``region`` (the reached facilities after the change): all met once the
+    coverage goals (1–3) are solved again on ``cand``.  Goals 4–5 (agreements, travel) do not
+    change the answer, so they are not solved; the solution is still checked by the verifier.
+    Falls back to the whole run when coverage is not proven in the time limit."""
+    slotted = uses_slots(region, params)
+    model_cand = cand if slotted else cand.drop(columns=["slots", "have", "room"], errors="ignore")
+    model = CooperationModel.from_frames(model_cand, inputs.reindex(pd.unique(cand["facility_id"])),
+                                         region.institutions, stage_time_limit=params.stage_time_limit)
+    model.coverage_only = True
+    model.solve()
+    if not all(s.optimal for s in model.stages[:3]):
+        result = match(region, params)
+        _check(region, result, params, "re-solve")
+        return result.status_after["status"] == Status.ALL_MET.value
+    proposals = proposals_from(model.chosen, slotted)
+    problems = verify(region, proposals, params)
+    if problems:
+        raise VerificationError("re-solve", problems)
+    ids = region.facilities.index
+    full = model.facility_coverage()["full"].reindex(ids).fillna(False).astype(bool)
+    # Facilities all met by their agreements in force need nothing from the model.
+    already = facility_status(region)["status"].reindex(ids) == Status.ALL_MET.value
+    return already | full
+
+
+def _reach(by_fac: dict, by_inst: dict, seeds: set[str], dropped: str, kept_pins: set[tuple[str, str]],
+           replaced: dict[str, set[str]]) -> set[str]:
+    """Facilities connected to ``seeds`` on the bipartite facility — institution candidate graph
+    after the change: without the edges of institution ``dropped`` (except the pairs in
+    ``kept_pins``), and with the facilities in ``replaced`` linked to their new institutions only."""
+    def linked(f: str, j: str) -> bool:
+        if j == dropped and (f, j) not in kept_pins:
+            return False
+        return f not in replaced or j in replaced[f]
+
     seen_f, seen_i = set(seeds), set()
     todo = list(seeds)
     while todo:
         f = todo.pop()
-        for i in by_fac.get(f, ()):
-            if i in seen_i:
+        for j in replaced.get(f, by_fac.get(f, ())):
+            if j in seen_i or not linked(f, j):
                 continue
-            seen_i.add(i)
-            for g in by_inst[i]:
-                if g not in seen_f:
+            seen_i.add(j)
+            for g in by_inst.get(j, ()):
+                if g not in seen_f and linked(g, j):
                     seen_f.add(g)
                     todo.append(g)
     return seen_f
