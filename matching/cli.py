@@ -447,6 +447,8 @@ def critical(
     config: Path = typer.Option(None, help="run parameters (TOML)"),
     top: int = typer.Option(15, help="rows to print"),
     strict: bool = typer.Option(True, "--strict/--lenient"),
+    plan_cap: str = typer.Option("calibration", help="capacity plan: new partner facilities one institution may "
+                                 "be asked to take — calibration (75th percentile by kind), none, or a number"),
 ):
     """Which institutions matter, and the smallest capacity increases for full coverage of obligated facilities."""
     from matching.optimise.run import match as run_match
@@ -460,13 +462,18 @@ def critical(
     if mode not in modes:
         console.print(f"[red]--mode must be stop-accepting or withdraw, got {mode!r}[/red]")
         raise typer.Exit(2)
+    if plan_cap not in ("calibration", "none") and not (plan_cap.isdigit() and int(plan_cap) > 0):
+        fail(f"--plan-cap は calibration、none、または正の整数で指定してください（{plan_cap!r}）",
+             f"invalid --plan-cap {plan_cap!r}")
     base = run_match(region, params)
     table = criticality(region, params, base, mode=modes[mode])
-    plan = capacity_plan(region, params)
+    plan = capacity_plan(region, params, cap=None if plan_cap == "none" else
+                         plan_cap if plan_cap == "calibration" else int(plan_cap))
     with Staging(out) as stage:
         safecells.to_csv(table, stage / "criticality.csv", index=False, encoding="utf-8-sig")
         safecells.to_csv(plan.increases, stage / "capacity_plan.csv", index=False, encoding="utf-8-sig")
         safecells.to_csv(plan.blocked, stage / "capacity_blocked.csv", index=False, encoding="utf-8-sig")
+        safecells.to_csv(plan.capped, stage / "capacity_capped.csv", index=False, encoding="utf-8-sig")
         stage.publish()
     what = "新規受入れを止めた場合" if mode == "stop-accepting" else "協力をやめた場合（既存協定も解消）"
     from matching.reports.tables import affecting
@@ -476,18 +483,16 @@ def critical(
     _print_frame(f"重要な医療機関：{what}に全要件充足を失う施設数（上位{top}）", shown)
     console.print(f"調べた{len(table)}機関のうち、失っても全要件充足の施設数が変わらない"
                   f"{len(table) - len(matter)}機関は表に含めていません（criticality.csv にはすべて）。")
-    if plan.feasible:
-        console.print("受入枠の拡大だけで、集計対象の義務施設すべてを全要件充足にできます。")
-    else:
-        console.print(f"[yellow]受入枠を拡大しても満たせない義務施設が {plan.blocked['facility_id'].nunique()} "
-                      "あります（移動上限内に候補がない等：capacity_blocked.csv）。[/yellow]")
+    from matching.reports.tables import plan_verdict
+
+    console.print(plan_verdict(plan) if plan.feasible else f"[yellow]{plan_verdict(plan)}[/yellow]")
     console.print(f"最小の受入枠拡大：施設数 +{plan.total_facilities}、入所者数 +{plan.total_residents}"
                   f"（{len(plan.increases)}件、最適={plan.optimal}、再計算で確認={plan.confirmed}）")
     if len(plan.increases):
         from matching.reports.tables import increases_table
 
         _print_frame("受入枠の拡大案", increases_table(plan.increases))
-    console.print(f"written: {out}/criticality.csv, capacity_plan.csv, capacity_blocked.csv")
+    console.print(f"written: {out}/criticality.csv, capacity_plan.csv, capacity_blocked.csv, capacity_capped.csv")
 
 
 @app.command()

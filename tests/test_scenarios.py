@@ -360,6 +360,31 @@ def test_capacity_plan(tmp_path):
     assert verify(raised, r.proposals, r.params) == []
 
 
+def test_capacity_plan_cap_per_institution(tmp_path):
+    """Issue 21 item 4: six 特養 near one 在支診 with no spare capacity (C1, agreements with two
+    others in force).  Uncapped, the plan asks C1 for +6 facilities; with the calibration (在支診:
+    3 partner facilities in all) at most 1 more, and the other 5 facilities are listed as left out
+    by the cap; a number caps the same way.  The confirming run completes what the plan covers."""
+    facs = [fac(f"F{k}", "tokuyo", k * 0.3, 0, residents=40) for k in range(6)]
+    facs += [fac("G1", "gh", 0, 5), fac("G2", "gh", 0, 5.5)]
+    region = make_region(tmp_path, facs, [inst("C1", "clinic", 0, 1, "zaishin", capacity_facilities=0),
+                                          inst("H1", "hospital", 1, 1, "", admit="true", capacity_facilities=10)],
+                         [("G1", "C1", "consult;visit"), ("G2", "C1", "consult;visit")])
+    loose = capacity_plan(region, cap=None)
+    assert loose.feasible and loose.increases[["institution_id", "add"]].values.tolist() == [["C1", 6]]
+    assert loose.capped.empty and loose.cap == "none"
+    plan = capacity_plan(region)  # the calibration
+    assert plan.cap == "calibration" and not plan.feasible and plan.blocked.empty
+    assert plan.increases[["institution_id", "add"]].values.tolist() == [["C1", 1]]
+    completed = set(plan.assignment["facility_id"])
+    assert len(completed) == 1 and plan.capped["facility_id"].tolist() == sorted({f"F{k}" for k in range(6)} - completed)
+    assert plan.capped["roles"].tolist() == ["①②③"] * 5  # the roles the facility still lacks
+    assert plan.confirmed and plan.optimal
+    assert capacity_plan(region, cap=4).increases["add"].tolist() == [2]
+    from matching.reports.tables import plan_verdict
+    assert "上限" in plan_verdict(plan) and "5" in plan_verdict(plan)
+
+
 # -- the command line ----------------------------------------------------------------
 
 def test_cli_whatif_sweep_and_critical(tmp_path):

@@ -177,6 +177,36 @@ def increases_table(increases: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def plan_verdict(plan) -> str:
+    """What a capacity plan achieves, in one or two sentences (CLI, workbook)."""
+    if plan.feasible:
+        return "受入枠の拡大だけで、集計対象の義務施設すべてを全要件充足にできます。"
+    out = []
+    blocked = plan.blocked["facility_id"].nunique()
+    if blocked:
+        out.append(f"移動上限などの理由で候補がなく、受入枠の拡大では満たせない義務施設が{blocked}あります"
+                   "（capacity_blocked.csv）。")
+    capped = 0 if plan.capped is None else len(plan.capped)
+    if capped:
+        out.append(f"1機関あたりの上限（{cap_text(plan.cap)}）を超えないと満たせない義務施設が{capped}あり、"
+                   "計画に含めていません（capacity_capped.csv）。")
+    return "".join(out) + "それ以外の義務施設についての拡大案です。"
+
+
+def cap_text(cap: str) -> str:
+    """The capacity plan's per-institution cap as people read it."""
+    if cap == "calibration":
+        return "協力施設数の実績の75パーセンタイル"
+    return "上限なし" if cap == "none" else f"協力施設{cap}施設"
+
+
+def capped_table(capped: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
+    """A capacity plan's facilities left uncovered by the per-institution cap, for people."""
+    names = areas["municipality_name"].reindex(capped["municipality_code"]).to_numpy()
+    return pd.DataFrame({"施設ID": capped["facility_id"], "施設名": capped["name"],
+                         "市区町村": names, "未確保の役割": capped["roles"]})
+
+
 def status_colors() -> dict[str, str]:
     """Map colours per status (colour-blind-safe order: green → amber → orange → red → grey)."""
     return dict(zip([s.value for s in STATUS_ORDER],

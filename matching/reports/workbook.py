@@ -44,11 +44,14 @@ from matching.reports.tables import (
     affecting,
     area_shares,
     area_summary,
+    cap_text,
+    capped_table,
     comparison_table,
     coverage_by_area,
     coverage_by_type,
     criticality_table,
     increases_table,
+    plan_verdict,
     proposals_table,
     status_by_type,
     status_with_subtotals,
@@ -139,7 +142,7 @@ def write_workbook(path: str | Path, region: Region, result: MatchResult, runs=N
         _criticality_sheet(ws, region, criticality)
     if capacity_plan is not None:
         ws = wb.create_sheet(SHEETS["capacity"])
-        _capacity_sheet(ws, capacity_plan)
+        _capacity_sheet(ws, region, capacity_plan)
     for ws in wb.worksheets:
         _print_setup(ws, ctx)
     return _save(wb, path, ctx)
@@ -280,14 +283,9 @@ def _criticality_sheet(ws, region: Region, table: pd.DataFrame) -> None:
     _table(ws, criticality_table(shown, region.areas), row)
 
 
-def _capacity_sheet(ws, plan) -> None:
+def _capacity_sheet(ws, region: Region, plan) -> None:
     row = _title(ws, "義務施設の全要件充足に必要な最小の受入枠拡大")
-    if plan.feasible:
-        verdict = "受入枠の拡大だけで、集計対象の義務施設すべてを全要件充足にできます。"
-    else:
-        verdict = (f"移動上限などの理由で候補がなく、受入枠の拡大では満たせない施設が"
-                   f"{plan.blocked['facility_id'].nunique()}あります（下表）。それ以外の義務施設についての拡大案です。")
-    ws.cell(row, 1, verdict)
+    ws.cell(row, 1, plan_verdict(plan))
     ws.cell(row + 1, 1, f"拡大の合計：施設数 +{plan.total_facilities}、入所者数 +{plan.total_residents}"
                         f"（最適性の証明：{'あり' if plan.optimal else 'なし'}；"
                         f"再計算による確認：{'済' if plan.confirmed else '未' if plan.confirmed is None else '不一致'}）")
@@ -295,6 +293,13 @@ def _capacity_sheet(ws, plan) -> None:
     inc = increases_table(plan.increases)
     _table(ws, inc, row, filters=False)
     row += len(inc) + 3
+    capped = plan.capped if plan.capped is not None else pd.DataFrame()
+    if len(capped):
+        ws.cell(row, 1, f"1機関あたりの上限（{cap_text(plan.cap)}）のため計画に含めなかった義務施設"
+                        f"{len(capped)}").font = BOLD
+        shown = capped_table(capped, region.areas)
+        _table(ws, shown, row + 1, filters=False, freeze=False)
+        row += len(shown) + 3
     if len(plan.blocked):
         ws.cell(row, 1, "受入枠の拡大では満たせない施設と役割").font = BOLD
         _table(ws, plan.blocked.rename(columns={"facility_id": "施設ID", "role": "役割", "reason_code": "理由区分",

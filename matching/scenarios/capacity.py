@@ -16,10 +16,20 @@ An optimisation of its own (OR-Tools CP-SAT), separate from the matching model:
               y_p ≥ x_c                          ∀ c ∈ p
               Σ_(p ∋ i) y_p ≤ K_i + d_i,   Σ_(p ∋ i) n_f y_p ≤ R_i + e_i   (finite K_i, R_i only)
               the same per role with x_c
+              Σ_(p ∋ i) y_p ≤ L_i   per-institution cap (below)
     Objective, lexicographic
+              0. max facilities of O completed (all of them unless the cap binds)
               1. min Σ d  (+ Σ d_ir)   facility slots added
               2. min Σ e  (+ Σ e_ir)   resident places added
               3. min number of institutions asked for more
+
+The per-institution cap keeps the plan plausible: an institution is never asked to take more
+new partner facilities than L_i = max(its stated spare capacity, C_i − agreements in force),
+where C_i is the capacity calibration's figure for its kind (``matching.capacity``: the 75th
+percentile of facilities per hospital by designation, fewer for clinics) or a number given.
+Facilities the cap leaves uncovered are listed (``capped``) — the plan says so instead of
+asking one clinic for hundreds of residents.  With a cap of ``None`` every facility of O is
+completed, however large the increases.
 
 Which institution then takes which role is left to the matching itself (fewest
 new agreements, least travel): the plan only decides the increases, and
@@ -33,7 +43,7 @@ facility in O must come out "all met".
 
 >>> plan = capacity_plan(region, MatchParameters())          # region: the demo
 >>> plan.feasible, plan.total_facilities, plan.total_residents, len(plan.increases)
-(False, 5, 129, 4)
+(False, 5, 129, 5)
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ import pandas as pd
 from ortools.sat.python import cp_model
 
 from matching.candidates import facilities_to_match, find_candidates, travel_provider
+from matching.capacity import estimate_facilities
 from matching.explain import explain_unmatched
 from matching.optimise.run import MatchResult, match
 from matching.parameters import MatchParameters
@@ -76,12 +87,20 @@ class CapacityPlan:
     optimal: bool
     confirmed: bool | None = None
     confirm_result: MatchResult | None = None
+    #: Facilities of O left uncovered by the per-institution cap (facility_id, name, roles missing).
+    capped: pd.DataFrame | None = None
+    #: The cap per institution used (new partner facilities; absent = none), and how it was set.
+    cap: str = "calibration"
 
 
 def capacity_plan(region: Region, params: MatchParameters | None = None, *,
-                  confirm: bool = True) -> CapacityPlan:
-    """Solve for the smallest capacity increases; with ``confirm``, re-run the matching to check."""
+                  confirm: bool = True, cap: str | int | None = "calibration") -> CapacityPlan:
+    """Solve for the smallest capacity increases; with ``confirm``, re-run the matching to check.
+
+    ``cap``: new partner facilities one institution may be asked to take — ``"calibration"``
+    (the default, see the module docstring), a number of partner facilities in all, or None."""
     params = params or MatchParameters()
+    region = region.as_planned(params)  # estimated capacities are raised like stated ones
     status = facility_status(region)
     need = facilities_to_match(status, params)
     need = need[need["obligated"].astype(bool)]
@@ -101,22 +120,50 @@ def capacity_plan(region: Region, params: MatchParameters | None = None, *,
     completable = sorted(set(need.index) - set(blocked_fac))
     cand = cand[cand["facility_id"].isin(completable)].reset_index(drop=True)
 
-    increases, assignment, optimal = _solve(region, need.loc[completable], cand, params.stage_time_limit)
+    limits = institution_caps(region, cap)
+    increases, assignment, optimal = _solve(region, need.loc[completable], cand, params.stage_time_limit, limits)
+    done = set(assignment["facility_id"])
+    left = [f for f in completable if f not in done]
+    capped = pd.DataFrame({
+        "facility_id": left, "name": region.facilities["name"].reindex(left).tolist(),
+        "municipality_code": region.facilities["municipality_code"].reindex(left).tolist(),
+        "roles": ["".join(r.mark for r in ROLE_ORDER if r in need.at[f, "missing_roles"]) for f in left],
+    }, columns=["facility_id", "name", "municipality_code", "roles"])
     plan = CapacityPlan(
-        feasible=not blocked_fac, increases=increases, blocked=blocked, assignment=assignment,
+        feasible=not blocked_fac and not left, increases=increases, blocked=blocked, assignment=assignment,
         total_facilities=int(increases.loc[increases["unit"] == "facilities", "add"].sum()),
         total_residents=int(increases.loc[increases["unit"] == "residents", "add"].sum()),
-        completable=completable, optimal=optimal)
+        completable=completable, optimal=optimal, capped=capped, cap="none" if cap is None else str(cap))
     if confirm:
         raised = apply_increases(region, increases)
         result = match(raised, params)
         problems = verify(raised, result.proposals, params)
         if problems:
             raise VerificationError("capacity plan", problems)
-        done = result.status_after.loc[completable, "status"] == Status.ALL_MET.value
-        plan.confirmed = bool(done.all())
+        # As many facilities of O all met as planned (under a cap the matching may complete
+        # other facilities of equal rank than the plan's assignment).
+        met = int((result.status_after.loc[completable, "status"] == Status.ALL_MET.value).sum())
+        plan.confirmed = met >= len(completable) - len(left)
         plan.confirm_result = result
     return plan
+
+
+def institution_caps(region: Region, cap: str | int | None) -> pd.Series | None:
+    """New partner facilities each institution may be asked to take in the plan (None = no cap):
+    never below its stated spare capacity, else the calibration's (or the given) total less the
+    agreements in force."""
+    if cap is None or cap == "none":
+        return None
+    inst = region.institutions
+    if cap == "calibration":
+        total = pd.Series([estimate_facilities(k, d, b) for k, d, b in
+                           zip(inst["kind"], inst["designations"], inst["beds"], strict=True)], index=inst.index)
+    else:
+        total = pd.Series(int(cap), index=inst.index)
+    in_force = region.partnerships.groupby("institution_id")["facility_id"].nunique().reindex(inst.index).fillna(0)
+    stated = inst["capacity_facilities"].astype("Float64").fillna(0).astype(float) \
+        if "capacity_facilities" in inst.columns else 0
+    return (total - in_force).clip(lower=0).combine(stated, max).astype(int)
 
 
 def apply_increases(region: Region, increases: pd.DataFrame) -> Region:
@@ -128,8 +175,8 @@ def apply_increases(region: Region, increases: pd.DataFrame) -> Region:
                   region.source, list(region.skipped), region.availability)
 
 
-def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame,
-           time_limit: float) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame, time_limit: float,
+           limits: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
     inst = region.institutions
     residents = region.residents()
     m = cp_model.CpModel()
@@ -142,8 +189,10 @@ def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame,
     for k, (f, i, r) in enumerate(zip(fids, iids, roles, strict=True)):
         by_fr.setdefault((f, r), []).append(k)
         by_pair.setdefault((f, i), []).append(k)
-    for ks in by_fr.values():
-        m.add_exactly_one(x[k] for k in ks)
+    # c_f: facility f is completed (every missing role once); all of them unless a cap binds.
+    done = {f: m.new_bool_var(f"c_{f}") for f in need.index}
+    for (f, _), ks in by_fr.items():
+        m.add(sum(x[k] for k in ks) == done[f])
     for k in cand.index[cand["pinned_role"].astype(bool)]:
         m.add(x[k] == 1)
 
@@ -156,9 +205,20 @@ def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame,
         for k in ks:
             m.add_implication(x[k], y[p])
     pinned = cand["pinned"].to_numpy(bool)
-    for ks in by_pair.values():
+    pinned_new: dict[str, int] = {}
+    for p, ks in by_pair.items():
         if pinned[ks].any():
             m.add(sum(x[k] for k in ks) >= 1)
+            if not existing[p]:
+                pinned_new[p[1]] = pinned_new.get(p[1], 0) + 1
+    if limits is not None:
+        by_inst: dict[str, list] = {}
+        for p, v in y.items():
+            by_inst.setdefault(p[1], []).append(v)
+        for i, vs in sorted(by_inst.items()):
+            limit = max(int(limits.get(i, 0)), pinned_new.get(i, 0))  # pins are never refused
+            if len(vs) > limit:
+                m.add(sum(vs) <= limit)
 
     add_vars: list[tuple[str, str, str, int, cp_model.IntVar]] = []  # (i, column, unit, capacity, var)
     upper: dict[str, int] = {}  # variable name → its upper bound
@@ -200,6 +260,7 @@ def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame,
         touched[i] = b
     # Goals 2 and 3 in one solve: the weight (institutions + 1) on residents makes the order exact.
     goals = [
+        -sum(done.values()),  # most facilities completed (minimised as a negative)
         sum(a[4] for a in add_vars if a[2] == "facilities"),
         (len(touched) + 1) * sum(a[4] for a in add_vars if a[2] == "residents") + sum(touched.values()),
     ]
