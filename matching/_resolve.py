@@ -62,7 +62,11 @@ def header(df: pd.DataFrame, aliases: tuple[str, ...]) -> str | None:
 
 def read_date(text: str) -> str | None:
     """A date as people write it (2025-04-01, 2025/4/1, 2025年4月1日) in ISO form; ``""`` for a blank
-    cell, ``None`` for one that is not a date."""
+    cell, ``None`` for one that is not a date.
+
+    >>> read_date("2025/4/1"), read_date(""), read_date("来週")
+    ('2025-04-01', '', None)
+    """
     text = text.strip()
     if not text:
         return ""

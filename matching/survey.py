@@ -93,7 +93,7 @@ class SurveyError(TableError):
         self.problems = problems  # (line, column as headed in the file, value, Japanese message)
         lines = [f"{file} {line} 行目「{col}」: {value!r} — {msg}" for line, col, value, msg in problems]
         super().__init__(f"{file}: {len(problems)} unreadable cell(s)",
-                         f"意向調査の回答に読めない値があります（{len(problems)} 件、何も書き込んでいません）\n  "
+                         f"意向調査の回答に誤りがあります（{len(problems)} 件、何も書き込んでいません）\n  "
                          + "\n  ".join(lines))
 
 
@@ -162,7 +162,15 @@ def _count(cell: str, name: str) -> tuple[object, str]:
 
 def _phone(cell: str) -> tuple[str, str, str]:
     """(number as stored, problem, note): full-width digits made ASCII; a leading 0 a spreadsheet
-    dropped from a number cell (196-xx → 0196-xx) restored and said."""
+    dropped from a number cell (196-xx → 0196-xx) restored and said.
+
+    >>> _phone("０１９－６５１－４１１１ 内線12")[0]
+    '019-651-4111 内線12'
+    >>> _phone("196514111")
+    ('0196514111', '', '電話番号の先頭の 0 を補いました（196514111 → 0196514111）')
+    >>> _phone("12-34")[1][:19]
+    '電話番号は 0 から始まる 10 桁か'
+    """
     text = unicodedata.normalize("NFKC", cell).strip()
     m = _PHONE.match(text)
     digits = re.sub(r"[^0-9]", "", m.group("number")) if m else ""
