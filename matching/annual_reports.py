@@ -6,18 +6,17 @@ designated it, which institution(s) it agreed with and which of ①②③ each o
 :func:`write_template`), resolves every facility and institution to the region's ids, and
 gives the region's new ``partnerships.csv`` and the facilities to mark as reported.
 
-Resolution — nothing is guessed silently:
+Resolution — nothing is guessed silently (the rule is shared with the intention survey,
+:mod:`matching._resolve`):
 
 - facility: by 事業所番号 (``facility_id``) when given, else by name (normalised: NFKC, corporate
   prefixes, spaces and punctuation removed — :func:`matching.importers.normalise.normalise_name`)
   when exactly one facility of the region has it;
 - institution: by 医療機関番号 (``institution_id``) when given, else by normalised name among the
   institutions of the municipality given (or, when several share the name, of the facility's
-  municipality).  Otherwise the names are compared with rapidfuzz (``fuzz.ratio`` on the
-  normalised names): a best score of at least :data:`AUTO_SCORE` that leads the next candidate by
-  at least :data:`AUTO_MARGIN` is taken — and listed with its score; anything else goes to the
-  **review sheet** with up to :data:`CANDIDATES` ranked candidates (score ≥ :data:`MIN_SCORE`).
-  The coordinator writes the chosen id in the sheet and imports again with ``--review``.
+  municipality), else a similar name (rapidfuzz, :data:`AUTO_SCORE`, :data:`AUTO_MARGIN`) —
+  anything else goes to the **review sheet** with ranked candidates.  The coordinator writes the
+  chosen id in the sheet and imports again with ``--review``.
 
 A facility is imported only when every one of its rows is resolved; its partnerships then
 replace the ones on file, and it is marked ``reported=true``.
@@ -25,23 +24,31 @@ replace the ones on file, and it is marked ``reported=true``.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from matching._resolve import (
+    AUTO_MARGIN,
+    AUTO_SCORE,
+    CANDIDATES,
+    MIN_SCORE,
+    REVIEW_ID,
+    Candidate,
+    candidate_cells,
+    column_or_blank,
+    keyed,
+    read_date,
+    resolve_name,
+)
+from matching._resolve import column as _aliased
+from matching._resolve import read_review as _read_review
 from matching.contract.tablefile import TableError, read_frame
 from matching.vocabulary import ROLE_ORDER, Role
 
-#: A similar name is taken without review from this rapidfuzz score (0–100) …
-AUTO_SCORE = 95.0
-#: … when the next candidate scores at least this much less.
-AUTO_MARGIN = 5.0
-#: Candidates below this score are not offered in the review sheet.
-MIN_SCORE = 60.0
-#: Candidates offered per row in the review sheet.
-CANDIDATES = 3
+__all__ = ["AUTO_MARGIN", "AUTO_SCORE", "CANDIDATES", "MIN_SCORE", "REVIEW_ID", "import_reports", "read_review",
+           "review_table", "write_template"]
 
 #: Accepted headers (English contract names, the template's Japanese headers, common variants).
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -57,7 +64,6 @@ ROLE_HEADERS = {Role.CONSULT: ("consult", "①"), Role.VISIT: ("visit", "②"), 
 #: The template's headers, in order.
 TEMPLATE_COLUMNS = ("事業所番号", "施設名", "市区町村", "協力医療機関名", "医療機関番号",
                     "①相談対応（常時）", "②診療（往診・常時）", "③入院受入れ", "確認日")
-REVIEW_ID = "決定した医療機関ID"
 REVIEW_FACILITY = "決定した施設ID"
 
 
@@ -70,7 +76,7 @@ class Resolution:
     confirmed_on: str
     how: str  # "id", "name", "similar (score 97)", "review", "no partner"
     problem: str = ""
-    candidates: list[tuple[str, str, float]] = field(default_factory=list)  # (id, name, score)
+    candidates: list[Candidate] = field(default_factory=list)
     given: dict = field(default_factory=dict)
 
 
@@ -94,10 +100,7 @@ class ReportImport:
 
 
 def _column(df: pd.DataFrame, name: str) -> pd.Series | None:
-    for alias in ALIASES[name]:
-        if alias in df.columns:
-            return df[alias].astype(str).str.strip()
-    return None
+    return _aliased(df, ALIASES[name])
 
 
 def _roles(df: pd.DataFrame) -> tuple[list[frozenset[Role]], list[str]]:
@@ -134,69 +137,13 @@ def _roles(df: pd.DataFrame) -> tuple[list[frozenset[Role]], list[str]]:
 
 
 def _date(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return ""
-    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y年%m月%d日"):
-        try:
-            return dt.datetime.strptime(text, fmt).date().isoformat()
-        except ValueError:
-            continue
-    return text
-
-
-def _candidates(name: str, pool: pd.DataFrame) -> list[tuple[str, str, float]]:
-    from rapidfuzz import fuzz, process
-
-    from matching.importers.normalise import normalise_name
-
-    if pool.empty:
-        return []
-    keys = pool["_key"].tolist()
-    hits = process.extract(normalise_name(name), keys, scorer=fuzz.ratio, limit=CANDIDATES + 1,
-                           score_cutoff=MIN_SCORE)
-    return [(pool.index[k], pool["name"].iloc[k], round(float(score), 1)) for _, score, k in hits]
-
-
-def _resolve_institution(name: str, muni: str, fac_muni: str | None, inst: pd.DataFrame, areas: pd.DataFrame
-                         ) -> tuple[str | None, str, list[tuple[str, str, float]], str]:
-    from matching.importers.normalise import normalise_name
-
-    pool = inst
-    if muni:
-        code = muni if muni in areas.index else next(
-            (c for c, n in areas["municipality_name"].items() if n == muni), None)
-        if code is None:
-            return None, "review", [], f"医療機関の市区町村 {muni!r} が区域にありません"
-        pool = inst[inst["municipality_code"] == code]
-    exact = pool[pool["_key"] == normalise_name(name)]
-    if len(exact) > 1 and fac_muni is not None:
-        exact = exact[exact["municipality_code"] == fac_muni] if (exact["municipality_code"] == fac_muni).any() \
-            else exact
-    if len(exact) == 1:
-        return exact.index[0], "name", [], ""
-    cands = _candidates(name, exact if len(exact) > 1 else pool)
-    if len(exact) > 1:
-        return None, "review", cands, "同じ名称の医療機関が複数あります"
-    if cands and cands[0][2] >= AUTO_SCORE and (len(cands) == 1 or cands[0][2] - cands[1][2] >= AUTO_MARGIN):
-        return cands[0][0], f"similar (score {cands[0][2]:g})", cands[:1], ""
-    return None, "review", cands[:CANDIDATES], ("名称が一致する医療機関がありません" if cands
-                                                 else "名称が一致する医療機関も、似た名称の候補もありません")
+    found = read_date(text)
+    return text.strip() if found is None else found  # kept as written: the report is not refused for it
 
 
 def read_review(path: str | Path) -> dict[int, tuple[str, str]]:
     """The coordinator's decisions: report line → (facility id, institution id), blanks kept."""
-    df, _ = read_frame(path)
-    if "行" not in df.columns or REVIEW_ID not in df.columns:
-        raise TableError(f"{Path(path).name}: not a review sheet (columns 行 and {REVIEW_ID} expected)",
-                         f"{Path(path).name} は確認シートではありません（列「行」「{REVIEW_ID}」がありません）")
-    out = {}
-    for _, row in df.iterrows():
-        fid = str(row.get(REVIEW_FACILITY, "")).strip()
-        iid = str(row[REVIEW_ID]).strip()
-        if str(row["行"]).strip().isdigit() and (fid or iid):
-            out[int(row["行"])] = (fid, iid)
-    return out
+    return _read_review(path, (REVIEW_FACILITY, REVIEW_ID))  # type: ignore[return-value]
 
 
 def import_reports(path: str | Path, region, review: dict[int, tuple[str, str]] | None = None) -> ReportImport:
@@ -213,17 +160,13 @@ def import_reports(path: str | Path, region, review: dict[int, tuple[str, str]] 
     if inst_id is None and inst_name is None:
         raise TableError(f"{table.path.name}: no institution column (医療機関番号 or 協力医療機関名)",
                          f"{table.path.name} に協力医療機関の列（医療機関番号 または 協力医療機関名）がありません")
-    muni = _column(df, "institution_municipality")
-    confirmed = _column(df, "confirmed_on")
     roles, role_problems = _roles(df)
-    fac, inst = region.facilities.copy(), region.institutions.copy()
-    fac["_key"] = fac["name"].map(normalise_name)
-    inst["_key"] = inst["name"].map(normalise_name)
-    blank = pd.Series([""] * len(df), index=df.index)
-    fac_id, fac_name = (fac_id if fac_id is not None else blank), (fac_name if fac_name is not None else blank)
-    inst_id, inst_name = (inst_id if inst_id is not None else blank), (inst_name if inst_name is not None else blank)
-    muni = muni if muni is not None else blank
-    confirmed = confirmed if confirmed is not None else blank
+    fac, inst = keyed(region.facilities), keyed(region.institutions)
+    fac_id, fac_name = column_or_blank(df, ALIASES["facility_id"]), column_or_blank(df, ALIASES["facility_name"])
+    inst_id = column_or_blank(df, ALIASES["institution_id"])
+    inst_name = column_or_blank(df, ALIASES["institution_name"])
+    muni = column_or_blank(df, ALIASES["institution_municipality"])
+    confirmed = column_or_blank(df, ALIASES["confirmed_on"])
 
     rows: list[Resolution] = []
     for k in range(len(df)):
@@ -263,7 +206,7 @@ def import_reports(path: str | Path, region, review: dict[int, tuple[str, str]] 
                 r.how, r.problem = "review", f"医療機関番号 {i} の医療機関が区域にありません"
         else:
             fac_muni = fac.at[r.facility_id, "municipality_code"]
-            r.institution_id, r.how, r.candidates, r.problem = _resolve_institution(
+            r.institution_id, r.how, r.candidates, r.problem = resolve_name(
                 inst_name.iloc[k], muni.iloc[k], fac_muni, inst, region.areas)
         if r.institution_id and Role.ADMIT in r.roles and inst.at[r.institution_id, "kind"] != "hospital":
             r.how, r.problem = "review", "③入院受入れは病院に限られますが、診療所が記入されています"
@@ -302,9 +245,7 @@ def review_table(result: ReportImport) -> pd.DataFrame:
         rec = {"行": r.line, "事業所番号": r.given.get("facility_id", ""), "施設名": r.given.get("facility_name", ""),
                "協力医療機関名（報告）": r.given.get("institution_name", ""),
                "医療機関番号（報告）": r.given.get("institution_id", ""), "問題": r.problem}
-        for n in range(CANDIDATES):
-            c = r.candidates[n] if n < len(r.candidates) else ("", "", None)
-            rec[f"候補{n + 1} ID"], rec[f"候補{n + 1} 名称"], rec[f"候補{n + 1} スコア"] = c
+        rec.update(candidate_cells(r.candidates))
         rec[REVIEW_FACILITY] = r.facility_id or ""
         rec[REVIEW_ID] = ""
         records.append(rec)

@@ -648,7 +648,9 @@ def import_reports_cmd(
     result = import_reports(report_file, reg, decisions)
     if result.read_as:
         print(f"注: {result.read_as} として読みました", file=sys.stderr)
-    facilities, table = load_facilities_text(region)
+    from matching.contract import schema
+
+    facilities, table = load_table_text(region, schema.FACILITIES)
     facilities.loc[facilities["facility_id"].isin(result.reported), "reported"] = "true"
     with Staging(out) as stage:
         for f in region.iterdir():  # the whole region, to check it before anything is replaced
@@ -677,14 +679,22 @@ def import_reports_cmd(
         print("注: facilities.csv を CSV（UTF-8）で書き出しました", file=sys.stderr)
 
 
-def load_facilities_text(region: Path) -> tuple[pd.DataFrame, str]:
-    """facilities as the file holds them (all text), and its format, to write back with one change."""
-    from matching.contract import schema
+def load_table_text(region: Path, spec) -> tuple[pd.DataFrame, str]:
+    """A region table as the file holds it (all text), and its format, to write back with few changes."""
     from matching.contract.load import _read_table, _source
 
-    file, sheet = _source(region, schema.FACILITIES)
+    file, sheet = _source(region, spec)
     df, table = _read_table(file, sheet)
     return df.drop(columns=["_line", "_cells"]), "xlsx" if table.encoding == "xlsx" else "csv"
+
+
+def _template_out(out: Path) -> None:
+    """Stop before any work unless ``out`` can be a form: an .xlsx file name in a writable folder."""
+    if out.suffix.lower() != ".xlsx":
+        raise InputError(f"--out には .xlsx のファイル名を指定してください（{out}）", f"--out must end in .xlsx: {out}")
+    if out.is_dir():
+        raise InputError(f"--out にはファイル名を指定してください（{out} はフォルダです）", f"{out} is a folder")
+    check_out(out.parent)
 
 
 @template_app.command("reports")
@@ -693,16 +703,92 @@ def template_reports(region: Path = typer.Option(..., help="region folder (its f
     """The annual-report form for facilities: pre-filled facility list, drop-downs for ①②③."""
     from matching.annual_reports import write_template
 
-    if out.suffix.lower() != ".xlsx":
-        raise InputError(f"--out には .xlsx のファイル名を指定してください（{out}）", f"--out must end in .xlsx: {out}")
-    if out.is_dir():
-        raise InputError(f"--out にはファイル名を指定してください（{out} はフォルダです）", f"{out} is a folder")
-    check_out(out.parent)
+    _template_out(out)
     reg = _load(region, True)
     with Staging(out.parent) as stage:
         write_template(reg, stage / out.name)
         stage.publish()
     console.print(f"written: {out}（{len(reg.facilities)} 施設）")
+
+
+
+# ---- the institutions' intention survey (意向調査, issue 14 item 4) ----
+
+@import_app.command("survey")
+def import_survey_cmd(
+    survey_file: Path = typer.Argument(..., help="survey answers: CSV (UTF-8 or Shift_JIS) or xlsx[#sheet]"),
+    region: Path = typer.Option(..., help="region folder the institutions are in"),
+    review: Path = typer.Option(None, help="the review sheet, filled in (決定した医療機関ID)"),
+    out: Path = typer.Option(None, help="folder for institutions.csv and survey_changes.csv (default: the region)"),
+):
+    """Load the institutions' intention survey into institutions.csv (accepting, capacity, roles, contact)."""
+    import shutil
+
+    from matching.contract import schema
+    from matching.outputs import write_csv, write_tables_workbook
+    from matching.survey import (
+        CHANGES_FILE,
+        REVIEW_SHEET,
+        apply,
+        import_survey,
+        read_review,
+        review_table,
+    )
+
+    out = out or region
+    check_out(out)
+    reg = _load(region, True)
+    decisions = read_review(review) if review else None
+    result = import_survey(survey_file, reg, decisions)
+    if result.read_as:
+        print(f"注: {result.read_as} として読みました", file=sys.stderr)
+    institutions, table = load_table_text(region, schema.INSTITUTIONS)
+    written = ("institutions.csv", CHANGES_FILE, REVIEW_SHEET)
+    with Staging(out) as stage:
+        for f in region.iterdir():  # the whole region, to check it before anything is replaced
+            if f.is_file() and f.name not in written:
+                shutil.copy2(f, stage / f.name)
+        institutions, changes = apply(result, institutions, reg)
+        write_csv(institutions, stage / "institutions.csv")
+        write_csv(changes, stage / CHANGES_FILE)
+        if result.review:
+            write_tables_workbook(stage / REVIEW_SHEET, {"確認": review_table(result)})
+        load_region(stage.path, strict=True)  # the new region must hold the contract
+        stage.publish(stale=() if result.review else (REVIEW_SHEET,))
+    c = result.counts()
+    console.print(f"意向調査 {len(result.rows)} 行: 番号で特定 {c.get('id', 0)}、名称で特定 {c.get('name', 0)}、"
+                  f"類似名称で特定 {c.get('similar', 0)}、確認結果 {c.get('review decision', 0)}、"
+                  f"未記入 {c.get('not filled', 0)}、要確認 {c.get('review', 0)}")
+    for r in result.rows:
+        if r.how.startswith("similar"):
+            console.print(f"  {r.line} 行目: 「{r.given['institution_name']}」→ {r.institution_id} "
+                          f"{reg.institutions.at[r.institution_id, 'name']}（{r.how}）", markup=False)
+    changed = changes["医療機関ID"].nunique() if len(changes) else 0
+    console.print(f"変更 {len(changes)} 項目（{changed} 機関）→ {out}/institutions.csv、"
+                  f"変更内容 → {out}/{CHANGES_FILE}", markup=False)
+    dated = [r.line for r in result.applied if r.dated_today]
+    if dated:
+        print(f"注: 回答日が空欄の {len(dated)} 行（{', '.join(map(str, dated[:10]))}"
+              f"{' …' if len(dated) > 10 else ''} 行目）は取込日を回答日としました", file=sys.stderr)
+    if result.review:
+        print(f"注: {len(result.review)} 行は確認が必要です（{out / REVIEW_SHEET}）。"
+              f"「決定した医療機関ID」を記入し --review で再度取り込んでください", file=sys.stderr)
+    if table != "csv":
+        print("注: institutions.csv を CSV（UTF-8）で書き出しました", file=sys.stderr)
+
+
+@template_app.command("survey")
+def template_survey(region: Path = typer.Option(..., help="region folder (its institutions are pre-filled)"),
+                    out: Path = typer.Option(..., help="the form to write (.xlsx)")):
+    """The intention-survey form for institutions: pre-filled institution list, drop-downs for the answers."""
+    from matching.survey import write_template
+
+    _template_out(out)
+    reg = _load(region, True)
+    with Staging(out.parent) as stage:
+        write_template(reg, stage / out.name)
+        stage.publish()
+    console.print(f"written: {out}（{len(reg.institutions)} 医療機関）")
 
 # ==== end of issue 14 block ====
 

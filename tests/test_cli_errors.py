@@ -225,6 +225,35 @@ def test_import_reports_with_a_wrong_file_changes_nothing(tmp_path, content, fra
     assert {p.name: p.read_bytes() for p in region.iterdir()} == before
 
 
+@pytest.mark.parametrize(("content", "fragment"), [
+    ("facilities", "回答の列"),  # a region file given as the survey
+    (b"a,b\n1,2\n", "医療機関の列"),
+    ("医療機関番号,受入可能施設数,電話番号\nH1,たくさん,\nC1,2,12345\n".encode("cp932"),
+     "survey.csv 2 行目「受入可能施設数」"),
+    (b"", "空のファイル"),
+    (bytes(range(256)) * 8, "バイナリ"),
+    (None, "見つかりません"),
+])
+def test_import_survey_with_a_wrong_file_or_bad_values_changes_nothing(tmp_path, content, fragment):
+    region = _region(tmp_path)
+    before = {p.name: p.read_bytes() for p in region.iterdir()}
+    survey = tmp_path / "survey.csv"
+    if content == "facilities":
+        shutil.copy(region / "facilities.csv", survey)
+    elif content is not None:
+        survey.write_bytes(content)
+    res = runner.invoke(app, ["import", "survey", str(survey), "--region", str(region)])
+    _assert_clean_failure(res, 2, fragment)
+    assert {p.name: p.read_bytes() for p in region.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]  # no staging folder left
+
+
+def test_template_survey_refuses_another_suffix(tmp_path):
+    region = _region(tmp_path)
+    res = runner.invoke(app, ["template", "survey", "--region", str(region), "--out", str(tmp_path / "form.csv")])
+    _assert_clean_failure(res, 2, ".xlsx")
+
+
 def test_template_reports_refuses_a_folder_or_another_suffix(tmp_path):
     region = _region(tmp_path)
     res = runner.invoke(app, ["template", "reports", "--region", str(region), "--out", str(tmp_path / "form.csv")])

@@ -6,6 +6,7 @@ and they never guess: a value they cannot read is reported, not coerced.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass
@@ -169,6 +170,33 @@ def boolean(required: bool = True) -> Parser:
                       + ("" if not required else "; required"))
 
     return _typed(parse, ValueType("bool", nullable=not required))
+
+
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def iso_date(required: bool = False) -> Parser:
+    """A calendar date written ``YYYY-MM-DD`` (blank allowed unless ``required``).  Stored as that
+    text (the service's column is a string of 10): a date is compared and shown, never computed on."""
+
+    def parse(s: pd.Series) -> Parsed:
+        v = stripped(s)
+
+        def ok(x: str) -> bool:
+            if not _ISO_DATE.match(x):
+                return False
+            try:
+                dt.date.fromisoformat(x)
+            except ValueError:  # 2025-02-30
+                return False
+            return True
+
+        good = np.fromiter((ok(x) or (x == "" and not required) for x in v.to_numpy(dtype=object)),
+                           dtype=bool, count=len(v))
+        return Parsed(v, pd.Series(~good, index=s.index),
+                      "must be a date written YYYY-MM-DD (e.g. 2025-04-01)" + ("" if required else " or blank"))
+
+    return _typed(parse, ValueType("text", max_length=10, min_length=10 if required else 0))
 
 
 def _plain_number(x: float) -> str:

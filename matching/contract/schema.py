@@ -78,6 +78,12 @@ COUNT_MAX = 100_000
 RESIDENTS_MAX = 10_000_000
 
 _ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+#: A date field of an API body: ISO or blank (the CSV loader also checks the calendar).
+_DATE_PATTERN = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$"
+#: Longest contact person's name and phone number the service stores (a name as the proposals'
+#: contact log allows; a phone number with an extension and a note such as 「内線123」).
+CONTACT_MAX = 100
+PHONE_MAX = 40
 
 #: Where a record's point comes from (``location_source``), with the Japanese wording outputs use.
 LOCATION_SOURCES: dict[str, str] = {
@@ -185,7 +191,18 @@ INSTITUTIONS = FileSpec(
         Column("capacity_residents", c.number(integer=True, minimum=0, maximum=RESIDENTS_MAX, required=False),
                "spare capacity in residents of new partner facilities (blank = unlimited)",
                label_ja="受入枠（入所者数）"),
-    ) + _ROLE_CAPS + _location_columns("institution"),
+    ) + _ROLE_CAPS + _location_columns("institution") + (
+        # From the institutions' intention survey (matching.survey): whom a coordinator calls.
+        Column("contact_name", c.text(required=False, max_length=CONTACT_MAX),
+               "contact person for partnership requests (blank = not known)", required=False,
+               label_ja="担当者名", default=""),
+        Column("contact_phone", c.text(required=False, max_length=PHONE_MAX),
+               "contact person's phone number (blank = not known)", required=False,
+               label_ja="担当者の電話番号", default=""),
+        Column("survey_date", c.iso_date(), "date of the institution's last answer to the intention survey "
+               "(意向調査), YYYY-MM-DD (blank = not surveyed)", required=False, label_ja="意向調査の回答日",
+               default="", api_pattern=_DATE_PATTERN),
+    ),
     doc="Hospitals and clinics that could be cooperating institutions (協力医療機関).",
 )
 

@@ -177,6 +177,28 @@ def test_clicking_a_facility_shows_its_roles_partners_and_alternatives(page, ser
     page.wait_for_selector(f"#detail-partners:has-text('{names[g['partners'][0]]}')")
 
 
+def test_the_partner_panel_shows_whom_to_call_with_a_tel_link(page, server):
+    """Contacts from the intention survey (issue 15 item 4): the institution's person and phone."""
+    g = next(g for g in api(server, "muni03201", "/facilities") if g["partners"])
+    iid = g["partners"][0]
+    body = {k: v for k, v in api(server, "pref03", f"/institutions/{iid}").items()
+            if k not in ("institution_id", "municipality_code", "reserved_facilities", "reserved_residents")}
+    body["designations"] = [d for d in body["designations"].split(";") if d]
+    body.update(contact_name="岩手 太郎", contact_phone="019-651-4111 内線 12", survey_date="2025-06-01")
+    api(server, "pref03", f"/institutions/{iid}", method="PUT", json=body)
+    sign_in(page, server, "muni03201")
+    click_facility(page, g["facility_id"])
+    link = page.locator(f"#detail-partners .inst-contact[data-institution-id='{iid}'] a")
+    link.wait_for()
+    assert link.get_attribute("href") == "tel:0196514111" and link.inner_text() == "019-651-4111 内線 12"
+    assert "岩手 太郎" in page.inner_text("#detail-partners")
+    # An institution nobody surveyed shows no contact line (and no "null").
+    others = [i for i in g["partners"][1:] if not api(server, "muni03201", f"/institutions/{i}")["contact_name"]]
+    for other in others:
+        assert page.locator(f"#detail-partners .inst-contact[data-institution-id='{other}']").count() == 0
+    assert "null" not in page.inner_text("#facility-detail")
+
+
 def test_facility_list_is_searchable_sortable_and_downloadable(page, server):
     sign_in(page, server, "muni03201")
     page.click("button[data-view=lists]")

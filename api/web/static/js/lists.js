@@ -4,7 +4,7 @@ import { selectedFacility } from "./map.js";
 import {
   COLUMN, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel, marks, municipalityName, onChange, spare, store,
 } from "./store.js";
-import { dataTable, fmt } from "./util.js";
+import { dataTable, el, fmt, telHref } from "./util.js";
 
 let facilities, institutions, from = null;
 
@@ -58,6 +58,8 @@ function listInstitutions() {
       { key: "capacity_facilities", label: COLUMN.institutions.capacity_facilities, num: true },
       { key: "reserved_facilities", label: "承諾で確保済み", num: true },
       { key: "spare", label: "空き", num: true, value: (r) => spare(r), render: (r) => (spare(r) == null ? "未回答" : spare(r) <= 0 ? "0（満杯）" : String(spare(r))) },
+      { key: "contact_name", label: COLUMN.institutions.contact_name, filter: "text" },
+      { key: "contact_phone", label: COLUMN.institutions.contact_phone, render: (r) => (r.contact_phone ? el("a", { href: telHref(r.contact_phone) }, r.contact_phone) : "") },
     ],
   });
 }

@@ -7,7 +7,7 @@ import {
   KIND, PROPOSAL_STATES, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel, marks,
   municipalityName, onChange, reload, spare, store,
 } from "./store.js";
-import { el, fmt, showMessage } from "./util.js";
+import { el, fmt, showMessage, telHref } from "./util.js";
 
 // Status by colour AND shape (and text in tooltips, legend and badges): a palette from Okabe & Ito's
 // colour-blind-safe set that stays distinct under protanopia and deuteranopia (tests/web check it),
@@ -222,7 +222,8 @@ function institutionIcon(i) {
 function institutionTip(i) {
   const sp = spare(i);
   return `<b>${escapeHtml(i.name)}</b>（${escapeHtml(kindLabel(i.kind))}）<br>担える役割：${marks(institutionRoles(i))}<br>`
-    + `受入意向：${acceptingLabel(i.accepting)}<br>受入枠の空き：${sp == null ? "未回答（上限なしとして扱う）" : sp <= 0 ? "0（満杯）" : `${sp}施設`}`;
+    + `受入意向：${acceptingLabel(i.accepting)}<br>受入枠の空き：${sp == null ? "未回答（上限なしとして扱う）" : sp <= 0 ? "0（満杯）" : `${sp}施設`}`
+    + (i.contact_name || i.contact_phone ? `<br>担当：${escapeHtml(i.contact_name || "（氏名未回答）")}${i.contact_phone ? `　電話 ${escapeHtml(i.contact_phone)}` : ""}` : "");
 }
 
 function facilityIcon(f) {
@@ -289,6 +290,16 @@ function highlight(id) {
   }
 }
 
+// Whom to call at an institution (担当者 and phone, from the intention survey), or null when neither is
+// known.  The number is a tel: link.
+export function institutionContact(iid) {
+  const i = store.institutions.get(iid);
+  if (!i || (!i.contact_name && !i.contact_phone)) return null;
+  return el("div", { class: "inst-contact", dataset: { institutionId: iid } }, "担当：", i.contact_name || "（氏名未回答）",
+    i.contact_phone ? ["　電話 ", el("a", { href: telHref(i.contact_phone) }, i.contact_phone)] : null,
+    i.survey_date ? el("span", { class: "hint" }, `（意向調査 ${i.survey_date}）`) : null);
+}
+
 const chips = (roles, cls) => el("div", { class: "roles" },
   roles.length ? roles.map((r) => el("span", { class: `role ${cls}`, dataset: { role: r } }, ROLE_LABEL[r])) : el("span", { class: "hint" }, "なし"));
 
@@ -339,6 +350,7 @@ export async function showFacility(id, pan = true, zoom = false, focus = false) 
     el("h4", {}, "提案"),
     el("div", { id: "detail-proposals" }, proposals.length ? proposals.map((p) => el("div", { class: "proposal-card", dataset: { proposalId: p.id, state: p.state } },
       el("div", {}, el("b", {}, instName(p.institution_id)), ` ${marks(p.roles)}　移動 ${fmt(p.travel_minutes)}分（${fmt(p.distance_km)}km）`),
+      institutionContact(p.institution_id),
       el("div", {}, `状態：${PROPOSAL_STATES[p.state]}`, p.decline_reason ? `（理由：${p.decline_reason}）` : "",
         `　更新 ${new Date(p.updated_at).toLocaleDateString("ja-JP")}`),
       el("div", { class: "explanation" }, p.explanation),
@@ -354,7 +366,7 @@ export async function showFacility(id, pan = true, zoom = false, focus = false) 
       contactLog(p).then((list) => { box.replaceWith(list); if (!list.children.length) list.append(el("li", { class: "hint" }, "なし")); });
     }
     const rows = await api(`/partnerships?facility_id=${encodeURIComponent(id)}`);
-    partners.replaceChildren(...(rows.length ? rows.map((p) => el("li", {}, `${instName(p.institution_id)}　${marks(p.roles)}`))
+    partners.replaceChildren(...(rows.length ? rows.map((p) => el("li", {}, `${instName(p.institution_id)}　${marks(p.roles)}`, institutionContact(p.institution_id)))
       : [el("li", { class: "hint" }, "協定なし")]));
     const un = (await latestRunUnmatched()).filter((u) => u.facility_id === id);
     if (un.length) reasons.replaceChildren(el("h4", {}, "直近の実行で確保できなかった役割"),

@@ -19,6 +19,10 @@ export function showMessage(text, isError = false) {
   m.classList.toggle("error", isError);
 }
 
+// A tel: link for a phone number as people write it (019-651-4111 内線 12 → tel:0196514111): digits
+// only, the extension left out (a phone dials it after the call is answered).
+export const telHref = (phone) => `tel:${String(phone).replace(/(内線|内|ext\.?|x).*$/i, "").replace(/[^0-9+]/g, "")}`;
+
 export const fmt = (v, digits = 1) => (v == null || Number.isNaN(v) ? "" : Number(v).toFixed(digits));
 
 // CSV with a BOM so that Excel opens the Japanese text correctly.
