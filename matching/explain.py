@@ -25,6 +25,11 @@ from matching.vocabulary import ROLE_ORDER, Role, Status, roles_ja
 UNMATCHED_COLUMNS = ["facility_id", "missing_roles", "role", "reason_code", "reason", "fix",
                      "fix_institution_id", "fix_amount"]
 
+#: A relaxed travel limit is advised only up to this multiple of the limit in force: a facility
+#: whose nearest provider is farther needs 広域調整 or a new provider, not a different rule
+#: (issue 13: no explanation may advise a limit beyond what any real trip needs).
+ADVISE_LIMIT_FACTOR = 2
+
 REASONS = {
     "not_tracked": "年次報告（協力医療機関の届出）が未提出のため状況不明",
     "no_provider": "地域内に{role}を常時提供する医療機関がない",
@@ -231,6 +236,12 @@ class _RoleExplainer:
         need_min = float(np.ceil(m))
         need_km = float(np.ceil(d * 10) / 10)
         fix = f"最寄りの{self.names[j]}（直線{d:.1f}km・約{m:.0f}分）"
+        if need_min > ADVISE_LIMIT_FACTOR * lim.minutes or (lim.km is not None
+                                                            and need_km > ADVISE_LIMIT_FACTOR * lim.km):
+            # No limit is advised that no ordinary trip needs (a bad coordinate once gave 534 minutes).
+            fix += f"は上限の{ADVISE_LIMIT_FACTOR}倍より遠い：地域外の医療機関との広域調整、または新たに担う医療機関の確保が必要"
+            return (f, missing_txt, r.value, "out_of_range", REASONS["out_of_range"].format(role=r.label_ja), fix,
+                    self.ids[j], "")
         limit_txt = f"{r.mark}の上限を{need_min:.0f}分"
         if lim.km is not None:
             limit_txt += f"・{max(need_km, lim.km):.1f}km"

@@ -77,6 +77,20 @@ def test_house_call_16km_rule(tmp_path):
     assert pairs(solve(region, wider)) == {("G1", "C", "consult;visit")}
 
 
+def test_no_limit_is_advised_beyond_twice_the_limit(tmp_path):
+    """Issue 13: a wrong coordinate once had the explanation advise a ① limit of 534 minutes.
+    A relaxed limit is advised up to twice the limit in force; farther, 広域調整 is the fix."""
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0), fac("F2", "gh", 50, 0)],
+                         [inst("C", "clinic", 90, 0, "zaishin")])
+    params = MatchParameters.model_validate({"limits": {"consult": {"minutes": 60}, "visit": {"minutes": 60}}})
+    rows = solve(region, params).unmatched.set_index(["facility_id", "role"])
+    near, far = rows.loc[("F2", "consult")], rows.loc[("F1", "consult")]
+    assert near["reason_code"] == far["reason_code"] == "out_of_range"
+    assert "上限を" in near["fix"] and near["fix_amount"] <= 120  # 40 km: about 78 minutes, within 2×
+    assert "上限を" not in far["fix"] and "広域調整" in far["fix"] and far["fix_amount"] == ""  # 90 km
+    assert far["fix_institution_id"] == "C"                                # the nearest is still named
+
+
 def test_forbidden_and_pinned_pairs(tmp_path):
     region = make_region(tmp_path, [fac("F1", "tokuyo", 0, 0)], [
         inst("Z1", "hospital", 2, 0, "zaibyo"), inst("Z2", "hospital", 6, 0, "zaibyo"),

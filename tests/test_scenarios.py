@@ -352,7 +352,7 @@ def test_capacity_plan(tmp_path):
     assert (plan.total_facilities, plan.total_residents) == (1, 0)
     assert plan.optimal and plan.confirmed
     assert plan.blocked[["facility_id", "reason_code"]].values.tolist() == [["F4", "out_of_range"]] * 3
-    assert "上限を" in plan.blocked["fix"].iloc[0]
+    assert "広域調整" in plan.blocked["fix"].iloc[0] and "上限を" not in plan.blocked["fix"].iloc[0]  # 100 km
     raised = apply_increases(region, plan.increases)
     assert raised.institutions.at["H1", "capacity_facilities"] == 1
     assert region.institutions.at["H1", "capacity_facilities"] == 0  # input unchanged
