@@ -23,7 +23,7 @@ from matching.travel.geodesic import pairs_within_km, unit_vectors
 from matching.vocabulary import ROLE_ORDER, Role, Status, roles_ja
 
 UNMATCHED_COLUMNS = ["facility_id", "missing_roles", "role", "reason_code", "reason", "fix",
-                     "fix_institution_id", "fix_amount"]
+                     "fix_institution_id", "fix_amount", "location_uncertain"]
 
 #: A relaxed travel limit is advised only up to this multiple of the limit in force: a facility
 #: whose nearest provider is farther needs 広域調整 or a new provider, not a different rule
@@ -117,14 +117,58 @@ def explain_unmatched(region: Region, before: pd.DataFrame, after: pd.DataFrame,
     still = after.loc[need.index, "missing_roles"]
     todo = [(f, r, missing) for f, missing in zip(still.index, still, strict=True)
             for r in ROLE_ORDER if r in missing]
-    if not todo:
-        return pd.DataFrame(rows, columns=UNMATCHED_COLUMNS)
-    explainer = _RoleExplainer(region, chosen, params, travel, sorted({f for f, _, _ in todo}), optimal)
-    if "partial_slots" in after.columns:
-        explainer.partial = after["partial_slots"]
-    missing_texts = _roles_texts(missing for _, _, missing in todo)
-    rows += [explainer.explain(f, r, text) for (f, r, _), text in zip(todo, missing_texts, strict=True)]
-    return pd.DataFrame(rows, columns=UNMATCHED_COLUMNS)
+    if todo:
+        explainer = _RoleExplainer(region, chosen, params, travel, sorted({f for f, _, _ in todo}), optimal)
+        if "partial_slots" in after.columns:
+            explainer.partial = after["partial_slots"]
+        missing_texts = _roles_texts(missing for _, _, missing in todo)
+        rows += [explainer.explain(f, r, text) for (f, r, _), text in zip(todo, missing_texts, strict=True)]
+    out = pd.DataFrame(rows, columns=UNMATCHED_COLUMNS[:-1])
+    return _location_uncertain(region, out, params)
+
+
+def _location_uncertain(region: Region, unmatched: pd.DataFrame, params: MatchParameters) -> pd.DataFrame:
+    """``unmatched`` with ``location_uncertain``: "nobody in range" may be wrong because the
+    facility's or the nearest provider's point is only a municipal office (issue 13) — the
+    distance less both uncertainty radii is within the role's straight-line reach.  The fix
+    then says so in Japanese (位置は市区町村役場で近似)."""
+    from matching.contract.schema import LOCATION_SOURCES
+
+    out = unmatched.assign(location_uncertain=False)
+    rows = out["reason_code"].isin(["out_of_range", "slots_missing"]) & out["fix_institution_id"].ne("")
+    if not rows.any():
+        return out
+    fac, inst = region.facilities, region.institutions
+
+    def approx(table: pd.DataFrame, ids) -> tuple[np.ndarray, np.ndarray]:
+        src = (table["location_source"].reindex(ids).fillna("").to_numpy() if "location_source" in table
+               else np.full(len(ids), ""))
+        rad = (pd.to_numeric(table["location_radius_km"].reindex(ids), errors="coerce").fillna(0.0).to_numpy()
+               if "location_radius_km" in table else np.zeros(len(ids)))
+        office = src == "office"
+        return office, np.where(office, rad, 0.0)
+
+    sel = out[rows]
+    f_ids, i_ids = sel["facility_id"].to_numpy(), sel["fix_institution_id"].to_numpy()
+    af, rf = approx(fac, f_ids)
+    ai, ri = approx(inst, i_ids)
+    km = geodesic_km(fac["lat"].reindex(f_ids).to_numpy(float), fac["lon"].reindex(f_ids).to_numpy(float),
+                     inst["lat"].reindex(i_ids).to_numpy(float), inst["lon"].reindex(i_ids).to_numpy(float))
+    speed = params.travel.speed_kmh / params.travel.circuity
+
+    def reach(role: str) -> float:
+        lim = params.limits[Role(role)]
+        return min(lim.km or np.inf, lim.minutes / 60 * speed)
+
+    uncertain = (af | ai) & (km - rf - ri <= sel["role"].map(reach).to_numpy(float))
+    out.loc[sel.index[uncertain], "location_uncertain"] = True
+    office = LOCATION_SOURCES["office"]
+    notes = [("施設" if f else "") + ("・" if f and i else "") + ("医療機関" if i else "")
+             for f, i in zip(af[uncertain], ai[uncertain], strict=True)]
+    out.loc[sel.index[uncertain], "fix"] = [
+        f"{fix}。{who}の位置は{office}のため、実際は上限内の可能性あり（位置の確認が必要）"
+        for fix, who in zip(out.loc[sel.index[uncertain], "fix"], notes, strict=True)]
+    return out
 
 
 class _RoleExplainer:

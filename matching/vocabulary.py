@@ -292,6 +292,7 @@ COLUMN_LABELS_JA: dict[str, str] = {
     "fix_institution_id": "対応先の医療機関ID",
     "fix_institution_name": "対応先の医療機関名",
     "fix_amount": "必要な受入枠",
+    "location_uncertain": "位置が近似（要確認）",
     "minutes": "移動時間（分）",
     "km": "距離（km）",
     "chosen": "選定",

@@ -91,6 +91,20 @@ def test_no_limit_is_advised_beyond_twice_the_limit(tmp_path):
     assert far["fix_institution_id"] == "C"                                # the nearest is still named
 
 
+def test_unmatched_roles_of_approximate_points_are_flagged(tmp_path):
+    """Issue 13 item 3: "nobody in range" is uncertain when a point is only its municipal office
+    and the distance less the uncertainty radius is within reach; the fix says to check it."""
+    approx = {**fac("F1", "gh", 0, 0), "location_source": "office", "location_radius_km": 8}
+    exact = fac("F2", "gh", 0, -30)
+    region = make_region(tmp_path, [approx, exact], [inst("C", "clinic", 20, 0, "zaishin")])
+    params = MatchParameters.model_validate({"limits": {"consult": {"minutes": 30}, "visit": {"minutes": 30}}})
+    rows = solve(region, params).unmatched.set_index(["facility_id", "role"])
+    f1, f2 = rows.loc[("F1", "consult")], rows.loc[("F2", "consult")]
+    assert f1["reason_code"] == f2["reason_code"] == "out_of_range"
+    assert bool(f1["location_uncertain"]) and "位置の確認" in f1["fix"] and "市区町村役場" in f1["fix"]
+    assert not bool(f2["location_uncertain"]) and "位置の確認" not in f2["fix"]
+
+
 def test_forbidden_and_pinned_pairs(tmp_path):
     region = make_region(tmp_path, [fac("F1", "tokuyo", 0, 0)], [
         inst("Z1", "hospital", 2, 0, "zaibyo"), inst("Z2", "hospital", 6, 0, "zaibyo"),
