@@ -161,9 +161,11 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
               None, "--unknown-capacity", help="institutions with no capacity set: estimate (default), "
               "unlimited, or N facilities each"),
           labels: str = typer.Option("en", help="column headers of the CSV and xlsx files: en or ja "
-                                     "(Japanese, from the vocabulary table)")):
+                                     "(Japanese, from the vocabulary table)"),
+          profile: bool = typer.Option(False, "--profile", help="print where the time went (whole process)")):
     """Propose cooperating institutions for facilities with missing roles."""
     import dataclasses
+    import time
 
     from matching.optimise.options import NATIONAL, SolveOptions
     from matching.optimise.run import match as run_match
@@ -177,7 +179,9 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
         raise InputError(f"--labels には {' か '.join(LABELS)} を指定してください（{labels!r}）",
                          f"--labels must be one of {', '.join(LABELS)}, got {labels!r}")
     check_out(out)  # before the solve, not after it
+    clock = {"start": time.perf_counter()}
     region = _load(region_dir, strict)
+    clock["load"] = time.perf_counter()
     try:
         params = MatchParameters.from_toml(config) if config else MatchParameters()
         if include_unreported is not None:
@@ -191,6 +195,7 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     except ParameterError as exc:
         console.print(f"[red]パラメータの誤り / invalid parameters[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
+    clock["match"] = time.perf_counter()
     summ = summary(result)
 
     unreported = int((~region.facilities["reported"]).sum())
@@ -221,8 +226,10 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     from matching.outputs import write_atomic_csv, write_match_outputs
 
     # Written to a temporary folder, verified there, and moved into --out only if it holds.
+    clock["report"] = time.perf_counter()
     with Staging(out) as stage:
         written = write_match_outputs(stage.path, region, result, summ, labels)
+        clock["write"] = time.perf_counter()
         if verify_result:
             problems = verify(region, stage / "proposals.csv", params)
             if problems:
@@ -233,7 +240,48 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
                      f"（違反の一覧: {out / 'violations.csv'}）", "verifier found violations", code=1)
             console.print("[green]verifier: all constraints hold[/green]")
         stage.publish(stale=("violations.csv",))
+    clock["verify"] = time.perf_counter()
     console.print(f"written: {out}/{', '.join(written)}")
+    if profile:
+        _print_profile(clock, result.seconds)
+
+
+def _print_profile(clock: dict[str, float], inner: dict[str, float]) -> None:
+    """``--profile``: the whole process by phase, the run's inner steps beside it."""
+    import time
+
+    labels = {"load": "読込・検証（load）", "match": "マッチング（match）", "report": "集計・表示（status tables）",
+              "write": "書出し（write）", "verify": "検証（verify）"}
+    t = Table(title="処理時間（秒）")
+    t.add_column("段階")
+    t.add_column("秒", justify="right")
+    started = _process_seconds()
+    if started is not None:
+        t.add_row("起動・ライブラリ読込（Python start, imports）", f"{started - (time.perf_counter() - clock['start']):.2f}")
+    prev = clock["start"]
+    for key in ("load", "match", "report", "write", "verify"):
+        if key in clock:
+            t.add_row(labels[key], f"{clock[key] - prev:.2f}")
+            if key == "match":
+                for step, sec in inner.items():
+                    t.add_row(f"  └ {step}", f"{sec:.2f}")
+            prev = clock[key]
+    if started is not None:
+        t.add_row("合計（プロセス全体）", f"{started:.2f}")
+    console.print(t)
+
+
+def _process_seconds() -> float | None:
+    """Seconds since this process started (Linux /proc), None elsewhere."""
+    import os
+
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        start = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - start
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @app.command("verify")

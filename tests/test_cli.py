@@ -26,9 +26,12 @@ def test_status_writes_tables(tmp_path):
 
 
 def test_match_writes_proposals_summary_and_verifies(tmp_path):
-    res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path)])
+    res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path), "--profile"])
     assert res.exit_code == 0, res.output
     assert "verifier: all constraints hold" in res.output
+    # --profile: the whole process by phase, the run's inner steps beside it (issue 17).
+    for phase in ("読込・検証", "マッチング", "書出し", "検証（verify）", "└ solve", "合計"):
+        assert phase in res.output, phase
     proposals = pd.read_csv(tmp_path / "proposals.csv")
     assert list(proposals.columns[:5]) == ["facility_id", "institution_id", "roles", "distance_km", "travel_minutes"]
     unmatched = pd.read_csv(tmp_path / "unmatched.csv")
