@@ -22,6 +22,7 @@ import networkx as nx
 import pandas as pd
 from geopy.distance import geodesic
 
+from matching.capacity import capacity_columns
 from matching.parameters import MatchParameters
 from matching.region import Region
 from matching.roles import SLOT_CODES, slots_of
@@ -72,7 +73,9 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
         proposals = read_proposals(proposals)[0]
     region = region.as_planned(params)  # estimated capacities hold as the optimiser used them
     out: list[Violation] = []
-    fac, inst = region.facilities, region.institutions
+    fac = _Rows(region.facilities, ["facility_type", "reported", "lat", "lon", "residents"])
+    inst = _Rows(region.institutions, ["accepting", "lat", "lon", "kind", "capacity_estimated"]
+                 + [role_column(r) for r in Role] + capacity_columns(region.institutions))
     pinned = {(p.facility_id, p.institution_id): p.roles for p in params.pinned}
     forbidden = {(p.facility_id, p.institution_id) for p in params.forbidden}
     # Time slots, recomputed here from availability.csv as sets of slot codes.
@@ -245,7 +248,24 @@ def _slot_violations(proposed, given, n_given, limit, every) -> list[Violation]:
     return out
 
 
-def _residents(fac: pd.DataFrame, f: str) -> int:
+class _Rows:
+    """A table read row by row: ``rows.at[id, column]``, ``id in rows.index``, ``rows.columns``
+    as a DataFrame's, from plain dicts (a DataFrame's ``.at`` per proposal was most of the
+    verifier's time at national scale)."""
+
+    def __init__(self, frame: pd.DataFrame, columns: list[str]):
+        kept = [c for c in dict.fromkeys(columns) if c in frame.columns]
+        self._rows = frame[kept].to_dict("index")
+        self.index = self._rows.keys()
+        self.columns = pd.Index(kept)
+        self.at = self
+
+    def __getitem__(self, key: tuple[str, str]):
+        row, column = key
+        return self._rows[row][column]
+
+
+def _residents(fac: _Rows, f: str) -> int:
     n = fac.at[f, "residents"]
     return FACILITY_TYPES[fac.at[f, "facility_type"]].default_residents if pd.isna(n) else int(n)
 
