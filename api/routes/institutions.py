@@ -1,7 +1,7 @@
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
-from api import audit
+from api import audit, slots
 from api.capacity import held, shortfalls
 from api.deps import ScopeDep, SessionDep
 from api.models import Area, Institution
@@ -20,6 +20,13 @@ def _get(session, scope, institution_id: str) -> Institution:
         raise HTTPException(404, "no such institution")
     scope.require_institution(i.municipality_code)
     return i
+
+
+def with_slots(session, institutions: list[Institution]) -> list[dict]:
+    """Institutions as answered: their columns and when they give ① and ② (``api.slots``)."""
+    rows = slots.stored(session, (i.institution_id for i in institutions))
+    return [{**{c.key: getattr(i, c.key) for c in Institution.__table__.columns},
+             "slots": slots.institution_slots(i, rows)} for i in institutions]
 
 
 def _values(body: InstitutionBase) -> dict:
@@ -61,12 +68,12 @@ def list_institutions(request: Request, session: SessionDep, scope: ScopeDep, mu
         q = q.where(Institution.municipality_code.in_(scope.prefecture_municipalities))
     if accepting is not None:
         q = q.where(Institution.accepting.is_(accepting))
-    return list(session.scalars(q.offset(max(offset, 0)).limit(max(min(limit, 10000), 0))))
+    return with_slots(session, list(session.scalars(q.offset(max(offset, 0)).limit(max(min(limit, 10000), 0)))))
 
 
 @router.get("/{institution_id}", response_model=InstitutionOut)
 def get_institution(institution_id: str, session: SessionDep, scope: ScopeDep):
-    return _get(session, scope, institution_id)
+    return with_slots(session, [_get(session, scope, institution_id)])[0]
 
 
 @router.post("", response_model=InstitutionOut, status_code=201)
@@ -81,7 +88,7 @@ def create_institution(body: InstitutionIn, session: SessionDep, scope: ScopeDep
     session.flush()
     audit.record(session, scope.user.id, "create", "institution", i.institution_id, None, audit.snapshot(i))
     session.commit()
-    return i
+    return with_slots(session, [i])[0]
 
 
 @router.put("/{institution_id}", response_model=InstitutionOut)
@@ -99,7 +106,7 @@ def replace_institution(institution_id: str, body: InstitutionBase, session: Ses
     session.flush()
     audit.record(session, scope.user.id, "update", "institution", institution_id, before, audit.snapshot(i))
     session.commit()
-    return i
+    return with_slots(session, [i])[0]
 
 
 @router.delete("/{institution_id}", status_code=204)
