@@ -189,3 +189,27 @@ def test_a_service_run_with_time_slots_gives_the_cli_proposals(demo_app):
     assert got == want
     # Some partners give a role in part of the week only (the demo's 連携 pairs): the slots made it through.
     assert any(0 < len(given.split(";")) < len(SLOT_CODES) for p in got for given in p[3:] if given)
+
+
+def test_cached_lists_see_new_time_slots_and_deleting_an_institution_deletes_its_slots(loaded, users, app,
+                                                                                       region_dir):
+    """The availability table raises the data version: the cached lists answer the new slots at once."""
+    h = users.headers("pref03")
+    slots = lambda: {i["institution_id"]: i["slots"] for i in loaded.get("/institutions", headers=h).json()}  # noqa: E731
+    assert slots()["C1"]["visit"] == list(SLOT_CODES)
+    f2 = lambda: next(f for f in loaded.get("/facilities", headers=h).json() if f["facility_id"] == "F2")  # noqa: E731
+    assert "visit" in f2()["covered_roles"]
+    assert upload(loaded, users.headers("admin"), region_dir, SLOTS).status_code == 200
+    assert slots()["C1"]["visit"] == ["wd_day", "wd_night"]
+    assert "visit" in f2()["missing_roles"] and f2()["slots"]["visit"] == ["wd_day", "wd_night"]
+    assert loaded.delete("/institutions/Z2", headers=h).status_code == 204
+    assert stored(app) == {("C1", "visit"): "wd_day;wd_night"}
+
+
+def test_candidates_say_when_they_give_the_role(loaded, users, region_dir):
+    h = users.headers("admin")
+    assert upload(loaded, h, region_dir, "institution_id,role,slots\nZ2,consult,hol_day;hol_night\n").status_code == 200
+    cands = loaded.get("/facilities/F1/candidates", headers=h).json()
+    by = {(c["role"], c["institution_id"]): c["slots"] for c in cands}
+    assert by[("consult", "Z2")] == ["hol_day", "hol_night"]  # a part-time partner is a candidate (2 per role)
+    assert by[("admit", "Z2")] == list(SLOT_CODES)              # ③ has no time slots: its flag
