@@ -213,3 +213,26 @@ def test_candidates_say_when_they_give_the_role(loaded, users, region_dir):
     by = {(c["role"], c["institution_id"]): c["slots"] for c in cands}
     assert by[("consult", "Z2")] == ["hol_day", "hol_night"]  # a part-time partner is a candidate (2 per role)
     assert by[("admit", "Z2")] == list(SLOT_CODES)              # ③ has no time slots: its flag
+
+
+def test_runs_take_max_partners_per_role_within_the_librarys_bounds(loaded, users):
+    h = users.headers("admin")
+    for bad in (0, 5, 1.5, "two"):
+        r = loaded.post("/runs", json={"parameters": {"max_partners_per_role": bad}}, headers=h)
+        assert r.status_code == 422, (bad, r.text)
+    r = loaded.post("/runs", json={"parameters": {"max_partners_per_role": 1}}, headers=h)
+    assert r.status_code == 202, r.text
+    assert loaded.get(f"/runs/{r.json()['id']}", headers=h).json()["parameters"]["max_partners_per_role"] == 1
+
+
+def test_proposals_stored_before_time_slots_answer_all_four_for_their_roles():
+    """Runs before migration 0009 judged ① and ② by the 24-hour flags: their partners give all four."""
+    from datetime import datetime
+
+    from api.schemas import ProposalOut
+
+    p = ProposalOut.model_validate({"id": 1, "run_id": 1, "facility_id": "F1", "institution_id": "Z1",
+                                    "roles": "visit;admit", "distance_km": 1.0, "travel_minutes": 2.0,
+                                    "extends_existing": False, "explanation": "", "state": "proposed",
+                                    "decline_reason": None, "updated_at": datetime(2026, 1, 1), "slots": None})
+    assert p.model_dump()["slots"] == {"consult": [], "visit": list(SLOT_CODES)}
