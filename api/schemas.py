@@ -92,10 +92,16 @@ FacilityOut = create_model("FacilityOut", __base__=ORM, **record_fields(FACILITI
 
 #: Time slots per slotted role (issue 16): ``{"consult": ["wd_day", …], "visit": […]}``, every role of
 #: ``matching.roles.SLOTTED`` present, its slot codes in ``SLOT_CODES`` order (empty: none).
-RoleSlots = create_model(
-    "RoleSlots", __base__=ORM,
-    __doc__="Time slots per role (① consult, ② visit): " + ", ".join(f"{c} = {SLOT_LABELS_JA[c]}" for c in SLOT_CODES),
-    **{code: (list[Literal[SLOT_CODES]], Field(default_factory=list)) for code in SLOTTED})
+def _role_slots(name: str, base: type[BaseModel]) -> type[BaseModel]:
+    return create_model(
+        name, __base__=base,
+        __doc__="Time slots per role (① consult, ② visit): " + ", ".join(f"{c} = {SLOT_LABELS_JA[c]}" for c in SLOT_CODES),
+        **{code: (list[Literal[SLOT_CODES]], Field(default_factory=list)) for code in SLOTTED})
+
+
+RoleSlots = _role_slots("RoleSlots", ORM)
+#: The same in a request body (unknown keys refused): read-only, it may only be sent back unchanged.
+RoleSlotsIn = _role_slots("RoleSlotsIn", In)
 
 
 class FacilityStatusOut(FacilityOut):  # type: ignore[misc, valid-type]
@@ -127,7 +133,12 @@ class _InstitutionRules(In):
 
 #: An institution's facts (PUT keeps its id, municipality and reservations).
 InstitutionBase = create_model("InstitutionBase", __base__=_InstitutionRules,
-                               **record_fields(INSTITUTIONS, exclude=("institution_id", "municipality_code")))
+                               **record_fields(INSTITUTIONS, exclude=("institution_id", "municipality_code")),
+                               # Time slots come with imports (availability.csv); a client that sends back
+                               # what it read may keep them in the body, unchanged (else 422).
+                               slots=(RoleSlotsIn | None, Field(default=None, description=(  # type: ignore[valid-type]
+                                   "read-only: as answered (time slots are imported with availability.csv); "
+                                   "a different value is refused"))))
 InstitutionIn = create_model("InstitutionIn", __base__=InstitutionBase,
                              **record_fields(INSTITUTIONS, only=("institution_id", "municipality_code")))
 InstitutionOut = create_model("InstitutionOut", __base__=ORM, **record_fields(INSTITUTIONS, stored=True),

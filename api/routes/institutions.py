@@ -29,9 +29,17 @@ def with_slots(session, institutions: list[Institution]) -> list[dict]:
              "slots": slots.institution_slots(i, rows)} for i in institutions]
 
 
+def _check_slots(body: InstitutionBase, current: dict[str, list[str]]) -> None:
+    """``slots`` is read-only (time slots are imported with availability.csv): a body may send back
+    what it read, unchanged; anything else is refused rather than silently ignored."""
+    if body.slots is not None and body.slots.model_dump() != current:
+        raise HTTPException(422, "slots are read-only (対応時間帯はここでは変更できません。"
+                                 "availability.csv の取込みで変更してください)")
+
+
 def _values(body: InstitutionBase) -> dict:
     """Blank role flags are derived from designations, as in the data contract."""
-    v = body.model_dump()
+    v = body.model_dump(exclude={"slots"})
     roles = default_roles(InstitutionKind(body.kind), set(body.designations))
     for role, column in ROLE_COLUMNS.items():
         if v[column] is None:
@@ -84,6 +92,7 @@ def create_institution(body: InstitutionIn, session: SessionDep, scope: ScopeDep
     if session.get(Institution, body.institution_id) is not None:
         raise HTTPException(409, f"institution {body.institution_id} already exists")
     i = Institution(**_values(body), reserved_facilities=0, reserved_residents=0)
+    _check_slots(body, slots.institution_slots(i, {}))  # new: no time slots stored, its flags give them
     session.add(i)
     session.flush()
     audit.record(session, scope.user.id, "create", "institution", i.institution_id, None, audit.snapshot(i))
@@ -96,6 +105,7 @@ def replace_institution(institution_id: str, body: InstitutionBase, session: Ses
     """Replace an institution's facts (willingness, capacity, 24-hour roles …); keeps reservations."""
     i = _get(session, scope, institution_id)
     scope.require_institution_write(i.municipality_code)
+    _check_slots(body, with_slots(session, [i])[0]["slots"])
     values = _values(body)
     # Lock the row: an acceptance between this check and the write could otherwise slip in.
     i = session.scalar(select(Institution).where(Institution.institution_id == institution_id).with_for_update())

@@ -97,7 +97,7 @@ def test_accepted_and_contracted_proposals_take_per_role_capacity(loaded, users,
     pref = users.headers("pref03")
     z1 = loaded.get("/institutions/Z1", headers=pref).json()
     facts = {k: v for k, v in z1.items() if k not in ("institution_id", "municipality_code", "reserved_facilities",
-                                                        "reserved_residents", "slots")}  # read-only in answers
+                                                        "reserved_residents")}
     facts["designations"] = [d for d in z1["designations"].split(";") if d]
     r = loaded.put("/institutions/Z1", json={**facts, "capacity_facilities_visit": 2,
                                              "capacity_facilities_admit": 5}, headers=pref)

@@ -146,17 +146,30 @@ def test_the_vocabulary_names_the_slots(loaded, users):
     assert "slots" in {c["name"] for c in v["records"]["availability"]}
 
 
-def test_institution_slots_follow_a_changed_flag(loaded, users, app, region_dir):
-    """Without a row an institution's 24-hour flag decides: changing it through PUT changes its slots."""
+def test_institution_slots_follow_a_changed_flag_and_are_read_only(loaded, users, app, region_dir):
+    """Without a row an institution's 24-hour flag decides: changing it through PUT changes its slots.
+    ``slots`` may be sent back as read (GET, change, PUT), but not changed: 422 in Japanese."""
     h = users.headers("admin")
     body = {k: v for k, v in loaded.get("/institutions/Z2", headers=h).json().items()
-            if k not in ("institution_id", "municipality_code", "reserved_facilities", "reserved_residents", "slots")}
+            if k not in ("institution_id", "municipality_code", "reserved_facilities", "reserved_residents")}
     body["designations"] = [d for d in body["designations"].split(";") if d]  # stored as text, sent as a list
-    r = loaded.put("/institutions/Z2", json={**body, "visit_24h": False}, headers=h)
+    assert body["slots"]["visit"] == list(SLOT_CODES)
+    r = loaded.put("/institutions/Z2", json={**body, "visit_24h": False}, headers=h)  # the slots as read
     assert r.status_code == 200, r.text
     assert r.json()["slots"]["visit"] == []
-    # The body does not take slots (they come with imports): an unknown key is 422, not ignored.
-    assert loaded.put("/institutions/Z2", json={**body, "slots": {"visit": ["wd_day"]}}, headers=h).status_code == 422
+    r = loaded.put("/institutions/Z2", json={**body, "visit_24h": False, "slots": {"consult": list(SLOT_CODES),
+                                                                                     "visit": ["wd_day"]}}, headers=h)
+    assert r.status_code == 422 and "availability.csv の取込み" in r.text
+    for bad in ({"visit": ["night"]}, {"admit": ["wd_day"]}, ["wd_day"]):
+        assert loaded.put("/institutions/Z2", json={**body, "slots": bad}, headers=h).status_code == 422
+    assert stored(app) == {}
+    new = {**{k: v for k, v in body.items() if k != "slots"}, "institution_id": "N9", "municipality_code": "03201"}
+    r = loaded.post("/institutions", json={**new, "slots": {"consult": list(SLOT_CODES), "visit": ["hol_day"]}},
+                    headers=h)
+    assert r.status_code == 422, r.text
+    r = loaded.post("/institutions", json=new, headers=h)
+    assert r.status_code == 201, r.text
+    assert r.json()["slots"] == {"consult": list(SLOT_CODES), "visit": list(SLOT_CODES)}
 
 
 @pytest.fixture
