@@ -33,8 +33,7 @@ def _check_slots(body: InstitutionBase, current: dict[str, list[str]]) -> None:
     """``slots`` is read-only (time slots are imported with availability.csv): a body may send back
     what it read, unchanged; anything else is refused rather than silently ignored."""
     if body.slots is not None and body.slots.model_dump() != current:
-        raise HTTPException(422, "slots are read-only (対応時間帯はここでは変更できません。"
-                                 "availability.csv の取込みで変更してください)")
+        raise HTTPException(422, "slots are read-only (対応時間帯はここでは変更できません。availability.csv の取込みで変更してください)")
 
 
 def _values(body: InstitutionBase) -> dict:
