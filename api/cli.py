@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -139,10 +138,6 @@ def db_import(region_dir: Path, database_url: str = DB_OPTION):
             raise typer.Exit(2) from None
         session.commit()
     console.print(f"imported {counts}")
-    if counts.get("availability_not_stored"):
-        print(f"注: availability.csv（{counts['availability_not_stored']} 行）はサービスではまだ保存されません。"
-              "サービスでの実行は時間帯ではなく 24時間対応の有無（consult_24h / visit_24h）で判定します",
-              file=sys.stderr)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, database_url: str = DB_OPTION,
@@ -163,9 +158,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, database_url: str = DB_OPTI
             counts = import_region(session, region or settings.demo_region)
             session.commit()
             console.print(f"imported the demo region: {counts}")
-            if counts.get("availability_not_stored"):
-                print(f"注: availability.csv（{counts['availability_not_stored']} 行）はサービスではまだ保存されません"
-                      "（サービスでの実行は 24時間対応の有無で判定します）", file=sys.stderr)
         first = not session.scalar(select(func.count()).select_from(User))
     if first:
         token = create_token(sessions, "first administrator", "admin", None, None)

@@ -16,7 +16,7 @@ from api.models import DataVersion
 
 #: Tables whose changes change what is computed from the data.
 WATCHED = frozenset({"areas", "facilities", "institutions", "partnerships", "proposals", "forbidden_pairs",
-                     "proposal_contacts"})
+                     "proposal_contacts", "availability"})
 _CHANGED = "data_changed"
 
 

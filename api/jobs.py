@@ -24,7 +24,9 @@ from api.models import MatchRun, Proposal, UnmatchedRole, now
 from api.runqueue import CANCELLED
 from api.store import load_from_db
 from matching import MatchParameters, match, summary, verify
+from matching.optimise.run import SLOT_COLUMNS
 from matching.parameters import Pair
+from matching.roles import SLOT_CODES, SLOTTED
 from matching.status import facility_status
 from matching.vocabulary import Role
 
@@ -135,16 +137,22 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
             kept: dict[tuple[str, str], set[str]] = {}
             for c in carried:
                 kept.setdefault((c.facility_id, c.institution_id), set()).update(r for r in c.roles.split(";") if r)
+            # With time slots the proposals say which slots each partner gives per role
+            # (consult_slots, visit_slots); without, a partner gives its roles around the clock.
+            slotted = set(SLOT_COLUMNS) <= set(result.proposals.columns)
             for p in result.proposals.itertuples(index=False):
                 roles = [r for r in p.roles.split(";") if r]
                 extra = [r for r in roles if r not in kept.get((p.facility_id, p.institution_id), set())]
                 if not extra:
                     continue  # the carried proposal stands for this pair
+                given = {code: [s for s in getattr(p, column).split(";") if s] if slotted else list(SLOT_CODES)
+                         for code, column in zip(SLOTTED, SLOT_COLUMNS, strict=True)}
                 session.add(Proposal(run_id=run.id, facility_id=p.facility_id, institution_id=p.institution_id,
                                      roles=";".join(extra), distance_km=float(p.distance_km),
                                      travel_minutes=float(p.travel_minutes),
                                      extends_existing=bool(p.extends_existing) or len(extra) < len(roles),
-                                     explanation=p.explanation))
+                                     explanation=p.explanation,
+                                     slots={code: given[code] if code in extra else [] for code in SLOTTED}))
             for u in result.unmatched.itertuples(index=False):
                 session.add(UnmatchedRole(run_id=run.id, facility_id=u.facility_id, role=u.role,
                                           reason_code=u.reason_code, reason=u.reason, fix=u.fix))

@@ -1,6 +1,6 @@
 """The database tables (SQLAlchemy 2 ORM).
 
-The columns of areas, facilities, institutions and partnerships are not written
+The columns of areas, facilities, institutions, partnerships and availability are not written
 here: they come from the data contract (``matching/contract/schema.py``, see
 :func:`contract_columns`), so a column added there reaches the database (with an
 Alembic migration in ``api/migrations/versions/``).  What is declared here is
@@ -111,6 +111,14 @@ class Partnership(Base, contract=RECORDS["partnerships"], keyed=False, ondelete=
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
 
 
+class Availability(Base, contract=RECORDS["availability"], ondelete="CASCADE"):
+    """When an institution gives ① or ② (``availability.csv``, issue 16): one row per institution
+    and role, the slots as the contract's ``;``-separated codes.  An institution without a row
+    keeps its yes/no flag (``Region.slots``); deleting the institution deletes its rows."""
+
+    __tablename__ = "availability"
+
+
 class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -167,6 +175,9 @@ class Proposal(Base):
     decline_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     reserved_residents: Mapped[int] = mapped_column(Integer, default=0)
     reserved_facility: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The slots the institution gives per slotted role of the proposal, as the run saw them
+    #: ({"consult": ["wd_day", …]}; ``matching.roles``); None for proposals of runs before 0009.
+    slots: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from matching.contract.models import record_fields
 from matching.contract.schema import AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS
+from matching.parameters import MatchParameters
 from matching.roles import CODES as ROLE_CODES
+from matching.roles import SLOT_CODES, SLOT_LABELS_JA, SLOTTED
 from matching.vocabulary import DESIGNATIONS, FACILITY_TYPES, Role
 
 #: Database ids in paths: positive and within a 32-bit integer (what both databases store).
@@ -88,6 +90,20 @@ FacilityIn = create_model("FacilityIn", __base__=In, **record_fields(FACILITIES)
 FacilityOut = create_model("FacilityOut", __base__=ORM, **record_fields(FACILITIES, stored=True))
 
 
+#: Time slots per slotted role (issue 16): ``{"consult": ["wd_day", …], "visit": […]}``, every role of
+#: ``matching.roles.SLOTTED`` present, its slot codes in ``SLOT_CODES`` order (empty: none).
+def _role_slots(name: str, base: type[BaseModel]) -> type[BaseModel]:
+    return create_model(
+        name, __base__=base,
+        __doc__="Time slots per role (① consult, ② visit): " + ", ".join(f"{c} = {SLOT_LABELS_JA[c]}" for c in SLOT_CODES),
+        **{code: (list[Literal[SLOT_CODES]], Field(default_factory=list)) for code in SLOTTED})
+
+
+RoleSlots = _role_slots("RoleSlots", ORM)
+#: The same in a request body (unknown keys refused): read-only, it may only be sent back unchanged.
+RoleSlotsIn = _role_slots("RoleSlotsIn", In)
+
+
 class FacilityStatusOut(FacilityOut):  # type: ignore[misc, valid-type]
     facility_type_ja: str
     status: str
@@ -96,6 +112,8 @@ class FacilityStatusOut(FacilityOut):  # type: ignore[misc, valid-type]
     covered_roles: list[str]
     missing_roles: list[str]
     partners: list[str]
+    #: The slots the agreements in force give per role together (a role is covered only with all four).
+    slots: RoleSlots = Field(default_factory=RoleSlots)  # type: ignore[valid-type]
     #: False while waiting for a prefecture's confirmation (api.placement): not matched.
     confirmed: bool = True
     unconfirmed_reason: str = ""
@@ -115,11 +133,20 @@ class _InstitutionRules(In):
 
 #: An institution's facts (PUT keeps its id, municipality and reservations).
 InstitutionBase = create_model("InstitutionBase", __base__=_InstitutionRules,
-                               **record_fields(INSTITUTIONS, exclude=("institution_id", "municipality_code")))
+                               **record_fields(INSTITUTIONS, exclude=("institution_id", "municipality_code")),
+                               # Time slots come with imports (availability.csv); a client that sends back
+                               # what it read may keep them in the body, unchanged (else 422).
+                               slots=(RoleSlotsIn | None, Field(default=None, description=(  # type: ignore[valid-type]
+                                   "read-only: as answered (time slots are imported with availability.csv); "
+                                   "a different value is refused"))))
 InstitutionIn = create_model("InstitutionIn", __base__=InstitutionBase,
                              **record_fields(INSTITUTIONS, only=("institution_id", "municipality_code")))
 InstitutionOut = create_model("InstitutionOut", __base__=ORM, **record_fields(INSTITUTIONS, stored=True),
-                              reserved_facilities=(int, ...), reserved_residents=(int, ...))
+                              reserved_facilities=(int, ...), reserved_residents=(int, ...),
+                              # When it gives ① and ②: its availability.csv row, else its 24-hour flag.
+                              slots=(RoleSlots, Field(description="time slots in which the institution gives "
+                                                                  "each role (its availability row, else all four "
+                                                                  "or none by its 24-hour flag)")))
 
 PartnershipIn = create_model(
     "PartnershipIn", __base__=In,
@@ -167,6 +194,10 @@ class RunParametersIn(_StrictParams):
     unknown_accepting: bool = True
     prefer_same: Literal["municipality", "secondary_area"] | None = None
     preference_minutes: float = Field(default=15.0, ge=0, le=600)
+    #: With time slots (availability): at most this many institutions together give ① (or ②) of one
+    #: facility; 1 = one institution per role, as without slots.  Left out: the library's default.
+    max_partners_per_role: int = Field(default=MatchParameters.model_fields["max_partners_per_role"].default,
+                                       ge=1, le=4)
 
     @field_validator("facility_types")
     @classmethod
@@ -209,6 +240,18 @@ class ProposalOut(ORM):
     state: str
     decline_reason: str | None
     updated_at: datetime
+    #: The slots the proposed partner gives per role of the proposal, as the run saw them.
+    slots: RoleSlots = Field(  # type: ignore[valid-type]
+        description="time slots the institution gives per proposed role ① ② (empty for a role not proposed)")
+
+    @field_validator("slots", mode="before")
+    @classmethod
+    def _slots(cls, value, info):
+        # Proposals of runs before time slots were stored judged ① ② by the 24-hour flags: all four.
+        if value is None:
+            roles = (info.data.get("roles") or "").split(";")
+            return {code: list(SLOT_CODES) if code in roles else [] for code in SLOTTED}
+        return value
 
 
 class ProposalMove(In):
@@ -246,6 +289,8 @@ class ImportOut(BaseModel):
     facilities: int
     institutions: int
     partnerships: int
+    #: Rows of ``availability.csv`` (time slots of ① and ②); 0 when the file was not given.
+    availability: int = 0
     #: Facilities imported unconfirmed because they lie outside their municipality (with the reason).
     unconfirmed: list[dict] = []
 

@@ -24,11 +24,20 @@ from sqlalchemy.orm import Session
 from api import audit
 from api.capacity import COLUMNS as CAPACITY_COLUMNS
 from api.capacity import held, shortfalls
-from api.models import Area, Facility, ForbiddenPair, Institution, Partnership, Proposal
+from api.models import (
+    Area,
+    Availability,
+    Facility,
+    ForbiddenPair,
+    Institution,
+    Partnership,
+    Proposal,
+)
 from matching.contract import load_region
 from matching.contract.load import _read_csv_with_lines
 from matching.contract.schema import (
     AREAS,
+    AVAILABILITY,
     CAPACITY_UNITS,
     FACILITIES,
     INSTITUTIONS,
@@ -42,6 +51,7 @@ from matching.contract.schema import (
 )
 from matching.parameters import Pair
 from matching.region import Region
+from matching.roles import slots_of
 from matching.vocabulary import ROLE_ORDER, Role
 
 log = logging.getLogger("api.store")
@@ -75,18 +85,21 @@ def _existing(session: Session, model, key, ids: list[str]) -> dict:
     return out
 
 
-def _lines(folder: Path, name: str, key: str) -> dict[str, int]:
-    """The line of each record's ``key`` in ``name`` (as a spreadsheet counts: header = 1)."""
+def _lines(folder: Path, name: str, key: str | tuple[str, ...]) -> dict:
+    """The line of each record's ``key`` in ``name`` (as a spreadsheet counts: header = 1); a
+    tuple of columns (``availability.csv``: institution and role) gives tuples of values."""
     df = _read_csv_with_lines(folder / name)
-    if df is None or key not in df.columns:
+    columns = (key,) if isinstance(key, str) else key
+    if df is None or any(c not in df.columns for c in columns):
         return {}
-    return {str(k).strip(): int(line) for k, line in zip(df[key], df["_line"], strict=True)}
+    keys = zip(*(df[c].map(lambda v: str(v).strip()) for c in columns), strict=True)
+    return {(k if isinstance(key, tuple) else k[0]): int(line) for k, line in zip(keys, df["_line"], strict=True)}
 
 
 def _scope_violations(session: Session, folder: Path, region: Region, prefecture_code: str,
                       areas: dict, facilities: dict, institutions: dict) -> list[dict]:
     """Every row that would write outside ``prefecture_code`` (empty when the import is in scope)."""
-    bad: list[tuple[str, str, str, str, str, str]] = []  # file, key column, id, column, value, message
+    bad: list[tuple] = []  # file, key column(s), id, column, value, message
     for code, a in region.areas.iterrows():
         if a["prefecture_code"] != prefecture_code:
             bad.append(("areas.csv", "municipality_code", code, "prefecture_code", a["prefecture_code"],
@@ -108,12 +121,21 @@ def _scope_violations(session: Session, folder: Path, region: Region, prefecture
             if old is not None and old.municipality_code not in own:
                 bad.append((name, key, obj_id, key, obj_id,
                             f"{what} ID {obj_id} は担当区域外（市区町村 {old.municipality_code}）に既に存在します"))
+    # A time slot is a fact about its institution: a row of an institution outside the prefecture is
+    # refused like the institution's own row (listed too, so every offending line is named).
+    outside = {obj_id for file, _, obj_id, *_ in bad if file == "institutions.csv"}
+    if region.availability is not None:
+        for iid, role in region.availability[["institution_id", "role"]].itertuples(index=False):
+            if iid in outside:
+                bad.append((AVAILABILITY.name, ("institution_id", "role"), (iid, role), "institution_id", iid,
+                            f"医療機関 {iid} は担当区域外のため、{Role(role).mark}の対応時間帯は取り込めません"))
     rows = []
     lines: dict[str, dict[str, int]] = {}
     for file, key, obj_id, column, value, message in bad:
         if file not in lines:
             lines[file] = _lines(folder, file, key)
-        rows.append({"file": file, "row": lines[file].get(str(obj_id), 0), "column": column,
+        at = obj_id if isinstance(obj_id, tuple) else str(obj_id)
+        rows.append({"file": file, "row": lines[file].get(at, 0), "column": column,
                      "value": str(value), "message": message})
     return sorted(rows, key=lambda r: (r["file"], r["row"], r["column"]))
 
@@ -209,8 +231,10 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
     if conflicts:
         lines = _lines(folder, "institutions.csv", "institution_id")
         raise CapacityConflict([{"row": lines.get(r["institution_id"], 0), **r} for r in conflicts])
-    created: dict[str, list] = {"areas": [], "facilities": [], "institutions": [], "partnerships": []}
-    changed: dict[str, dict] = {"areas": {}, "facilities": {}, "institutions": {}, "partnerships": {}}
+    created: dict[str, list] = {"areas": [], "facilities": [], "institutions": [], "partnerships": [],
+                                "availability": []}
+    changed: dict[str, dict] = {"areas": {}, "facilities": {}, "institutions": {}, "partnerships": {},
+                                "availability": {}}
     _upsert(session, Area, areas, "municipality_code",
             {code: _record(AREAS, a) for code, a in region.areas.iterrows()},
             created["areas"], changed["areas"], _given_columns(folder, AREAS))
@@ -244,16 +268,45 @@ def import_region(session: Session, folder: str | Path, user_id: int | None = No
             for k, v in diff.items():
                 setattr(row, k, v)
     counts = {"areas": len(region.areas), "facilities": len(region.facilities),
-              "institutions": len(region.institutions), "partnerships": len(region.partnerships)}
-    if region.availability is not None and len(region.availability):
-        # Time slots are not stored by the service yet (issue 16): said, not dropped silently.
-        counts["availability_not_stored"] = len(region.availability)
-        log.warning("availability.csv (%d rows) is not stored by the service: its runs use the yes/no "
-                    "flags", len(region.availability))
+              "institutions": len(region.institutions), "partnerships": len(region.partnerships),
+              "availability": 0}
+    removed: dict[str, list] = {"availability": []}
+    if region.availability is not None:
+        counts["availability"] = len(region.availability)
+        _import_availability(session, region, created, changed, removed)
     audit.record(session, user_id, "import", "import", source or str(folder), None,
-                 {"counts": counts, "created": created, "changed": changed})
+                 {"counts": counts, "created": created, "changed": changed, "removed": removed})
     session.flush()
     return counts
+
+
+def _import_availability(session: Session, region: Region, created: list, changed: dict,
+                         removed: dict) -> None:
+    """Store ``availability.csv``: it states the time slots of every institution of the import's
+    ``institutions.csv`` — a row is created or changed, and a stored row of such an institution
+    that the file no longer has is removed (the institution keeps its yes/no flag again), so the
+    service holds what the folder says and its runs match the CLI's on the same files.  Institutions
+    not in the import keep their rows; an import without the file changes no time slot."""
+    ids = list(region.institutions.index)
+    stored: dict[tuple[str, str], Availability] = {}
+    for k in range(0, len(ids), _CHUNK):
+        for row in session.scalars(select(Availability).where(Availability.institution_id.in_(ids[k:k + _CHUNK]))):
+            stored[(row.institution_id, row.role)] = row
+    given = set()
+    for a in region.availability.itertuples(index=False):
+        key = (a.institution_id, a.role)
+        given.add(key)
+        slots = _to_db(contract_column(AVAILABILITY, "slots"), slots_of(a.slots))
+        row, name = stored.get(key), f"{a.institution_id}|{a.role}"
+        if row is None:
+            session.add(Availability(institution_id=a.institution_id, role=a.role, slots=slots))
+            created["availability"].append(name)
+        elif row.slots != slots:
+            changed["availability"][name] = {"before": {"slots": row.slots}, "after": {"slots": slots}}
+            row.slots = slots
+    for key in sorted(set(stored) - given):
+        session.delete(stored[key])
+        removed["availability"].append(f"{key[0]}|{key[1]}")
 
 
 def _cell(col: Column, v) -> object:
@@ -350,6 +403,12 @@ def export_region(session: Session, folder: str | Path, prefecture_code: str | N
         values = {c.name: None if row is None else getattr(row, c.name) for c in PARTNERSHIPS.columns}
         pairs.append(SimpleNamespace(**{**values, "facility_id": f, "institution_id": i, "roles": _to_db(roles, r)}))
     _write(folder / PARTNERSHIPS.name, header(PARTNERSHIPS), _rows(PARTNERSHIPS, pairs))
+    # Time slots of the institutions written (left out when there are none: the region then has
+    # no availability.csv, as a folder without time slots).
+    slots = [a for a in session.scalars(select(Availability).order_by(Availability.institution_id, Availability.role))
+             if a.institution_id in inst_ids]
+    if slots:
+        _write(folder / AVAILABILITY.name, header(AVAILABILITY), _rows(AVAILABILITY, slots))
     forbidden = [(p.facility_id, p.institution_id) for p in
                  session.scalars(select(ForbiddenPair).order_by(ForbiddenPair.id))
                  if p.facility_id in fac_ids and p.institution_id in inst_ids]

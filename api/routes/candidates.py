@@ -1,5 +1,7 @@
 """Alternatives for one facility: every institution that could take each of its missing roles."""
 
+from typing import Literal
+
 import pandas as pd
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
@@ -10,6 +12,7 @@ from api.schemas import Limit
 from api.store import load_from_db
 from matching import MatchParameters
 from matching.candidates import find_candidates
+from matching.roles import SLOT_CODES, slots_of
 from matching.status import facility_status
 from matching.vocabulary import ROLE_ORDER
 
@@ -27,6 +30,8 @@ class CandidateOut(BaseModel):
     not_yet_asked: bool
     #: Facilities the institution can still take (capacity − reserved); None = no limit recorded.
     spare_facilities: int | None
+    #: When it gives the role (time slots, ``matching.roles`` codes): all four unless availability says less.
+    slots: list[Literal[SLOT_CODES]]
 
 
 @router.get("/{facility_id}/candidates", response_model=list[CandidateOut])
@@ -48,6 +53,7 @@ def facility_candidates(facility_id: str, session: SessionDep, scope: ScopeDep, 
                              forbidden=[p for p in forbidden if p.facility_id == facility_id])
     cand = find_candidates(region, facility_status(region), params)
     inst = region.institutions
+    given = {role: region.slots(role) for role in cand["role"].unique()}  # row, else the 24-hour flag
     out = []
     for _, rows in cand.sort_values(["minutes", "institution_id"]).groupby("role", sort=False):
         for r in rows.head(per_role).itertuples(index=False):
@@ -56,6 +62,7 @@ def facility_candidates(facility_id: str, session: SessionDep, scope: ScopeDep, 
             out.append(CandidateOut(role=r.role, institution_id=r.institution_id, institution_name=i["name"],
                                     kind=i["kind"], minutes=round(float(r.minutes), 1), km=round(float(r.km), 2),
                                     existing=bool(r.existing), not_yet_asked=bool(r.not_yet_asked),
-                                    spare_facilities=None if pd.isna(cap) else int(cap)))
+                                    spare_facilities=None if pd.isna(cap) else int(cap),
+                                    slots=list(slots_of(given[r.role][r.institution_id]))))
     order = {r.value: k for k, r in enumerate(ROLE_ORDER)}
     return sorted(out, key=lambda c: (order[c.role], c.minutes, c.institution_id))

@@ -1,7 +1,7 @@
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
-from api import audit
+from api import audit, slots
 from api.deps import ScopeDep, SessionDep
 from api.models import Area, Facility, Partnership
 from api.placement import BY_MUNICIPALITY, MOVED_BY_MUNICIPALITY
@@ -9,6 +9,7 @@ from api.readcache import cached_read
 from api.schemas import FacilityIn, FacilityOut, FacilityPatch, FacilityStatusOut, Limit, Offset
 from api.workflow import release_for_deletion
 from matching.contract.schema import FACILITIES, column
+from matching.roles import ALL_SLOTS, SLOTTED
 from matching.status import classify
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role, Status
 
@@ -16,17 +17,22 @@ router = APIRouter(prefix="/facilities", tags=["facilities"])
 
 
 def with_status(session, facilities: list[Facility]) -> list[FacilityStatusOut]:
-    """Facilities with required / covered / missing roles and their status (same rules as the library)."""
+    """Facilities with required / covered / missing roles and their status (same rules as the library:
+    with time slots, ① or ② counts only when the agreements together give all four slots)."""
     ids = [f.facility_id for f in facilities]
     covered: dict[str, set[Role]] = {}
     partners: dict[str, list[str]] = {}
-    for p in session.scalars(select(Partnership).where(Partnership.facility_id.in_(ids))) if ids else []:
+    agreements = list(session.scalars(select(Partnership).where(Partnership.facility_id.in_(ids)))) if ids else []
+    for p in agreements:
         covered.setdefault(p.facility_id, set()).update(Role(r) for r in p.roles.split(";") if r)
         partners.setdefault(p.facility_id, []).append(p.institution_id)
+    given = slots.agreement_slots(agreements, slots.stored(session, (p.institution_id for p in agreements)))
     out = []
     for f in facilities:
         t = FACILITY_TYPES[f.facility_type]
-        cov = frozenset(covered.get(f.facility_id, set())) & t.required_roles
+        have = given.get(f.facility_id, {})
+        cov = (frozenset(covered.get(f.facility_id, set())) - {Role(code) for code in SLOTTED if have.get(code) != ALL_SLOTS}
+               ) & t.required_roles
         status = classify(t.required_roles, cov, reported=f.reported, designated=bool(partners.get(f.facility_id)))
         out.append(FacilityStatusOut(
             **{name: getattr(f, name) for name in FacilityOut.model_fields}, facility_type_ja=t.name_ja,
@@ -34,7 +40,7 @@ def with_status(session, facilities: list[Facility]) -> list[FacilityStatusOut]:
             required_roles=[r.value for r in ROLE_ORDER if r in t.required_roles],
             covered_roles=[r.value for r in ROLE_ORDER if r in cov],
             missing_roles=[r.value for r in ROLE_ORDER if r in t.required_roles - cov],
-            partners=sorted(partners.get(f.facility_id, [])), confirmed=f.confirmed,
+            partners=sorted(partners.get(f.facility_id, [])), slots=slots.as_codes(have), confirmed=f.confirmed,
             unconfirmed_reason=f.unconfirmed_reason))
     return out
 

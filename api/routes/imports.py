@@ -8,29 +8,61 @@ from api.deps import ScopeDep, SessionDep
 from api.schemas import ImportOut
 from api.store import CapacityConflict, ScopeError, import_region
 from matching.contract import RegionValidationError, load_region
+from matching.contract.schema import AVAILABILITY
+from matching.roles import SLOT_CODES, SLOT_LABELS_JA, SLOTTED
+from matching.vocabulary import Role
 
 router = APIRouter(prefix="/imports", tags=["import"])
+
+
+def _slots_ja() -> dict[str, str]:
+    """What a bad ``availability.csv`` cell should hold, in Japanese (labels from the contract and
+    ``matching.roles``): the loader's messages are English, the coordinators read Japanese."""
+    label = {c.name: c.label_ja for c in AVAILABILITY.columns}
+    slots = "、".join(f"{code}（{SLOT_LABELS_JA[code]}）" for code in SLOT_CODES)
+    roles = " または ".join(f"{code}（{Role(code).label_ja}）" for code in SLOTTED)
+    return {"slots": f"{label['slots']}は {slots} から1つ以上を ; で区切って書いてください",
+            "role": f"{label['role']}は {roles} です（③は時間帯を指定できません）",
+            "institution_id": f"{label['institution_id']}は institutions.csv にある医療機関のIDを書いてください"}
+
+
+_SLOTS_JA = _slots_ja()
+
+
+def _error_row(e) -> dict:
+    message = e.message
+    if e.file == AVAILABILITY.name:  # the file this service reads since issue 16: its rows say it in Japanese
+        message += f"（{_SLOTS_JA.get(e.column, 'availability.csv の行に誤りがあります')}）"
+    return {"file": e.file, "row": e.row, "column": e.column, "message": message, "value": e.value}
 
 
 @router.post("", response_model=ImportOut, responses={422: {"description": "row-level errors; nothing written"},
                                                     403: {"description": "rows outside your prefecture; nothing written"}})
 def import_files(areas: UploadFile, facilities: UploadFile, institutions: UploadFile, partnerships: UploadFile,
-                 request: Request, session: SessionDep, scope: ScopeDep, travel_times: UploadFile | None = None):
+                 request: Request, session: SessionDep, scope: ScopeDep, travel_times: UploadFile | None = None,
+                 availability: UploadFile | None = None):
     """Import a region (the data contract's CSV files), all or nothing.
 
     A bad file is rejected with every bad row (file, line, column, value) and
     nothing is written.  Prefecture staff import only their prefecture: every row of every
     file is checked (areas → prefecture, facilities and institutions → municipality, ids that
     already exist elsewhere); any row outside refuses the whole import with 403 listing the
-    rows (same shape as the 422), and nothing is written."""
+    rows (same shape as the 422), and nothing is written.
+
+    ``availability`` (optional, ``availability.csv``): when ① and ② are given (time slots).  It
+    states the slots of every institution in ``institutions``: rows are created or changed, and a
+    stored row of such an institution that the file leaves out is removed (the institution is then
+    judged by its 24-hour flags again).  Without the file no time slot changes.  A row of an
+    institution outside your prefecture refuses the import like the institution's own row."""
     if scope.role == "municipal":
         raise HTTPException(403, "imports are for prefecture staff and administrators")
     request.app.state.rate_limits.hit("imports", scope.user.id)
     with tempfile.TemporaryDirectory() as tmp:
         files = {"areas.csv": areas, "facilities.csv": facilities, "institutions.csv": institutions,
                  "partnerships.csv": partnerships}
-        if travel_times is not None:
-            files["travel_times.csv"] = travel_times
+        for name, upload in (("travel_times.csv", travel_times), ("availability.csv", availability)):
+            if upload is not None:
+                files[name] = upload
         for name, upload in files.items():
             Path(tmp, name).write_bytes(upload.file.read())
         try:
@@ -39,9 +71,7 @@ def import_files(areas: UploadFile, facilities: UploadFile, institutions: Upload
                                    source="upload:" + ",".join(sorted(files)))
         except RegionValidationError as exc:
             session.rollback()
-            return JSONResponse(status_code=422, content={"detail": [
-                {"file": e.file, "row": e.row, "column": e.column, "message": e.message, "value": e.value}
-                for e in exc.errors]})
+            return JSONResponse(status_code=422, content={"detail": [_error_row(e) for e in exc.errors]})
         except CapacityConflict as exc:
             session.rollback()
             return JSONResponse(status_code=409, content={"detail": exc.rows})

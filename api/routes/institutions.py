@@ -1,7 +1,7 @@
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
-from api import audit
+from api import audit, slots
 from api.capacity import held, shortfalls
 from api.deps import ScopeDep, SessionDep
 from api.models import Area, Institution
@@ -22,9 +22,23 @@ def _get(session, scope, institution_id: str) -> Institution:
     return i
 
 
+def with_slots(session, institutions: list[Institution]) -> list[dict]:
+    """Institutions as answered: their columns and when they give ① and ② (``api.slots``)."""
+    rows = slots.stored(session, (i.institution_id for i in institutions))
+    return [{**{c.key: getattr(i, c.key) for c in Institution.__table__.columns},
+             "slots": slots.institution_slots(i, rows)} for i in institutions]
+
+
+def _check_slots(body: InstitutionBase, current: dict[str, list[str]]) -> None:
+    """``slots`` is read-only (time slots are imported with availability.csv): a body may send back
+    what it read, unchanged; anything else is refused rather than silently ignored."""
+    if body.slots is not None and body.slots.model_dump() != current:
+        raise HTTPException(422, "slots are read-only (対応時間帯はここでは変更できません。availability.csv の取込みで変更してください)")
+
+
 def _values(body: InstitutionBase) -> dict:
     """Blank role flags are derived from designations, as in the data contract."""
-    v = body.model_dump()
+    v = body.model_dump(exclude={"slots"})
     roles = default_roles(InstitutionKind(body.kind), set(body.designations))
     for role, column in ROLE_COLUMNS.items():
         if v[column] is None:
@@ -61,12 +75,12 @@ def list_institutions(request: Request, session: SessionDep, scope: ScopeDep, mu
         q = q.where(Institution.municipality_code.in_(scope.prefecture_municipalities))
     if accepting is not None:
         q = q.where(Institution.accepting.is_(accepting))
-    return list(session.scalars(q.offset(max(offset, 0)).limit(max(min(limit, 10000), 0))))
+    return with_slots(session, list(session.scalars(q.offset(max(offset, 0)).limit(max(min(limit, 10000), 0)))))
 
 
 @router.get("/{institution_id}", response_model=InstitutionOut)
 def get_institution(institution_id: str, session: SessionDep, scope: ScopeDep):
-    return _get(session, scope, institution_id)
+    return with_slots(session, [_get(session, scope, institution_id)])[0]
 
 
 @router.post("", response_model=InstitutionOut, status_code=201)
@@ -77,11 +91,12 @@ def create_institution(body: InstitutionIn, session: SessionDep, scope: ScopeDep
     if session.get(Institution, body.institution_id) is not None:
         raise HTTPException(409, f"institution {body.institution_id} already exists")
     i = Institution(**_values(body), reserved_facilities=0, reserved_residents=0)
+    _check_slots(body, slots.institution_slots(i, {}))  # new: no time slots stored, its flags give them
     session.add(i)
     session.flush()
     audit.record(session, scope.user.id, "create", "institution", i.institution_id, None, audit.snapshot(i))
     session.commit()
-    return i
+    return with_slots(session, [i])[0]
 
 
 @router.put("/{institution_id}", response_model=InstitutionOut)
@@ -89,6 +104,7 @@ def replace_institution(institution_id: str, body: InstitutionBase, session: Ses
     """Replace an institution's facts (willingness, capacity, 24-hour roles …); keeps reservations."""
     i = _get(session, scope, institution_id)
     scope.require_institution_write(i.municipality_code)
+    _check_slots(body, with_slots(session, [i])[0]["slots"])
     values = _values(body)
     # Lock the row: an acceptance between this check and the write could otherwise slip in.
     i = session.scalar(select(Institution).where(Institution.institution_id == institution_id).with_for_update())
@@ -99,7 +115,7 @@ def replace_institution(institution_id: str, body: InstitutionBase, session: Ses
     session.flush()
     audit.record(session, scope.user.id, "update", "institution", institution_id, before, audit.snapshot(i))
     session.commit()
-    return i
+    return with_slots(session, [i])[0]
 
 
 @router.delete("/{institution_id}", status_code=204)

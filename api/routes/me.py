@@ -8,6 +8,7 @@ from api.deps import ScopeDep, SessionDep
 from api.models import Area
 from matching.contract.schema import RECORDS
 from matching.region import ROLE_COLUMNS
+from matching.roles import SLOT_CODES, SLOT_LABELS_JA, SLOTTED
 from matching.vocabulary import (
     DESIGNATIONS,
     FACILITY_TYPES,
@@ -70,6 +71,9 @@ def vocabulary() -> dict:
         # ``column``: the institution field that says whether the role is offered around the clock.
         "roles": [{"code": r.value, "mark": r.mark, "label_ja": r.label_ja, "column": ROLE_COLUMNS[r]}
                   for r in ROLE_ORDER],
+        # Time slots of ① and ② (matching.roles): their codes in order, labels, and the roles they apply to.
+        "slots": [{"code": code, "label_ja": SLOT_LABELS_JA[code]} for code in SLOT_CODES],
+        "slotted_roles": list(SLOTTED),
         "statuses": [{"code": s.value, "label_ja": s.label_ja, "short_ja": s.short_ja} for s in STATUS_ORDER],
         "kinds": [{"code": k.value, "label_ja": k.label_ja} for k in InstitutionKind],
         "designations": [{"code": d.code, "name_ja": d.name_ja, "kind": d.kind.value if d.kind else None,

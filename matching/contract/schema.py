@@ -237,12 +237,12 @@ AVAILABILITY = FileSpec(
         Column("institution_id", c.text(max_length=c.ID_MAX), "institution (must be in institutions.csv)",
                label_ja="医療機関ID", references="institutions.csv.institution_id"),
         Column("role", c.one_of(SLOTTED, "role"), "consult (①) or visit (②); ③ stays yes/no",
-               label_ja="役割"),
+               label_ja="役割", db_length=16),
         Column("slots", c.code_list(SLOT_CODES, "time slot"),
                "';'-separated non-empty subset of " + ", ".join(SLOT_CODES)
                + " (平日日中, 平日夜間, 休日日中, 休日夜間): the institution offers the role in these slots only; "
                "an institution without a row keeps its flag (true = all four slots, false = none)",
-               label_ja="対応できる時間帯"),
+               label_ja="対応できる時間帯", db_length=40),
     ),
     required=False,
     doc="Optional time slots of ① and ②. A facility's role is met when the slots its partners give for "
@@ -254,7 +254,7 @@ FILES: tuple[FileSpec, ...] = (AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS, TR
 
 #: The records the service stores, by the name its API and tables use.
 RECORDS: dict[str, FileSpec] = {"areas": AREAS, "facilities": FACILITIES, "institutions": INSTITUTIONS,
-                                "partnerships": PARTNERSHIPS}
+                                "partnerships": PARTNERSHIPS, "availability": AVAILABILITY}
 
 
 def column(spec: FileSpec, name: str) -> Column:

@@ -25,7 +25,7 @@ def count(app, model) -> int:
 def test_good_import_counts(client, users, region_dir, app):
     r = upload(client, users, region_dir)
     assert r.json() == {"areas": 3, "facilities": 5, "institutions": 5, "partnerships": 1,
-                        "unconfirmed": []}
+                        "availability": 0, "unconfirmed": []}
     assert count(app, Facility) == 5
 
 
@@ -79,16 +79,14 @@ def test_validation_errors_are_422_with_a_message(loaded, users):
     assert r.status_code == 422 and "limits.visit.km" in r.text
 
 
-def test_db_import_says_the_time_slots_are_not_stored(tmp_path):
-    """The service does not store availability.csv yet (issue 16): the import says so, on stderr."""
+def test_db_import_stores_the_time_slots(database_url, app):
+    """``matching db import`` stores availability.csv (issue 16) and says nothing is left out."""
     from pathlib import Path
 
-    from typer.testing import CliRunner
-
-    from matching.cli import app as cli
+    from api.models import Availability
 
     demo = Path(__file__).resolve().parents[2] / "data" / "demo"
-    url = f"sqlite:///{tmp_path / 'x.sqlite'}"
-    res = CliRunner().invoke(cli, ["db", "import", str(demo), "--database-url", url])
+    res = CliRunner().invoke(cli, ["db", "import", str(demo), "--database-url", database_url])
     assert res.exit_code == 0, res.output
-    assert "availability.csv（99 行）はサービスではまだ保存されません" in res.output
+    assert "保存されません" not in res.output  # the note of the time before slots were stored
+    assert count(app, Availability) == 99

@@ -217,6 +217,64 @@ def test_an_unconfirmed_facility_is_shown_and_prefecture_staff_confirm_it(page, 
     assert api(server, "pref03", "/facilities/FNEW1")["confirmed"] is True
 
 
+def open_part_time_proposal(server, who: str) -> dict:
+    """An open proposal of ``who``'s area whose partner gives ① or ② in part of the week only (the
+    demo's time slots), running the area's matching first when there is none yet."""
+    import time
+
+    def find():
+        slots = api(server, who, "/vocabulary")["slots"]
+        return next((p for p in api(server, who, "/proposals?limit=10000")
+                     if p["state"] in ("proposed", "contacted", "accepted")
+                     and any(0 < len(given) < len(slots) for given in p["slots"].values())), None)
+
+    found = find()
+    if found is None:
+        run = api(server, who, "/runs", method="POST", json={})
+        deadline = time.monotonic() + 120
+        while api(server, who, f"/runs/{run['id']}")["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline, "the run did not finish"
+            time.sleep(0.5)
+        found = find()
+    assert found is not None, "the demo's time slots give 宮古市 part-time proposals (README, issue 16)"
+    return found
+
+
+def test_the_facility_panel_shows_a_time_slot_grid_per_role(page, server):
+    """① and ② in four time slots: a real table (caption, column and row headers) whose cells say in
+    words which slots agreements give, which proposals would add and which are missing — the same as
+    the API's facility and proposal slots — and no serious axe finding."""
+    who = "muni03202"
+    p = open_part_time_proposal(server, who)
+    f = api(server, who, f"/facilities/{p['facility_id']}")
+    vocab = api(server, who, "/vocabulary")
+    sign_in(page, server, who)
+    click_facility(page, f["facility_id"])
+    page.wait_for_selector(f"#detail-name:has-text('{f['name']}')")
+    grid = page.locator("#detail-slots")
+    assert grid.locator("caption").count() == 1
+    heads = grid.locator("thead th[scope=col]").all_inner_texts()
+    assert heads == ["役割"] + [s["label_ja"] for s in vocab["slots"]]
+    roles = [r for r in vocab["slotted_roles"] if r in f["required_roles"]]
+    assert grid.locator("tbody tr").count() == len(roles)
+    labels = {r["code"]: r["label_ja"] for r in vocab["roles"]}
+    open_proposals = [q for q in api(server, who, f"/proposals?facility_id={f['facility_id']}")
+                      if q["state"] in ("proposed", "contacted", "accepted")]
+    words = {"agreed": "協定", "proposed": "提案", "missing": "未確保"}
+    for role in roles:
+        row = grid.locator(f"tbody tr[data-role={role}]")
+        assert row.locator("th[scope=row]").inner_text() == labels[role]
+        for s in vocab["slots"]:
+            slot = s["code"]
+            want = ("agreed" if slot in f["slots"][role] else
+                    "proposed" if any(slot in q["slots"][role] for q in open_proposals) else "missing")
+            cell = row.locator(f"td[data-slot={slot}]")
+            assert cell.get_attribute("data-cover") == want, (role, slot)
+            assert words[want] in cell.inner_text(), (role, slot)  # said in words, not by colour only
+    assert grid.locator("td[data-cover=proposed]").count() >= 1
+    assert axe_violations(page) == []
+
+
 # --- overview -------------------------------------------------------------------------------------
 
 def test_dashboard_shows_the_deadline_totals_and_after_proposals(page, server):

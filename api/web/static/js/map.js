@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { confirmDialog, contactLog, proposalActions } from "./proposals.js";
 import {
   KIND, PROPOSAL_STATES, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel, marks,
-  municipalityName, onChange, reload, spare, store,
+  municipalityName, onChange, reload, slotsLabel, spare, store,
 } from "./store.js";
 import { el, fmt, showMessage, telHref } from "./util.js";
 
@@ -303,6 +303,29 @@ export function institutionContact(iid) {
 const chips = (roles, cls) => el("div", { class: "roles" },
   roles.length ? roles.map((r) => el("span", { class: `role ${cls}`, dataset: { role: r } }, ROLE_LABEL[r])) : el("span", { class: "hint" }, "なし"));
 
+// ① and ② in four time slots (issue 16): which slots the agreements in force give, which the open
+// proposals would add, which nobody gives.  A table with row and column headers, and every cell says it
+// in words (協定 / 提案 / 未確保) — the colour only repeats it.  Slot codes, labels and the roles they
+// apply to come from /vocabulary (matching.roles).
+function slotGrid(f, proposals, instName) {
+  const roles = store.vocab.slotted_roles.filter((r) => f.required_roles.includes(r));
+  if (!roles.length) return null;
+  const open = proposals.filter((p) => OPEN.includes(p.state));
+  const cell = (role, slot) => {
+    if ((f.slots?.[role] ?? []).includes(slot)) return el("td", { class: "slot agreed", dataset: { slot, cover: "agreed" } }, "協定");
+    const by = open.filter((p) => (p.slots?.[role] ?? []).includes(slot)).map((p) => instName(p.institution_id));
+    if (by.length) return el("td", { class: "slot proposed", dataset: { slot, cover: "proposed" } }, `提案（${by.join("、")}）`);
+    return el("td", { class: "slot missing", dataset: { slot, cover: "missing" } }, "未確保");
+  };
+  return el("div", { id: "detail-slot-cover" }, el("div", { class: "table-wrap" }, el("table", { class: "data slot-grid", id: "detail-slots" },
+    el("caption", {}, "時間帯ごとの確保状況（①②は4つの時間帯すべてで常時）"),
+    el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "役割"),
+      ...store.vocab.slots.map((s) => el("th", { scope: "col", dataset: { slot: s.code } }, s.label_ja)))),
+    el("tbody", {}, roles.map((role) => el("tr", { dataset: { role } }, el("th", { scope: "row" }, ROLE_LABEL[role]),
+      ...store.vocab.slots.map((s) => cell(role, s.code))))))),
+    el("p", { class: "hint" }, "協定＝締結済みの協力医療機関が対応、提案＝提案中・連絡済み・承諾の提案で対応、未確保＝どちらもない時間帯。"));
+}
+
 async function latestRunUnmatched() {
   const run = store.runs.find((r) => r.state === "done");
   if (!run) return [];
@@ -329,6 +352,7 @@ export async function showFacility(id, pan = true, zoom = false, focus = false) 
   const partners = el("ul", { id: "detail-partners" }, el("li", { class: "hint" }, "読み込み中…"));
   const reasons = el("div", { id: "detail-unmatched" });
   const alternatives = el("div", { id: "detail-alternatives" });
+  const grid = slotGrid(f, proposals, instName);
   const canConfirm = store.me.role !== "municipal";
   const unconfirmed = f.confirmed === false ? el("div", { id: "detail-unconfirmed", class: "notice", role: "note" },
     el("b", {}, "都道府県の確認待ち"), `：${f.unconfirmed_reason || "理由の記載なし"}。確認されるまでマッチングの対象外で、提案の承諾もできません。`,
@@ -346,6 +370,7 @@ export async function showFacility(id, pan = true, zoom = false, focus = false) 
     el("h4", {}, "必要な役割"), chips(f.required_roles, "required"),
     el("h4", {}, "確保済みの役割"), chips(f.covered_roles, "covered"),
     el("h4", {}, "不足している役割"), el("div", { id: "detail-missing" }, chips(f.missing_roles, "missing")),
+    ...(grid ? [el("h4", {}, "時間帯（①②）"), grid] : []),  // replaceChildren would write a null as "null"
     el("h4", {}, "協力医療機関（協定）"), partners,
     el("h4", {}, "提案"),
     el("div", { id: "detail-proposals" }, proposals.length ? proposals.map((p) => el("div", { class: "proposal-card", dataset: { proposalId: p.id, state: p.state } },
@@ -377,10 +402,11 @@ export async function showFacility(id, pan = true, zoom = false, focus = false) 
       alternatives.replaceChildren(el("h4", {}, "代替候補（不足している役割ごと、近い順）"),
         cands.length ? el("div", { class: "table-wrap" }, el("table", { class: "data" },
           el("caption", { class: "visually-hidden" }, "代替候補"),
-          el("thead", {}, el("tr", {}, ["役割", "医療機関", "移動", "空き枠"].map((h) => el("th", { scope: "col" }, h)))),
+          el("thead", {}, el("tr", {}, ["役割", "医療機関", "時間帯", "移動", "空き枠"].map((h) => el("th", { scope: "col" }, h)))),
           el("tbody", {}, cands.map((c) => el("tr", { class: c.spare_facilities != null && c.spare_facilities <= 0 ? "full" : null },
             el("td", {}, ROLE_LABEL[c.role].slice(0, 1)),
             el("td", {}, c.institution_name, c.existing ? "（既存の協定先）" : "", c.not_yet_asked ? "（意向未確認）" : ""),
+            el("td", {}, slotsLabel(c.slots)),
             el("td", { class: "num" }, `${fmt(c.minutes)}分`), el("td", { class: "num" }, spareText(c)))))))
           : el("p", { class: "hint" }, "移動時間の上限内に候補がありません。"),
         el("p", { class: "hint" }, "空き枠：0（満杯）＝受入枠を使い切っている、未回答＝調査で受入枠の回答がない（上限なしとして扱う）。"));

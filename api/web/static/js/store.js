@@ -68,6 +68,9 @@ export const rolesLabel = (roles) => roles.map((r) => ROLE_LABEL[r]).join("、")
 // The roles an institution offers around the clock: each role's column (from /vocabulary) is true.
 export const institutionRoles = (i) => ROLES.filter((r) => i[r.column]).map((r) => r.code);
 export const kindLabel = (kind) => KIND[kind] ?? kind;
+// Time slots (codes from /vocabulary, matching.roles) in words: 常時 when all four, else the slots named.
+export const slotsLabel = (codes) => (codes.length === store.vocab.slots.length ? "常時"
+  : store.vocab.slots.filter((s) => codes.includes(s.code)).map((s) => s.label_ja).join("・") || "なし");
 // Facilities the institution can still take: capacity − reserved (null = no limit recorded).
 export const spare = (i) => (i.capacity_facilities == null ? null : i.capacity_facilities - i.reserved_facilities);
 export const acceptingLabel = (a) => (a === true ? "受入可" : a === false ? "受入不可" : "未確認");
