@@ -1,15 +1,13 @@
 """institution contacts: contact person, phone and the intention survey's answer date (意向調査)
 
 Revision ID: 0010
-Revises: 0008
-
-Written beside 0009 (another branch): whoever merges the two re-chains this one after 0009.
+Revises: 0009
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
