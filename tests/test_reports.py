@@ -90,6 +90,8 @@ def test_workbook_sheets_and_cells(tmp_path, runs):
     assert header[1:3] == ["現状", "H1閉院"]
     assert find_row(wb["シナリオ比較"], "新規協定数")[1:3] == [2, 5]
     assert find_row(wb["シナリオ比較"], "協力医療機関が変わる施設数")[1:3] == [0, 2]
+    # The scenario chart is in the workbook too (issue 21 item 6), below the table.
+    assert len(wb["シナリオ比較"]._images) == 1
 
     crit_rows = rows(wb["重要な医療機関"])
     assert crit_rows[2][:3] == ["順位", "医療機関ID", "医療機関名"]

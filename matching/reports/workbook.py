@@ -204,16 +204,22 @@ def _area_map(ws, region: Region, result: MatchResult, row: int) -> int:
         return row
     fig = area_map_figure(shapes, area_shares(region, result, "after"),
                           "二次医療圏別 義務施設の全要件充足率（提案後）")
-    buf = io.BytesIO()
+    row = _figure(ws, fig, row, Image)
+    ws.cell(row, 1, CREDIT_BOUNDARIES)
+    return row + 1
+
+
+def _figure(ws, fig, row: int, image_class) -> int:
+    """A matplotlib figure as a PNG at ``row``; returns the first row below it."""
     from matching.scenarios.plots import japanese_font
 
+    buf = io.BytesIO()
     with japanese_font():
         fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
     buf.seek(0)
-    img = Image(buf)
+    img = image_class(buf)
     ws.add_image(img, f"A{row}")
-    ws.cell(row + 30, 1, CREDIT_BOUNDARIES)
-    return row + 31
+    return row + int(img.height / 20) + 2  # default row height 15 pt = 20 px
 
 
 def _comparison_sheet(ws, region: Region, result: MatchResult, runs) -> None:
@@ -235,6 +241,14 @@ def _comparison_sheet(ws, region: Region, result: MatchResult, runs) -> None:
     table = comparison_table(comp.summary)
     _table(ws, table, row, filters=False)
     row += len(table) + 3
+    try:
+        from openpyxl.drawing.image import Image
+
+        from matching.scenarios.plots import comparison_figure
+
+        row = _figure(ws, comparison_figure(comp.summary), row, Image) + 1
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        pass
     ws.cell(row, 1, "二次医療圏ごとの義務施設の全要件充足数（提案後）").font = BOLD
     by_area = coverage_by_area(comp.coverage, labels, region.areas)
     _table(ws, by_area, row + 1, filters=False, freeze=False, total_rows={len(by_area)})
