@@ -152,10 +152,12 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
                                      travel_minutes=float(p.travel_minutes),
                                      extends_existing=bool(p.extends_existing) or len(extra) < len(roles),
                                      explanation=p.explanation,
+                                     location_uncertain=bool(getattr(p, "location_uncertain", False)),
                                      slots={code: given[code] if code in extra else [] for code in SLOTTED}))
             for u in result.unmatched.itertuples(index=False):
                 session.add(UnmatchedRole(run_id=run.id, facility_id=u.facility_id, role=u.role,
-                                          reason_code=u.reason_code, reason=u.reason, fix=u.fix))
+                                          reason_code=u.reason_code, reason=u.reason, fix=u.fix,
+                                          location_uncertain=bool(getattr(u, "location_uncertain", False))))
             carried_over = [{"proposal_id": c.id, "run_id": c.run_id, "facility_id": c.facility_id,
                              "institution_id": c.institution_id, "state": c.state, "roles": c.roles,
                              "pinned": any(x.facility_id == c.facility_id and x.institution_id == c.institution_id

@@ -170,6 +170,8 @@ class Proposal(Base):
     travel_minutes: Mapped[float] = mapped_column(Float)
     extends_existing: Mapped[bool] = mapped_column(Boolean, default=False)
     explanation: Mapped[str] = mapped_column(Text, default="")
+    #: The travel limit holds only for part of a point's uncertainty (a municipal office).
+    location_uncertain: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # proposed → contacted → accepted → contracted, or → declined; superseded by a re-run
     state: Mapped[str] = mapped_column(String(16), default="proposed", index=True)
     decline_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -203,6 +205,8 @@ class UnmatchedRole(Base):
     reason_code: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     fix: Mapped[str] = mapped_column(Text, default="")
+    #: "Nobody in range" may be wrong: a point is only its municipal office (matching.explain).
+    location_uncertain: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class ForbiddenPair(Base):

@@ -237,6 +237,8 @@ class ProposalOut(ORM):
     travel_minutes: float
     extends_existing: bool
     explanation: str
+    #: The travel limit holds only for part of a point's uncertainty (placed at a municipal office).
+    location_uncertain: bool = Field(default=False, description="位置が近似（市区町村役場）のため、移動上限を満たすかは要確認")
     state: str
     decline_reason: str | None
     updated_at: datetime
@@ -282,6 +284,8 @@ class UnmatchedOut(ORM):
     reason_code: str
     reason: str
     fix: str
+    location_uncertain: bool = Field(default=False, description="位置が近似（市区町村役場）のため、"
+                                     "上限内に候補がないとは言い切れない（要確認）")
 
 
 class ImportOut(BaseModel):

@@ -47,6 +47,11 @@ const ONLINE_TILES = [
 let map, layers, selected = null, fitted = false, boundaries = null, byFacility = new Map();
 const unmatchedCache = new Map();
 
+/** A note that an answer rests on an approximate point (a municipal office), in words, not colour only. */
+function locationNote(text) {
+  return el("div", { class: "notice location-uncertain", role: "note" }, el("b", {}, "位置は近似（市区町村役場）"), `：${text}`);
+}
+
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
 
 function japaneseControls() {
@@ -378,6 +383,7 @@ export async function showFacility(id, pan = true, zoom = false, focus = false) 
       institutionContact(p.institution_id),
       el("div", {}, `状態：${PROPOSAL_STATES[p.state]}`, p.decline_reason ? `（理由：${p.decline_reason}）` : "",
         `　更新 ${new Date(p.updated_at).toLocaleDateString("ja-JP")}`),
+      p.location_uncertain ? locationNote("距離の条件を満たすかは位置の確認が必要です。") : "",
       el("div", { class: "explanation" }, p.explanation),
       el("div", { class: "contact-log" }, el("span", { class: "hint" }, "連絡記録："), el("ul", { class: "contacts", dataset: { proposalId: p.id } })),
       proposalActions(p))) : el("p", { class: "hint" }, "この施設への提案はありません。")),
@@ -395,7 +401,9 @@ export async function showFacility(id, pan = true, zoom = false, focus = false) 
       : [el("li", { class: "hint" }, "協定なし")]));
     const un = (await latestRunUnmatched()).filter((u) => u.facility_id === id);
     if (un.length) reasons.replaceChildren(el("h4", {}, "直近の実行で確保できなかった役割"),
-      el("ul", {}, un.map((u) => el("li", {}, `${ROLE_LABEL[u.role]}：${u.reason}`, u.fix ? el("div", { class: "hint" }, u.fix) : null))));
+      el("ul", {}, un.map((u) => el("li", {}, `${ROLE_LABEL[u.role]}：${u.reason}`,
+        u.location_uncertain ? locationNote("実際の位置によっては上限内に候補がある可能性があります。") : "",
+        u.fix ? el("div", { class: "hint" }, u.fix) : ""))));
     if (f.missing_roles.length) {
       const cands = await api(`/facilities/${encodeURIComponent(id)}/candidates?per_role=5`);
       const spareText = (c) => (c.spare_facilities == null ? "未回答" : c.spare_facilities <= 0 ? "0（満杯）" : `${c.spare_facilities}`);

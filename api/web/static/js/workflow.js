@@ -41,6 +41,8 @@ export function initWorkflow(openFacility) {
       { key: "roles", label: "役割", value: (r) => marks(r.roles) },
       { key: "travel_minutes", label: "移動（分）", num: true, render: (r) => fmt(r.travel_minutes) },
       { key: "distance_km", label: "距離（km）", num: true, render: (r) => fmt(r.distance_km) },
+      { key: "location", label: "位置", nowrap: true, value: (r) => (r.location_uncertain ? "近似・要確認" : ""),
+        title: "近似・要確認＝施設か医療機関の位置が市区町村役場で近似されており、移動上限を満たすかは位置の確認が必要" },
       { key: "explanation", label: "説明" },
       { key: "state", label: "状態", nowrap: true, value: (r) => PROPOSAL_STATES[r.state] + (r.decline_reason ? `（${r.decline_reason}）` : "") },
       { key: "actions", label: "操作", value: () => "", render: (r) => proposalActions(r) },
