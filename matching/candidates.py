@@ -47,13 +47,21 @@ def travel_provider(region: Region, params: MatchParameters) -> TravelTimes:
     return base
 
 
+def in_scope(status: pd.DataFrame, params: MatchParameters) -> pd.Series:
+    """Per facility (status rows): of a type and a prefecture the run covers."""
+    mask = pd.Series(True, index=status.index)
+    if params.facility_types is not None:
+        mask &= status["facility_type"].isin(params.facility_types)
+    if params.prefectures is not None:
+        mask &= status["municipality_code"].astype(str).str[:2].isin(params.prefectures)
+    return mask
+
+
 def facilities_to_match(status: pd.DataFrame, params: MatchParameters) -> pd.DataFrame:
     """Status rows of the facilities the run tries to complete (missing roles, in scope)."""
-    st = status[status["missing_roles"].map(bool)]
+    st = status[status["missing_roles"].map(bool) & in_scope(status, params)]
     if not params.include_unreported:
         st = st[st["reported"]]
-    if params.facility_types is not None:
-        st = st[st["facility_type"].isin(params.facility_types)]
     return st
 
 

@@ -162,7 +162,10 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
               "unlimited, or N facilities each"),
           labels: str = typer.Option("en", help="column headers of the CSV and xlsx files: en or ja "
                                      "(Japanese, from the vocabulary table)"),
-          profile: bool = typer.Option(False, "--profile", help="print where the time went (whole process)")):
+          profile: bool = typer.Option(False, "--profile", help="print where the time went (whole process)"),
+          prefecture: list[str] = typer.Option(None, "--prefecture", help="match only this prefecture's facilities "
+                                               "(2-digit code; repeatable); institutions of the whole region, "
+                                               "neighbours included, stay candidates (広域)")):
     """Propose cooperating institutions for facilities with missing roles."""
     import dataclasses
     import time
@@ -188,6 +191,8 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
             params = _override(params, "--include-unreported/--reported-only", include_unreported=include_unreported)
         if unknown_capacity is not None:
             params = _override(params, "--unknown-capacity", unknown_capacity=unknown_capacity)
+        if prefecture:
+            params = _override(params, "--prefecture", prefectures=list(prefecture))
         # No option: chosen by the region's size (options.for_size); flags are for experts.
         options = (dataclasses.replace(NATIONAL, nearest=nearest, workers=workers or NATIONAL.workers)
                    if nearest else SolveOptions(workers=workers) if workers else None)

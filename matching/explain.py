@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from matching.candidates import facilities_to_match, uses_slots
+from matching.candidates import facilities_to_match, in_scope, uses_slots
 from matching.parameters import MatchParameters
 from matching.region import Region
 from matching.roles import ALL_SLOTS, SLOTTED, slots_ja
@@ -102,7 +102,7 @@ def _round(values: pd.Series, decimals: int) -> pd.Series:
 
 def _not_tracked_rows(before: pd.DataFrame, params: MatchParameters) -> list[tuple]:
     """Facilities left out because nobody knows their state (no annual report)."""
-    scope = before if params.facility_types is None else before[before["facility_type"].isin(params.facility_types)]
+    scope = before[in_scope(before, params)]
     required = scope.loc[scope["status"] == Status.NOT_TRACKED.value, "required_roles"]
     return [(f, text, "", "not_tracked", REASONS["not_tracked"], "施設に協力医療機関の状況を確認し、届出を促す", "", "")
             for f, text in zip(required.index, _roles_texts(required), strict=True)]

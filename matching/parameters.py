@@ -69,6 +69,10 @@ class MatchParameters(BaseModel):
     travel: TravelSettings = Field(default_factory=TravelSettings)
     #: Facility types in scope (None = all nine).
     facility_types: list[str] | None = None
+    #: Prefectures (2-digit codes) whose facilities are matched (None = every one in the region).
+    #: The institutions of the whole region stay candidates, so a region built from several
+    #: prefectures gives facilities near a border partners across it (広域, issue 13).
+    prefectures: list[str] | None = None
     #: Propose partners for facilities with no annual report on file (status unknown).
     include_unreported: bool = False
     #: Institutions whose willingness has not been asked (accepting blank) are candidates.
@@ -108,6 +112,15 @@ class MatchParameters(BaseModel):
             value = int(value.strip())
         if isinstance(value, int) and value < 0:
             raise ValueError("unknown_capacity must be estimate, unlimited or a number >= 0")
+        return value
+
+    @field_validator("prefectures")
+    @classmethod
+    def _prefecture_codes(cls, value):
+        if value is not None:
+            bad = [c for c in value if not (isinstance(c, str) and len(c) == 2 and c.isdigit() and 1 <= int(c) <= 47)]
+            if bad:
+                raise ValueError(f"prefecture codes must be two digits 01–47, got {bad}")
         return value
 
     @field_validator("facility_types")

@@ -73,7 +73,7 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
         proposals = read_proposals(proposals)[0]
     region = region.as_planned(params)  # estimated capacities hold as the optimiser used them
     out: list[Violation] = []
-    fac = _Rows(region.facilities, ["facility_type", "reported", "lat", "lon", "residents"])
+    fac = _Rows(region.facilities, ["facility_type", "reported", "lat", "lon", "residents", "municipality_code"])
     inst = _Rows(region.institutions, ["accepting", "lat", "lon", "kind", "capacity_estimated"]
                  + [role_column(r) for r in Role] + capacity_columns(region.institutions))
     pinned = {(p.facility_id, p.institution_id): p.roles for p in params.pinned}
@@ -139,6 +139,8 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
         ftype = FACILITY_TYPES[fac.at[f, "facility_type"]]
         if params.facility_types is not None and ftype.code not in params.facility_types:
             bad("out_of_scope", f"facility type {ftype.code} is not in this run's scope")
+        if params.prefectures is not None and str(fac.at[f, "municipality_code"])[:2] not in params.prefectures:
+            bad("out_of_scope", "facility's prefecture is not in this run's scope")
         if not fac.at[f, "reported"] and not params.include_unreported:
             bad("out_of_scope", "facility has no annual report on file (not tracked)")
         missing = set(ftype.required_roles) - covered.get(f, set())

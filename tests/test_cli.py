@@ -64,6 +64,12 @@ def test_match_rejects_a_nearest_below_one(tmp_path):
         assert "Traceback" not in res.output and not (tmp_path / "proposals.csv").exists()
 
 
+def test_match_rejects_a_prefecture_code_that_is_not_two_digits(tmp_path):
+    res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path), "--prefecture", "3"])
+    assert res.exit_code == 2 and "オプション --prefecture" in res.stderr and "two digits" in res.stderr
+    assert not (tmp_path / "proposals.csv").exists()
+
+
 def test_overrides_are_validated(capsys):
     """A command-line override goes through the parameters' validation (model_copy would skip it)."""
     import pytest

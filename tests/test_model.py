@@ -105,6 +105,36 @@ def test_unmatched_roles_of_approximate_points_are_flagged(tmp_path):
     assert not bool(f2["location_uncertain"]) and "位置の確認" not in f2["fix"]
 
 
+def test_a_prefecture_run_takes_partners_across_the_border(tmp_path):
+    """Issue 13 item 8 (広域): a region built from two prefectures, a run for one of them
+    (``prefectures``, ``matching match --prefecture 03``) matches only its facilities, with the
+    neighbour's institutions as candidates; the verifier holds the scope."""
+    from matching.contract import load_region
+    from tests.matchkit import AREAS, _write
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    areas = AREAS + [{"municipality_code": "05201", "municipality_name": "秋田市", "secondary_area_code": "0501",
+                      "secondary_area_name": "秋田周辺", "prefecture_code": "05"}]
+    _write(folder / "areas.csv", areas, list(AREAS[0]))
+    facs = [fac("F1", "tokuyo", 0, 0), fac("F2", "tokuyo", 3, 0, municipality="05201")]
+    _write(folder / "facilities.csv", facs, list(facs[0]))
+    insts = [inst("Z", "hospital", 2, 0, "zaibyo", municipality="05201")]
+    _write(folder / "institutions.csv", insts, list(insts[0]))
+    _write(folder / "partnerships.csv", [], ["facility_id", "institution_id", "roles"])
+    region = load_region(folder)
+    iwate = MatchParameters(prefectures=["03"])
+    result = solve(region, iwate)
+    assert pairs(result) == {("F1", "Z", "consult;visit;admit")}       # the partner is in 秋田県
+    assert set(result.unmatched["facility_id"]) <= {"F1"}                # F2 is out of this run's scope
+    both = solve(region)
+    assert {f for f, _, _ in pairs(both)} == {"F1", "F2"}
+    problems = verify(region, both.proposals, iwate)
+    assert [(p.code, p.facility_id) for p in problems] == [("out_of_scope", "F2")]
+    with pytest.raises(ValueError):
+        MatchParameters(prefectures=["3"])
+
+
 def test_forbidden_and_pinned_pairs(tmp_path):
     region = make_region(tmp_path, [fac("F1", "tokuyo", 0, 0)], [
         inst("Z1", "hospital", 2, 0, "zaibyo"), inst("Z2", "hospital", 6, 0, "zaibyo"),
