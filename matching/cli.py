@@ -404,6 +404,8 @@ def whatif(
     strict: bool = typer.Option(True, "--strict/--lenient"),
     title: str = typer.Option(None, help="title of whatif.xlsx (default: from the region)"),
     date: str = typer.Option(None, help="作成日 YYYY-MM-DD (default: SOURCE_DATE_EPOCH or today)"),
+    workers: int = typer.Option(1, help="--sweep: local processes (Dask distributed); results do not depend on it"),
+    cluster: str = typer.Option(None, help="--sweep: a running Dask scheduler, e.g. tcp://10.0.0.5:8786"),
 ):
     """What-if: run scenarios and compare them, or sweep one parameter (地域医療構想調整会議向け)."""
     from matching.scenarios import ScenarioError
@@ -420,13 +422,16 @@ def whatif(
     if not scenario_files and not sweep_spec:
         console.print("[red]give scenario files, --sweep, or both[/red]")
         raise typer.Exit(2)
+    if workers < 1:
+        _invalid_option("--workers", workers, "1 以上の整数を指定してください")
     check_out(out)
     region, params, scenarios = _whatif_inputs(region_dir, strict, config, scenario_files)
     stage = Staging(out)  # moved into --out when every run passed the verifier
     try:
         if sweep_spec:
             path, values = parse_sweep(sweep_spec)
-            table = sweep(region, path, values, scenarios[0] if scenarios else None, params)
+            table = sweep(region, path, values, scenarios[0] if scenarios else None, params,
+                          workers=workers, cluster=cluster)
             safecells.to_csv(table, stage / "sweep.csv", index=False, encoding="utf-8-sig")
             save_png(sweep_figure(table, path), stage / "sweep.png")
             shown = table.drop(columns=["parameter"]).rename(columns={**SWEEP_SHORT_JA, "value": path})
@@ -502,6 +507,8 @@ def critical(
     strict: bool = typer.Option(True, "--strict/--lenient"),
     plan_cap: str = typer.Option("calibration", help="capacity plan: new partner facilities one institution may "
                                  "be asked to take — calibration (75th percentile by kind), none, or a number"),
+    cluster: str = typer.Option(None, help="criticality's re-solves on a running Dask scheduler, e.g. "
+                                "tcp://10.0.0.5:8786 (default: this machine's cores)"),
 ):
     """Which institutions matter, and the smallest capacity increases for full coverage of obligated facilities."""
     from matching.optimise.run import match as run_match
@@ -519,7 +526,7 @@ def critical(
         fail(f"--plan-cap は calibration、none、または正の整数で指定してください（{plan_cap!r}）",
              f"invalid --plan-cap {plan_cap!r}")
     base = run_match(region, params)
-    table = criticality(region, params, base, mode=modes[mode])
+    table = criticality(region, params, base, mode=modes[mode], cluster=cluster)
     plan = capacity_plan(region, params, cap=None if plan_cap == "none" else
                          plan_cap if plan_cap == "calibration" else int(plan_cap))
     with Staging(out) as stage:

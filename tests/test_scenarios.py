@@ -264,6 +264,8 @@ def test_sweep_numbers(tmp_path):
     assert table["obligated_all_met_after"].tolist() == [1, 2]
     assert table["new_agreements"].tolist() == [2, 2]
     assert table["proposals"].tolist() == [3, 3]
+    # On a local Dask cluster of 2 workers (issue 17 item 4): the same table.
+    assert sweep(region, "limits.visit.km", [0.5, 5], workers=2).equals(table)
 
 
 # -- criticality ---------------------------------------------------------------------
@@ -285,6 +287,19 @@ def test_criticality_ranking(tmp_path):
         assert rows.loc["C1", ["lost_all_met", "lost_obligated"]].tolist() == [1, 0]
         assert rows.at["C1", "lost_facilities"] == "F3"
         assert rows.at["H1", "agreements_in_force"] == 1 and rows.at["H1", "proposals_in_base"] == 2
+
+
+def test_criticality_on_a_dask_cluster_is_the_same_table(tmp_path):
+    """Issue 17 item 4: the re-solves can go to a running Dask scheduler (--cluster)."""
+    from distributed import LocalCluster
+
+    region = region_a(tmp_path, h2_capacity=1)
+    params = MatchParameters()
+    base = match(region, params)
+    local = criticality(region, params, base, mode="withdraw", workers=1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = criticality(region, params, base, mode="withdraw", cluster=cluster.scheduler_address)
+    assert remote.equals(local)
 
 
 def test_criticality_matches_a_full_resolve(tmp_path):

@@ -74,13 +74,15 @@ CRITICALITY_COLUMNS = ["rank", "institution_id", "name", "kind", "municipality_c
 
 def criticality(region: Region, params: MatchParameters | None = None, base: MatchResult | None = None,
                 mode: Mode = "stop_accepting", institutions: list[str] | None = None,
-                workers: int | None = None, verify_repairs: bool = False) -> pd.DataFrame:
+                workers: int | None = None, verify_repairs: bool = False,
+                cluster: str | None = None) -> pd.DataFrame:
     """One row per institution considered, ranked (1 = the most facilities lose full coverage).
 
     ``base`` is the base run (computed and verified if not given); ``institutions``
     restricts the list further (default: every institution that can matter, see above).
-    ``workers``: processes for the re-solves (default: up to 2, the cores there are); the
-    table does not depend on it.  ``verify_repairs`` checks every repaired solution with the
+    ``workers``: processes for the re-solves (default: up to 2, the cores there are); ``cluster``:
+    a running Dask scheduler to send them to instead (:mod:`matching.distribute`); the table does
+    not depend on either.  ``verify_repairs`` checks every repaired solution with the
     verifier too (re-solves always are); the tests do, a run need not (about 0.1 s each).
     """
     params = params or MatchParameters()
@@ -101,7 +103,13 @@ def criticality(region: Region, params: MatchParameters | None = None, base: Mat
     proposed = base.proposals.groupby("institution_id").size()
     inst = region.institutions
     rows = []
-    for i, (ids, now) in zip(sorted(considered), _map(ctx, sorted(considered), workers), strict=True):
+    if cluster is not None:
+        from matching.distribute import run_all
+
+        results = run_all(_after_task, sorted(considered), cluster=cluster, change=ctx)
+    else:
+        results = _map(ctx, sorted(considered), workers)
+    for i, (ids, now) in zip(sorted(considered), results, strict=True):
         before = ctx.all_met.reindex(ids)
         ob = ctx.obligated.reindex(ids)
         rows.append({
@@ -280,6 +288,11 @@ def _resolved(region: Region, params: MatchParameters, cand: pd.DataFrame, input
 
 
 _ACTIVE: _Change | None = None  # the change a forked worker computes with
+
+
+def _after_task(i: str, change: _Change):
+    """One institution's change on a Dask worker (the change is sent to each worker once)."""
+    return change.after(i)
 
 
 def _after_in_child(i: str):

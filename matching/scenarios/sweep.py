@@ -111,16 +111,25 @@ def set_parameter(params: MatchParameters, path: str, value) -> MatchParameters:
 
 
 def sweep(region: Region, path: str, values: list, scenario: Scenario | None = None,
-          base_params: MatchParameters | None = None) -> pd.DataFrame:
-    """One verified run per value (on ``scenario`` if given); one row per value."""
+          base_params: MatchParameters | None = None, *, workers: int = 1,
+          cluster: str | None = None) -> pd.DataFrame:
+    """One verified run per value (on ``scenario`` if given); one row per value.
+
+    The runs are independent: with ``workers`` > 1 they go to local processes, with ``cluster`` to
+    a running Dask scheduler (:mod:`matching.distribute`); the table is the same either way."""
+    from matching.distribute import run_all
+
     scenario = scenario or Scenario.from_mapping({}, source="base")
     from matching.scenarios.apply import scenario_parameters
 
     params = scenario_parameters(scenario, base_params)
-    rows = []
-    for v in values:
-        p = set_parameter(params, path, v)
-        run = run_scenario(region, scenario.model_copy(update={"parameters": {}}), p)
-        m = run_metrics(run)
-        rows.append({"parameter": path, "value": v, **{k: m[k] for k in SWEEP_COLUMNS[2:]}})
+    rows = run_all(_sweep_row, list(values), workers=workers, cluster=cluster, region=region,
+                   scenario=scenario.model_copy(update={"parameters": {}}), params=params, path=path)
     return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
+
+
+def _sweep_row(value, region: Region, scenario: Scenario, params: MatchParameters, path: str) -> dict:
+    """The sweep's row for one value (a task of :func:`sweep`: top level, so it can be sent to a worker)."""
+    run = run_scenario(region, scenario, set_parameter(params, path, value))
+    m = run_metrics(run)
+    return {"parameter": path, "value": value, **{k: m[k] for k in SWEEP_COLUMNS[2:]}}
