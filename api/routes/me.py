@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from api.deps import ScopeDep, SessionDep
 from api.models import Area
-from matching.contract.schema import RECORDS
+from matching.contract.schema import LOCATION_SOURCES, RECORDS
 from matching.region import ROLE_COLUMNS
 from matching.roles import SLOT_CODES, SLOT_LABELS_JA, SLOTTED
 from matching.vocabulary import (
@@ -79,6 +79,8 @@ def vocabulary() -> dict:
         "designations": [{"code": d.code, "name_ja": d.name_ja, "kind": d.kind.value if d.kind else None,
                           "default_roles": [r.value for r in ROLE_ORDER if r in d.default_roles]}
                          for d in DESIGNATIONS.values()],
+        # Where a point comes from (location_source; blank = "source"), in the outputs' wording.
+        "location_sources": [{"code": k, "label_ja": v} for k, v in LOCATION_SOURCES.items()],
         "records": {record: [{"name": c.name, "label_ja": c.label_ja} for c in spec.columns]
                     for record, spec in RECORDS.items()},
     }

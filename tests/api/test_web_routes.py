@@ -64,6 +64,8 @@ def test_vocabulary_has_the_official_labels(client):
     assert v["roles"][2]["label_ja"] == "③入院受入れ"
     assert v["statuses"][0]["label_ja"] == "全ての要件を満たした協力医療機関を定めている"
     assert [s["code"] for s in v["statuses"]][-1] == "not_tracked"
+    sources = {s["code"]: s["label_ja"] for s in v["location_sources"]}
+    assert sources["office"] == "市区町村役場で近似" and sources["source"] == "元データの座標"
 
 
 def test_candidates_are_the_alternatives_for_the_missing_roles(loaded, users):

@@ -2,7 +2,7 @@
 import { ApiError, setUnauthorizedHandler, token } from "./api.js";
 import { loadDashboard, resetDashboard } from "./dashboard.js";
 import { initLists, resetLists } from "./lists.js";
-import { initMap, invalidate, resetMap, reveal, showFacility } from "./map.js";
+import { drawerMode, initMap, invalidate, resetMap, reveal, showFacility } from "./map.js";
 import { USER_ROLES, loadSession, reset, store } from "./store.js";
 import { showMessage } from "./util.js";
 import { initWorkflow, resetWorkflow } from "./workflow.js";
@@ -73,6 +73,8 @@ async function start() {
   $("app").hidden = false;
   const wanted = readHash();
   showView("map");
+  // Narrow screens (the drawer's layout): the filters start folded, so the map is on the first screen.
+  $("filters").open = !drawerMode();
   initMap();
   initLists(openFacility);
   initWorkflow(openFacility);

@@ -163,5 +163,6 @@ function bars(title, groups, codes, id) {
     const tracked = g.total - g.not_tracked;
     svg.append(node("text", { x: labelW + barW + 8, y: y + 14, "font-size": 12 }, tracked ? `${((100 * g.all_met) / tracked).toFixed(1)}%（${g.total}施設）` : `－（${g.total}施設）`));
   });
-  return el("div", {}, svg);
+  // Focusable: on a narrow screen the chart scrolls sideways at its own size (text stays readable).
+  return el("div", { class: "chart-scroll", tabindex: "0", role: "region", "aria-label": `${title}（横にスクロールできます）` }, svg);
 }

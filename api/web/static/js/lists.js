@@ -2,7 +2,8 @@
 // institutions by distance from the facility selected on the map, nearest first.
 import { selectedFacility } from "./map.js";
 import {
-  COLUMN, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel, marks, municipalityName, onChange, spare, store,
+  COLUMN, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel, locationLabel, marks, municipalityName, onChange,
+  spare, spareLabel, store,
 } from "./store.js";
 import { dataTable, el, fmt, telHref } from "./util.js";
 
@@ -57,9 +58,11 @@ function listInstitutions() {
       { key: "accepting", label: COLUMN.institutions.accepting, value: (r) => acceptingLabel(r.accepting), filter: "select" },
       { key: "capacity_facilities", label: COLUMN.institutions.capacity_facilities, num: true },
       { key: "reserved_facilities", label: "承諾で確保済み", num: true },
-      { key: "spare", label: "空き", num: true, value: (r) => spare(r), render: (r) => (spare(r) == null ? "未回答" : spare(r) <= 0 ? "0（満杯）" : String(spare(r))) },
+      { key: "spare", label: "空き", num: true, value: (r) => spare(r), render: (r) => spareLabel(spare(r)) },
       { key: "contact_name", label: COLUMN.institutions.contact_name, filter: "text" },
       { key: "contact_phone", label: COLUMN.institutions.contact_phone, render: (r) => (r.contact_phone ? el("a", { href: telHref(r.contact_phone) }, r.contact_phone) : "") },
+      { key: "survey_date", label: COLUMN.institutions.survey_date },
+      { key: "location", label: COLUMN.institutions.location_source, value: (r) => locationLabel(r), filter: "select" },
     ],
   });
 }

@@ -2,10 +2,10 @@
 // institutions sized by spare capacity and marked by the roles they offer; proposal lines.  The base map
 // is offline: the municipal boundaries with their names (GET /areas/boundaries); tiles are optional.
 import { api } from "./api.js";
-import { confirmDialog, contactLog, proposalActions } from "./proposals.js";
+import { confirmDialog, contactLog, proposalActions, today } from "./proposals.js";
 import {
-  KIND, PROPOSAL_STATES, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel, marks,
-  municipalityName, onChange, reload, slotsLabel, spare, store,
+  COLUMN, KIND, PROPOSAL_STATES, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel,
+  locationApproximate, locationLabel, marks, municipalityName, onChange, reload, slotsLabel, spare, spareLabel, store,
 } from "./store.js";
 import { el, fmt, showMessage, telHref } from "./util.js";
 
@@ -114,7 +114,7 @@ export function initMap() {
     el("div", {}, el("span", { style: "border-top:3px solid #006d2c;width:18px" }), "承諾済みの提案"),
     el("div", {}, el("span", { class: "cluster-sample" }, "12"), "施設のまとまり（数＝施設数、クリックで拡大）"),
   );
-  onChange(() => { draw(); if (selected) showFacility(selected, false); });
+  onChange(() => { draw(); if (selected) showFacility(selected, false, false, false, true); });
   fillMunicipalities();
   draw();
   loadBoundaries();
@@ -189,6 +189,7 @@ function zoomToMunicipality() {
 export function resetMap() {
   if (map) { map.remove(); map = null; }
   selected = null; fitted = false; unmatchedCache.clear(); boundaries = null; byFacility = new Map();
+  drawer.classList.remove("open"); drawerOpener = null;
   document.getElementById("filter-type").replaceChildren(el("option", { value: "" }, "すべて"));
   document.getElementById("filter-status").replaceChildren(el("option", { value: "" }, "すべて"));
   document.getElementById("filter-municipality").replaceChildren(el("option", { value: "" }, "担当区域すべて"));
@@ -227,7 +228,8 @@ function institutionIcon(i) {
 function institutionTip(i) {
   const sp = spare(i);
   return `<b>${escapeHtml(i.name)}</b>（${escapeHtml(kindLabel(i.kind))}）<br>担える役割：${marks(institutionRoles(i))}<br>`
-    + `受入意向：${acceptingLabel(i.accepting)}<br>受入枠の空き：${sp == null ? "未回答（上限なしとして扱う）" : sp <= 0 ? "0（満杯）" : `${sp}施設`}`
+    + `受入意向：${acceptingLabel(i.accepting)}<br>受入枠の空き：${spareLabel(sp)}`
+    + (locationApproximate(i) ? `<br>位置：${escapeHtml(locationLabel(i))}` : "")
     + (i.contact_name || i.contact_phone ? `<br>担当：${escapeHtml(i.contact_name || "（氏名未回答）")}${i.contact_phone ? `　電話 ${escapeHtml(i.contact_phone)}` : ""}` : "");
 }
 
@@ -305,6 +307,79 @@ export function institutionContact(iid) {
     i.survey_date ? el("span", { class: "hint" }, `（意向調査 ${i.survey_date}）`) : null);
 }
 
+// Everything the page knows about an institution, folded under its name wherever it is named (proposal
+// cards, agreements, alternatives).  The data contract has no address: the municipality is the nearest.
+export function institutionDetails(iid) {
+  const i = store.institutions.get(iid);
+  if (!i) return null;
+  const C = COLUMN.institutions;
+  const row = (fact, label, value) => [el("dt", {}, label), el("dd", { dataset: { fact } }, value)];
+  return el("details", { class: "inst-details", dataset: { institutionId: iid } },
+    el("summary", {}, "医療機関の詳細（受入枠・担当者・位置）"),
+    el("dl", { class: "facts" },
+      row("kind", C.kind, kindLabel(i.kind) + (i.beds ? `（${C.beds} ${i.beds}）` : "")),
+      row("municipality", C.municipality_code, municipalityName(i.municipality_code)),
+      row("roles", "担える役割（24時間）", marks(institutionRoles(i))),
+      row("accepting", C.accepting, acceptingLabel(i.accepting)),
+      row("spare", "受入枠の空き", spareLabel(spare(i))),
+      row("contact_name", C.contact_name, i.contact_name || "未回答"),
+      row("contact_phone", C.contact_phone, i.contact_phone ? el("a", { href: telHref(i.contact_phone) }, i.contact_phone) : "未回答"),
+      row("survey_date", C.survey_date, i.survey_date || "未回答"),
+      row("location", C.location_source, locationLabel(i))),
+    // Institutions are edited by prefecture staff (the API's scope rule); coordinators only read them.
+    store.me.role === "municipal" ? null : el("button", { type: "button", class: "act-capacity", onclick: () => recordCapacity(i),
+      "aria-label": `受入枠を記録：${i.name}` }, "受入枠を記録"));
+}
+
+// A new answer on capacity (e.g. by phone): PUT /institutions/{id} with the record as read and the new
+// numbers, so everything else stays as it is.  The API refuses less than accepted proposals hold (409).
+async function recordCapacity(i) {
+  const C = COLUMN.institutions;
+  const v = await confirmDialog({ title: "受入枠の記録", ok: "記録する",
+    body: [`${i.name} の${C.capacity_facilities}を記録します。`,
+      `現在：${C.capacity_facilities} ${i.capacity_facilities ?? "未回答"}、承諾で確保済み ${i.reserved_facilities}施設、空き ${spareLabel(spare(i))}。`,
+      "空欄＝未回答（上限なしとして扱う）、0＝満杯。承諾で確保済みの数より少なくはできません。変更は監査記録に残ります。"],
+    fields: [{ name: "capacity_facilities", label: C.capacity_facilities, type: "number", min: 0, value: i.capacity_facilities ?? "" },
+      { name: "survey_date", label: C.survey_date, type: "date", max: today(), value: today() }] });
+  if (!v) return;
+  try {
+    const body = { ...(await api(`/institutions/${encodeURIComponent(i.institution_id)}`)) };
+    for (const k of ["institution_id", "municipality_code", "reserved_facilities", "reserved_residents"]) delete body[k];
+    body.designations = body.designations.split(";").filter(Boolean);
+    body.capacity_facilities = v.capacity_facilities === "" ? null : Number(v.capacity_facilities);
+    if (v.survey_date) body.survey_date = v.survey_date;
+    await api(`/institutions/${encodeURIComponent(i.institution_id)}`, { method: "PUT", body });
+    showMessage(`${i.name} の${C.capacity_facilities}を ${v.capacity_facilities === "" ? "未回答" : v.capacity_facilities} にしました。マッチングを再実行すると提案に反映されます。`);
+    await reload();
+  } catch (e) {
+    showMessage(`記録できませんでした：${e.message}`, true);
+  }
+}
+
+// An agreement made outside the tool (by the facility and the institution themselves): POST
+// /partnerships with as_signed, recorded as it is (the institution's roles and capacity are not
+// checked, and the audit log says so).  Coordinators may do this for facilities of their area.
+async function recordAgreement(f) {
+  const insts = [...store.institutions.values()].sort((a, b) => (a.municipality_code !== f.municipality_code) - (b.municipality_code !== f.municipality_code)
+    || a.name.localeCompare(b.name, "ja"));
+  const v = await confirmDialog({ title: "協定の記録（ツール外で締結済み）", ok: "協定を記録する", danger: true,
+    body: [`${f.name} が結んだ協定を記録します。`,
+      "締結済みの協定をそのまま記録します（医療機関の担える役割・受入枠は確認せず、受入枠も使いません）。記録は監査記録に残ります。"],
+    fields: [{ name: "institution_id", label: "協力医療機関", type: "select", required: true,
+      options: insts.map((i) => [i.institution_id, `${i.name}（${municipalityName(i.municipality_code)}・${kindLabel(i.kind)}）`]) },
+    ...store.vocab.roles.map((r) => ({ name: r.code, label: r.label_ja, type: "checkbox", value: f.missing_roles.includes(r.code) }))] });
+  if (!v) return;
+  const roles = store.vocab.roles.map((r) => r.code).filter((r) => v[r]);
+  if (!roles.length) { showMessage("役割を1つ以上選んでください。", true); return; }
+  try {
+    await api("/partnerships", { method: "POST", body: { facility_id: f.facility_id, institution_id: v.institution_id, roles, as_signed: true } });
+    showMessage(`${f.name} と ${store.institutions.get(v.institution_id)?.name} の協定（${marks(roles)}）を記録しました。`);
+    await reload();
+  } catch (e) {
+    showMessage(`記録できませんでした：${e.message}`, true);
+  }
+}
+
 const chips = (roles, cls) => el("div", { class: "roles" },
   roles.length ? roles.map((r) => el("span", { class: `role ${cls}`, dataset: { role: r } }, ROLE_LABEL[r])) : el("span", { class: "hint" }, "なし"));
 
@@ -340,16 +415,61 @@ async function latestRunUnmatched() {
 
 export const selectedFacility = () => selected;
 
-export async function showFacility(id, pan = true, zoom = false, focus = false) {
+// On a narrow screen (a phone, 200% zoom) the facility panel is a drawer over the bottom of the map.
+// Whether it is one is the style sheet's decision (its media query makes it position: fixed), so the
+// breakpoint is written once.  Opening moves focus into it; its close button or Esc closes it and
+// puts focus back on the facility's marker (else where the user was, else the map).
+const drawer = document.getElementById("facility-drawer");
+let drawerOpener = null;
+export const drawerMode = () => getComputedStyle(drawer).position === "fixed";
+
+function openDrawer(opener) {
+  if (!drawerMode()) return false;
+  if (!drawer.classList.contains("open")) drawerOpener = opener;
+  drawer.classList.add("open");
+  return true;
+}
+
+export function closeDrawer() {
+  if (!drawer.classList.contains("open")) return;
+  drawer.classList.remove("open");
+  // The facility's own marker first (a click with the mouse does not focus it), else where focus was.
+  const back = [selected && byFacility.get(selected)?.getElement(), drawerOpener, document.getElementById("map")]
+    .find((e) => e?.isConnected && e.offsetParent !== null);
+  drawerOpener = null;
+  back?.focus();
+}
+
+document.getElementById("drawer-close").addEventListener("click", closeDrawer);
+drawer.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && drawerMode()) { ev.preventDefault(); closeDrawer(); } });
+
+// The drawer covers the bottom of the map: move the chosen facility to the middle of what stays visible.
+function keepAboveDrawer(f) {
+  const r = map.getContainer().getBoundingClientRect();
+  const top = Math.max(r.top, 0), bottom = Math.min(r.bottom, drawer.getBoundingClientRect().top);
+  if (bottom - top < 40) return;
+  const want = L.point(r.width / 2, (top + bottom) / 2 - r.top);
+  map.panBy(map.latLngToContainerPoint([f.lat, f.lon]).subtract(want), { animate: false });
+}
+
+/** Show facility ``id`` in the panel.  ``refresh``: the data changed under an open panel — redraw it
+ * without opening the drawer again or moving focus. */
+export async function showFacility(id, pan = true, zoom = false, focus = false, refresh = false) {
   const f = facilityById(id);
   const panel = document.getElementById("facility-detail");
-  if (!f) { panel.replaceChildren(el("p", { class: "hint" }, `施設 ${id} は表示できません（担当区域外か、登録されていません）。`)); return; }
+  const opener = drawer.contains(document.activeElement) ? null : document.activeElement;
+  if (!f) {
+    panel.replaceChildren(el("p", { class: "hint" }, `施設 ${id} は表示できません（担当区域外か、登録されていません）。`));
+    if (!refresh && openDrawer(opener)) panel.focus();
+    return;
+  }
   selected = id;
   panel.dataset.facilityId = id;
   if (map) {
     highlight(id);
-    if (zoom) map.setView([f.lat, f.lon], Math.max(map.getZoom(), 12));
-    else if (pan) map.panTo([f.lat, f.lon]);
+    // No animation in the drawer's layout: keepAboveDrawer moves the view again right after.
+    if (zoom) map.setView([f.lat, f.lon], Math.max(map.getZoom(), 12), { animate: !drawerMode() });
+    else if (pan) map.panTo([f.lat, f.lon], { animate: !drawerMode() });
   }
   const t = TYPE[f.facility_type];
   const instName = (iid) => store.institutions.get(iid)?.name ?? iid;
@@ -377,10 +497,11 @@ export async function showFacility(id, pan = true, zoom = false, focus = false) 
     el("h4", {}, "不足している役割"), el("div", { id: "detail-missing" }, chips(f.missing_roles, "missing")),
     ...(grid ? [el("h4", {}, "時間帯（①②）"), grid] : []),  // replaceChildren would write a null as "null"
     el("h4", {}, "協力医療機関（協定）"), partners,
+    el("button", { type: "button", id: "record-agreement", onclick: () => recordAgreement(f) }, "ツール外で結んだ協定を記録"),
     el("h4", {}, "提案"),
     el("div", { id: "detail-proposals" }, proposals.length ? proposals.map((p) => el("div", { class: "proposal-card", dataset: { proposalId: p.id, state: p.state } },
       el("div", {}, el("b", {}, instName(p.institution_id)), ` ${marks(p.roles)}　移動 ${fmt(p.travel_minutes)}分（${fmt(p.distance_km)}km）`),
-      institutionContact(p.institution_id),
+      institutionContact(p.institution_id), institutionDetails(p.institution_id),
       el("div", {}, `状態：${PROPOSAL_STATES[p.state]}`, p.decline_reason ? `（理由：${p.decline_reason}）` : "",
         `　更新 ${new Date(p.updated_at).toLocaleDateString("ja-JP")}`),
       p.location_uncertain ? locationNote("距離の条件を満たすかは位置の確認が必要です。") : "",
@@ -390,14 +511,16 @@ export async function showFacility(id, pan = true, zoom = false, focus = false) 
     reasons, alternatives,
   );
   panel.dispatchEvent(new Event("facilityshown"));
-  if (focus) document.getElementById("detail-name").focus();
+  const drawn = !refresh && openDrawer(opener);
+  if (drawn && map) keepAboveDrawer(f);
+  if (focus || drawn) document.getElementById("detail-name").focus({ preventScroll: drawn });
   try {
     for (const p of proposals) {
       const box = panel.querySelector(`.contacts[data-proposal-id="${p.id}"]`);
       contactLog(p).then((list) => { box.replaceWith(list); if (!list.children.length) list.append(el("li", { class: "hint" }, "なし")); });
     }
     const rows = await api(`/partnerships?facility_id=${encodeURIComponent(id)}`);
-    partners.replaceChildren(...(rows.length ? rows.map((p) => el("li", {}, `${instName(p.institution_id)}　${marks(p.roles)}`, institutionContact(p.institution_id)))
+    partners.replaceChildren(...(rows.length ? rows.map((p) => el("li", {}, `${instName(p.institution_id)}　${marks(p.roles)}`, institutionContact(p.institution_id), institutionDetails(p.institution_id)))
       : [el("li", { class: "hint" }, "協定なし")]));
     const un = (await latestRunUnmatched()).filter((u) => u.facility_id === id);
     if (un.length) reasons.replaceChildren(el("h4", {}, "直近の実行で確保できなかった役割"),
@@ -406,14 +529,14 @@ export async function showFacility(id, pan = true, zoom = false, focus = false) 
         u.fix ? el("div", { class: "hint" }, u.fix) : ""))));
     if (f.missing_roles.length) {
       const cands = await api(`/facilities/${encodeURIComponent(id)}/candidates?per_role=5`);
-      const spareText = (c) => (c.spare_facilities == null ? "未回答" : c.spare_facilities <= 0 ? "0（満杯）" : `${c.spare_facilities}`);
+      const spareText = (c) => spareLabel(c.spare_facilities);
       alternatives.replaceChildren(el("h4", {}, "代替候補（不足している役割ごと、近い順）"),
         cands.length ? el("div", { class: "table-wrap" }, el("table", { class: "data" },
           el("caption", { class: "visually-hidden" }, "代替候補"),
           el("thead", {}, el("tr", {}, ["役割", "医療機関", "時間帯", "移動", "空き枠"].map((h) => el("th", { scope: "col" }, h)))),
           el("tbody", {}, cands.map((c) => el("tr", { class: c.spare_facilities != null && c.spare_facilities <= 0 ? "full" : null },
             el("td", {}, ROLE_LABEL[c.role].slice(0, 1)),
-            el("td", {}, c.institution_name, c.existing ? "（既存の協定先）" : "", c.not_yet_asked ? "（意向未確認）" : ""),
+            el("td", {}, c.institution_name, c.existing ? "（既存の協定先）" : "", c.not_yet_asked ? "（意向未確認）" : "", institutionDetails(c.institution_id)),
             el("td", {}, slotsLabel(c.slots)),
             el("td", { class: "num" }, `${fmt(c.minutes)}分`), el("td", { class: "num" }, spareText(c)))))))
           : el("p", { class: "hint" }, "移動時間の上限内に候補がありません。"),

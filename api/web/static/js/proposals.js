@@ -11,7 +11,7 @@ const NEXT = {
   accepted: [["contracted", "契約締結"], ["declined", "辞退"]],
 };
 const UNDOABLE = ["contacted", "accepted", "declined"];
-const today = () => new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+export const today = () => new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 10);
 
 const names = (p) => ({
   f: facilityById(p.facility_id)?.name ?? p.facility_id,
@@ -20,7 +20,8 @@ const names = (p) => ({
 
 /**
  * A modal dialog (native <dialog>: focus kept inside, Esc cancels).  fields: [{name, label, type, value,
- * required, placeholder}].  Resolves to the fields' values (an object) on OK, null on cancel.
+ * required, placeholder, min, options}]: type "select" takes options [[value, label]], type "checkbox"
+ * answers "true" or "".  Resolves to the fields' values (an object) on OK, null on cancel.
  */
 export function confirmDialog({ title, body, ok, danger = false, fields = [] }) {
   const dlg = document.getElementById("confirm-dialog");
@@ -28,12 +29,17 @@ export function confirmDialog({ title, body, ok, danger = false, fields = [] }) 
   document.getElementById("confirm-title").textContent = title;
   document.getElementById("confirm-body").replaceChildren(...[body].flat().map((t) => (t instanceof Node ? t : el("p", {}, t))));
   const inputs = fields.map((f) => {
-    const input = el(f.type === "textarea" ? "textarea" : "input", { name: f.name, type: f.type === "textarea" ? null : (f.type || "text"),
-      class: "dialog-input", required: f.required || null, placeholder: f.placeholder, max: f.max, rows: f.type === "textarea" ? 3 : null });
-    input.value = f.value ?? "";
+    const tag = f.type === "textarea" || f.type === "select" ? f.type : "input";
+    const input = el(tag, { name: f.name, type: tag === "input" ? (f.type || "text") : null,
+      class: "dialog-input", required: f.required || null, placeholder: f.placeholder, max: f.max, min: f.min, rows: f.type === "textarea" ? 3 : null },
+    f.type === "select" ? [el("option", { value: "" }, "選択してください"), ...f.options.map(([v, t]) => el("option", { value: v }, t))] : null);
+    if (f.type === "checkbox") input.checked = Boolean(f.value);
+    else input.value = f.value ?? "";
     return [f, input];
   });
-  document.getElementById("confirm-fields").replaceChildren(...inputs.map(([f, input]) => el("label", {}, f.label, f.required ? "（必須）" : "", input)));
+  const valueOf = (input) => (input.type === "checkbox" ? (input.checked ? "true" : "") : input.value.trim());
+  document.getElementById("confirm-fields").replaceChildren(...inputs.map(([f, input]) => (f.type === "checkbox"
+    ? el("label", { class: "check" }, input, f.label) : el("label", {}, f.label, f.required ? "（必須）" : "", input))));
   const okButton = document.getElementById("confirm-ok");
   okButton.textContent = ok;
   okButton.classList.toggle("danger", danger);
@@ -44,9 +50,9 @@ export function confirmDialog({ title, body, ok, danger = false, fields = [] }) 
     const done = (value) => { dlg.close(); form.onsubmit = null; dlg.oncancel = null; opener?.focus?.(); resolve(value); };
     form.onsubmit = (ev) => {
       ev.preventDefault();
-      const missing = inputs.find(([f, input]) => f.required && !input.value.trim());
+      const missing = inputs.find(([f, input]) => f.required && !valueOf(input));
       if (missing) { error.textContent = `${missing[0].label}を入力してください。`; missing[1].focus(); return; }
-      done(Object.fromEntries(inputs.map(([f, input]) => [f.name, input.value.trim()])));
+      done(Object.fromEntries(inputs.map(([f, input]) => [f.name, valueOf(input)])));
     };
     document.getElementById("confirm-cancel").onclick = () => done(null);
     dlg.oncancel = (ev) => { ev.preventDefault(); done(null); };

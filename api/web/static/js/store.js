@@ -17,6 +17,7 @@ export const STATUS = {};       // all_met → {label_ja, short_ja}
 export const KIND = {};         // hospital → 病院
 export const DESIGNATION = {};  // zaishin → {name_ja, kind, default_roles}
 export const COLUMN = {};       // institutions → {capacity_facilities: 受入枠（施設）, …}
+export const LOCATION = {};     // office → 市区町村役場で近似 (location_source; blank = source)
 let ROLES = [];                 // [{code, mark, label_ja, column}] in the vocabulary's order
 export const PROPOSAL_STATES = {
   proposed: "提案中", contacted: "連絡済み", accepted: "承諾（受入枠を確保）", contracted: "契約済み",
@@ -36,6 +37,7 @@ export async function loadSession() {
   for (const [record, columns] of Object.entries(vocab.records)) {
     COLUMN[record] = Object.fromEntries(columns.map((c) => [c.name, c.label_ja]));
   }
+  for (const s of vocab.location_sources) LOCATION[s.code] = s.label_ja;
   ROLES = vocab.roles;
   const areas = await api("/areas");
   store.areas = new Map(areas.map((a) => [a.municipality_code, a]));
@@ -73,4 +75,10 @@ export const slotsLabel = (codes) => (codes.length === store.vocab.slots.length 
   : store.vocab.slots.filter((s) => codes.includes(s.code)).map((s) => s.label_ja).join("・") || "なし");
 // Facilities the institution can still take: capacity − reserved (null = no limit recorded).
 export const spare = (i) => (i.capacity_facilities == null ? null : i.capacity_facilities - i.reserved_facilities);
+// Spare capacity in words, with its meaning: 0 = 満杯, blank = 未回答 (matching treats it as no limit).
+export const spareLabel = (sp) => (sp == null ? "未回答（上限なしとして扱う）" : sp <= 0 ? "0（満杯）" : `${sp}施設`);
+// Where a record's point comes from; an approximate one says so, with its radius.
+export const locationLabel = (r) => `${LOCATION[r.location_source || "source"] ?? r.location_source}`
+  + (r.location_radius_km ? `（誤差半径 約${r.location_radius_km}km）` : "");
+export const locationApproximate = (r) => r.location_source === "office" || (r.location_radius_km ?? 0) > 0;
 export const acceptingLabel = (a) => (a === true ? "受入可" : a === false ? "受入不可" : "未確認");

@@ -58,6 +58,9 @@ export function dataTable(container, { columns, id, csvName, onRowClick, emptyTe
   const filterRow = columns.some((c) => c.filter) ? el("div", { class: "column-filters" }) : null;
   container.replaceChildren(el("div", { class: "table-tools" }, search, csv, count), ...(filterRow ? [filterRow] : []), wrap);
   const value = (c, r) => (c.value ? c.value(r) : r[c.key]);
+  // Shown with the sticky column (the row's name) first, so that it stays in view when the table
+  // scrolls sideways on a narrow screen; the CSV keeps the declared order.
+  const shownColumns = [...columns.filter((c) => c.sticky), ...columns.filter((c) => !c.sticky)];
   const visible = () => {
     const q = query.trim().toLowerCase();
     let out = q ? rows.filter((r) => columns.some((c) => String(value(c, r) ?? "").toLowerCase().includes(q))) : rows.slice();
@@ -96,7 +99,7 @@ export function dataTable(container, { columns, id, csvName, onRowClick, emptyTe
   }
   function draw() {
     const shown = visible();
-    const head = el("tr", {}, columns.map((c) => el("th", {
+    const head = el("tr", {}, shownColumns.map((c) => el("th", {
       title: c.title, scope: "col",
       class: [c.key === sortKey ? (sortDir > 0 ? "sorted-asc" : "sorted-desc") : "", c.sticky ? "sticky" : ""].join(" ").trim() || null,
       dataset: { key: c.key }, "aria-sort": c.key === sortKey ? (sortDir > 0 ? "ascending" : "descending") : null,
@@ -106,7 +109,7 @@ export function dataTable(container, { columns, id, csvName, onRowClick, emptyTe
     const body = shown.map((r) => el("tr", { class: onRowClick ? "clickable" : null, dataset: r._data || {}, tabindex: onRowClick ? "0" : null,
       onclick: onRowClick ? (ev) => { if (!ev.target.closest("button, input, a, select")) onRowClick(r); } : null,
       onkeydown: onRowClick ? (ev) => { if ((ev.key === "Enter" || ev.key === " ") && ev.target === ev.currentTarget) { ev.preventDefault(); onRowClick(r); } } : null },
-      columns.map((c) => el(c.sticky ? "th" : "td", { scope: c.sticky ? "row" : null, class: [c.num ? "num" : "", c.nowrap ? "nowrap" : "", c.sticky ? "sticky" : ""].join(" ").trim() || null }, c.render ? c.render(r) : (value(c, r) ?? "")))));
+      shownColumns.map((c) => el(c.sticky ? "th" : "td", { scope: c.sticky ? "row" : null, class: [c.num ? "num" : "", c.nowrap ? "nowrap" : "", c.sticky ? "sticky" : ""].join(" ").trim() || null }, c.render ? c.render(r) : (value(c, r) ?? "")))));
     table.replaceChildren(...(caption ? [el("caption", { class: "visually-hidden" }, caption)] : []),
       el("thead", {}, head), el("tbody", {}, body.length ? body : el("tr", {}, el("td", { colspan: columns.length, class: "hint" }, emptyText))));
     count.textContent = `${shown.length}件`;

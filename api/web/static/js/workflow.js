@@ -35,7 +35,7 @@ export function initWorkflow(openFacility) {
     id: "table-proposals", csvName: "提案一覧.csv", onRowClick: (r) => openFacility(r.facility_id),
     columns: [
       { key: "id", label: "提案ID", num: true },
-      { key: "facility", label: "施設", value: (r) => facilityById(r.facility_id)?.name ?? r.facility_id },
+      { key: "facility", label: "施設", sticky: true, value: (r) => facilityById(r.facility_id)?.name ?? r.facility_id },
       { key: "municipality", label: "市区町村", value: (r) => municipalityName(facilityById(r.facility_id)?.municipality_code) },
       { key: "institution", label: "協力医療機関（候補）", value: (r) => store.institutions.get(r.institution_id)?.name ?? r.institution_id },
       { key: "roles", label: "役割", value: (r) => marks(r.roles) },
