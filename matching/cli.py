@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -276,20 +277,25 @@ def _csv_files(paths: list[Path], pattern: str) -> list[Path]:
 
 @import_app.command("region")
 def import_region(
-    prefecture_code: str = typer.Argument(..., help="2-digit prefecture code, e.g. 19 (山梨県)"),
+    prefecture_code: list[str] = typer.Argument(..., help="2-digit prefecture code, e.g. 19 (山梨県); several "
+                                                "(19 20 or 19,20) or all: one folder each under --out plus national/"),
     kaigo: list[Path] = typer.Option(..., help="介護サービス情報公表 CSV files or a folder of them"),
     hospitals: Path = typer.Option(None, help="folder with facility_basic/functions/geo_linkage.csv"),
-    shisetsu_kijun: list[Path] = typer.Option(..., "--shisetsu-kijun", help="厚生局 届出受理医療機関名簿 xlsx"),
-    out: Path = typer.Option(..., help="region folder to write"),
+    shisetsu_kijun: list[Path] = typer.Option([], "--shisetsu-kijun",
+                                              help="厚生局 届出受理医療機関名簿 xlsx (one prefecture only; without it: "
+                                              "hospitals of the 病床機能報告 only, clinics not loaded)"),
+    out: Path = typer.Option(..., help="region folder to write (several prefectures: the parent folder)"),
     strict: bool = typer.Option(False, "--strict/--lenient", help="stop on any bad row (default: skip and report)"),
     municipality: list[str] = typer.Option([], help="extra NAME=CODE tried before the official list"),
     areas: Path = typer.Option(None, help="folder with localgovjp-utf8.csv and municipality_to_iryoken2.csv "
                                "(default: areas/ beside --hospitals)"),
     boundaries: list[Path] = typer.Option(None, help="N03 GeoJSON municipal boundaries "
-                                          "(default: boundaries/geojson_s0010_N03-21_{pref}_*.json beside --hospitals)"),
+                                          "(default: boundaries/geojson_s0010_N03-21_{pref}_*.json beside --hospitals, "
+                                          "else the national TopoJSON there)"),
 ):
-    """Import one prefecture from the MHLW / 厚生局 open data into a region folder."""
+    """Import prefectures from the MHLW / 厚生局 open data into region folders."""
     from matching.importers import ImportInputError, ImportValidationError, build_region
+    from matching.importers.country import build_country, parse_codes
 
     check_out(out)
     for p in [*kaigo, *shisetsu_kijun, *([hospitals] if hospitals else [])]:
@@ -299,18 +305,47 @@ def import_region(
     for item in municipality:
         name, _, code = item.partition("=")
         if not code:
-            console.print(f"[red]--municipality expects NAME=CODE, got {item!r}[/red]")
-            raise typer.Exit(2)
+            fail(f"--municipality は 名称=コード の形で指定してください（{item!r}）", f"expected NAME=CODE, got {item!r}")
         extra[name] = code
     try:
-        report = build_region(prefecture_code, _csv_files(kaigo, "*.csv"), hospitals,
+        codes = parse_codes(prefecture_code)
+        several = len(codes) > 1 or any(nfkc_lower(c) == "all" for c in prefecture_code)
+        if several:
+            if shisetsu_kijun or extra or boundaries:
+                fail("複数の都道府県（all など）の取込みでは --shisetsu-kijun・--municipality・--boundaries は使えません"
+                     "（全国は病床機能報告の病院のみで作ります。施設基準の名簿は都道府県ごとに取り込んでください）",
+                     "--shisetsu-kijun/--municipality/--boundaries need a single prefecture")
+            if hospitals is None:
+                fail("複数の都道府県の取込みには --hospitals（病床機能報告のフォルダ）が必要です", "--hospitals required")
+            start = time.perf_counter()
+
+            def progress(report):
+                n_fac = sum(report.facilities_by_type.values())
+                n_hosp = report.institutions_by_kind.get("hospital", 0)
+                print(f"{report.prefecture_code}: 施設 {n_fac}、病院 {n_hosp}", file=sys.stderr)
+
+            summary = build_country(codes, _csv_files(kaigo, "*.csv"), hospitals, out, strict=strict,
+                                    areas_dir=areas, progress=progress)
+            console.print(f"{len(codes)} 都道府県: 施設 {int(summary['facilities'].sum())}、"
+                          f"病院 {int(summary['hospitals'].sum())}（診療所は未取込）、"
+                          f"{time.perf_counter() - start:.1f} 秒", markup=False)
+            console.print(f"written: {out}/<都道府県コード>/ (each with import_report.json), "
+                          f"{out}/national/ (+ import_summary.csv)")
+            return
+        report = build_region(codes[0], _csv_files(kaigo, "*.csv"), hospitals,
                               _csv_files(shisetsu_kijun, "*.xlsx"), out, strict=strict,
                               municipalities=extra or None, areas_dir=areas, boundaries=boundaries or None)
     except (ImportValidationError, ImportInputError) as exc:
-        console.print(f"[red]取込みを中止しました（何も書き込んでいません）/ import stopped[/red]\n{escape(str(exc))}")
+        print(f"エラー: 取込みを中止しました（何も書き込んでいません）/ import stopped\n{exc}", file=sys.stderr)
         raise typer.Exit(2) from None
     console.print(report.summary_ja(), markup=False)
     console.print(f"written: {out} (+ import_report.json, import_unmatched.csv)")
+
+
+def nfkc_lower(text: str) -> str:
+    from matching.importers.normalise import nfkc
+
+    return nfkc(text).strip().lower()
 
 
 # ==== issue 6: what-if runs, criticality and meeting reports (地域医療構想調整会議) ====

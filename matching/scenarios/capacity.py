@@ -172,7 +172,7 @@ def apply_increases(region: Region, increases: pd.DataFrame) -> Region:
     for i, column, add in zip(increases["institution_id"], increases["column"], increases["add"], strict=True):
         inst.loc[i, column] = int(inst.at[i, column]) + int(add)
     return Region(region.areas, region.facilities, inst, region.partnerships, region.travel_times,
-                  region.source, list(region.skipped), region.availability)
+                  region.source, list(region.skipped), region.availability, scope=region.scope)
 
 
 def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame, time_limit: float,
