@@ -18,8 +18,14 @@ from matching._cli_errors import InputError, fail, install
 from matching.contract import RegionValidationError, load_region
 from matching.outputs import LABELS, Staging, check_out
 from matching.parameters import MatchParameters, ParameterError
-from matching.status import facility_status, japanese_labels, missing_slots_text, status_table
-from matching.vocabulary import FACILITY_TYPES, STATUS_ORDER, Status
+from matching.status import (
+    facility_status,
+    japanese_labels,
+    missing_slots_text,
+    scope_notes,
+    status_table,
+)
+from matching.vocabulary import CLINICS_NOT_LOADED_SHORT_JA, FACILITY_TYPES, STATUS_ORDER, Status
 
 app = typer.Typer(help="協力医療機関マッチング: status and matching of elderly-care facilities "
                        "with cooperating medical institutions.", no_args_is_help=True)
@@ -117,6 +123,9 @@ def status(region_dir: Path, out: Path = typer.Option(None, help="write status C
     st = facility_status(region)
     table = status_table(st, region.areas, by="none")
     _print_status(f"協力医療機関の定めの状況（{region_dir}）", table)
+    if not region.scope.clinics_loaded:
+        print(f"注: 診療所が取り込まれていない地域です。①②の不足は「{CLINICS_NOT_LOADED_SHORT_JA}」であり、"
+              "担える医療機関がないことを示すものではありません（status_facilities.csv の備考）", file=sys.stderr)
     if out:
         with Staging(out) as stage:
             for level in ("prefecture", "secondary_area", "municipality"):
@@ -143,6 +152,8 @@ def _facility_csv(st: pd.DataFrame, region) -> pd.DataFrame:
     })
     if "partial_slots" in st.columns:  # time slots: which slots a partly covered role still lacks
         out["missing_slots"] = st["partial_slots"].map(missing_slots_text).to_numpy()
+    if not region.scope.clinics_loaded:  # ①② gaps of a region without clinics are not proven
+        out["note"] = scope_notes(region, st).to_numpy()
     return out
 
 
