@@ -58,6 +58,9 @@ UNKNOWN_AREA_NAME = "二次医療圏不明"
 SOURCE_RADIUS_KM = {"source": 0.1, "joined": 0.1, "other": 0.5}
 #: Radius (km) of a point at a municipal office when the municipality's boundary is unknown.
 DEFAULT_OFFICE_RADIUS_KM = 5.0
+#: With the coarse national boundaries, a point in no municipality (sea: a dropped island) within
+#: this distance of its own municipality is kept where it is.
+COARSE_SEA_KM = 10.0
 #: Without a boundary, a point farther than this from its municipal office is moved to the office.
 OFFICE_MAX_KM = 30.0
 
@@ -86,8 +89,8 @@ class Locator:
     """
 
     def __init__(self, table: MunicipalTable, boundaries: MunicipalBoundaries | None,
-                 tolerance_km: float = TOLERANCE_KM, office_max_km: float = OFFICE_MAX_KM):
-        self.table, self.boundaries = table, boundaries
+                 tolerance_km: float = TOLERANCE_KM, office_max_km: float = OFFICE_MAX_KM, coarse: bool = False):
+        self.table, self.boundaries, self.coarse = table, boundaries, coarse
         self.tolerance_km, self.office_max_km = tolerance_km, office_max_km
 
     def radius_km(self, code: str) -> float:
@@ -102,7 +105,14 @@ class Locator:
         """A Japanese sentence when the point is not in the municipality, else None."""
         name = self.table.name(code)
         if self.boundaries is not None and self.boundaries.covers(code):
-            return place_problem(self.boundaries, code, lat, lon, name, self.tolerance_km)
+            problem = place_problem(self.boundaries, code, lat, lon, name, self.tolerance_km)
+            if problem and self.coarse and self.boundaries.municipality_at(lat, lon) is None:
+                # The coarse national file drops small islands and coves: a point in no
+                # municipality at all, near its own, is kept.
+                off = self.boundaries.outside_km(code, lat, lon)
+                if off is not None and off <= COARSE_SEA_KM:
+                    return None
+            return problem
         office = self.table.office(code)
         if office is not None:
             d = distance_km(office, (lat, lon))
@@ -172,7 +182,7 @@ def build_region(prefecture_code: str, kaigo_files: Iterable[str | Path], hospit
         raise ImportInputError(f"{OFFICES_FILE} に{pref_name}（{pref}）の市区町村がありません")
     boundary_files = [Path(b) for b in boundaries] if boundaries is not None else found_boundaries
     bounds, tolerance = _read_boundaries(boundary_files, pref)
-    locator = Locator(table, bounds, tolerance_km=tolerance)
+    locator = Locator(table, bounds, tolerance_km=tolerance, coarse=tolerance == TOPOJSON_TOLERANCE_KM)
     issues: list[Issue] = []
 
     facilities, _, kaigo_issues = parse_kaigo(kaigo_files, pref)
