@@ -359,6 +359,70 @@ def nfkc_lower(text: str) -> str:
     return nfkc(text).strip().lower()
 
 
+@app.command()
+def admission(
+    region_dir: Path,
+    out: Path = typer.Option(Path("out/admission"), help="folder for the tables, admission.xlsx and the map"),
+    config: Path = typer.Option(None, help="run parameters (TOML): limits.admit.minutes, travel"),
+    nearest: int = typer.Option(3, help="admitting hospitals listed per facility (≥ 1)"),
+    plan: bool = typer.Option(True, "--plan/--no-plan", help="the smallest capacity increases for ③"),
+    plan_nearest: int = typer.Option(8, help="candidates per facility in the capacity plan (≥ 1)"),
+    boundaries: Path = typer.Option(None, help="prefecture outlines (GeoJSON) for admission_map.html "
+                                    "(default: the one recorded by `import region all`)"),
+    strict: bool = typer.Option(True, "--strict/--lenient"),
+):
+    """③ admission for a whole region (national): facilities with no admitting hospital within the
+    limit, per prefecture and 二次医療圏, and the smallest hospital capacity increases."""
+    import json
+
+    from matching.admission import admission_analysis, write_outputs
+
+    for option, value in (("--nearest", nearest), ("--plan-nearest", plan_nearest)):
+        if value < 1:
+            _invalid_option(option, value, "1 以上を指定してください")
+    if boundaries is not None and not boundaries.is_file():
+        fail(f"境界ファイルが見つかりません: {boundaries}", f"not found: {boundaries}")
+    check_out(out)
+    params = MatchParameters()
+    if config:
+        try:
+            params = MatchParameters.from_toml(config)
+        except ParameterError as exc:
+            fail(f"パラメータファイルに誤りがあります: {exc}", str(exc))
+    region = _load(region_dir, strict)
+    if boundaries is None and (region_dir / "import_sources.json").exists():
+        recorded = json.loads((region_dir / "import_sources.json").read_text(encoding="utf-8"))
+        path = Path(recorded.get("prefecture_boundaries") or "")
+        boundaries = path if path.name and path.is_file() else None
+    start = time.perf_counter()
+    result = admission_analysis(region, params, nearest=nearest, plan=plan, plan_nearest=plan_nearest)
+    st = facility_status(region)
+    by_pref = japanese_labels(status_table(st, region.areas, by="prefecture"))
+    with Staging(out) as stage:
+        written = write_outputs(result, stage.path, status_by_prefecture=by_pref, boundaries=boundaries,
+                                region=region)
+        stage.publish()
+    fac = result.facilities
+    t = Table(title=f"③入院受入れ（移動上限 {result.minutes:g} 分）: 受入病院がない施設の多い都道府県")
+    for c in ("都道府県", "③が必要な施設", "受入病院なし", "割合%", "入院受入病院", "受入可能施設数（推計）"):
+        t.add_column(c, justify="right")
+    from matching.importers.municipalities import PREFECTURE_CODES
+
+    worst = result.by_prefecture.sort_values(["without_admitting", "prefecture_code"], ascending=[False, True])
+    for r in worst.head(10).itertuples(index=False):
+        t.add_row(PREFECTURE_CODES.get(r.prefecture_code, r.prefecture_code), str(r.facilities),
+                  str(r.without_admitting), f"{r.share_without_pct:.1f}", str(r.admitting_hospitals),
+                  str(r.admitting_capacity))
+    console.print(t)
+    console.print(f"③が必要な施設 {len(fac)}、上限内に入院受入病院がない施設 {int((~fac['covered']).sum())}"
+                  f"（{time.perf_counter() - start:.1f} 秒）", markup=False)
+    if result.plan_note:
+        console.print(result.plan_note, markup=False)
+    if boundaries is None:
+        print("注: 都道府県の境界ファイルがないため地図は作っていません（--boundaries）", file=sys.stderr)
+    console.print(f"written: {out}/" + ", ".join(written), markup=False)
+
+
 # ==== issue 6: what-if runs, criticality and meeting reports (地域医療構想調整会議) ====
 # Everything below is one block: `matching whatif`, `matching critical`, `matching report`.
 # The work is done by matching.scenarios and matching.reports; these commands only parse,

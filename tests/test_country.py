@@ -187,3 +187,40 @@ def test_national_folder_is_the_sum(country):
     assert sorted(national.facilities["municipality_code"].str[:2].unique()) == PREFECTURES
     written = pd.read_csv(out / "national" / "import_summary.csv", dtype={"prefecture_code": str})
     assert written["prefecture_code"].tolist() == PREFECTURES
+
+
+def test_admission_analysis_on_the_fixtures(hospitals_only, tmp_path):
+    from matching.admission import admission_analysis
+
+    _, out = hospitals_only
+    region = load_region(out)
+    a = admission_analysis(region)
+    # Only the types that must secure ③, every one of them listed once.
+    assert set(a.facilities["facility_type"]) <= {"tokuyo", "chiiki_tokuyo", "roken", "iryoin"}
+    assert a.facilities["facility_id"].is_unique
+    assert a.by_prefecture["facilities"].sum() == len(a.facilities)
+    assert (a.facilities["covered"] == (a.facilities["admitting_in_reach"] > 0)).all()
+    # A tight limit leaves facilities without any admitting hospital; no capacity can help them.
+    tight = admission_analysis(region, MatchParameters(limits={"admit": {"minutes": 0.1}}))
+    assert not tight.facilities["covered"].any() and tight.increases.empty
+    r = CliRunner().invoke(app, ["admission", str(out), "--out", str(tmp_path / "adm")])
+    assert r.exit_code == 0, r.output
+    assert {"admission.xlsx", "admission_by_area.csv", "admission_facilities.csv"} <= \
+        {p.name for p in (tmp_path / "adm").iterdir()}
+    r = CliRunner().invoke(app, ["admission", str(out), "--nearest", "0", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+@needs_open
+def test_admission_on_real_prefectures(country, tmp_path):
+    from matching.admission import admission_analysis
+
+    _, out = country
+    region = load_region(out / "national")
+    a = admission_analysis(region)
+    fac = a.facilities
+    assert len(fac) == region.facilities["facility_type"].isin(["tokuyo", "chiiki_tokuyo", "roken", "iryoin"]).sum()
+    # Every facility in reach of an admitting hospital, per the candidate search, is covered.
+    assert (fac.loc[fac["covered"], "nearest_in_reach"] != "").all()
+    assert (fac.loc[~fac["covered"], "nearest_admitting_minutes"] > 45).all()
+    assert a.by_area["without_admitting"].sum() == (~fac["covered"]).sum()

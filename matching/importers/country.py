@@ -33,6 +33,8 @@ from matching.vocabulary import FACILITY_TYPES
 
 NATIONAL = "national"
 SUMMARY_FILE = "import_summary.csv"
+#: The 47 prefectures' outlines beside the hospitals folder (the shared layout), for the map.
+PREFECTURE_BOUNDARIES = "geojson_s0001_prefectures.json"
 
 
 def parse_codes(values: str | Iterable[str]) -> list[str]:
@@ -100,11 +102,12 @@ def build_country(codes: Iterable[str], kaigo_files: Iterable[str | Path], hospi
         summary[c] = summary[c].astype(int)
     first = summary.columns[:summary.columns.get_loc("facilities") + 1].tolist()
     summary = summary[first + types + [c for c in summary.columns if c not in first and c not in types]]
-    merge(folders, out / NATIONAL, summary)
+    pref_map = Path(hospital_dir).resolve().parent / "boundaries" / PREFECTURE_BOUNDARIES
+    merge(folders, out / NATIONAL, summary, pref_map if pref_map.exists() else None)
     return summary
 
 
-def merge(folders: list[Path], out: Path, summary: pd.DataFrame) -> None:
+def merge(folders: list[Path], out: Path, summary: pd.DataFrame, prefecture_boundaries: Path | None = None) -> None:
     """One region folder from several (the tables concatenated, written as they were read)."""
     out.mkdir(parents=True, exist_ok=True)
     for name in ("areas.csv", "facilities.csv", "institutions.csv"):
@@ -121,6 +124,7 @@ def merge(folders: list[Path], out: Path, summary: pd.DataFrame) -> None:
     write_scope(out, clinics_loaded=False)
     safecells.to_csv(summary, out / SUMMARY_FILE, index=False, encoding="utf-8-sig")
     (out / "import_sources.json").write_text(json.dumps(
-        {"prefectures": [f.name for f in folders], "folders": [str(f) for f in folders]},
+        {"prefectures": [f.name for f in folders], "folders": [str(f) for f in folders],
+         "prefecture_boundaries": str(prefecture_boundaries) if prefecture_boundaries else ""},
         ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     load_region(out, strict=True)  # the national folder satisfies the contract too
