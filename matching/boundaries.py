@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 BUNDLED = (REPO / "data" / "boundaries" / "iwate_N03-21_s0010.geojson",)
 #: Default tolerance for the 1 % simplified files (km).
 TOLERANCE_KM = 1.0
+#: Tolerance for the national 0.1 % simplified TopoJSON (borders move by up to a few km).
+TOPOJSON_TOLERANCE_KM = 3.0
 _KM_PER_DEG_LAT = 111.32
 
 
@@ -50,6 +52,46 @@ class MunicipalBoundaries:
                 code = (feature.get("properties") or {}).get("N03_007")
                 if code and feature.get("geometry"):
                     parts.setdefault(str(code).zfill(5), []).append(shape(feature["geometry"]))
+        return cls({code: unary_union(p) for code, p in parts.items()})
+
+    @classmethod
+    def from_topojson(cls, path: Path | str, prefix: str = "") -> MunicipalBoundaries:
+        """The municipalities of a TopoJSON file (N03 properties, quantised arcs) whose code
+        starts with ``prefix`` — e.g. the national 0.1 % file for a prefecture without its own
+        GeoJSON (coarser: use :data:`TOPOJSON_TOLERANCE_KM`)."""
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        t = data.get("transform")
+        arcs = []
+        for arc in data["arcs"]:
+            if t:  # delta-encoded, quantised positions
+                x = y = 0
+                points = []
+                for dx, dy in arc:
+                    x, y = x + dx, y + dy
+                    points.append((x * t["scale"][0] + t["translate"][0], y * t["scale"][1] + t["translate"][1]))
+                arcs.append(points)
+            else:
+                arcs.append([tuple(p) for p in arc])
+
+        def ring(indices: list[int]) -> list[tuple[float, float]]:
+            out: list[tuple[float, float]] = []
+            for i in indices:
+                pts = arcs[i] if i >= 0 else arcs[~i][::-1]
+                out.extend(pts[1:] if out else pts)
+            return out
+
+        parts: dict[str, list] = {}
+        for obj in data["objects"].values():
+            for g in obj.get("geometries", []):
+                code = str((g.get("properties") or {}).get("N03_007") or "").zfill(5)
+                if not code.strip("0") or not code.startswith(prefix):
+                    continue
+                polys = [g["arcs"]] if g["type"] == "Polygon" else g["arcs"] if g["type"] == "MultiPolygon" else []
+                for rings in polys:
+                    coords = [ring(r) for r in rings]
+                    if coords and len(coords[0]) >= 4:
+                        poly = shape({"type": "Polygon", "coordinates": [c for c in coords if len(c) >= 4]})
+                        parts.setdefault(code, []).append(poly if poly.is_valid else poly.buffer(0))
         return cls({code: unary_union(p) for code, p in parts.items()})
 
     @classmethod

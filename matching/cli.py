@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,8 +18,14 @@ from matching._cli_errors import InputError, fail, install
 from matching.contract import RegionValidationError, load_region
 from matching.outputs import LABELS, Staging, check_out
 from matching.parameters import MatchParameters, ParameterError
-from matching.status import facility_status, japanese_labels, missing_slots_text, status_table
-from matching.vocabulary import FACILITY_TYPES, STATUS_ORDER, Status
+from matching.status import (
+    facility_status,
+    japanese_labels,
+    missing_slots_text,
+    scope_notes,
+    status_table,
+)
+from matching.vocabulary import CLINICS_NOT_LOADED_SHORT_JA, FACILITY_TYPES, STATUS_ORDER, Status
 
 app = typer.Typer(help="協力医療機関マッチング: status and matching of elderly-care facilities "
                        "with cooperating medical institutions.", no_args_is_help=True)
@@ -116,6 +123,9 @@ def status(region_dir: Path, out: Path = typer.Option(None, help="write status C
     st = facility_status(region)
     table = status_table(st, region.areas, by="none")
     _print_status(f"協力医療機関の定めの状況（{region_dir}）", table)
+    if not region.scope.clinics_loaded:
+        print(f"注: 診療所が取り込まれていない地域です。①②の不足は「{CLINICS_NOT_LOADED_SHORT_JA}」であり、"
+              "担える医療機関がないことを示すものではありません（status_facilities.csv の備考）", file=sys.stderr)
     if out:
         with Staging(out) as stage:
             for level in ("prefecture", "secondary_area", "municipality"):
@@ -142,6 +152,8 @@ def _facility_csv(st: pd.DataFrame, region) -> pd.DataFrame:
     })
     if "partial_slots" in st.columns:  # time slots: which slots a partly covered role still lacks
         out["missing_slots"] = st["partial_slots"].map(missing_slots_text).to_numpy()
+    if not region.scope.clinics_loaded:  # ①② gaps of a region without clinics are not proven
+        out["note"] = scope_notes(region, st).to_numpy()
     return out
 
 
@@ -329,20 +341,25 @@ def _csv_files(paths: list[Path], pattern: str) -> list[Path]:
 
 @import_app.command("region")
 def import_region(
-    prefecture_code: str = typer.Argument(..., help="2-digit prefecture code, e.g. 19 (山梨県)"),
+    prefecture_code: list[str] = typer.Argument(..., help="2-digit prefecture code, e.g. 19 (山梨県); several "
+                                                "(19 20 or 19,20) or all: one folder each under --out plus national/"),
     kaigo: list[Path] = typer.Option(..., help="介護サービス情報公表 CSV files or a folder of them"),
     hospitals: Path = typer.Option(None, help="folder with facility_basic/functions/geo_linkage.csv"),
-    shisetsu_kijun: list[Path] = typer.Option(..., "--shisetsu-kijun", help="厚生局 届出受理医療機関名簿 xlsx"),
-    out: Path = typer.Option(..., help="region folder to write"),
+    shisetsu_kijun: list[Path] = typer.Option([], "--shisetsu-kijun",
+                                              help="厚生局 届出受理医療機関名簿 xlsx (one prefecture only; without it: "
+                                              "hospitals of the 病床機能報告 only, clinics not loaded)"),
+    out: Path = typer.Option(..., help="region folder to write (several prefectures: the parent folder)"),
     strict: bool = typer.Option(False, "--strict/--lenient", help="stop on any bad row (default: skip and report)"),
     municipality: list[str] = typer.Option([], help="extra NAME=CODE tried before the official list"),
     areas: Path = typer.Option(None, help="folder with localgovjp-utf8.csv and municipality_to_iryoken2.csv "
                                "(default: areas/ beside --hospitals)"),
     boundaries: list[Path] = typer.Option(None, help="N03 GeoJSON municipal boundaries "
-                                          "(default: boundaries/geojson_s0010_N03-21_{pref}_*.json beside --hospitals)"),
+                                          "(default: boundaries/geojson_s0010_N03-21_{pref}_*.json beside --hospitals, "
+                                          "else the national TopoJSON there)"),
 ):
-    """Import one prefecture from the MHLW / 厚生局 open data into a region folder."""
+    """Import prefectures from the MHLW / 厚生局 open data into region folders."""
     from matching.importers import ImportInputError, ImportValidationError, build_region
+    from matching.importers.country import build_country, parse_codes
 
     check_out(out)
     for p in [*kaigo, *shisetsu_kijun, *([hospitals] if hospitals else [])]:
@@ -352,18 +369,111 @@ def import_region(
     for item in municipality:
         name, _, code = item.partition("=")
         if not code:
-            console.print(f"[red]--municipality expects NAME=CODE, got {item!r}[/red]")
-            raise typer.Exit(2)
+            fail(f"--municipality は 名称=コード の形で指定してください（{item!r}）", f"expected NAME=CODE, got {item!r}")
         extra[name] = code
     try:
-        report = build_region(prefecture_code, _csv_files(kaigo, "*.csv"), hospitals,
+        codes = parse_codes(prefecture_code)
+        several = len(codes) > 1 or any(nfkc_lower(c) == "all" for c in prefecture_code)
+        if several:
+            if shisetsu_kijun or extra or boundaries:
+                fail("複数の都道府県（all など）の取込みでは --shisetsu-kijun・--municipality・--boundaries は使えません"
+                     "（全国は病床機能報告の病院のみで作ります。施設基準の名簿は都道府県ごとに取り込んでください）",
+                     "--shisetsu-kijun/--municipality/--boundaries need a single prefecture")
+            if hospitals is None:
+                fail("複数の都道府県の取込みには --hospitals（病床機能報告のフォルダ）が必要です", "--hospitals required")
+            start = time.perf_counter()
+
+            def progress(report):
+                n_fac = sum(report.facilities_by_type.values())
+                n_hosp = report.institutions_by_kind.get("hospital", 0)
+                print(f"{report.prefecture_code}: 施設 {n_fac}、病院 {n_hosp}", file=sys.stderr)
+
+            summary = build_country(codes, _csv_files(kaigo, "*.csv"), hospitals, out, strict=strict,
+                                    areas_dir=areas, progress=progress)
+            console.print(f"{len(codes)} 都道府県: 施設 {int(summary['facilities'].sum())}、"
+                          f"病院 {int(summary['hospitals'].sum())}（診療所は未取込）、"
+                          f"{time.perf_counter() - start:.1f} 秒", markup=False)
+            console.print(f"written: {out}/<都道府県コード>/ (each with import_report.json), "
+                          f"{out}/national/ (+ import_summary.csv)")
+            return
+        report = build_region(codes[0], _csv_files(kaigo, "*.csv"), hospitals,
                               _csv_files(shisetsu_kijun, "*.xlsx"), out, strict=strict,
                               municipalities=extra or None, areas_dir=areas, boundaries=boundaries or None)
     except (ImportValidationError, ImportInputError) as exc:
-        console.print(f"[red]取込みを中止しました（何も書き込んでいません）/ import stopped[/red]\n{escape(str(exc))}")
+        print(f"エラー: 取込みを中止しました（何も書き込んでいません）/ import stopped\n{exc}", file=sys.stderr)
         raise typer.Exit(2) from None
     console.print(report.summary_ja(), markup=False)
     console.print(f"written: {out} (+ import_report.json, import_unmatched.csv)")
+
+
+def nfkc_lower(text: str) -> str:
+    from matching.importers.normalise import nfkc
+
+    return nfkc(text).strip().lower()
+
+
+@app.command()
+def admission(
+    region_dir: Path,
+    out: Path = typer.Option(Path("out/admission"), help="folder for the tables, admission.xlsx and the map"),
+    config: Path = typer.Option(None, help="run parameters (TOML): limits.admit.minutes, travel"),
+    nearest: int = typer.Option(3, help="admitting hospitals listed per facility (≥ 1)"),
+    plan: bool = typer.Option(True, "--plan/--no-plan", help="the smallest capacity increases for ③"),
+    plan_nearest: int = typer.Option(8, help="candidates per facility in the capacity plan (≥ 1)"),
+    boundaries: Path = typer.Option(None, help="prefecture outlines (GeoJSON) for admission_map.html "
+                                    "(default: the one recorded by `import region all`)"),
+    strict: bool = typer.Option(True, "--strict/--lenient"),
+):
+    """③ admission for a whole region (national): facilities with no admitting hospital within the
+    limit, per prefecture and 二次医療圏, and the smallest hospital capacity increases."""
+    import json
+
+    from matching.admission import admission_analysis, write_outputs
+
+    for option, value in (("--nearest", nearest), ("--plan-nearest", plan_nearest)):
+        if value < 1:
+            _invalid_option(option, value, "1 以上を指定してください")
+    if boundaries is not None and not boundaries.is_file():
+        fail(f"境界ファイルが見つかりません: {boundaries}", f"not found: {boundaries}")
+    check_out(out)
+    params = MatchParameters()
+    if config:
+        try:
+            params = MatchParameters.from_toml(config)
+        except ParameterError as exc:
+            fail(f"パラメータファイルに誤りがあります: {exc}", str(exc))
+    region = _load(region_dir, strict)
+    if boundaries is None and (region_dir / "import_sources.json").exists():
+        recorded = json.loads((region_dir / "import_sources.json").read_text(encoding="utf-8"))
+        path = Path(recorded.get("prefecture_boundaries") or "")
+        boundaries = path if path.name and path.is_file() else None
+    start = time.perf_counter()
+    result = admission_analysis(region, params, nearest=nearest, plan=plan, plan_nearest=plan_nearest)
+    st = facility_status(region)
+    by_pref = japanese_labels(status_table(st, region.areas, by="prefecture"))
+    with Staging(out) as stage:
+        written = write_outputs(result, stage.path, status_by_prefecture=by_pref, boundaries=boundaries,
+                                region=region)
+        stage.publish()
+    fac = result.facilities
+    t = Table(title=f"③入院受入れ（移動上限 {result.minutes:g} 分）: 受入病院がない施設の多い都道府県")
+    for c in ("都道府県", "③が必要な施設", "受入病院なし", "割合%", "入院受入病院", "受入可能施設数（推計）"):
+        t.add_column(c, justify="right")
+    from matching.importers.municipalities import PREFECTURE_CODES
+
+    worst = result.by_prefecture.sort_values(["without_admitting", "prefecture_code"], ascending=[False, True])
+    for r in worst.head(10).itertuples(index=False):
+        t.add_row(PREFECTURE_CODES.get(r.prefecture_code, r.prefecture_code), str(r.facilities),
+                  str(r.without_admitting), f"{r.share_without_pct:.1f}", str(r.admitting_hospitals),
+                  str(r.admitting_capacity))
+    console.print(t)
+    console.print(f"③が必要な施設 {len(fac)}、上限内に入院受入病院がない施設 {int((~fac['covered']).sum())}"
+                  f"（{time.perf_counter() - start:.1f} 秒）", markup=False)
+    if result.plan_note:
+        console.print(result.plan_note, markup=False)
+    if boundaries is None:
+        print("注: 都道府県の境界ファイルがないため地図は作っていません（--boundaries）", file=sys.stderr)
+    console.print(f"written: {out}/" + ", ".join(written), markup=False)
 
 
 # ==== issue 6: what-if runs, criticality and meeting reports (地域医療構想調整会議) ====

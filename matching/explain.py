@@ -20,7 +20,14 @@ from matching.roles import ALL_SLOTS, SLOTTED, slots_ja
 from matching.roles import column as role_column
 from matching.travel import GeodesicTravel, Points, TravelTimes, geodesic_km
 from matching.travel.geodesic import pairs_within_km, unit_vectors
-from matching.vocabulary import ROLE_ORDER, Role, Status, roles_ja
+from matching.vocabulary import (
+    CLINICS_NOT_LOADED,
+    CLINICS_NOT_LOADED_JA,
+    ROLE_ORDER,
+    Role,
+    Status,
+    roles_ja,
+)
 
 UNMATCHED_COLUMNS = ["facility_id", "missing_roles", "role", "reason_code", "reason", "fix",
                      "fix_institution_id", "fix_amount", "location_uncertain"]
@@ -39,7 +46,11 @@ REASONS = {
     "capacity": "上限内の候補はいずれも空き枠を使い切っている",
     "solver_limit": "計算時間の上限により未割当（最適性未証明）",
     "slots_missing": "{slots}が未確保",
+    CLINICS_NOT_LOADED: CLINICS_NOT_LOADED_JA,
 }
+
+#: Roles a clinic can give: in a region without clinics their gaps are "clinics not loaded".
+CLINIC_ROLES = (Role.CONSULT, Role.VISIT)
 
 
 # Why each alternative of a chosen (facility, role) lost, in the order the rules are tried.
@@ -209,7 +220,21 @@ class _RoleExplainer:
         self._headroom = None  # built on the first capacity explanation
 
     def explain(self, f: str, r: Role, missing_txt: str) -> tuple:
-        """The output row for facility ``f``'s uncovered role ``r``."""
+        """The output row for facility ``f``'s uncovered role ``r``.
+
+        In a region without clinics (``region.scope.clinics_loaded`` false) an uncovered ① or ②
+        is never called proven missing: the reason is ``clinics_not_loaded``, whatever the
+        hospitals alone would have said (that reason is kept in the fix text)."""
+        row = self._explain(f, r, missing_txt)
+        if self.region.scope.clinics_loaded or r not in CLINIC_ROLES or row[3] in ("declined", "solver_limit"):
+            return row
+        fix = "診療所を取り込んで再実行する（施設基準の届出受理医療機関名簿: --shisetsu-kijun）"
+        if row[3] != "no_provider":
+            fix += f"。病院のみでは：{row[5]}"
+        return (f, missing_txt, r.value, CLINICS_NOT_LOADED, REASONS[CLINICS_NOT_LOADED].format(role=r.label_ja),
+                fix, row[6], row[7])
+
+    def _explain(self, f: str, r: Role, missing_txt: str) -> tuple:
         lim = self.params.limits[r]
         offers = self.offers[r]
         if not offers.any():

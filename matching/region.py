@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from matching.contract.errors import RowError
+from matching.contract.scope import RegionScope
 from matching.roles import ALL_SLOTS, COLUMNS, SLOTTED, column
 from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role
 
@@ -36,6 +37,9 @@ class Region:
     skipped_omitted: dict[str, int] = field(default_factory=dict)
     #: How the files were read and what was repaired (encoding, restored leading zeros), for people.
     notes: list[str] = field(default_factory=list)
+    #: What the region covers (``region_scope.json``): ``scope.clinics_loaded`` is false for a
+    #: region imported without clinics, whose ①② gaps are then not proven.
+    scope: RegionScope = field(default_factory=RegionScope)
 
     # -- convenience views -------------------------------------------------
     def as_planned(self, params) -> Region:
@@ -93,7 +97,7 @@ class Region:
         if self.travel_times is not None:
             tt = self.travel_times[self.travel_times["facility_id"].isin(fac.index)]
         return Region(self.areas, fac, self.institutions, part, tt, self.source, list(self.skipped),
-                      self.availability)
+                      self.availability, scope=self.scope)
 
 
 #: The institutions.csv column of each role — defined in :mod:`matching.roles`; the old

@@ -13,6 +13,7 @@ import pandas as pd
 from matching.region import Region
 from matching.roles import ALL_SLOTS, BIT_OF_CODE, N_SLOTS, ROLE_SETS, SLOTTED, mask_of, slots_ja
 from matching.vocabulary import (
+    CLINICS_NOT_LOADED_SHORT_JA,
     FACILITY_TYPES,
     STATUS_ORDER,
     Role,
@@ -231,6 +232,30 @@ def japanese_labels(table: pd.DataFrame) -> pd.DataFrame:
                    "secondary_area_code": "二次医療圏コード", "secondary_area_name": "二次医療圏名",
                    "prefecture_code": "都道府県コード", "facility_type": "施設種別コード"})
     return out.rename(columns=rename)
+
+
+def scope_notes(region: Region, status: pd.DataFrame) -> pd.Series:
+    """Per facility, what its missing roles cannot prove: in a region without clinics
+    (``region.scope.clinics_loaded`` false) a missing ① or ② is "診療所未取込", not a proven gap.
+    Blank elsewhere.
+
+    >>> from matching.contract import load_region
+    >>> region = load_region("data/demo")
+    >>> bool(scope_notes(region, facility_status(region)).eq("").all())
+    True
+    """
+    if region.scope.clinics_loaded:
+        return pd.Series("", index=status.index, dtype=object)
+    clinic_roles = frozenset({Role.CONSULT, Role.VISIT})
+    cache: dict = {}
+
+    def note(missing) -> str:
+        if missing not in cache:
+            roles = "".join(r.mark for r in (Role.CONSULT, Role.VISIT) if r in missing & clinic_roles)
+            cache[missing] = f"{roles}: {CLINICS_NOT_LOADED_SHORT_JA}（未確認）" if roles else ""
+        return cache[missing]
+
+    return status["missing_roles"].map(note)
 
 
 def missing_slots_text(partial) -> str:

@@ -112,6 +112,13 @@ STATUS_SHORT_JA: dict[Status, str] = {
     Status.NOT_TRACKED: "集計していない",
 }
 
+#: A region imported without clinics (``region_scope.json``, ``clinics_loaded: false``): its
+#: ①② gaps are not proven — the clinics that could give them are not in the data.  The reason
+#: code of such a gap (explanations, reports) and its Japanese words, long and short.
+CLINICS_NOT_LOADED = "clinics_not_loaded"
+CLINICS_NOT_LOADED_JA = "診療所が未取込のため{role}の候補は病院のみ（担える医療機関がないとは言えない）"
+CLINICS_NOT_LOADED_SHORT_JA = "診療所未取込"
+
 ALL_ROLES = frozenset(Role)
 CONSULT_VISIT = frozenset({Role.CONSULT, Role.VISIT})
 

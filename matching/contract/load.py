@@ -21,6 +21,7 @@ import pandas as pd
 from matching.contract import columns as c
 from matching.contract import schema
 from matching.contract.errors import ErrorLog, RegionValidationError, RowError
+from matching.contract.scope import SCOPE_FILE, RegionScope
 from matching.contract.tablefile import TableError, duplicated, open_table
 from matching.region import Region, role_column
 from matching.roles import slot_mask
@@ -45,6 +46,11 @@ def load_region(path: str | Path, *, strict: bool = True) -> Region:
     notes: list[str] = []
     log = ErrorLog()
     fatal: list[RowError] = []
+    try:
+        scope = RegionScope.read(folder)
+    except ValueError as exc:
+        raise RegionValidationError([RowError(SCOPE_FILE, 0, "", str(exc), ja=f"{SCOPE_FILE} を読めません: {exc}")]) \
+            from None
     tables: dict[str, pd.DataFrame] = {}
     with _gc_paused():
         for spec in schema.FILES:
@@ -73,6 +79,9 @@ def load_region(path: str | Path, *, strict: bool = True) -> Region:
             _drop_rows(tables, log.lines)
 
     region = _build(tables, folder, sorted(set(log.listed)))
+    region.scope = scope
+    if scope.note:
+        notes.insert(0, scope.note)
     region.notes = notes
     region.skipped_omitted = log.omitted
     return region

@@ -288,6 +288,18 @@ def markdown() -> str:
         out += [f"| `{c.name}`{'' if c.required else ' (optional)'} | {c.label_ja} | {c.doc} |"
                 for c in spec.columns]
         out.append("")
+    out += ["## `region_scope.json` (optional)", "",
+            "What the region covers. Without the file a region is complete. A region imported without "
+            "the 施設基準 list (`matching import region` without `--shisetsu-kijun`, or `all`) has the "
+            "hospitals of the 病床機能報告 and no clinics, and says so: "
+            "`{\"clinics_loaded\": false, \"note\": \"…\"}`. Every command that loads it says the note "
+            "(注: …); `matching status` marks the facilities' missing ①② as 診療所未取込 "
+            "(status_facilities.csv, `note`), and `matching match` gives an uncovered ① or ② the "
+            "reason `clinics_not_loaded`, never a proven gap (`no_provider`, `out_of_range`, …). "
+            "③ (hospitals only) is unaffected.", "",
+            "| key | meaning |", "|---|---|",
+            "| `clinics_loaded` | `false`: the region's institutions include no clinic (default `true`) |",
+            "| `note` | a sentence for people, in Japanese |", ""]
     out += ["## Codes", "", "Facility types:", "", "| code | 種別 | roles | strength |", "|---|---|---|---|"]
     out += [f"| `{t.code}` | {t.name_ja} | {roles_ja(t.required_roles)} | {t.strength.label_ja} |"
             for t in FACILITY_TYPES.values()]

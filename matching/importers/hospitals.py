@@ -16,6 +16,7 @@ Three published CSV files joined on ``record_id``:
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +24,7 @@ import pandas as pd
 from matching.importers.normalise import nfkc
 
 HOSPITAL_COLUMNS = ["record_id", "name", "municipality_name", "area_code", "area_name", "lat", "lon",
-                    "match_status", "p04_address", "kind", "functions"]
+                    "match_status", "p04_address", "kind", "functions", "beds"]
 
 
 def kind_from_record(p04_category: str, name: str) -> str:
@@ -48,24 +49,42 @@ def read_hospitals(hospital_dir: str | Path, prefecture_code: str | None = None)
     """The hospitals data of one prefecture (all when None), one row per record_id.
 
     Columns: record_id, name, municipality_name, area_code, area_name, lat and lon
-    (NaN unless match_status is matched), match_status, p04_address, kind and
-    functions (';'-separated function names, e.g. '二次救急;在宅療養支援').
+    (NaN unless match_status is matched), match_status, p04_address, kind,
+    functions (';'-separated function names, e.g. '二次救急;在宅療養支援') and beds
+    (P04's 病床数 of the matched point, blank otherwise).  The three files are read once per
+    process and kept (a national import reads them for every prefecture).
 
     >>> hosp = read_hospitals("/work/shared/data/open/hospitals", "19")  # doctest: +SKIP
     """
     folder = Path(hospital_dir)
+    key = tuple((str((folder / n).resolve()), *_stamp(folder / n)) for n in FILES)
+    out = _read_all(key)
+    if prefecture_code is not None:
+        # area_code is the 4-digit 二次医療圏 code; its first two digits are the prefecture.
+        out = out[out["area_code"].str.startswith(prefecture_code)]
+    return out.reset_index(drop=True).copy()
 
-    def read(name: str) -> pd.DataFrame:
-        df = pd.read_csv(folder / name, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+FILES = ("facility_basic.csv", "facility_geo_linkage.csv", "facility_functions.csv")
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
+@functools.lru_cache(maxsize=2)
+def _read_all(key: tuple) -> pd.DataFrame:
+    basic_path, geo_path, functions_path = (Path(k[0]) for k in key)
+
+    def read(path: Path) -> pd.DataFrame:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         df.columns = [nfkc(c) for c in df.columns]
-        if prefecture_code is not None:
-            # area_code is the 4-digit 二次医療圏 code; its first two digits are the prefecture.
-            df = df[df["area_code"].str.startswith(prefecture_code)]
         return df
 
-    basic = read("facility_basic.csv")
-    geo = read("facility_geo_linkage.csv").set_index("record_id")
-    functions = read("facility_functions.csv").groupby("record_id")["function_name"].agg(
+    basic = read(basic_path)
+    geo = read(geo_path).set_index("record_id")
+    functions = read(functions_path).groupby("record_id")["function_name"].agg(
         lambda names: ";".join(sorted(set(names))))
 
     out = pd.DataFrame({
@@ -83,4 +102,9 @@ def read_hospitals(hospital_dir: str | Path, prefecture_code: str | None = None)
     out["p04_address"] = g["p04_address"].fillna("").map(nfkc).to_numpy()
     out["kind"] = [kind_from_record(c, n) for c, n in zip(g["p04_category"].fillna(""), out["name"], strict=True)]
     out["functions"] = out["record_id"].map(functions).fillna("")
+    # Beds of the matched 国土数値情報 P04 point (blank when not matched or not stated).
+    beds = pd.to_numeric(g["p04_beds"], errors="coerce").where(matched) if "p04_beds" in g else None
+    out["beds"] = (pd.Series(beds.to_numpy(), dtype="Float64").round().astype("Int64") if beds is not None
+                   else pd.Series(pd.NA, index=out.index, dtype="Int64"))
+    out.loc[(out["beds"] <= 0).fillna(False), "beds"] = pd.NA
     return out[HOSPITAL_COLUMNS]

@@ -12,6 +12,7 @@ label is not one we know.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -111,7 +112,16 @@ def parse_capacity(text: str) -> int | None:
 
 
 def read_kaigo_csv(path: str | Path) -> pd.DataFrame:
-    """One published file as strings (BOM removed), with ``_row`` = line number (header is 1)."""
+    """One published file as strings (BOM removed), with ``_row`` = line number (header is 1).
+
+    Read once per process and kept while the file is unchanged (a national import reads the
+    national files for every prefecture); a copy is returned."""
+    st = Path(path).stat()
+    return _read_kaigo_csv(str(Path(path).resolve()), st.st_mtime_ns, st.st_size).copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _read_kaigo_csv(path: str, _mtime: int, _size: int) -> pd.DataFrame:
     df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     df.columns = [nfkc(c) for c in df.columns]
     missing = [c for c in COLUMNS.values() if c not in df.columns and c != COLUMNS["service"]]
@@ -154,6 +164,8 @@ def parse_kaigo(files: Iterable[str | Path], prefecture_code: str | None = None,
         m = re.search(r"(\d{3})", path.stem)
         file_code = m.group(1) if m else None
         df = read_kaigo_csv(path)
+        if prefecture_code is not None:
+            df = df[df[COLUMNS["code"]].map(nfkc).str.startswith(prefecture_code)]
         for rec in df.to_dict("records"):
             code6 = nfkc(rec[COLUMNS["code"]])
             if prefecture_code is not None and not code6.startswith(prefecture_code):

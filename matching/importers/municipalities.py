@@ -23,6 +23,7 @@ follows it, so 長野市県町 is 長野市 and 北佐久郡立科町 is 立科�
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -54,6 +55,15 @@ class MunicipalTable:
     def read(cls, folder: str | Path) -> MunicipalTable:
         """Both tables from a folder (the areas table is optional: without it no 二次医療圏 is known)."""
         folder = Path(folder)
+        stamp = tuple((f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else None
+                      for f in (folder / OFFICES_FILE, folder / AREAS_FILE))
+        return _read_table(str(folder.resolve()), stamp)
+
+    def __len__(self) -> int:
+        return len(self.offices)
+
+    @classmethod
+    def _read(cls, folder: Path) -> MunicipalTable:
         raw = pd.read_csv(folder / OFFICES_FILE, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         offices = pd.DataFrame({
             "code": raw["lgcode"].str.zfill(6).str[:5], "name": raw["city"].map(nfkc),
@@ -66,9 +76,6 @@ class MunicipalTable:
             areas = pd.DataFrame({"code": a["muni_code"].str.zfill(5), "area_code": a["area_code"],
                                   "area_name": a["area_name"].map(nfkc)})
         return cls(offices, areas)
-
-    def __len__(self) -> int:
-        return len(self.offices)
 
     def codes(self, prefecture_code: str) -> list[str]:
         return sorted(c for c in self.offices["code"] if c.startswith(prefecture_code))
@@ -121,3 +128,9 @@ class MunicipalTable:
         if len(hits) == 1:
             return hits[0]
         return self.code_of_address(name, prefecture_code)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_table(folder: str, _stamp: tuple) -> MunicipalTable:
+    """The tables of a folder, read once per process while the files are unchanged (read-only use)."""
+    return MunicipalTable._read(Path(folder))

@@ -16,7 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from matching import safecells
-from matching.boundaries import TOLERANCE_KM, MunicipalBoundaries, place_problem
+from matching.boundaries import (
+    TOLERANCE_KM,
+    TOPOJSON_TOLERANCE_KM,
+    MunicipalBoundaries,
+    place_problem,
+)
 from matching.contract import load_region
 from matching.contract.schema import INSTITUTIONS, PARTNERSHIPS
 from matching.importers.hospitals import HOSPITAL_COLUMNS, read_hospitals
@@ -36,6 +41,16 @@ from matching.importers.shisetsu_kijun import parse_shisetsu_kijun
 #: The flag does not say whether the institution is 機能強化型, so the basic designation is used.
 FUNCTION_DESIGNATIONS = {"在宅療養支援": {"hospital": "zaibyo", "clinic": "zaishin"}}
 
+#: Without a 施設基準 list (hospitals only): function flags that make a hospital an admitting
+#: hospital (``admit=true``) although they are no designation of the vocabulary — 二次救急 and
+#: 三次救急 hospitals take emergency admissions around the clock, and a 地域医療支援病院 (地域支援)
+#: must keep beds and emergency care for the community's doctors (医療法 Art. 4, 16-2).
+#: 特定機能 alone gives no role (advanced care, not the local back-up bed).
+ADMIT_FUNCTIONS = ("二次救急", "三次救急", "地域支援")
+
+#: The region-level note of a region built without clinics (read by the loader, see the contract).
+SCOPE_FILE = "region_scope.json"
+
 #: Secondary area given when the official table does not list a municipality (reported).
 UNKNOWN_AREA_NAME = "二次医療圏不明"
 
@@ -43,6 +58,9 @@ UNKNOWN_AREA_NAME = "二次医療圏不明"
 SOURCE_RADIUS_KM = {"source": 0.1, "joined": 0.1, "other": 0.5}
 #: Radius (km) of a point at a municipal office when the municipality's boundary is unknown.
 DEFAULT_OFFICE_RADIUS_KM = 5.0
+#: With the coarse national boundaries, a point in no municipality (sea: a dropped island) within
+#: this distance of its own municipality is kept where it is.
+COARSE_SEA_KM = 10.0
 #: Without a boundary, a point farther than this from its municipal office is moved to the office.
 OFFICE_MAX_KM = 30.0
 
@@ -57,6 +75,8 @@ def find_open_data(hospital_dir: str | Path | None, prefecture_code: str) -> tup
     root = Path(hospital_dir).resolve().parent
     areas = root / "areas"
     boundaries = sorted((root / "boundaries").glob(f"geojson_s0010_N03-21_{prefecture_code}_*.json"))
+    if not boundaries:  # the national file (coarser), for the prefectures without their own
+        boundaries = sorted((root / "boundaries").glob("topojson_s0001_N03-21_*.json"))[:1]
     return (areas if (areas / OFFICES_FILE).exists() else None), boundaries
 
 
@@ -69,8 +89,8 @@ class Locator:
     """
 
     def __init__(self, table: MunicipalTable, boundaries: MunicipalBoundaries | None,
-                 tolerance_km: float = TOLERANCE_KM, office_max_km: float = OFFICE_MAX_KM):
-        self.table, self.boundaries = table, boundaries
+                 tolerance_km: float = TOLERANCE_KM, office_max_km: float = OFFICE_MAX_KM, coarse: bool = False):
+        self.table, self.boundaries, self.coarse = table, boundaries, coarse
         self.tolerance_km, self.office_max_km = tolerance_km, office_max_km
 
     def radius_km(self, code: str) -> float:
@@ -85,7 +105,14 @@ class Locator:
         """A Japanese sentence when the point is not in the municipality, else None."""
         name = self.table.name(code)
         if self.boundaries is not None and self.boundaries.covers(code):
-            return place_problem(self.boundaries, code, lat, lon, name, self.tolerance_km)
+            problem = place_problem(self.boundaries, code, lat, lon, name, self.tolerance_km)
+            if problem and self.coarse and self.boundaries.municipality_at(lat, lon) is None:
+                # The coarse national file drops small islands and coves: a point in no
+                # municipality at all, near its own, is kept.
+                off = self.boundaries.outside_km(code, lat, lon)
+                if off is not None and off <= COARSE_SEA_KM:
+                    return None
+            return problem
         office = self.table.office(code)
         if office is not None:
             d = distance_km(office, (lat, lon))
@@ -117,7 +144,10 @@ def build_region(prefecture_code: str, kaigo_files: Iterable[str | Path], hospit
     * ``kaigo_files`` — 介護サービス情報公表 CSV files (any prefectures; national files are fine).
     * ``hospital_dir`` — folder with facility_basic.csv, facility_functions.csv and
       facility_geo_linkage.csv (None: no hospitals data, institutions are placed at their office).
-    * ``shisetsu_files`` — 届出受理医療機関名簿 xlsx files of the prefecture.
+    * ``shisetsu_files`` — 届出受理医療機関名簿 xlsx files of the prefecture.  None (an empty
+      list): the region has the 病床機能報告's hospitals only, with designations and ③ from its
+      function flags (see :func:`_institutions`), and says in ``region_scope.json`` that its
+      clinics are not loaded.
     * ``areas_dir`` — folder with the official ``localgovjp-utf8.csv`` (every municipality's code
       and office) and ``municipality_to_iryoken2.csv`` (市区町村 → 二次医療圏); default: ``areas/``
       beside ``hospital_dir``.  Required.
@@ -135,11 +165,13 @@ def build_region(prefecture_code: str, kaigo_files: Iterable[str | Path], hospit
     file belongs to another prefecture, or a table ends up empty.
     """
     pref = nfkc(prefecture_code).zfill(2)
+    shisetsu_files = [Path(f) for f in shisetsu_files]
+    clinics_loaded = bool(shisetsu_files)  # without a 施設基準 list: hospitals only
     if pref not in PREFECTURE_CODES:
         raise ImportInputError(f"都道府県コード {prefecture_code!r} は存在しません（01〜47 の2桁で指定してください）")
     pref_name = PREFECTURE_CODES[pref]
     out = Path(out_dir)
-    kaigo_files, shisetsu_files = [Path(f) for f in kaigo_files], [Path(f) for f in shisetsu_files]
+    kaigo_files = [Path(f) for f in kaigo_files]
     found_areas, found_boundaries = find_open_data(hospital_dir, pref)
     areas_dir = Path(areas_dir) if areas_dir is not None else found_areas
     if areas_dir is None or not (areas_dir / OFFICES_FILE).exists():
@@ -149,8 +181,8 @@ def build_region(prefecture_code: str, kaigo_files: Iterable[str | Path], hospit
     if not table.codes(pref):
         raise ImportInputError(f"{OFFICES_FILE} に{pref_name}（{pref}）の市区町村がありません")
     boundary_files = [Path(b) for b in boundaries] if boundaries is not None else found_boundaries
-    bounds = MunicipalBoundaries.from_geojson(*boundary_files) if boundary_files else None
-    locator = Locator(table, bounds)
+    bounds, tolerance = _read_boundaries(boundary_files, pref)
+    locator = Locator(table, bounds, tolerance_km=tolerance, coarse=tolerance == TOPOJSON_TOLERANCE_KM)
     issues: list[Issue] = []
 
     facilities, _, kaigo_issues = parse_kaigo(kaigo_files, pref)
@@ -183,7 +215,8 @@ def build_region(prefecture_code: str, kaigo_files: Iterable[str | Path], hospit
     issues += fac_issues
     filings = join_to_hospitals(filings, hospitals)
     institutions, inst_issues = _institutions(pref, filings, hospitals, table, locator, geocode,
-                                              lambda a: code_of_address(a, in_pref=False))
+                                              lambda a: code_of_address(a, in_pref=False),
+                                              hospitals_only=not clinics_loaded)
     issues += inst_issues
     if institutions.empty:
         raise ImportInputError(f"{pref_name}（{pref}）の医療機関が1件も取り込めませんでした"
@@ -209,10 +242,42 @@ def build_region(prefecture_code: str, kaigo_files: Iterable[str | Path], hospit
     report = _report(pref, facilities, institutions, filings, hospitals, areas, area_method, issues,
                      [str(f) for f in [*kaigo_files, *shisetsu_files]] + ([str(hospital_dir)] if hospital_dir else [])
                      + [str(areas_dir)] + [str(b) for b in boundary_files])
+    report.clinics_loaded = clinics_loaded
     _write(out, areas, facilities, institutions)
+    write_scope(out, clinics_loaded)
     report.write(out)
     load_region(out, strict=True)  # the folder must satisfy the contract; raises if not
     return report
+
+
+def _read_boundaries(files: list[Path], pref: str) -> tuple[MunicipalBoundaries | None, float]:
+    """GeoJSON files as they are; a TopoJSON file (the national one) for the prefecture's
+    municipalities, with the wider tolerance of its coarser simplification."""
+    geo = [f for f in files if "topojson" not in f.name]
+    topo = [f for f in files if "topojson" in f.name]
+    polygons: dict = {}
+    if topo:
+        for f in topo:
+            polygons.update(MunicipalBoundaries.from_topojson(f, pref).polygons)
+    if geo:
+        polygons.update(MunicipalBoundaries.from_geojson(*geo).polygons)
+    if not polygons:
+        return None, TOLERANCE_KM
+    return MunicipalBoundaries(polygons), (TOPOJSON_TOLERANCE_KM if topo and not geo else TOLERANCE_KM)
+
+
+def write_scope(out: Path, clinics_loaded: bool) -> None:
+    """``region_scope.json``: a region without clinics says so (see the data contract); a region
+    with them has no such file (a stale one is removed)."""
+    from matching.contract.scope import RegionScope
+
+    RegionScope(clinics_loaded=clinics_loaded,
+                note="" if clinics_loaded else CLINICS_NOTE).write(out)
+
+
+#: Why a hospitals-only region has no clinics (region_scope.json, said by every command).
+CLINICS_NOTE = ("施設基準の届出受理医療機関名簿なしで取り込んだため、医療機関は病床機能報告の病院のみです"
+                "（診療所は未取込）。①②の不足は「診療所未取込」であり、担える医療機関がないことは示していません。")
 
 
 def _check_filing_files(filings: pd.DataFrame, code_anywhere: Callable[[str], str], pref: str) -> None:
@@ -259,8 +324,13 @@ def _locate_facilities(facilities: pd.DataFrame, table: MunicipalTable,
 
 def _institutions(pref: str, filings: pd.DataFrame, hospitals: pd.DataFrame, table: MunicipalTable,
                   locator: Locator, geocode: Geocoder | None,
-                  code_anywhere: Callable[[str], str]) -> tuple[pd.DataFrame, list[Issue]]:
-    """Contract institutions: every filing institution, then every hospitals-data record without one."""
+                  code_anywhere: Callable[[str], str], hospitals_only: bool = False) -> tuple[pd.DataFrame, list[Issue]]:
+    """Contract institutions: every filing institution, then every hospitals-data record without one.
+
+    ``hospitals_only`` (no 施設基準 list): the hospitals of the 病床機能報告 only, with their
+    designation from the 在宅療養支援 flag (:data:`FUNCTION_DESIGNATIONS`), ``admit=true`` from
+    :data:`ADMIT_FUNCTIONS`, and beds from 国土数値情報 P04; its bedded clinics are left out
+    (listed as info): a region either has the clinics or says it has none."""
     issues: list[Issue] = []
     record = hospitals.set_index("record_id")
     rows: list[dict] = []
@@ -322,23 +392,32 @@ def _institutions(pref: str, filings: pd.DataFrame, hospitals: pd.DataFrame, tab
 
     joined = set(filings["hospital_record_id"]) - {""}
     for h in hospitals[~hospitals["record_id"].isin(joined)].to_dict("records"):
+        if hospitals_only and h["kind"] != "hospital":
+            issues.append(Issue("info", "facility_basic.csv", 0, h["record_id"], h["name"],
+                                "bedded clinic (有床診療所): clinics are not loaded without a 施設基準 list",
+                                "not imported"))
+            continue
         if not h["municipality_code"]:
             issues.append(Issue("error", "facility_basic.csv", 0, h["record_id"], h["name"],
                                 f"municipality {h['municipality_name']!r} not in the official list", "skipped"))
             continue
-        designations = sorted(FUNCTION_DESIGNATIONS[fn][h["kind"]]
-                              for fn in h["functions"].split(";") if fn in FUNCTION_DESIGNATIONS)
+        flags = h["functions"].split(";")
+        designations = sorted(FUNCTION_DESIGNATIONS[fn][h["kind"]] for fn in flags if fn in FUNCTION_DESIGNATIONS)
         row = {
             "institution_id": h["record_id"], "name": h["name"], "kind": h["kind"],
-            "municipality_code": h["municipality_code"], "beds": None,
+            "municipality_code": h["municipality_code"], "beds": h["beds"] if hospitals_only else None,
             "designations": ";".join(designations), "designation_source": "病床機能報告" if designations else "",
             "institution_number": "", "address": h["p04_address"], "join_method": "",
             "hospital_record_id": h["record_id"], "functions": h["functions"],
         }
-        issues.append(Issue("unmatched", "facility_basic.csv", 0, h["record_id"], h["name"],
-                            "no institution of the 施設基準 list joined to this record",
-                            f"imported as a {h['kind']} with designations from its function flags"
-                            f" ({row['designations'] or 'none'})"))
+        if hospitals_only:
+            # Explicit only where a flag says so; blank = from the designations (none: no role).
+            row["admit"] = True if any(fn in ADMIT_FUNCTIONS for fn in flags) else None
+        else:
+            issues.append(Issue("unmatched", "facility_basic.csv", 0, h["record_id"], h["name"],
+                                "no institution of the 施設基準 list joined to this record",
+                                f"imported as a {h['kind']} with designations from its function flags"
+                                f" ({row['designations'] or 'none'})"))
         if place(row, h["lat"], h["lon"], "source", h["p04_address"], "facility_basic.csv", 0, h["record_id"],
                  None):
             rows.append(row)
@@ -402,5 +481,6 @@ def _write(out: Path, areas: pd.DataFrame, facilities: pd.DataFrame, institution
     safecells.to_csv(fac, out / "facilities.csv", index=False, float_format="%.7f")
     inst = institutions.assign(location_approximate=institutions["location_approximate"].map(
         {True: "true", False: "false"}), location_radius_km=radius(institutions["location_radius_km"]))
+    inst["admit"] = inst["admit"].map(lambda v: "true" if v is True else "false" if v is False else "")
     safecells.to_csv(inst, out / "institutions.csv", index=False, float_format="%.7f")
     pd.DataFrame(columns=[c.name for c in PARTNERSHIPS.columns]).to_csv(out / "partnerships.csv", index=False)

@@ -93,6 +93,8 @@ class ImportReport:
     locations: dict[str, dict[str, int]] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    #: False when imported without a 施設基準 list: hospitals only, no clinic (region_scope.json).
+    clinics_loaded: bool = True
 
     @property
     def skipped(self) -> list[Issue]:
@@ -122,7 +124,10 @@ class ImportReport:
                  "施設種別: " + "、".join(f"{k} {v}" for k, v in self.facilities_by_type.items()),
                  "医療機関: " + "、".join(f"{k} {v}" for k, v in self.institutions_by_kind.items()),
                  "届出: " + "、".join(f"{k} {v}" for k, v in self.institutions_by_designation.items())]
-        if j:
+        if not self.clinics_loaded:
+            lines.append("診療所: 未取込（施設基準の名簿なし。医療機関は病床機能報告の病院のみ、"
+                         "①②の不足は「診療所未取込」として扱います）")
+        if j and self.clinics_loaded:
             lines.append(
                 f"突合率: 施設基準の医療機関 {j.get('matched', 0)}/{j.get('filing_institutions', 0)}"
                 f"（{100 * float(j.get('match_rate', 0)):.1f}%）、うち病院 {100 * float(j.get('hospital_match_rate', 0)):.1f}%；"

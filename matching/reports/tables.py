@@ -15,6 +15,8 @@ from matching.optimise.run import MatchResult
 from matching.region import Region
 from matching.status import japanese_labels, status_table
 from matching.vocabulary import (
+    CLINICS_NOT_LOADED,
+    CLINICS_NOT_LOADED_SHORT_JA,
     FACILITY_TYPES,
     STATUS_ORDER,
     InstitutionKind,
@@ -31,6 +33,7 @@ REASON_SHORT_JA = {
     "declined": "辞退済み",
     "capacity": "受入枠不足",
     "solver_limit": "計算時間上限",
+    CLINICS_NOT_LOADED: CLINICS_NOT_LOADED_SHORT_JA,
 }
 
 MARK = "○"  # a yes in a Japanese table; blank = no

@@ -174,7 +174,8 @@ def apply_scenario(region: Region, scenario: Scenario,
                          "residents": n.residents if n.residents else pd.NA})
         fac = _append(fac, pd.DataFrame(rows).set_index("facility_id"))
 
-    new = Region(region.areas.copy(), fac, inst, part, tt, region.source, list(region.skipped), region.availability)
+    new = Region(region.areas.copy(), fac, inst, part, tt, region.source, list(region.skipped), region.availability,
+                 scope=region.scope)
     return new, params
 
 

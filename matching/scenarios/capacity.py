@@ -94,18 +94,27 @@ class CapacityPlan:
 
 
 def capacity_plan(region: Region, params: MatchParameters | None = None, *,
-                  confirm: bool = True, cap: str | int | None = "calibration") -> CapacityPlan:
+                  confirm: bool = True, cap: str | int | None = "calibration",
+                  roles: frozenset[Role] | None = None, nearest: int | None = None) -> CapacityPlan:
     """Solve for the smallest capacity increases; with ``confirm``, re-run the matching to check.
 
     ``cap``: new partner facilities one institution may be asked to take — ``"calibration"``
-    (the default, see the module docstring), a number of partner facilities in all, or None."""
+    (the default, see the module docstring), a number of partner facilities in all, or None.
+    ``roles``: plan for these roles only (e.g. ③ alone; "completed" then means these roles are
+    covered) — the confirming matching run covers every role, so it needs ``confirm=False``.
+    ``nearest=K``: only each facility's K nearest candidates per role (national scale): the
+    increases then suffice but may not be the fewest over all candidates."""
+    if roles is not None and confirm:
+        raise ValueError("a plan for some roles only cannot be confirmed by a matching run (confirm=False)")
     params = params or MatchParameters()
     region = region.as_planned(params)  # estimated capacities are raised like stated ones
     status = facility_status(region)
+    if roles is not None:
+        status = status.assign(missing_roles=status["missing_roles"].map(lambda m: m & roles))
     need = facilities_to_match(status, params)
     need = need[need["obligated"].astype(bool)]
     travel = travel_provider(region, params)
-    cand = find_candidates(region, status, params, travel)
+    cand = find_candidates(region, status, params, travel, nearest=nearest)
     cand = cand[cand["facility_id"].isin(need.index)].reset_index(drop=True)
     if "slots" in cand.columns:
         # Time slots: the plan counts on institutions that complete a role alone (one partner per
@@ -172,7 +181,7 @@ def apply_increases(region: Region, increases: pd.DataFrame) -> Region:
     for i, column, add in zip(increases["institution_id"], increases["column"], increases["add"], strict=True):
         inst.loc[i, column] = int(inst.at[i, column]) + int(add)
     return Region(region.areas, region.facilities, inst, region.partnerships, region.travel_times,
-                  region.source, list(region.skipped), region.availability)
+                  region.source, list(region.skipped), region.availability, scope=region.scope)
 
 
 def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame, time_limit: float,

@@ -204,7 +204,7 @@ def _without(region: Region, i: str, mode: Mode) -> tuple[Region, set[str]]:
         inst = region.institutions.copy()
         inst.loc[i, "accepting"] = False
         return Region(region.areas, region.facilities, inst, region.partnerships, region.travel_times,
-                      region.source, region.skipped, region.availability), set()
+                      region.source, region.skipped, region.availability, scope=region.scope), set()
     part = region.partnerships
     partnered = set(part.loc[part["institution_id"] == i, "facility_id"])
     tt = region.travel_times
@@ -212,7 +212,7 @@ def _without(region: Region, i: str, mode: Mode) -> tuple[Region, set[str]]:
         tt = tt[tt["institution_id"] != i]
     return Region(region.areas, region.facilities, region.institutions.drop(index=i),
                   part[part["institution_id"] != i].reset_index(drop=True), tt, region.source,
-                  region.skipped, region.availability), partnered
+                  region.skipped, region.availability, scope=region.scope), partnered
 
 
 def _repaired(region: Region, params: MatchParameters, cand: pd.DataFrame, inputs: pd.DataFrame,
