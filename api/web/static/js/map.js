@@ -187,12 +187,28 @@ function zoomToMunicipality() {
 }
 
 export function resetMap() {
-  if (map) { map.remove(); map = null; }
+  if (map) retire(map);
+  map = null;
   selected = null; fitted = false; unmatchedCache.clear(); boundaries = null; byFacility = new Map();
   drawer.classList.remove("open"); drawerOpener = null;
   document.getElementById("filter-type").replaceChildren(el("option", { value: "" }, "すべて"));
   document.getElementById("filter-status").replaceChildren(el("option", { value: "" }, "すべて"));
   document.getElementById("filter-municipality").replaceChildren(el("option", { value: "" }, "担当区域すべて"));
+}
+
+/** Take a map out of the page without breaking what it is still animating.
+ *  Removing a Leaflet map during a zoom or cluster animation makes the animation's timer read the
+ *  removed panes ("Cannot read properties of undefined (reading '_leaflet_pos')", seen on sign-out
+ *  right after a reload). The map keeps its old element, detached; a fresh element takes its place
+ *  for the next map; the old map is removed once its animations have had time to end. */
+function retire(old) {
+  old.stop();
+  const el = old.getContainer();
+  const fresh = el.cloneNode(false);
+  fresh.className = "map";  // without Leaflet's own classes
+  for (const k of Object.keys(fresh.dataset)) delete fresh.dataset[k];
+  el.replaceWith(fresh);
+  setTimeout(() => old.remove(), 1000);
 }
 
 export function invalidate() { map?.invalidateSize(); }
