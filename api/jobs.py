@@ -94,9 +94,16 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
         run = session.get(MatchRun, run_id)
         _progress(session, run, 0.05, "地域データを準備しています")
         try:
-            region, forbidden = (regions.get(session, run.prefecture_code, for_matching=True) if regions
-                                 else load_from_db(session, run.prefecture_code, for_matching=True))
+            # Every institution in the database is a candidate, the neighbouring prefectures' too
+            # (広域: facilities near a border may partner across it, issue 13); the run's own
+            # facilities are its prefecture's.  The travel limits decide who is in reach.
+            region, forbidden = (regions.get(session, None, for_matching=True) if regions
+                                 else load_from_db(session, None, for_matching=True))
             ids = run.facility_ids
+            if run.prefecture_code is not None:
+                codes = set(region.areas.index[region.areas["prefecture_code"] == run.prefecture_code])
+                own = set(region.facilities.index[region.facilities["municipality_code"].isin(codes)])
+                ids = sorted(own if ids is None else own & set(ids))
             if run.municipality_code is not None:
                 own = set(region.facilities.index[region.facilities["municipality_code"] == run.municipality_code])
                 ids = sorted(own if ids is None else own & set(ids))
