@@ -4,7 +4,7 @@ from sqlalchemy import select
 from api import audit, slots
 from api.capacity import held, shortfalls
 from api.deps import ScopeDep, SessionDep
-from api.models import Area, Institution
+from api.models import Area, Facility, Institution, Partnership, Proposal
 from api.readcache import cached_read
 from api.schemas import InstitutionBase, InstitutionIn, InstitutionOut, Limit, Offset
 from api.workflow import release_for_deletion
@@ -20,6 +20,25 @@ def _get(session, scope, institution_id: str) -> Institution:
         raise HTTPException(404, "no such institution")
     scope.require_institution(i.municipality_code)
     return i
+
+
+def partners_across_the_border(session, scope) -> set[str]:
+    """Institutions outside the token's prefecture that a facility of its area works with — an
+    open or accepted proposal, or an agreement (広域).  They are readable, never writable, so the
+    coordinator who must call them sees their name and contact."""
+    if scope.prefecture_municipalities is None:
+        return set()
+    facilities = select(Facility.facility_id)
+    if scope.municipalities is not None:
+        facilities = facilities.where(Facility.municipality_code.in_(scope.municipalities))
+    outside = select(Institution.institution_id).where(
+        Institution.municipality_code.not_in(scope.prefecture_municipalities))
+    proposed = select(Proposal.institution_id).where(
+        Proposal.facility_id.in_(facilities), Proposal.institution_id.in_(outside),
+        Proposal.state.not_in(("superseded", "declined")))
+    agreed = select(Partnership.institution_id).where(
+        Partnership.facility_id.in_(facilities), Partnership.institution_id.in_(outside))
+    return set(session.scalars(proposed)) | set(session.scalars(agreed))
 
 
 def with_slots(session, institutions: list[Institution]) -> list[dict]:
@@ -72,7 +91,8 @@ def list_institutions(request: Request, session: SessionDep, scope: ScopeDep, mu
     if municipality_code:
         q = q.where(Institution.municipality_code == municipality_code)
     elif scope.prefecture_municipalities is not None:
-        q = q.where(Institution.municipality_code.in_(scope.prefecture_municipalities))
+        q = q.where(Institution.municipality_code.in_(scope.prefecture_municipalities)
+                    | Institution.institution_id.in_(partners_across_the_border(session, scope)))
     if accepting is not None:
         q = q.where(Institution.accepting.is_(accepting))
     return with_slots(session, list(session.scalars(q.offset(max(offset, 0)).limit(max(min(limit, 10000), 0)))))
@@ -80,6 +100,9 @@ def list_institutions(request: Request, session: SessionDep, scope: ScopeDep, mu
 
 @router.get("/{institution_id}", response_model=InstitutionOut)
 def get_institution(institution_id: str, session: SessionDep, scope: ScopeDep):
+    i = session.get(Institution, institution_id)
+    if i is not None and institution_id in partners_across_the_border(session, scope):
+        return with_slots(session, [i])[0]  # read only: writes still go through _get
     return with_slots(session, [_get(session, scope, institution_id)])[0]
 
 

@@ -35,6 +35,7 @@ def test_a_prefecture_run_takes_a_neighbouring_institution_in_reach(database_url
         files = {name: (f"{name}.csv", (folder / f"{name}.csv").read_bytes(), "text/csv")
                  for name in ("areas", "facilities", "institutions", "partnerships")}
         assert client.post("/imports", files=files, headers=admin).status_code == 200
+        assert client.get("/institutions/X5", headers=iwate).status_code == 403  # not a partner yet
         run = client.post("/runs", json={}, headers=iwate).json()
         assert client.get(f"/runs/{run['id']}", headers=iwate).json()["state"] == "done"
         proposals = client.get(f"/runs/{run['id']}/proposals", headers=iwate).json()
@@ -49,8 +50,16 @@ def test_a_prefecture_run_takes_a_neighbouring_institution_in_reach(database_url
         for state in ("contacted", "accepted"):
             r = client.post(f"/proposals/{pid}/state", json={"state": state}, headers=iwate)
             assert r.status_code == 200, r.text
-        # 秋田 sees its clinic's capacity taken; 岩手 can neither read nor edit 秋田's institution.
-        assert client.get("/institutions/X5", headers=akita).json()["reserved_facilities"] == 1
-        assert client.get("/institutions/X5", headers=iwate).status_code == 403
+        # 秋田 sees its clinic's capacity taken.  岩手 reads the partner it must call (name, contact),
+        # in its institution list too, but cannot change it.
+        x5 = client.get("/institutions/X5", headers=akita).json()
+        assert x5["reserved_facilities"] == 1
+        assert client.get("/institutions/X5", headers=iwate).json()["name"] == x5["name"]
+        assert "X5" in {i["institution_id"] for i in client.get("/institutions", headers=iwate).json()}
+        body = {k: x5[k] for k in ("name", "kind", "lat", "lon", "beds", "consult_24h", "visit_24h", "admit",
+                                   "accepting", "capacity_residents")}
+        body["designations"] = [d for d in x5["designations"].split(";") if d]
+        assert client.put("/institutions/X5", json={**body, "capacity_facilities": 5}, headers=akita).status_code == 200
+        assert client.put("/institutions/X5", json={**body, "capacity_facilities": 9}, headers=iwate).status_code == 403
     finally:
         app.state.engine.dispose()
