@@ -406,6 +406,25 @@ def import_region(
     console.print(f"written: {out} (+ import_report.json, import_unmatched.csv)")
 
 
+@app.command()
+def combine(region_dirs: list[Path] = typer.Argument(..., help="region folders (two or more)"),
+            out: Path = typer.Option(..., help="the combined region folder to write")):
+    """Put several region folders together (e.g. two prefectures, each imported with its 施設基準
+    list), so a run for one of them takes partners across the border: matching match OUT --prefecture 19."""
+    from matching.combine import combine as combine_regions
+    from matching.contract import RegionValidationError
+
+    check_out(out)
+    for d in region_dirs:
+        if not d.is_dir():
+            fail(f"地域フォルダが見つかりません: {d}", f"not a folder: {d}")
+    try:
+        combine_regions(region_dirs, out)
+    except (ValueError, RegionValidationError) as exc:
+        fail(f"地域を結合できません（何も書き込んでいません）: {exc}", str(exc))
+    console.print(f"written: {out} ({len(region_dirs)} 地域を結合)")
+
+
 def nfkc_lower(text: str) -> str:
     from matching.importers.normalise import nfkc
 
