@@ -159,3 +159,53 @@ def read_review(path: str | Path, decided: tuple[str, ...] = (REVIEW_ID,)) -> di
         if str(row[REVIEW_LINE]).strip().isdigit() and any(cells):
             out[int(row[REVIEW_LINE])] = cells
     return out
+
+
+# -- the forms sent out (templates) -------------------------------------------------------------
+
+def form_sheet(title: str, columns: tuple[str, ...], records: pd.DataFrame, areas: pd.DataFrame):
+    """A new workbook whose first sheet ``title`` has the bold header ``columns`` and one row per
+    record (sorted by id): its id, name and municipality name pre-filled, the rest blank.
+    Returns (workbook, sheet)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title
+    ws.append(list(columns))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    names = areas["municipality_name"]
+    for rid, row in records.sort_index().iterrows():
+        ws.append([rid, row["name"], names.get(row["municipality_code"], row["municipality_code"])]
+                  + [None] * (len(columns) - 3))
+    return wb, ws
+
+
+def date_validation():
+    """The drop-in check of a form's date column (after 2000-01-01)."""
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    dates = DataValidation(type="date", operator="greaterThan", formula1="36526", allow_blank=True)
+    dates.error = "日付（例 2025-04-01）を入力してください"
+    return dates
+
+
+def finish_form(wb, ws, path: str | Path, *, freeze: str, widths: tuple[float, ...],
+                instructions: tuple[str, ...]) -> None:
+    """Frozen header, a filter over every column, column widths in order, a 記入方法 sheet; saved
+    with formula-like cells neutralised (:mod:`matching.safecells`)."""
+    from openpyxl.utils import get_column_letter
+
+    from matching import safecells
+
+    ws.freeze_panes = freeze
+    ws.auto_filter.ref = f"A1:{get_column_letter(ws.max_column)}{ws.max_row}"
+    for k, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(k)].width = width
+    info = wb.create_sheet("記入方法")
+    for line in instructions:
+        info.append([line])
+    safecells.workbook(wb)
+    wb.save(path)

@@ -38,6 +38,9 @@ from matching._resolve import (
     Candidate,
     candidate_cells,
     column_or_blank,
+    date_validation,
+    finish_form,
+    form_sheet,
     keyed,
     read_date,
     resolve_name,
@@ -254,41 +257,20 @@ def review_table(result: ReportImport) -> pd.DataFrame:
 
 def write_template(region, path: Path) -> None:
     """The form sent to facilities: one pre-filled row per facility, drop-downs for ①②③."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from matching import safecells
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "年次報告"
-    ws.append(list(TEMPLATE_COLUMNS))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    areas = region.areas["municipality_name"]
-    for fid, row in region.facilities.sort_index().iterrows():
-        ws.append([fid, row["name"], areas.get(row["municipality_code"], row["municipality_code"]),
-                   None, None, None, None, None, None])
+    wb, ws = form_sheet("年次報告", TEMPLATE_COLUMNS, region.facilities, region.areas)
     last = max(ws.max_row, 2) + 200  # room for a second partner per facility
     marks = DataValidation(type="list", formula1='"○,×"', allow_blank=True)
     marks.error, marks.errorTitle = "○ か × を選んでください", "①②③"
     ws.add_data_validation(marks)
     marks.add(f"F2:H{last}")
-    dates = DataValidation(type="date", operator="greaterThan", formula1="36526", allow_blank=True)
-    dates.error = "日付（例 2025-04-01）を入力してください"
+    dates = date_validation()
     ws.add_data_validation(dates)
     dates.add(f"I2:I{last}")
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:I{ws.max_row}"
-    for col, width in zip("ABCDEFGHI", (14, 30, 12, 30, 14, 14, 14, 12, 12), strict=True):
-        ws.column_dimensions[col].width = width
-    info = wb.create_sheet("記入方法")
-    for line in ("協力医療機関ごとに1行記入してください（2機関以上は行を追加し、事業所番号と施設名を写してください）。",
-                 "医療機関番号が分かれば記入してください。分からなければ協力医療機関名だけで構いません。",
-                 "①②③の欄は、その医療機関との取決めで満たす要件に ○、満たさない要件に × を選んでください。",
-                 "③入院受入れは病院に限られます。協力医療機関を定めていない場合は、協力医療機関名に「なし」と記入してください。",
-                 "確認日には、医療機関と急変時の対応を確認した日を記入してください。"):
-        info.append([line])
-    safecells.workbook(wb)
-    wb.save(path)
+    finish_form(wb, ws, path, freeze="A2", widths=(14, 30, 12, 30, 14, 14, 14, 12, 12), instructions=(
+        "協力医療機関ごとに1行記入してください（2機関以上は行を追加し、事業所番号と施設名を写してください）。",
+        "医療機関番号が分かれば記入してください。分からなければ協力医療機関名だけで構いません。",
+        "①②③の欄は、その医療機関との取決めで満たす要件に ○、満たさない要件に × を選んでください。",
+        "③入院受入れは病院に限られます。協力医療機関を定めていない場合は、協力医療機関名に「なし」と記入してください。",
+        "確認日には、医療機関と急変時の対応を確認した日を記入してください。"))

@@ -886,17 +886,23 @@ def _template_out(out: Path) -> None:
     check_out(out.parent)
 
 
+def _write_form(region_dir: Path, out: Path, write):
+    """A form (``write(region, path)``) for the region's records, written whole or not at all."""
+    _template_out(out)
+    reg = _load(region_dir, True)
+    with Staging(out.parent) as stage:
+        write(reg, stage / out.name)
+        stage.publish()
+    return reg
+
+
 @template_app.command("reports")
 def template_reports(region: Path = typer.Option(..., help="region folder (its facilities are pre-filled)"),
                      out: Path = typer.Option(..., help="the form to write (.xlsx)")):
     """The annual-report form for facilities: pre-filled facility list, drop-downs for ①②③."""
     from matching.annual_reports import write_template
 
-    _template_out(out)
-    reg = _load(region, True)
-    with Staging(out.parent) as stage:
-        write_template(reg, stage / out.name)
-        stage.publish()
+    reg = _write_form(region, out, write_template)
     console.print(f"written: {out}（{len(reg.facilities)} 施設）")
 
 
@@ -972,11 +978,7 @@ def template_survey(region: Path = typer.Option(..., help="region folder (its in
     """The intention-survey form for institutions: pre-filled institution list, drop-downs for the answers."""
     from matching.survey import write_template
 
-    _template_out(out)
-    reg = _load(region, True)
-    with Staging(out.parent) as stage:
-        write_template(reg, stage / out.name)
-        stage.publish()
+    reg = _write_form(region, out, write_template)
     console.print(f"written: {out}（{len(reg.institutions)} 医療機関）")
 
 # ==== end of issue 14 block ====

@@ -42,6 +42,9 @@ from matching._resolve import (
     Candidate,
     candidate_cells,
     column_or_blank,
+    date_validation,
+    finish_form,
+    form_sheet,
     header,
     keyed,
     read_date,
@@ -421,22 +424,9 @@ def review_table(result: SurveyImport) -> pd.DataFrame:
 
 def write_template(region, path: Path) -> None:
     """The form sent to institutions: one pre-filled row per institution, drop-downs for the answers."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from matching import safecells
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "意向調査"
-    ws.append(list(TEMPLATE_COLUMNS))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    areas = region.areas["municipality_name"]
-    for iid, row in region.institutions.sort_index().iterrows():
-        ws.append([iid, row["name"], areas.get(row["municipality_code"], row["municipality_code"])]
-                  + [None] * (len(TEMPLATE_COLUMNS) - 3))
+    wb, ws = form_sheet("意向調査", TEMPLATE_COLUMNS, region.institutions, region.areas)
     last = max(ws.max_row, 2)
     col = {h: chr(ord("A") + k) for k, h in enumerate(TEMPLATE_COLUMNS)}
     intent = DataValidation(type="list", formula1='"はい,いいえ,未定"', allow_blank=True)
@@ -446,8 +436,7 @@ def write_template(region, path: Path) -> None:
     # A hint, not a rule: 「制限なし」 is a valid answer too, and the import checks the numbers.
     counts = DataValidation(type="custom", formula1="TRUE", allow_blank=True, showInputMessage=True,
                             promptTitle="受入可能数", prompt="0 以上の整数、上限がなければ「制限なし」")
-    dates = DataValidation(type="date", operator="greaterThan", formula1="36526", allow_blank=True)
-    dates.error = "日付（例 2025-04-01）を入力してください"
+    dates = date_validation()
     for dv in (intent, marks, counts, dates):
         ws.add_data_validation(dv)
     intent.add(f"{col['新規受入の意向']}2:{col['新規受入の意向']}{last}")
@@ -456,19 +445,12 @@ def write_template(region, path: Path) -> None:
     dates.add(f"{col['回答日']}2:{col['回答日']}{last}")
     for r in range(2, last + 1):  # a phone number typed as a number would lose its leading 0
         ws[f"{col['電話番号']}{r}"].number_format = "@"
-    ws.freeze_panes = "D2"
-    ws.auto_filter.ref = f"A1:{col['回答日']}{ws.max_row}"
-    widths = (14, 30, 12, 14, 14, 16, 12, 14, 14, 12, 12, 16, 16, 12)
-    for h, width in zip(TEMPLATE_COLUMNS, widths, strict=True):
-        ws.column_dimensions[col[h]].width = width
-    info = wb.create_sheet("記入方法")
-    for line in ("医療機関ごとに1行で回答してください（医療機関番号・医療機関名・市区町村は変更しないでください）。",
-                 "新規受入の意向：新たに高齢者施設等の協力医療機関となる意向を「はい」「いいえ」「未定」から選んでください。",
-                 "受入可能施設数・受入可能入所者数：新たに協力医療機関として受け入れられる施設数と入所者数（上限がなければ「制限なし」）。",
-                 "①相談対応・②診療（往診）・③入院受入れ：担える役割に ○、担えない役割に × を選んでください（③は病院に限ります）。",
-                 "①24時間対応・②24時間対応：①②を担う場合、常時（24時間）対応できれば ○、時間帯が限られる場合は × を選んでください。",
-                 "担当者名・電話番号：協力医療機関の依頼について連絡する担当者です。",
-                 "回答日：回答した日を記入してください。空欄の項目は変更しません。"):
-        info.append([line])
-    safecells.workbook(wb)
-    wb.save(path)
+    finish_form(wb, ws, path, freeze="D2", widths=(14, 30, 12, 14, 14, 16, 12, 14, 14, 12, 12, 16, 16, 12),
+                instructions=(
+        "医療機関ごとに1行で回答してください（医療機関番号・医療機関名・市区町村は変更しないでください）。",
+        "新規受入の意向：新たに高齢者施設等の協力医療機関となる意向を「はい」「いいえ」「未定」から選んでください。",
+        "受入可能施設数・受入可能入所者数：新たに協力医療機関として受け入れられる施設数と入所者数（上限がなければ「制限なし」）。",
+        "①相談対応・②診療（往診）・③入院受入れ：担える役割に ○、担えない役割に × を選んでください（③は病院に限ります）。",
+        "①24時間対応・②24時間対応：①②を担う場合、常時（24時間）対応できれば ○、時間帯が限られる場合は × を選んでください。",
+        "担当者名・電話番号：協力医療機関の依頼について連絡する担当者です。",
+        "回答日：回答した日を記入してください。空欄の項目は変更しません。"))
