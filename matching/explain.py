@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from matching.candidates import facilities_to_match, in_scope, uses_slots
 from matching.parameters import MatchParameters
-from matching.region import Region
+from matching.region import Region, approximate_points
 from matching.roles import ALL_SLOTS, SLOTTED, slots_ja
 from matching.roles import column as role_column
 from matching.travel import GeodesicTravel, Points, TravelTimes, geodesic_km
@@ -150,28 +150,13 @@ def _location_uncertain(region: Region, unmatched: pd.DataFrame, params: MatchPa
     if not rows.any():
         return out
     fac, inst = region.facilities, region.institutions
-
-    def approx(table: pd.DataFrame, ids) -> tuple[np.ndarray, np.ndarray]:
-        src = (table["location_source"].reindex(ids).fillna("").to_numpy() if "location_source" in table
-               else np.full(len(ids), ""))
-        rad = (pd.to_numeric(table["location_radius_km"].reindex(ids), errors="coerce").fillna(0.0).to_numpy()
-               if "location_radius_km" in table else np.zeros(len(ids)))
-        office = src == "office"
-        return office, np.where(office, rad, 0.0)
-
     sel = out[rows]
     f_ids, i_ids = sel["facility_id"].to_numpy(), sel["fix_institution_id"].to_numpy()
-    af, rf = approx(fac, f_ids)
-    ai, ri = approx(inst, i_ids)
+    af, rf = approximate_points(fac, f_ids)
+    ai, ri = approximate_points(inst, i_ids)
     km = geodesic_km(fac["lat"].reindex(f_ids).to_numpy(float), fac["lon"].reindex(f_ids).to_numpy(float),
                      inst["lat"].reindex(i_ids).to_numpy(float), inst["lon"].reindex(i_ids).to_numpy(float))
-    speed = params.travel.speed_kmh / params.travel.circuity
-
-    def reach(role: str) -> float:
-        lim = params.limits[Role(role)]
-        return min(lim.km or np.inf, lim.minutes / 60 * speed)
-
-    uncertain = (af | ai) & (km - rf - ri <= sel["role"].map(reach).to_numpy(float))
+    uncertain = (af | ai) & (km - rf - ri <= sel["role"].map(params.reach_km).to_numpy(float))
     out.loc[sel.index[uncertain], "location_uncertain"] = True
     office = LOCATION_SOURCES["office"]
     notes = [("施設" if f else "") + ("・" if f and i else "") + ("医療機関" if i else "")

@@ -17,6 +17,7 @@ Every default here is documented and configurable per run::
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -92,6 +93,12 @@ class MatchParameters(BaseModel):
     max_partners_per_role: int = Field(default=2, ge=1, le=4)
     #: Solver effort per model stage (CP-SAT deterministic time units ≈ seconds).
     stage_time_limit: float = Field(default=20.0, gt=0)
+
+    def reach_km(self, role: Role | str) -> float:
+        """The straight-line distance within which ``role``'s limit can hold: its km limit, or
+        its minutes at the travel speed (detour factor removed), whichever is shorter."""
+        lim = self.limits[Role(role)]
+        return min(lim.km or math.inf, lim.minutes / 60 * self.travel.speed_kmh / self.travel.circuity)
 
     @field_validator("limits", mode="before")
     @classmethod

@@ -100,6 +100,18 @@ class Region:
                       self.availability, scope=self.scope)
 
 
+def approximate_points(frame: pd.DataFrame, ids) -> tuple[np.ndarray, np.ndarray]:
+    """For the records ``ids`` of ``frame`` (facilities or institutions): whether the point is only
+    the municipal office (``location_source=office``), and its uncertainty radius (km, else 0)."""
+    ids = list(ids)
+    src = (frame["location_source"].reindex(ids).fillna("").to_numpy() if "location_source" in frame
+           else np.full(len(ids), ""))
+    rad = (pd.to_numeric(frame["location_radius_km"].reindex(ids), errors="coerce").fillna(0.0).to_numpy(float)
+           if "location_radius_km" in frame else np.zeros(len(ids)))
+    office = src == "office"
+    return office, np.where(office, rad, 0.0)
+
+
 #: The institutions.csv column of each role — defined in :mod:`matching.roles`; the old
 #: names stay importable from here.
 ROLE_COLUMNS = COLUMNS

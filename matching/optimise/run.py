@@ -27,7 +27,7 @@ from matching.explain import explain_proposals, explain_unmatched
 from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult
 from matching.optimise.options import SolveOptions, for_size
 from matching.parameters import MatchParameters
-from matching.region import Region
+from matching.region import Region, approximate_points
 from matching.roles import (
     ALL_SLOTS,
     BIT_OF_CODE,
@@ -58,30 +58,18 @@ def location_notes(region: Region, proposals: pd.DataFrame, params: MatchParamet
     """
     from matching.contract.schema import LOCATION_SOURCES
 
-    def col(table: pd.DataFrame, name: str, ids: pd.Series, default):
-        if name not in table.columns:
-            return pd.Series(default, index=ids.index)
-        return table[name].reindex(ids.to_numpy()).set_axis(ids.index)
-
     if proposals.empty:
         return pd.Series(dtype=bool), pd.Series(dtype=object)
-    fi, ii = proposals["facility_id"], proposals["institution_id"]
-    f_src, i_src = col(region.facilities, "location_source", fi, ""), col(region.institutions, "location_source", ii, "")
-    f_rad = pd.to_numeric(col(region.facilities, "location_radius_km", fi, 0.0), errors="coerce").fillna(0.0)
-    i_rad = pd.to_numeric(col(region.institutions, "location_radius_km", ii, 0.0), errors="coerce").fillna(0.0)
-    approx_f, approx_i = f_src.fillna("").eq("office"), i_src.fillna("").eq("office")
-    speed = params.travel.speed_kmh / params.travel.circuity
+    approx_f, f_rad = approximate_points(region.facilities, proposals["facility_id"])
+    approx_i, i_rad = approximate_points(region.institutions, proposals["institution_id"])
 
     def reach(roles: str) -> float:
-        km = []
-        for role, lim in params.limits.items():
-            if role.mark in roles or role.value in roles:
-                km.append(min(lim.km or math.inf, lim.minutes / 60 * speed))
-        return min(km) if km else math.inf
+        return min((params.reach_km(role) for role in params.limits if role.mark in roles or role.value in roles),
+                   default=math.inf)
 
-    limit = proposals["roles"].map(reach)
-    extra = f_rad.where(approx_f, 0.0) + i_rad.where(approx_i, 0.0)
-    uncertain = (proposals["distance_km"] + extra > limit) & (approx_f | approx_i)
+    limit = proposals["roles"].map(reach).to_numpy(float)
+    uncertain = pd.Series((proposals["distance_km"].to_numpy(float) + f_rad + i_rad > limit) & (approx_f | approx_i),
+                          index=proposals.index)
     notes = []
     for af, ai, rf, ri, unc in zip(approx_f, approx_i, f_rad, i_rad, uncertain, strict=True):
         parts = []
