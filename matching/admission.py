@@ -12,8 +12,9 @@ hospitals there would have to take.
 * per prefecture and 二次医療圏 — facilities needing ③, those without any admitting hospital in
   reach, admitting hospitals and their estimated capacity (:mod:`matching.capacity`);
 * the smallest set of hospital capacity increases (:func:`matching.scenarios.capacity.capacity_plan`
-  for ③ alone, K nearest candidates) that lets every facility with a hospital in reach be
-  assigned one; facilities with none in reach cannot be helped by capacity and are listed.
+  for ③ alone, over every hospital within the limit — exact, by the maximum-flow reduction
+  described there) that lets every facility with a hospital in reach be assigned one; facilities
+  with none in reach cannot be helped by capacity and are listed.
 
 "Admitting hospital" = a hospital whose ``admit`` is true (in an imported national region:
 在宅療養支援, 二次救急, 三次救急 or 地域支援 in the 病床機能報告, see docs/importers.md).
@@ -61,8 +62,9 @@ def _admission_params(params: MatchParameters | None) -> MatchParameters:
 
 
 def admission_analysis(region: Region, params: MatchParameters | None = None, *, nearest: int = 3,
-                       plan: bool = True, plan_nearest: int = 8) -> AdmissionAnalysis:
-    """The ③ analysis of ``region`` (see the module docstring)."""
+                       plan: bool = True, plan_nearest: int | None = None) -> AdmissionAnalysis:
+    """The ③ analysis of ``region`` (see the module docstring); ``plan_nearest=K`` plans on each
+    facility's K nearest hospitals only (then the increases suffice but are not proven fewest)."""
     params = _admission_params(params)
     planned = region.as_planned(params)
     limit = params.limits[Role.ADMIT].minutes
@@ -176,7 +178,7 @@ def _by(out: pd.DataFrame, region: Region, params: MatchParameters, keys: list[s
     return table.reset_index()
 
 
-def _plan(result: AdmissionAnalysis, region: Region, params: MatchParameters, k: int) -> None:
+def _plan(result: AdmissionAnalysis, region: Region, params: MatchParameters, k: int | None) -> None:
     from matching.scenarios.capacity import capacity_plan
 
     plan = capacity_plan(region, params.model_copy(update={"facility_types": params.facility_types}),
@@ -186,9 +188,11 @@ def _plan(result: AdmissionAnalysis, region: Region, params: MatchParameters, k:
         inc = inc.join(region.areas, on="municipality_code")
     result.increases = inc.reset_index(drop=True)
     result.capped = plan.capped if plan.capped is not None else pd.DataFrame()
-    result.plan_note = (f"③のみ、各施設の近い{k}候補で求めた増枠（十分条件。全候補での最小とは限らない）"
-                        f"：{len(inc)} 病院で計 {plan.total_facilities} 施設分"
-                        + ("（最適性証明済み）" if plan.optimal else "（計算時間の上限により最適性未証明）"))
+    scope = "上限内の全候補で求めた最小の増枠" if k is None else \
+        f"各施設の近い{k}候補で求めた増枠（十分条件。全候補での最小とは限らない）"
+    proof = ("（最適性証明済み：増やす施設数の合計、次に病院数）" if k is None else "（最適性証明済み）") \
+        if plan.optimal else "（計算時間の上限により最適性未証明）"
+    result.plan_note = f"③のみ、{scope}：{len(inc)} 病院で計 {plan.total_facilities} 施設分{proof}"
 
 
 # -- files people open -----------------------------------------------------------------------------
@@ -283,7 +287,8 @@ def write_outputs(result: AdmissionAnalysis, out_dir, *, status_by_prefecture: p
 
 def map_html(result: AdmissionAnalysis, region: Region, boundaries, title: str) -> str:
     """One offline HTML file: prefecture outlines (GeoJSON), admitting hospitals (blue) and the
-    facilities with none within the limit (red, with name and the nearest hospital on hover)."""
+    facilities with none within the limit (red circles, with name and the nearest hospital on hover)
+    and the hospitals the plan asks for more (orange squares, with the increase)."""
     import json
     from html import escape
     from pathlib import Path
@@ -327,8 +332,14 @@ def map_html(result: AdmissionAnalysis, region: Region, boundaries, title: str) 
         x, y = xy(lon, lat)
         tip = (f"{rec.name}（{rec.facility_type_ja}・{rec.municipality_name}）: 最寄りの受入病院 "
                f"{rec.nearest_admitting_name} 約{rec.nearest_admitting_minutes:.0f}分")
-        dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#d62728" stroke="#fff" stroke-width="0.8">'
+        dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#d62728" stroke="#fff" stroke-width="0.8" '
+                    'class="uncovered">'
                     f'<title>{escape(tip)}</title></circle>')
+    for rec in result.increases.itertuples(index=False):  # the plan's hospitals: squares, not only colour
+        x, y = xy(region.institutions.at[rec.institution_id, "lon"], region.institutions.at[rec.institution_id, "lat"])
+        tip = f"{rec.name}: 受入枠 {rec.capacity} → {rec.capacity + rec.add}（+{rec.add} 施設）"
+        dots.append(f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="#f5a623" stroke="#000" '
+                    f'stroke-width="0.8" class="increase"><title>{escape(tip)}</title></rect>')
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}">{"".join(paths)}{"".join(dots)}</svg>')
     rows = "".join(f"<tr><td>{escape(str(r.name))}</td><td>{escape(str(r.facility_type_ja))}</td>"
@@ -337,7 +348,8 @@ def map_html(result: AdmissionAnalysis, region: Region, boundaries, title: str) 
     return (f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             '<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}'
             'td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}</style></head><body>'
-            f'<h1>{escape(title)}</h1><p>赤: 移動上限 {result.minutes:g} 分以内に入院受入病院がない施設'
-            f'（{len(lost)}）、青: 入院受入病院（{len(adm)}）。{escape(result.plan_note)}</p>{svg}'
+            f'<h1>{escape(title)}</h1><p>赤い丸: 移動上限 {result.minutes:g} 分以内に入院受入病院がない施設'
+            f'（{len(lost)}）、青い点: 入院受入病院（{len(adm)}）、橙の四角: 受入枠を増やす病院'
+            f'（{len(result.increases)}）。{escape(result.plan_note)}</p>{svg}'
             '<table><tr><th>施設</th><th>種別</th><th>市区町村</th><th>最寄りの受入病院</th><th>分</th></tr>'
             f'{rows}</table><p>境界: 国土数値情報（行政区域データ）（国土交通省）を加工して作成</p></body></html>')

@@ -438,7 +438,8 @@ def admission(
     config: Path = typer.Option(None, help="run parameters (TOML): limits.admit.minutes, travel"),
     nearest: int = typer.Option(3, help="admitting hospitals listed per facility (≥ 1)"),
     plan: bool = typer.Option(True, "--plan/--no-plan", help="the smallest capacity increases for ③"),
-    plan_nearest: int = typer.Option(8, help="candidates per facility in the capacity plan (≥ 1)"),
+    plan_nearest: int = typer.Option(0, help="candidates per facility in the capacity plan: 0 = every "
+                                     "hospital within the limit (exact, the default), K = the K nearest"),
     boundaries: Path = typer.Option(None, help="prefecture outlines (GeoJSON) for admission_map.html "
                                     "(default: the one recorded by `import region all`)"),
     strict: bool = typer.Option(True, "--strict/--lenient"),
@@ -449,9 +450,10 @@ def admission(
 
     from matching.admission import admission_analysis, write_outputs
 
-    for option, value in (("--nearest", nearest), ("--plan-nearest", plan_nearest)):
-        if value < 1:
-            _invalid_option(option, value, "1 以上を指定してください")
+    if nearest < 1:
+        _invalid_option("--nearest", nearest, "1 以上を指定してください")
+    if plan_nearest < 0:
+        _invalid_option("--plan-nearest", plan_nearest, "0（全候補）以上を指定してください")
     if boundaries is not None and not boundaries.is_file():
         fail(f"境界ファイルが見つかりません: {boundaries}", f"not found: {boundaries}")
     check_out(out)
@@ -467,7 +469,7 @@ def admission(
         path = Path(recorded.get("prefecture_boundaries") or "")
         boundaries = path if path.name and path.is_file() else None
     start = time.perf_counter()
-    result = admission_analysis(region, params, nearest=nearest, plan=plan, plan_nearest=plan_nearest)
+    result = admission_analysis(region, params, nearest=nearest, plan=plan, plan_nearest=plan_nearest or None)
     st = facility_status(region)
     by_pref = japanese_labels(status_table(st, region.areas, by="prefecture"))
     with Staging(out) as stage:

@@ -20,7 +20,7 @@ from matching.importers.hospitals import read_hospitals
 from matching.importers.kaigo import EXCLUDED_SERVICES, read_kaigo_csv
 from matching.importers.region import build_region
 from matching.parameters import MatchParameters
-from matching.vocabulary import CLINICS_NOT_LOADED
+from matching.vocabulary import CLINICS_NOT_LOADED, Role
 
 FIXTURES = Path(__file__).parent / "fixtures" / "open"
 OPEN = Path(__file__).resolve().parents[2] / "shared" / "data" / "open"
@@ -224,3 +224,36 @@ def test_admission_on_real_prefectures(country, tmp_path):
     assert (fac.loc[fac["covered"], "nearest_in_reach"] != "").all()
     assert (fac.loc[~fac["covered"], "nearest_admitting_minutes"] > 45).all()
     assert a.by_area["without_admitting"].sum() == (~fac["covered"]).sum()
+
+
+@needs_open
+def test_admission_plan_is_exact_and_drawn(country, tmp_path):
+    """The ③ plan over every hospital in reach (not the nearest few): proven optimal, every
+    facility with a hospital in reach assigned once within the raised capacities; the offline map
+    draws every facility without a hospital and every hospital asked for more."""
+    import re
+
+    from matching.admission import ADMIT, _admission_params, admission_analysis, write_outputs
+    from matching.scenarios.capacity import capacity_plan
+
+    _, out = country
+    region = load_region(out / "national")
+    params = _admission_params(None)
+    plan = capacity_plan(region, params, confirm=False, roles=ADMIT, cap=None)
+    assert plan.optimal and "全候補" in admission_analysis(region).plan_note
+    planned = region.as_planned(params)
+    added = dict(zip(plan.increases["institution_id"], plan.increases["add"], strict=True))
+    loads = plan.assignment.groupby("institution_id").size()
+    cap = planned.institutions["capacity_facilities"].reindex(loads.index).astype(int)
+    assert (loads <= cap + loads.index.map(lambda i: added.get(i, 0))).all()
+    assert sorted(plan.assignment["facility_id"]) == plan.completable
+    assert (plan.assignment["minutes"] <= params.limits[Role.ADMIT].minutes).all()
+    # Nearest-K lists can only ask for as much or more.
+    cut = capacity_plan(region, params, confirm=False, roles=ADMIT, cap=None, nearest=2)
+    assert (cut.total_facilities, len(cut.increases)) >= (plan.total_facilities, len(plan.increases))
+
+    a = admission_analysis(region)
+    write_outputs(a, tmp_path, boundaries=OPEN / "boundaries" / "geojson_s0001_prefectures.json", region=region)
+    html = (tmp_path / "admission_map.html").read_text(encoding="utf-8")
+    assert len(re.findall(r'class="uncovered"', html)) == int((~a.facilities["covered"]).sum())
+    assert len(re.findall(r'class="increase"', html)) == len(a.increases)

@@ -35,6 +35,16 @@ Which institution then takes which role is left to the matching itself (fewest
 new agreements, least travel): the plan only decides the increases, and
 ``assignment`` is one assignment that fits them.
 
+**One role, capacities in facilities only** (③ alone at national scale, hundreds of thousands of
+candidate rows): every facility needs one partner, so the plan is a bipartite b-matching and
+goal 1 is a maximum flow (source → facility 1 → institution within reach 1 → sink K_i).  Its
+deficiency δ = |O| − maxflow is the fewest facility slots to add.  The facilities S reachable
+from an unassigned one by alternating paths and the institutions T they reach form Hall's tight
+set: N(S) = T, T is full, |S| − Σ_T K_i = δ.  So every optimal plan adds its δ slots in T only
+and the facilities outside S keep the flow's assignment; the CP-SAT model above runs on S × T
+alone, and its optimum (goals 1 and 3) is the optimum over the full candidate lists
+(:func:`_tight_part`).
+
 Effort-type facilities are left out on purpose: the obligation (義務) is what the
 transitional period (令和9年3月31日) is about, and the matching model completes
 obligated facilities first anyway.  :func:`capacity_plan` then checks the plan by
@@ -50,6 +60,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from ortools.sat.python import cp_model
 
@@ -130,7 +141,15 @@ def capacity_plan(region: Region, params: MatchParameters | None = None, *,
     cand = cand[cand["facility_id"].isin(completable)].reset_index(drop=True)
 
     limits = institution_caps(region, cap)
-    increases, assignment, optimal = _solve(region, need.loc[completable], cand, params.stage_time_limit, limits)
+    tight = _tight_part(region, cand) if limits is None else None
+    if tight is None:
+        increases, assignment, optimal = _solve(region, need.loc[completable], cand, params.stage_time_limit,
+                                                limits)
+    else:
+        part, settled = tight
+        increases, assignment, optimal = _solve(region, need.loc[sorted(set(part["facility_id"]))], part,
+                                                params.stage_time_limit)
+        assignment = pd.concat([settled, assignment]).sort_values(["facility_id", "role"]).reset_index(drop=True)
     done = set(assignment["facility_id"])
     left = [f for f in completable if f not in done]
     capped = pd.DataFrame({
@@ -182,6 +201,43 @@ def apply_increases(region: Region, increases: pd.DataFrame) -> Region:
         inst.loc[i, column] = int(inst.at[i, column]) + int(add)
     return Region(region.areas, region.facilities, inst, region.partnerships, region.travel_times,
                   region.source, list(region.skipped), region.availability, scope=region.scope)
+
+
+def _tight_part(region: Region, cand: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The candidates of Hall's tight set S × T and the assignment of every other facility (see
+    the module docstring), or None where the plan is not a b-matching: a facility with several
+    roles to plan, pins, agreements in force, or capacities in residents or per role."""
+    if not len(cand) or cand["pinned"].astype(bool).any() or cand["existing"].astype(bool).any():
+        return None
+    if cand.groupby("facility_id")["role"].nunique().max() > 1:
+        return None
+    inst = region.institutions.loc[sorted(set(cand["institution_id"]))]
+    other = [c for c in inst.columns if c.startswith("capacity_") and c != "capacity_facilities"
+             and c != "capacity_estimated" and inst[c].notna().any()]
+    if other:
+        return None
+    from ortools.graph.python import max_flow
+
+    fac = np.array(sorted(set(cand["facility_id"])), dtype=object)
+    ins = inst.index.to_numpy(object)
+    fi = np.searchsorted(fac, cand["facility_id"].to_numpy(object))
+    ii = pd.Index(ins).get_indexer(cand["institution_id"])
+    n_f, n_i = len(fac), len(ins)
+    source, sink = n_f + n_i, n_f + n_i + 1
+    cap = inst["capacity_facilities"].astype("Float64").fillna(n_f).astype(int).clip(lower=0).to_numpy()
+    flow = max_flow.SimpleMaxFlow()
+    flow.add_arcs_with_capacity(np.full(n_f, source), np.arange(n_f), np.ones(n_f, np.int64))
+    pair_arcs = flow.add_arcs_with_capacity(fi, n_f + ii, np.ones(len(cand), np.int64))
+    flow.add_arcs_with_capacity(n_f + np.arange(n_i), np.full(n_i, sink), cap)
+    if flow.solve(source, sink) != flow.OPTIMAL:
+        return None
+    reached = np.zeros(n_f + n_i + 2, bool)
+    reached[flow.get_source_side_min_cut()] = True
+    in_s = reached[fi]
+    part = cand[in_s & reached[n_f + ii]].reset_index(drop=True)
+    used = (flow.flows(pair_arcs) > 0) & ~in_s
+    settled = cand.loc[used, ["facility_id", "institution_id", "role", "minutes", "km", "existing"]]
+    return part, settled.reset_index(drop=True)
 
 
 def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame, time_limit: float,
