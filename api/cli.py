@@ -134,7 +134,8 @@ def db_import(region_dir: Path, database_url: str = DB_OPTION):
             counts = import_region(session, region_dir)
         except RegionValidationError as exc:
             session.rollback()
-            console.print(f"[red]取込みを中止しました（何も書き込んでいません）[/red]\n{exc}")
+            console.print("[red]取込みを中止しました（何も書き込んでいません）[/red]")
+            console.print(exc.ja, markup=False)
             raise typer.Exit(2) from None
         session.commit()
     console.print(f"imported {counts}")

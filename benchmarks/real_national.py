@@ -85,6 +85,11 @@ def main() -> None:
         if adm.exists():
             a = pd.read_csv(adm, encoding="utf-8-sig")
             results["admission"] = {"facilities": int(a.iloc[:, 2].sum()), "without_admitting": int(a.iloc[:, 3].sum())}
+            inc = pd.read_csv(t / "admission" / "admission_increases.csv", encoding="utf-8-sig")
+            note = next((line for line in results["steps"]["admission"].get("stdout", "").splitlines()
+                         if line.startswith("③のみ")), "")
+            results["admission"]["plan"] = {"hospitals": len(inc), "facilities_added": int(inc["増やす施設数"].sum())
+                                            if len(inc) else 0, "note": note}
         summ = t / "match" / "summary.json"
         if summ.exists():
             s = json.loads(summ.read_text(encoding="utf-8"))
@@ -113,6 +118,9 @@ def markdown(r: dict) -> str:
         a = r["admission"]
         lines += ["", f"③: {a['facilities']:,} facilities must secure admission; {a['without_admitting']} have no "
                   "admitting hospital within 45 minutes."]
+        if "plan" in a:
+            lines += ["", f"③ capacity plan over every hospital within 45 minutes: {a['plan']['hospitals']} hospitals, "
+                      f"+{a['plan']['facilities_added']} facilities in all — {a['plan']['note']}"]
     if "match" in r:
         m = r["match"]
         lines += ["", f"Match: {m.get('facilities_to_match')} facilities to match, {m.get('proposals')} proposals, "

@@ -165,7 +165,7 @@ def test_bad_region_exits_with_row_errors(tmp_path):
     (tmp_path / "facilities.csv").write_text("\n".join(fac) + "\n", encoding="utf-8")
     res = runner.invoke(app, ["status", str(tmp_path)])
     assert res.exit_code == 2
-    assert "facilities.csv line 3" in res.output and "nursing_home" in res.output
+    assert "facilities.csv 3 行目・facility_type 列（施設種別）" in res.output and "nursing_home" in res.output
     lenient = runner.invoke(app, ["status", str(tmp_path), "--lenient"])
     assert lenient.exit_code == 0
     assert "skipped" in lenient.output and "facilities.csv line 3" in lenient.output

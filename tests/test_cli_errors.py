@@ -117,8 +117,8 @@ def test_out_pointing_at_a_file_is_refused_before_any_work(tmp_path, command):
 def test_missing_region_folder_and_region_that_is_a_file(tmp_path, command):
     proposals = tmp_path / "p.csv"
     proposals.write_text("x\n", encoding="utf-8")
-    for region, fragment in ((tmp_path / "nowhere", "region folder not found"),
-                             (proposals, "not a region folder")):
+    for region, fragment in ((tmp_path / "nowhere", "地域フォルダが見つかりません"),
+                             (proposals, "地域フォルダではなくファイルです")):
         res = _run(REGION_COMMANDS[command], region=region, out=tmp_path / "out", proposals=proposals)
         _assert_clean_failure(res, 2, fragment, tmp_path / "out")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -334,6 +336,11 @@ def test_each_bad_input_is_reported(tmp_path, tables, file, line, column, fragme
     assert error.value == value
     # The printed form names the file, the line and the column.
     assert str(error).startswith(f"{file} line {line}, column {column!r}: ")
+    # So does the Japanese one people read (CLI, API), with the value, and no English left in it.
+    assert error.ja.startswith(f"{file} {line} 行目・{column} 列"), error.ja
+    assert (f"（値「{value}」）" in error.ja) == (value != ""), error.ja
+    problem = error.ja.split(": ", 1)[1]
+    assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", problem) and not re.search(r"\b(must|unknown|line)\b", problem)
     # Nothing else is wrong in the region, apart from the cascade of a bad area code
     # (the facilities and institutions of 03202 then refer to an unknown municipality).
     others = [e for e in errors if e is not error]

@@ -8,32 +8,15 @@ from api.deps import ScopeDep, SessionDep
 from api.schemas import ImportOut
 from api.store import CapacityConflict, ScopeError, import_region
 from matching.contract import RegionValidationError, load_region
-from matching.contract.schema import AVAILABILITY
-from matching.roles import SLOT_CODES, SLOT_LABELS_JA, SLOTTED
-from matching.vocabulary import Role
 
 router = APIRouter(prefix="/imports", tags=["import"])
 
 
-def _slots_ja() -> dict[str, str]:
-    """What a bad ``availability.csv`` cell should hold, in Japanese (labels from the contract and
-    ``matching.roles``): the loader's messages are English, the coordinators read Japanese."""
-    label = {c.name: c.label_ja for c in AVAILABILITY.columns}
-    slots = "、".join(f"{code}（{SLOT_LABELS_JA[code]}）" for code in SLOT_CODES)
-    roles = " または ".join(f"{code}（{Role(code).label_ja}）" for code in SLOTTED)
-    return {"slots": f"{label['slots']}は {slots} から1つ以上を ; で区切って書いてください",
-            "role": f"{label['role']}は {roles} です（③は時間帯を指定できません）",
-            "institution_id": f"{label['institution_id']}は institutions.csv にある医療機関のIDを書いてください"}
-
-
-_SLOTS_JA = _slots_ja()
-
-
 def _error_row(e) -> dict:
-    message = e.message
-    if e.file == AVAILABILITY.name:  # the file this service reads since issue 16: its rows say it in Japanese
-        message += f"（{_SLOTS_JA.get(e.column, 'availability.csv の行に誤りがあります')}）"
-    return {"file": e.file, "row": e.row, "column": e.column, "message": message, "value": e.value}
+    """One bad cell: ``message`` in Japanese with its place (as the CLI prints it), ``message_en`` the
+    loader's English."""
+    return {"file": e.file, "row": e.row, "column": e.column, "message": e.ja or e.message,
+            "message_en": e.message, "value": e.value}
 
 
 @router.post("", response_model=ImportOut, responses={422: {"description": "row-level errors; nothing written"},

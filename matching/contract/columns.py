@@ -35,6 +35,8 @@ class Parsed:
     #: Cells read after an unambiguous repair (a leading zero Excel dropped), and what was done.
     fixed: pd.Series | None = None
     note: str = ""
+    #: ``message`` in Japanese, for the people who fix the file (CLI and API show this one).
+    message_ja: str = ""
 
 
 Parser = Callable[[pd.Series], Parsed]
@@ -81,7 +83,7 @@ def parse_distinct(parse: Parser, s: pd.Series) -> Parsed:
     parsed = parse(pd.Series(uniques, dtype=s.dtype))
     fixed = None if parsed.fixed is None else parsed.fixed.take(codes).set_axis(s.index)
     return Parsed(parsed.values.take(codes).set_axis(s.index),
-                  parsed.bad.take(codes).set_axis(s.index), parsed.message, fixed, parsed.note)
+                  parsed.bad.take(codes).set_axis(s.index), parsed.message, fixed, parsed.note, parsed.message_ja)
 
 
 def map_distinct(s: pd.Series, fn: Callable[[Hashable], Any]) -> pd.Series:
@@ -128,9 +130,12 @@ def text(required: bool = True, max_length: int | None = None) -> Parser:
                     if max_length is not None else np.zeros(len(cells), dtype=bool))
         bad = bad | pd.Series(control | too_long, index=s.index)
         what = "must not be empty" if required else "must be text"
+        ja = "空欄にはできません" if required else "文字で書いてください"
         if max_length is not None:
             what += f", at most {max_length} characters"
-        return Parsed(v, bad, what + ", without control characters (NUL …)")
+            ja += f"（{max_length} 文字以内）"
+        return Parsed(v, bad, what + ", without control characters (NUL …)",
+                      message_ja=ja + "。制御文字（NUL など）は使えません")
 
     return _typed(parse, ValueType("text", max_length=max_length, min_length=1 if required else 0))
 
@@ -151,7 +156,8 @@ def digits(n: int) -> Parser:
             if fixed.any():
                 v = v.where(~fixed, "0" + v)
                 ok = ok | fixed
-        return Parsed(v, ~ok, f"must be exactly {n} digits", fixed, "先頭の 0 が落ちていたので補いました")
+        return Parsed(v, ~ok, f"must be exactly {n} digits", fixed, "先頭の 0 が落ちていたので補いました",
+                      f"半角数字 {n} 桁で書いてください")
 
     return _typed(parse, ValueType("digits", max_length=n))
 
@@ -167,7 +173,9 @@ def boolean(required: bool = True) -> Parser:
         known = v.isin(TRUE_WORDS | FALSE_WORDS)
         bad = ~known & ((v != "") | required)
         return Parsed(out, bad, "must be true or false (also TRUE/FALSE, 1/0, yes/no, ○/×, 有/無, はい/いいえ)"
-                      + ("" if not required else "; required"))
+                      + ("" if not required else "; required"),
+                      message_ja=("必須です。" if required else "")
+                      + "true か false で書いてください（TRUE/FALSE、1/0、yes/no、○/×、有/無、はい/いいえ も可）")
 
     return _typed(parse, ValueType("bool", nullable=not required))
 
@@ -194,7 +202,8 @@ def iso_date(required: bool = False) -> Parser:
         good = np.fromiter((ok(x) or (x == "" and not required) for x in v.to_numpy(dtype=object)),
                            dtype=bool, count=len(v))
         return Parsed(v, pd.Series(~good, index=s.index),
-                      "must be a date written YYYY-MM-DD (e.g. 2025-04-01)" + ("" if required else " or blank"))
+                      "must be a date written YYYY-MM-DD (e.g. 2025-04-01)" + ("" if required else " or blank"),
+                      message_ja="日付は YYYY-MM-DD で書いてください（例 2025-04-01）" + ("" if required else "。空欄も可"))
 
     return _typed(parse, ValueType("text", max_length=10, min_length=10 if required else 0))
 
@@ -205,7 +214,7 @@ def _plain_number(x: float) -> str:
 
 
 def number(*, integer: bool, minimum: float | None = None, maximum: float | None = None,
-           required: bool = True, message: str | None = None) -> Parser:
+           required: bool = True, message: str | None = None, message_ja: str | None = None) -> Parser:
     """Numbers; blank gives NaN (or <NA> for integers) when not required."""
 
     def parse(s: pd.Series) -> Parsed:
@@ -230,38 +239,65 @@ def number(*, integer: bool, minimum: float | None = None, maximum: float | None
         elif minimum is not None:
             rng = f" of at least {_plain_number(minimum)}"
         msg = message or (f"must be {what}{rng}" + ("" if required else " or blank"))
+        ja = message_ja or (("整数" if integer else "数値") + _range_ja(minimum, maximum) + "で書いてください"
+                            + ("" if required else "。空欄も可"))
         values = num.where(~bad)
         if integer:
             values = values.round().astype("Int64")
-        return Parsed(values, bad, msg)
+        return Parsed(values, bad, msg, message_ja=ja)
 
     return _typed(parse, ValueType("int" if integer else "float", nullable=not required,
                                    minimum=minimum, maximum=maximum))
 
 
-def one_of(choices: Collection[str], what: str) -> Parser:
+def _range_ja(minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f"（{_plain_number(minimum)}〜{_plain_number(maximum)}）"
+    return f"（{_plain_number(minimum)} 以上）" if minimum is not None else ""
+
+
+#: What the codes of a code column are, in Japanese (for the messages).
+WHAT_JA = {"facility type": "施設種別", "institution kind": "医療機関の種別", "designation": "届出・指定",
+           "role": "役割", "time slot": "時間帯"}
+
+
+def _codes_ja(codes, labels: dict[str, str] | None) -> str:
+    """``wd_day（平日日中）、wd_night（平日夜間）…``: the codes with their Japanese names."""
+    labels = labels or {}
+    return "、".join(f"{x}（{labels[x]}）" if x in labels else x for x in codes)
+
+
+def one_of(choices: Collection[str], what: str, labels: dict[str, str] | None = None) -> Parser:
+    """One code of ``choices``; ``labels``: their Japanese names, for the message."""
     names = sorted(choices)
 
     def parse(s: pd.Series) -> Parsed:
         v = stripped(s)
-        return Parsed(v, ~v.isin(names), f"unknown {what}; expected one of {', '.join(names)}")
+        return Parsed(v, ~v.isin(names), f"unknown {what}; expected one of {', '.join(names)}",
+                      message_ja=f"{WHAT_JA.get(what, what)}のコードが不明です。次のいずれかで書いてください: "
+                                 f"{_codes_ja(names, labels)}")
 
     return _typed(parse, ValueType("code", choices=tuple(choices), what=what))
 
 
-def code_list(choices: Collection[str], what: str) -> Parser:
-    """``;``-separated codes (blank = none)."""
+def code_list(choices: Collection[str], what: str, labels: dict[str, str] | None = None) -> Parser:
+    """``;``-separated codes (blank = none); ``labels``: their Japanese names, for the message."""
     allowed = set(choices)
 
     def parse(s: pd.Series) -> Parsed:
         sets = s.map(lambda x: frozenset(t.strip() for t in str(x).split(";") if t.strip()))
         bad = sets.map(lambda xs: not xs <= allowed)
-        return Parsed(sets, bad.astype(bool), f"unknown {what}; expected ';'-separated codes from {', '.join(sorted(allowed))}")
+        return Parsed(sets, bad.astype(bool),
+                      f"unknown {what}; expected ';'-separated codes from {', '.join(sorted(allowed))}",
+                      message_ja=f"{WHAT_JA.get(what, what)}のコードが不明です。次のコードを ; で区切って書いてください: "
+                                 f"{_codes_ja(sorted(allowed), labels)}")
 
     return _typed(parse, ValueType("codes", choices=tuple(choices), what=what))
 
 
 latitude = number(integer=False, minimum=LAT_RANGE[0], maximum=LAT_RANGE[1],
-                  message=f"latitude missing or outside Japan (expected {LAT_RANGE[0]:g} to {LAT_RANGE[1]:g})")
+                  message=f"latitude missing or outside Japan (expected {LAT_RANGE[0]:g} to {LAT_RANGE[1]:g})",
+                  message_ja=f"緯度が空欄か日本の範囲外です（{LAT_RANGE[0]:g}〜{LAT_RANGE[1]:g} の数値）")
 longitude = number(integer=False, minimum=LON_RANGE[0], maximum=LON_RANGE[1],
-                   message=f"longitude missing or outside Japan (expected {LON_RANGE[0]:g} to {LON_RANGE[1]:g})")
+                   message=f"longitude missing or outside Japan (expected {LON_RANGE[0]:g} to {LON_RANGE[1]:g})",
+                   message_ja=f"経度が空欄か日本の範囲外です（{LON_RANGE[0]:g}〜{LON_RANGE[1]:g} の数値）")

@@ -19,7 +19,7 @@ class RowError:
     column: str
     message: str
     value: str = ""
-    #: The problem in Japanese, when one was written (file-level problems: encoding, format).
+    #: The problem in Japanese with its place, as people read it (CLI, API): every loader error has one.
     ja: str = field(default="", compare=False, repr=False)
 
     def __str__(self) -> str:
@@ -27,6 +27,13 @@ class RowError:
         col = f", column {self.column!r}" if self.column else ""
         val = f" (value {self.value!r})" if self.value != "" else ""
         return f"{where}{col}: {self.message}{val}"
+
+
+def located_ja(file: str, row: int, column: str, problem: str, value: str = "", label: str = "") -> str:
+    """A problem in Japanese with its place: ``facilities.csv 3 行目・lat 列（緯度）: …（値「abc」）``."""
+    col = (f"・{column} 列" + (f"（{label}）" if label else "")) if column else ""
+    val = f"（値「{value}」）" if value != "" else ""
+    return f"{file} {row} 行目{col}: {problem}{val}"
 
 
 #: Row errors listed per file; the rest are counted ("他 N 件"), so junk input is answered quickly.
@@ -53,8 +60,9 @@ class ErrorLog:
         if n < self.limit:
             self.listed.append(error)
 
-    def add_cells(self, file: str, lines, column: str, message: str, values) -> None:
-        """Many cells of one column with the same problem (``lines`` and ``values`` aligned)."""
+    def add_cells(self, file: str, lines, column: str, message: str, values, ja: str = "", label: str = "") -> None:
+        """Many cells of one column with the same problem (``lines`` and ``values`` aligned);
+        ``ja``: the problem in Japanese, ``label``: the column's Japanese name."""
         lines = [int(x) for x in lines]
         if not lines:
             return
@@ -62,7 +70,8 @@ class ErrorLog:
         room = max(self.limit - n, 0)
         values = list(values[:room]) if room else []
         for line, value in zip(lines[:room], values, strict=True):
-            self.listed.append(RowError(file, line, column, message, str(value)))
+            self.listed.append(RowError(file, line, column, message, str(value),
+                                        ja=located_ja(file, line, column, ja, str(value), label) if ja else ""))
         self.count[file] = n + len(lines)
         self.lines.setdefault(file, set()).update(lines)
 
@@ -101,3 +110,12 @@ class RegionValidationError(ValueError):
             lines.append(f"... and {more} more")
         lines += [f"{file}: {n} more not listed (他 {n} 件)" for file, n in sorted(self.omitted.items())]
         super().__init__(f"{self.total} problem(s) in region data:\n  " + "\n  ".join(lines))
+
+    @property
+    def ja(self) -> str:
+        """The problems in Japanese, one per line (the first 50, then how many more)."""
+        lines = [e.ja or str(e) for e in self.errors[:50]]
+        if len(self.errors) > 50:
+            lines.append(f"ほか {len(self.errors) - 50} 件")
+        lines += [f"{file}: ほか {n} 件（一覧に載せていません）" for file, n in sorted(self.omitted.items())]
+        return f"入力データに誤りがあります（{self.total} 件）:\n  " + "\n  ".join(lines)

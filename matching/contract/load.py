@@ -20,7 +20,7 @@ import pandas as pd
 
 from matching.contract import columns as c
 from matching.contract import schema
-from matching.contract.errors import ErrorLog, RegionValidationError, RowError
+from matching.contract.errors import ErrorLog, RegionValidationError, RowError, located_ja
 from matching.contract.scope import SCOPE_FILE, RegionScope
 from matching.contract.tablefile import TableError, duplicated, open_table
 from matching.region import Region, role_column
@@ -42,7 +42,8 @@ def load_region(path: str | Path, *, strict: bool = True) -> Region:
     folder = Path(path)
     if not folder.is_dir():
         what = "is a file, not a region folder" if folder.exists() else "region folder not found"
-        raise RegionValidationError([RowError(str(folder), 0, "", what)])
+        ja = "地域フォルダではなくファイルです" if folder.exists() else "地域フォルダが見つかりません"
+        raise RegionValidationError([RowError(str(folder), 0, "", what, ja=f"{ja}: {folder}")])
     notes: list[str] = []
     log = ErrorLog()
     fatal: list[RowError] = []
@@ -260,9 +261,11 @@ def _parse(df: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog, fixed: dict[s
     if len(long):
         first = long.iloc[: log.limit]
         for line, n in zip(first["_line"], first["_cells"], strict=True):
-            log.add(RowError(spec.name, int(line), "", f"row has {n} cells but the header has {width} columns"))
+            log.add(RowError(spec.name, int(line), "", f"row has {n} cells but the header has {width} columns",
+                             ja=located_ja(spec.name, int(line), "", f"セルが {n} 個あり、見出しの {width} 列より"
+                                           "多くなっています（区切りのずれ・余分なカンマ）")))
         log.add_cells(spec.name, long["_line"].iloc[log.limit:], "", "row has more cells than the header",
-                      long["_line"].iloc[log.limit:])
+                      long["_line"].iloc[log.limit:], ja="セルが見出しの列数より多くなっています")
     out = df.drop(columns="_cells")
     for col in spec.columns:
         if col.name not in df.columns:
@@ -272,7 +275,7 @@ def _parse(df: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog, fixed: dict[s
         bad = parsed.bad.to_numpy(dtype=bool)
         if bad.any():
             log.add_cells(spec.name, df["_line"].to_numpy()[bad], col.name, parsed.message,
-                          df[col.name].to_numpy()[bad])
+                          df[col.name].to_numpy()[bad], ja=parsed.message_ja, label=col.label_ja)
         if parsed.fixed is not None:
             mask = parsed.fixed.to_numpy(dtype=bool)
             if mask.any():
@@ -293,12 +296,13 @@ def _duplicates(out: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog) -> None
         idxs = dup[dup].index
         for idx in idxs[: log.limit]:
             k = tuple(out.loc[idx, key]) if len(key) > 1 else out.at[idx, key[0]]
-            log.add(RowError(spec.name, int(out.at[idx, "_line"]), "/".join(key),
-                             f"duplicate {'/'.join(key)}, first seen on line {int(first_line.loc[k])}",
-                             str(k if len(key) == 1 else "/".join(k))))
+            line, first, value = int(out.at[idx, "_line"]), int(first_line.loc[k]), str(k if len(key) == 1 else "/".join(k))
+            log.add(RowError(spec.name, line, "/".join(key), f"duplicate {'/'.join(key)}, first seen on line {first}",
+                             value, ja=located_ja(spec.name, line, "/".join(key),
+                                                  f"{'/'.join(key)} が重複しています（最初は {first} 行目）", value)))
         rest = idxs[log.limit:]
         log.add_cells(spec.name, out.loc[rest, "_line"], "/".join(key), f"duplicate {'/'.join(key)}",
-                      out.loc[rest, key[0]].to_numpy())
+                      out.loc[rest, key[0]].to_numpy(), ja=f"{'/'.join(key)} が重複しています")
 
 
 # -- rules that span columns or files ------------------------------------------
@@ -310,6 +314,7 @@ def _cross_checks(t: dict[str, pd.DataFrame], log: ErrorLog, *, strict: bool) ->
     whose reference was skipped; the message then says so.
     """
     skipped_note = "" if strict else " (that row was skipped)"
+    skipped_ja = "" if strict else "（参照先の行は誤りのため読み飛ばしました）"
 
     def refs(name: str, column: str, valid: pd.Index, what: str):
         df = t.get(name)
@@ -319,8 +324,11 @@ def _cross_checks(t: dict[str, pd.DataFrame], log: ErrorLog, *, strict: bool) ->
         if bad.any():
             bad &= df[column] != ""  # a blank reference is reported by its own column's rule
         if bad.any():
+            target = what[what.index("not in ") + 7:what.index(")")]
+            spec = next(f for f in schema.FILES if f.name == name)
             log.add_cells(name, df.loc[bad, "_line"].to_numpy(), column, f"unknown {what}{skipped_note}",
-                          df.loc[bad, column].to_numpy())
+                          df.loc[bad, column].to_numpy(), ja=f"{target} にない値です{skipped_ja}",
+                          label=schema.column(spec, column).label_ja)
 
     areas = pd.Index(t["areas.csv"]["municipality_code"])
     fac = pd.Index(t["facilities.csv"]["facility_id"])
@@ -341,7 +349,8 @@ def _cross_checks(t: dict[str, pd.DataFrame], log: ErrorLog, *, strict: bool) ->
         if empty.any():
             log.add_cells("availability.csv", avail.loc[empty, "_line"].to_numpy(), "slots",
                           "at least one time slot is required (leave the row out for none)",
-                          avail.loc[empty, "slots"].map(lambda s: "").to_numpy())
+                          avail.loc[empty, "slots"].map(lambda s: "").to_numpy(),
+                          ja="時間帯を 1 つ以上書いてください（提供しない役割は行ごと省きます）")
 
     # Designations that belong to the other kind (e.g. 在支診 on a hospital).
     # Worked out once per distinct designation set, then matched to the rows' kind.
@@ -352,12 +361,18 @@ def _cross_checks(t: dict[str, pd.DataFrame], log: ErrorLog, *, strict: bool) ->
         for line, codes in zip(inst_df.loc[hits, "_line"], foreign[hits], strict=True):
             for code in codes:
                 log.add(RowError("institutions.csv", int(line), "designations",
-                                       f"designation {code} ({DESIGNATIONS[code].name_ja}) is for "
-                                       f"{other.value}s only, but kind is {kind.value}", code))
+                                 f"designation {code} ({DESIGNATIONS[code].name_ja}) is for "
+                                 f"{other.value}s only, but kind is {kind.value}", code,
+                                 ja=located_ja("institutions.csv", int(line), "designations",
+                                               f"{DESIGNATIONS[code].name_ja}（{code}）は{other.label_ja}の届出ですが、"
+                                               f"種別（kind）が{kind.label_ja}です", code)))
     clinic_admits = (inst_df["kind"] == "clinic") & (inst_df["admit"] == True)  # noqa: E712 (nullable)
     for idx in clinic_admits[clinic_admits.fillna(False)].index:
-        log.add(RowError("institutions.csv", int(inst_df.at[idx, "_line"]), "admit",
-                               "a clinic cannot offer admission (③ 入院受入れ is for hospitals only)", "true"))
+        line = int(inst_df.at[idx, "_line"])
+        log.add(RowError("institutions.csv", line, "admit",
+                         "a clinic cannot offer admission (③ 入院受入れ is for hospitals only)", "true",
+                         ja=located_ja("institutions.csv", line, "admit",
+                                       "診療所は③入院受入れを提供できません（病院のみ）", "true")))
 
     # Blank roles are allowed: an agreement that meets none of the requirements
     # (status "none met but designated").  Admission from a clinic is not.
@@ -368,8 +383,9 @@ def _cross_checks(t: dict[str, pd.DataFrame], log: ErrorLog, *, strict: bool) ->
     hits = admits & (part["institution_id"].map(kind_of) == "clinic")
     for iid, line in zip(part.loc[hits, "institution_id"], part.loc[hits, "_line"], strict=True):
         log.add(RowError("partnerships.csv", int(line), "roles",
-                               f"institution {iid} is a clinic and cannot admit "
-                               "(③ is for hospitals only)", "admit"))
+                         f"institution {iid} is a clinic and cannot admit (③ is for hospitals only)", "admit",
+                         ja=located_ja("partnerships.csv", int(line), "roles",
+                                       f"{iid} は診療所のため③入院受入れの協定にはできません（病院のみ）", "admit")))
 
 
 def _codes_only_for(kind: InstitutionKind, designations: object) -> tuple[str, ...]:

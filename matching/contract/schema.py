@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from matching.contract import columns as c
-from matching.roles import SLOT_CODES, SLOTTED
+from matching.roles import SLOT_CODES, SLOT_LABELS_JA, SLOTTED
 from matching.vocabulary import (
     DESIGNATIONS,
     FACILITY_TYPES,
@@ -70,6 +70,7 @@ class FileSpec:
 
 
 KINDS = tuple(k.value for k in InstitutionKind)
+_ROLE_JA = {r.value: r.label_ja for r in ROLE_ORDER}
 ROLES = tuple(r.value for r in ROLE_ORDER)
 
 #: Largest counts the service stores (the same limits as its API): beds, residents, facilities.
@@ -132,7 +133,7 @@ FACILITIES = FileSpec(
         Column("facility_id", c.text(max_length=c.ID_MAX), "unique id (at most 64 characters)",
                label_ja="施設ID", api_pattern=_ID_PATTERN),
         Column("name", c.text(max_length=c.NAME_MAX), "施設名 (at most 200 characters)", label_ja="施設名"),
-        Column("facility_type", c.one_of(FACILITY_TYPES, "facility type"),
+        Column("facility_type", c.one_of(FACILITY_TYPES, "facility type", {k: t.name_ja for k, t in FACILITY_TYPES.items()}),
                "code from the vocabulary table: " + ", ".join(FACILITY_TYPES), label_ja="施設種別", db_length=32),
         *_PLACE,
         Column("residents", c.number(integer=True, minimum=0, maximum=COUNT_MAX, required=False),
@@ -171,12 +172,12 @@ INSTITUTIONS = FileSpec(
         Column("institution_id", c.text(max_length=c.ID_MAX), "unique id (at most 64 characters)",
                label_ja="医療機関ID", api_pattern=_ID_PATTERN),
         Column("name", c.text(max_length=c.NAME_MAX), "医療機関名 (at most 200 characters)", label_ja="名称"),
-        Column("kind", c.one_of(KINDS, "institution kind"), "hospital | clinic", label_ja="種別", db_length=16),
+        Column("kind", c.one_of(KINDS, "institution kind", {k.value: k.label_ja for k in InstitutionKind}), "hospital | clinic", label_ja="種別", db_length=16),
         *_PLACE,
         Column("beds", c.number(integer=True, minimum=0, maximum=COUNT_MAX, required=False),
                "病床数 (blank = unknown)", label_ja="病床数"),
         # Code lists are stored (service, exports) in the order of their choices: alphabetical here.
-        Column("designations", c.code_list(sorted(DESIGNATIONS), "designation"),
+        Column("designations", c.code_list(sorted(DESIGNATIONS), "designation", {k: d.name_ja for k, d in DESIGNATIONS.items()}),
                "';'-separated designation codes: " + ", ".join(DESIGNATIONS), label_ja="指定・届出", db_length=200),
         Column("consult_24h", c.boolean(required=False), "offers ① around the clock (blank = from designations)",
                label_ja=ROLE_LABELS_JA[Role.CONSULT]),
@@ -213,7 +214,7 @@ PARTNERSHIPS = FileSpec(
                label_ja="施設ID", references="facilities.csv.facility_id"),
         Column("institution_id", c.text(max_length=c.ID_MAX), "institution (must be in institutions.csv)",
                label_ja="医療機関ID", references="institutions.csv.institution_id"),
-        Column("roles", c.code_list(ROLES, "role"),
+        Column("roles", c.code_list(ROLES, "role", _ROLE_JA),
                "';'-separated subset of consult, visit, admit that the agreement secures around the clock "
                "(blank = an agreement that meets none of them)", label_ja="協定で確保している役割", db_length=40),
     ),
@@ -236,9 +237,9 @@ AVAILABILITY = FileSpec(
     (
         Column("institution_id", c.text(max_length=c.ID_MAX), "institution (must be in institutions.csv)",
                label_ja="医療機関ID", references="institutions.csv.institution_id"),
-        Column("role", c.one_of(SLOTTED, "role"), "consult (①) or visit (②); ③ stays yes/no",
+        Column("role", c.one_of(SLOTTED, "role", _ROLE_JA), "consult (①) or visit (②); ③ stays yes/no",
                label_ja="役割", db_length=16),
-        Column("slots", c.code_list(SLOT_CODES, "time slot"),
+        Column("slots", c.code_list(SLOT_CODES, "time slot", SLOT_LABELS_JA),
                "';'-separated non-empty subset of " + ", ".join(SLOT_CODES)
                + " (平日日中, 平日夜間, 休日日中, 休日夜間): the institution offers the role in these slots only; "
                "an institution without a row keeps its flag (true = all four slots, false = none)",
