@@ -25,6 +25,7 @@ from matching.status import (
     scope_notes,
     status_table,
 )
+from matching.tomlfile import problem_ja
 from matching.vocabulary import CLINICS_NOT_LOADED_SHORT_JA, FACILITY_TYPES, STATUS_ORDER, Status
 
 app = typer.Typer(help="協力医療機関マッチング: status and matching of elderly-care facilities "
@@ -81,7 +82,7 @@ def _override(params: MatchParameters, option: str, **update) -> MatchParameters
     try:
         return MatchParameters.model_validate({**dict(params), **update})
     except ValidationError as exc:
-        _invalid_option(option, next(iter(update.values())), "; ".join(e["msg"] for e in exc.errors()))
+        _invalid_option(option, next(iter(update.values())), "; ".join(problem_ja(e) for e in exc.errors()))
 
 
 def _print_violations(problems, prefix: str = "") -> None:

@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from matching.tomlfile import read_toml
+from matching.tomlfile import read_toml, validation_lines
 from matching.vocabulary import FACILITY_TYPES, Role, role_choices
 
 
@@ -104,10 +104,14 @@ class MatchParameters(BaseModel):
     @classmethod
     def _merge_limits(cls, value):
         merged = {r.value: lim.model_dump() for r, lim in _default_limits().items()}
+        if not isinstance(value, dict | None):
+            raise ValueError("limits は役割ごとの表で書いてください（例 [limits.visit] の節に minutes = 30）")
         for role, lim in (value or {}).items():
             key = role.value if isinstance(role, Role) else str(role)
             if key not in merged:
-                raise ValueError(f"unknown role {key!r} in limits; expected {role_choices()}")
+                raise ValueError(f"役割 {key!r} はありません（使える役割: {role_choices()}）")
+            if not isinstance(lim, RoleLimit | dict):
+                raise ValueError(f"limits.{key} は表で書いてください（例 [limits.{key}] の節に minutes = 30）")
             patch = lim.model_dump() if isinstance(lim, RoleLimit) else dict(lim)
             merged[key] = {**merged[key], **patch}
         return merged
@@ -118,7 +122,7 @@ class MatchParameters(BaseModel):
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
         if isinstance(value, int) and value < 0:
-            raise ValueError("unknown_capacity must be estimate, unlimited or a number >= 0")
+            raise ValueError("unknown_capacity は estimate、unlimited または 0 以上の数で書いてください")
         return value
 
     @field_validator("prefectures")
@@ -127,7 +131,7 @@ class MatchParameters(BaseModel):
         if value is not None:
             bad = [c for c in value if not (isinstance(c, str) and len(c) == 2 and c.isdigit() and 1 <= int(c) <= 47)]
             if bad:
-                raise ValueError(f"prefecture codes must be two digits 01–47, got {bad}")
+                raise ValueError(f"都道府県コードは 01〜47 の 2 桁で書いてください（{bad}）")
         return value
 
     @field_validator("facility_types")
@@ -136,7 +140,7 @@ class MatchParameters(BaseModel):
         if value is not None:
             unknown = [t for t in value if t not in FACILITY_TYPES]
             if unknown:
-                raise ValueError(f"unknown facility type(s) {unknown}; expected {sorted(FACILITY_TYPES)}")
+                raise ValueError(f"施設種別のコード {unknown} はありません（使えるコード: {sorted(FACILITY_TYPES)}）")
         return value
 
     def limit_minutes(self) -> float:
@@ -153,9 +157,7 @@ class MatchParameters(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            lines = [f"{source}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
-                     for e in exc.errors()]
-            raise ParameterError("\n".join(lines)) from None
+            raise ParameterError(validation_lines(source, exc)) from None
 
 
 class ParameterError(ValueError):

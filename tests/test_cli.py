@@ -66,7 +66,7 @@ def test_match_rejects_a_nearest_below_one(tmp_path):
 
 def test_match_rejects_a_prefecture_code_that_is_not_two_digits(tmp_path):
     res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path), "--prefecture", "3"])
-    assert res.exit_code == 2 and "オプション --prefecture" in res.stderr and "two digits" in res.stderr
+    assert res.exit_code == 2 and "オプション --prefecture" in res.stderr and "01〜47 の 2 桁" in res.stderr
     assert not (tmp_path / "proposals.csv").exists()
 
 

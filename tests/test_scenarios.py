@@ -7,6 +7,7 @@ Travel on the grid: minutes = km × 1.3 / 40 km/h × 60 = 1.95 min per km, so
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 
 from matching import MatchParameters, match, verify
 from matching.cli import app
-from matching.parameters import ParameterError
+from matching.parameters import MatchParameters, ParameterError
 from matching.scenarios import (
     Scenario,
     ScenarioError,
@@ -61,29 +62,29 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 # -- parsing: clear errors naming file and key ------------------------------------
 
 @pytest.mark.parametrize("text, expected", [
-    ('[[close]]\nids = ["H1"]\nshare = 1.5\n', "bad.toml: close[0].share: Input should be less than or equal to 1"),
-    ('[[close]]\n', "bad.toml: close[0]: select institutions with ids, kind"),
+    ('[[close]]\nids = ["H1"]\nshare = 1.5\n', "bad.toml: close[0].share: 1 以下にしてください"),
+    ('[[close]]\n', "bad.toml: close[0]: 対象の医療機関を ids、kind"),
     ('[[capacity]]\nids = ["H1"]\nfacilities = 2\nfacilities_percent = 10\n',
-     "bad.toml: capacity[0]: give either facilities or facilities_percent, not both"),
+     "bad.toml: capacity[0]: facilities と facilities_percent はどちらか一方だけ書いてください"),
     ('[[capacity]]\nids = ["H1"]\nfacilities = -1\n',
-     "bad.toml: capacity[0].facilities: Input should be greater than or equal to 0"),
-    ('[[growth]]\nfactor = 0\n', "bad.toml: growth[0].factor: Input should be greater than 0"),
+     "bad.toml: capacity[0].facilities: 0 以上にしてください"),
+    ('[[growth]]\nfactor = 0\n', "bad.toml: growth[0].factor: 0 より大きい値にしてください"),
     ('[[growth]]\nfacility_types = ["hospice"]\nfactor = 1.2\n',
-     "bad.toml: growth[0].facility_types: unknown facility type(s) ['hospice']"),
-    ('clsoe = []\n', "bad.toml: clsoe: Extra inputs are not permitted"),
-    ('[[close]]\nkind = "pharmacy"\n', "bad.toml: close[0].kind: Input should be 'hospital' or 'clinic'"),
+     "bad.toml: growth[0].facility_types: 施設種別のコード ['hospice'] はありません"),
+    ('clsoe = []\n', "bad.toml: clsoe: この項目は使えません（綴りを確認してください）（使える項目: "),
+    ('[[close]]\nkind = "pharmacy"\n', "bad.toml: close[0].kind: 次のいずれかを書いてください: 'hospital' or 'clinic'"),
     ('[[start_accepting]]\ndesignations = ["zaishinn"]\n',
-     "bad.toml: start_accepting[0].designations: unknown designation(s) ['zaishinn']"),
+     "bad.toml: start_accepting[0].designations: 届出・指定のコード ['zaishinn'] はありません"),
     ('[[new_institutions]]\nid = "N1"\nname = "x"\nkind = "clinic"\nmunicipality_code = "03201"\n'
      'lat = 39.7\nlon = 141.1\nadmit = true\n',
-     "bad.toml: new_institutions[0]: admit = true for a clinic: admission (③) is for hospitals only"),
+     "bad.toml: new_institutions[0]: 診療所に admit = true は書けません（③入院受入れは病院のみ）"),
     ('[[new_facilities]]\nid = "N1"\nname = "x"\nfacility_type = "tokuyo"\nmunicipality_code = "3201"\n'
-     'lat = 39.7\nlon = 141.1\n', "bad.toml: new_facilities[0].municipality_code: String should match pattern"),
-    ('[parameters.limits.visit]\nkm = -3\n', "bad.toml: parameters.limits.visit.km: Input should be greater than 0"),
-    ('[parameters.limits.house_call]\nkm = 3\n', "unknown role 'house_call' in limits"),
-    ('[parameters]\nfacility_types = ["tokuyo", "hospice"]\n', "unknown facility type(s) ['hospice']"),
-    ('[parameters]\nspeed = 50\n', "bad.toml: parameters.speed: Extra inputs are not permitted"),
-    ('name = "x\n', "bad.toml: not valid TOML"),
+     'lat = 39.7\nlon = 141.1\n', "bad.toml: new_facilities[0].municipality_code: 書き方が違います（形式 "),
+    ('[parameters.limits.visit]\nkm = -3\n', "bad.toml: parameters.limits.visit.km: 0 より大きい値にしてください"),
+    ('[parameters.limits.house_call]\nkm = 3\n', "役割 'house_call' はありません"),
+    ('[parameters]\nfacility_types = ["tokuyo", "hospice"]\n', "施設種別のコード ['hospice'] はありません"),
+    ('[parameters]\nspeed = 50\n', "bad.toml: parameters.speed: この項目は使えません"),
+    ('name = "x\n', "bad.toml: TOML として読めません"),
 ])
 def test_parse_errors_name_file_and_key(tmp_path, text, expected):
     with pytest.raises(ScenarioError) as exc:
@@ -93,26 +94,26 @@ def test_parse_errors_name_file_and_key(tmp_path, text, expected):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ScenarioError, match="nope.toml: file not found"):
+    with pytest.raises(ScenarioError, match="nope.toml: ファイルが見つかりません"):
         load_scenario(tmp_path / "nope.toml")
 
 
 @pytest.mark.parametrize("data, expected", [
-    ({"close": [{"ids": ["H1", "H9"]}]}, "s.toml: close[0].ids: unknown institution id(s) ['H9'] (not in the region)"),
+    ({"close": [{"ids": ["H1", "H9"]}]}, "s.toml: close[0].ids: 医療機関ID ['H9'] は地域のデータにありません"),
     ({"growth": [{"ids": ["F1", "F7"], "factor": 1.1}]},
-     "s.toml: growth[0].ids: unknown facility id(s) ['F7'] (not in the region)"),
+     "s.toml: growth[0].ids: 施設ID ['F7'] は地域のデータにありません"),
     ({"close": [{"ids": ["H1"]}], "capacity": [{"ids": ["H1"], "facilities": 3}]},
-     "s.toml: capacity[0].ids: institution(s) ['H1'] are closed by this scenario (close[0])"),
+     "s.toml: capacity[0].ids: 医療機関 ['H1'] はこのシナリオの close[0] で廃止されています"),
     ({"stop_accepting": [{"municipalities": ["99999"]}]},
-     "s.toml: stop_accepting[0].municipalities: unknown municipality code(s) ['99999'] (not in areas.csv)"),
+     "s.toml: stop_accepting[0].municipalities: 市区町村コード ['99999'] は areas.csv にありません"),
     ({"close": [{"secondary_areas": ["0399"]}]},
-     "s.toml: close[0].secondary_areas: unknown secondary area code(s) ['0399'] (not in areas.csv)"),
+     "s.toml: close[0].secondary_areas: 二次医療圏コード ['0399'] は areas.csv にありません"),
     ({"new_institutions": [{"id": "C1", "name": "x", "kind": "clinic", "municipality_code": "03201",
                             "lat": 39.7, "lon": 141.1}]},
-     "s.toml: new_institutions[0].id: institution id 'C1' already exists"),
+     "s.toml: new_institutions[0].id: 医療機関ID 'C1' はすでにあります"),
     ({"new_facilities": [{"id": "F9", "name": "x", "facility_type": "gh", "municipality_code": "04101",
                           "lat": 39.7, "lon": 141.1}]},
-     "s.toml: new_facilities[0].municipality_code: unknown municipality code '04101' (not in areas.csv)"),
+     "s.toml: new_facilities[0].municipality_code: 市区町村コード '04101' は areas.csv にありません"),
 ])
 def test_unknown_ids_are_named_when_applied(tmp_path, data, expected):
     region = region_a(tmp_path)
@@ -250,7 +251,7 @@ def test_parse_sweep():
             parse_sweep(bad)
     with pytest.raises(ParameterError, match="unknown parameter 'limits.visit.kms': no key 'kms' under limits.visit"):
         set_parameter(MatchParameters(), "limits.visit.kms", 3)
-    with pytest.raises(ParameterError, match="sweep limits.visit.km=-1: limits.visit.km: Input should be greater than 0"):
+    with pytest.raises(ParameterError, match="sweep limits.visit.km=-1: limits.visit.km: 0 より大きい値にしてください"):
         set_parameter(MatchParameters(), "limits.visit.km", -1)
 
 
@@ -424,7 +425,7 @@ def test_cli_whatif_sweep_and_critical(tmp_path):
     bad = write(tmp_path, "bad.toml", '[[close]]\nids = ["H7"]\n')
     r = runner.invoke(app, ["whatif", str(tmp_path / "region"), str(bad), "--out", str(out)])
     assert r.exit_code == 2
-    assert "unknown institution id(s) ['H7']" in r.output
+    assert "医療機関ID ['H7']" in r.output and "地域のデータにありません" in r.output
 
     r = runner.invoke(app, ["critical", str(tmp_path / "region"), "--out", str(out)])
     assert r.exit_code == 0, r.output
@@ -436,8 +437,8 @@ def test_cli_whatif_sweep_and_critical(tmp_path):
 # -- issue 21: scenarios a prefecture can write and trust ---------------------------
 
 @pytest.mark.parametrize("text, valid", [
-    ('[[close]]\nid = ["H1"]\n', "close[0].id: Extra inputs are not permitted (valid keys: ids, kind,"),
-    ('clsoe = []\n', "(valid keys: name, label, description, parameters, close,"),
+    ('[[close]]\nid = ["H1"]\n', "close[0].id: この項目は使えません（綴りを確認してください）（使える項目: ids, kind,"),
+    ('clsoe = []\n', "（使える項目: name, label, description, parameters, close,"),
     ('[[capacity]]\nids = ["H1"]\nfacility_add = 1\n', "facilities_add, residents_add, facilities_total_percent"),
 ])
 def test_unknown_key_lists_the_valid_ones(tmp_path, text, valid):
@@ -463,7 +464,7 @@ def test_capacity_absolute_add_and_total_percent(tmp_path):
     new, _ = apply_scenario(region, scenario({"capacity": [{"ids": ["H1"], "residents": 100}]}))
     new2, _ = apply_scenario(new, scenario({"capacity": [{"ids": ["H1"], "residents_total_percent": 50}]}))
     assert new2.institutions.loc["H1", "capacity_residents"] == 100 + 70
-    with pytest.raises(ScenarioError, match="give either facilities_add or facilities_total_percent"):
+    with pytest.raises(ScenarioError, match="facilities_add と facilities_total_percent はどちらか一方だけ"):
         scenario({"capacity": [{"ids": ["H1"], "facilities_add": 1, "facilities_total_percent": 5}]})
 
 
@@ -534,3 +535,26 @@ def test_demo_2040_response_extends_2040_and_grows_total_capacity():
     assert s.extends == "2040.toml" and s.name == "2040_response"
     assert s.growth == base.growth and s.close == base.close and s.new_facilities == base.new_facilities
     assert s.capacity[0].facilities_total_percent == 50 and s.capacity[0].facilities_percent is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("limits = 3\n", "limits: limits は役割ごとの表で書いてください"),
+    ("[limits]\nvisit = 30\n", "limits: limits.visit は表で書いてください"),
+    ('[travel]\nspeed_kmh = "fast"\n', "travel.speed_kmh: 数値で書いてください"),
+    ("stage_time_limit = 0\n", "stage_time_limit: 0 より大きい値にしてください"),
+    ('unknown_capacity = "maybe"\n', "unknown_capacity: "),
+])
+def test_bad_parameter_files_are_japanese_and_never_internal_errors(tmp_path, text, expected):
+    """A parameter file of the wrong shape (a number where a table belongs) used to escape as an
+    AttributeError, i.e. 内部エラー; every one is a ParameterError naming file and key, in Japanese."""
+    from typer.testing import CliRunner
+
+    from matching.cli import app
+
+    path = write(tmp_path, "p.toml", text)
+    with pytest.raises(ParameterError) as exc:
+        MatchParameters.from_toml(path)
+    assert f"{path}: {expected}" in str(exc.value)
+    assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", str(exc.value).split(": ", 2)[2])
+    res = CliRunner().invoke(app, ["match", "data/demo", "--config", str(path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "内部エラー" not in res.output and expected.split(": ")[0] in res.output

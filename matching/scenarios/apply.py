@@ -40,9 +40,8 @@ from matching.scenarios.schema import (
     InstitutionSelector,
     Scenario,
     ScenarioError,
-    _key,
-    _msg,
 )
+from matching.tomlfile import validation_lines
 from matching.vocabulary import ROLE_ORDER, InstitutionKind, default_roles
 
 
@@ -59,8 +58,7 @@ def scenario_parameters(scenario: Scenario, base: MatchParameters | None = None)
     try:
         return MatchParameters.model_validate(merged)
     except ValidationError as exc:
-        raise ScenarioError("\n".join(f"{scenario.source}: parameters.{_key(e['loc'])}: {_msg(e)}"
-                                      for e in exc.errors())) from None
+        raise ScenarioError(validation_lines(scenario.source, exc, prefix="parameters.")) from None
 
 
 def apply_scenario(region: Region, scenario: Scenario,
@@ -90,8 +88,8 @@ def apply_scenario(region: Region, scenario: Scenario,
     def pick(sel: InstitutionSelector, key: str) -> list[str]:
         gone = sorted(set(sel.ids or ()) & set(closed))
         if gone:
-            raise ScenarioError(f"{src}: {key}.ids: institution(s) {gone} are closed by this scenario "
-                                f"({closed[gone[0]]})")
+            raise ScenarioError(f"{src}: {key}.ids: 医療機関 {gone} はこのシナリオの {closed[gone[0]]} で"
+                                "廃止されています")
         return select_institutions(region.areas, inst, sel, f"{src}: {key}", known=region.institutions.index)
 
     # 2. Willingness.
@@ -135,10 +133,10 @@ def apply_scenario(region: Region, scenario: Scenario,
         for k, n in enumerate(scenario.new_institutions):
             key = f"{src}: new_institutions[{k}]"
             if n.id in region.institutions.index or n.id in [r["institution_id"] for r in rows]:
-                raise ScenarioError(f"{key}.id: institution id {n.id!r} already exists")
+                raise ScenarioError(f"{key}.id: 医療機関ID {n.id!r} はすでにあります")
             if n.municipality_code not in region.areas.index:
-                raise ScenarioError(f"{key}.municipality_code: unknown municipality code "
-                                    f"{n.municipality_code!r} (not in areas.csv)")
+                raise ScenarioError(f"{key}.municipality_code: 市区町村コード {n.municipality_code!r} は "
+                                    "areas.csv にありません")
             roles = default_roles(InstitutionKind(n.kind), set(n.designations))
             # Every column of the contract (the model is built from it), ``id`` as institution_id.
             row = {"institution_id": n.id, **n.model_dump(exclude={"id"}),
@@ -166,10 +164,10 @@ def apply_scenario(region: Region, scenario: Scenario,
         for k, n in enumerate(scenario.new_facilities):
             key = f"{src}: new_facilities[{k}]"
             if n.id in region.facilities.index or n.id in [r["facility_id"] for r in rows]:
-                raise ScenarioError(f"{key}.id: facility id {n.id!r} already exists")
+                raise ScenarioError(f"{key}.id: 施設ID {n.id!r} はすでにあります")
             if n.municipality_code not in region.areas.index:
-                raise ScenarioError(f"{key}.municipality_code: unknown municipality code "
-                                    f"{n.municipality_code!r} (not in areas.csv)")
+                raise ScenarioError(f"{key}.municipality_code: 市区町村コード {n.municipality_code!r} は "
+                                    "areas.csv にありません")
             rows.append({"facility_id": n.id, **n.model_dump(exclude={"id"}),
                          "residents": n.residents if n.residents else pd.NA})
         fac = _append(fac, pd.DataFrame(rows).set_index("facility_id"))
@@ -190,7 +188,7 @@ def select_institutions(areas: pd.DataFrame, inst: pd.DataFrame, sel: Institutio
     if sel.ids is not None:
         unknown = [i for i in sel.ids if i not in known]
         if unknown:
-            raise ScenarioError(f"{key}.ids: unknown institution id(s) {unknown} (not in the region)")
+            raise ScenarioError(f"{key}.ids: 医療機関ID {unknown} は地域のデータにありません")
         mask &= inst.index.isin(sel.ids)
     if sel.kind is not None:
         mask &= inst["kind"] == sel.kind
@@ -211,7 +209,7 @@ def select_facilities(areas: pd.DataFrame, fac: pd.DataFrame, sel: FacilitySelec
     if sel.ids is not None:
         unknown = [f for f in sel.ids if f not in fac.index]
         if unknown:
-            raise ScenarioError(f"{key}.ids: unknown facility id(s) {unknown} (not in the region)")
+            raise ScenarioError(f"{key}.ids: 施設ID {unknown} は地域のデータにありません")
         mask &= fac.index.isin(sel.ids)
     if sel.facility_types is not None:
         mask &= fac["facility_type"].isin(sel.facility_types)
@@ -336,15 +334,13 @@ def _area_mask(areas: pd.DataFrame, frame: pd.DataFrame, municipalities, seconda
     if municipalities is not None:
         unknown = [m for m in municipalities if m not in areas.index]
         if unknown:
-            raise ScenarioError(f"{key}.municipalities: unknown municipality code(s) {unknown} "
-                                "(not in areas.csv)")
+            raise ScenarioError(f"{key}.municipalities: 市区町村コード {unknown} は areas.csv にありません")
         mask &= frame["municipality_code"].isin(municipalities)
     if secondary_areas is not None:
         known = set(areas["secondary_area_code"])
         unknown = [a for a in secondary_areas if a not in known]
         if unknown:
-            raise ScenarioError(f"{key}.secondary_areas: unknown secondary area code(s) {unknown} "
-                                "(not in areas.csv)")
+            raise ScenarioError(f"{key}.secondary_areas: 二次医療圏コード {unknown} は areas.csv にありません")
         codes = areas.index[areas["secondary_area_code"].isin(secondary_areas)]
         mask &= frame["municipality_code"].isin(codes)
     return mask

@@ -124,7 +124,7 @@ def markdown() -> str:
            "A scenario is a TOML file of changes layered on a region for `matching whatif` and "
            "`matching report --scenario`. Every table is optional; an empty file is the region as it is. "
            "Changes apply in this order: `close`, `stop_accepting`/`start_accepting`, `capacity`, "
-           "`new_institutions`, `growth`, `new_facilities`. An unknown key is an error that lists the "
+           "`new_institutions`, `growth`, `new_facilities`. Errors are in Japanese and name the file and the key; an unknown key is an error that lists the "
            "valid keys of its table; unknown ids, codes and designations are errors naming them.", "",
            "Every run writes what the scenario actually changed — institutions closed, willingness, "
            "spare capacity before and after, new institutions and facilities, residents — to "

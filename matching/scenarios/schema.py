@@ -88,7 +88,7 @@ from pydantic import (
 
 from matching.contract.models import record_fields
 from matching.contract.schema import FACILITIES, INSTITUTIONS
-from matching.tomlfile import read_toml
+from matching.tomlfile import read_toml, validation_lines
 from matching.vocabulary import DESIGNATIONS, FACILITY_TYPES
 
 
@@ -100,7 +100,7 @@ def _check_designations(value):
     if value:
         unknown = [d for d in value if d not in DESIGNATIONS]
         if unknown:
-            raise ValueError(f"unknown designation(s) {unknown}; expected {sorted(DESIGNATIONS)}")
+            raise ValueError(f"届出・指定のコード {unknown} はありません（使えるコード: {sorted(DESIGNATIONS)}）")
     return value
 
 
@@ -108,7 +108,7 @@ def _check_types(value):
     if value:
         unknown = [t for t in value if t not in FACILITY_TYPES]
         if unknown:
-            raise ValueError(f"unknown facility type(s) {unknown}; expected {sorted(FACILITY_TYPES)}")
+            raise ValueError(f"施設種別のコード {unknown} はありません（使えるコード: {sorted(FACILITY_TYPES)}）")
     return value
 
 
@@ -142,8 +142,8 @@ class InstitutionSelector(_Model):
     def _something_selected(self):
         if (self.ids is None and self.kind is None and self.municipalities is None
                 and self.secondary_areas is None and self.designations is None):
-            raise ValueError("select institutions with ids, kind, municipalities, secondary_areas "
-                             "or designations")
+            raise ValueError("対象の医療機関を ids、kind、municipalities、secondary_areas または designations "
+                             "で指定してください")
         return self
 
 
@@ -179,13 +179,13 @@ class CapacityChange(InstitutionSelector):
             keys = [k for k in (unit, f"{unit}_add", f"{unit}_total_percent", f"{unit}_percent")
                     if getattr(self, k) is not None]
             if len(keys) == 2:
-                raise ValueError(f"give either {keys[0]} or {keys[1]}, not both")
+                raise ValueError(f"{keys[0]} と {keys[1]} はどちらか一方だけ書いてください")
             if len(keys) > 2:
-                raise ValueError(f"give one of {', '.join(keys)}, not several")
+                raise ValueError(f"{'、'.join(keys)} はどれか一つだけ書いてください")
             given += keys
         if not given:
-            raise ValueError("give facilities, facilities_add, facilities_total_percent, facilities_percent "
-                             "(or the same for residents)")
+            raise ValueError("facilities、facilities_add、facilities_total_percent、facilities_percent "
+                             "（または residents の同じ項目）のどれかを書いてください")
         return self
 
 
@@ -193,7 +193,7 @@ class _NewInstitution(_Model):
     @model_validator(mode="after")
     def _clinic_never_admits(self):
         if self.kind == "clinic" and self.admit:
-            raise ValueError("admit = true for a clinic: admission (③) is for hospitals only")
+            raise ValueError("診療所に admit = true は書けません（③入院受入れは病院のみ）")
         return self
 
 
@@ -262,12 +262,11 @@ class Scenario(_Model):
     def from_mapping(cls, data: dict, source: str = "scenario") -> Scenario:
         """Validate a parsed mapping; errors name ``source`` and the key."""
         if "source" in data:
-            raise ScenarioError(f"{source}: source: not a scenario key")
+            raise ScenarioError(f"{source}: source: この項目は使えません（シナリオの項目ではありません）")
         try:
             s = cls.model_validate({**data, "source": source})
         except ValidationError as exc:
-            raise ScenarioError("\n".join(f"{source}: {_key(e['loc'])}: {_msg(e)}"
-                                          + _valid_keys(cls, e) for e in exc.errors())) from None
+            raise ScenarioError(validation_lines(source, exc, extra=lambda e: _valid_keys(cls, e))) from None
         if not s.name:
             s.name = Path(source).stem
         if not s.label:
@@ -322,7 +321,7 @@ def _read_extended(path: Path, chain: list[Path]) -> dict:
 
 
 def _valid_keys(model: type[BaseModel], error: dict) -> str:
-    """For an unknown key: `` (valid keys: …)`` of the table it appeared in; else ``""``."""
+    """For an unknown key: ``（使える項目: …）`` of the table it appeared in; else ``""``."""
     if error.get("type") != "extra_forbidden":
         return ""
     current = model
@@ -339,22 +338,5 @@ def _valid_keys(model: type[BaseModel], error: dict) -> str:
             return ""
         current = inner
     keys = [k for k in current.model_fields if k != "source"]
-    return f" (valid keys: {', '.join(keys)})"
+    return f"（使える項目: {', '.join(keys)}）"
 
-
-def _msg(error: dict) -> str:
-    """Pydantic's message without its "Value error, " prefix."""
-    return error["msg"].removeprefix("Value error, ")
-
-
-def _key(loc) -> str:
-    """Pydantic's error location as a TOML key path: ``close[0].share``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("function-after", "function-before") or str(part).startswith(("function-", "literal[")):
-            continue
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"

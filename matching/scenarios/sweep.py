@@ -21,7 +21,8 @@ from pydantic import ValidationError
 from matching.parameters import MatchParameters, ParameterError
 from matching.region import Region
 from matching.scenarios.compare import run_metrics, run_scenario
-from matching.scenarios.schema import Scenario, _key, _msg
+from matching.scenarios.schema import Scenario
+from matching.tomlfile import validation_lines
 
 SWEEP_COLUMNS = ["parameter", "value", "all_met_after", "obligated_all_met_after", "obligated_share_after",
                  "obligated_short_after", "proposals", "new_agreements", "unmatched_facilities",
@@ -106,8 +107,7 @@ def set_parameter(params: MatchParameters, path: str, value) -> MatchParameters:
     try:
         return MatchParameters.model_validate(data)
     except ValidationError as exc:
-        raise ParameterError("\n".join(f"sweep {path}={value}: {_key(e['loc'])}: {_msg(e)}"
-                                       for e in exc.errors())) from None
+        raise ParameterError(validation_lines(f"sweep {path}={value}", exc)) from None
 
 
 def sweep(region: Region, path: str, values: list, scenario: Scenario | None = None,
