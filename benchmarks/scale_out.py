@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def build(root: Path, codes: list[str]) -> None:
                                                              residents_capacity=False))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _region(folder: str):
     from matching.contract import load_region
 
@@ -63,8 +63,8 @@ def _region(folder: str):
 def one_run(item: tuple[str, int], root: str) -> dict:
     """One scenario on one region (a task: top level, so a Dask worker can run it)."""
     from matching import MatchParameters
-    from matching.scenarios.sweep import _sweep_row
     from matching.scenarios.schema import Scenario
+    from matching.scenarios.sweep import _sweep_row
 
     code, value = item
     t = time.perf_counter()

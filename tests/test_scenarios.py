@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from matching import MatchParameters, match, verify
 from matching.cli import app
-from matching.parameters import MatchParameters, ParameterError
+from matching.parameters import ParameterError
 from matching.scenarios import (
     Scenario,
     ScenarioError,
