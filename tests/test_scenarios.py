@@ -547,10 +547,6 @@ def test_demo_2040_response_extends_2040_and_grows_total_capacity():
 def test_bad_parameter_files_are_japanese_and_never_internal_errors(tmp_path, text, expected):
     """A parameter file of the wrong shape (a number where a table belongs) used to escape as an
     AttributeError, i.e. 内部エラー; every one is a ParameterError naming file and key, in Japanese."""
-    from typer.testing import CliRunner
-
-    from matching.cli import app
-
     path = write(tmp_path, "p.toml", text)
     with pytest.raises(ParameterError) as exc:
         MatchParameters.from_toml(path)
