@@ -170,3 +170,54 @@ def test_strict_reading_stops_on_a_file_of_junk(tmp_path, monkeypatch):
     region = load_region(folder, strict=False)
     assert len(region.facilities) == len(DEFAULT_FACILITIES)
     assert region.skipped_omitted == {"facilities.csv": 1000 - MAX_LISTED}
+
+
+def test_xlsx_cells_read_as_people_typed_them(tmp_path):
+    """Excel stores TRUE, 3, a date and a date-time as typed values; they read back as the text a
+    person typed (TRUE/FALSE, 3 not 3.0, 2025-04-01, 2025-04-01 10:30:00), blanks as ''."""
+    import datetime as dt
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["flag", "off", "count", "date", "when", "blank"])
+    ws.append([True, False, 3.0, dt.datetime(2025, 4, 1), dt.datetime(2025, 4, 1, 10, 30), None])
+    ws.append([None, None, 2.5, dt.date(2025, 4, 2), None, "x"])
+    wb.save(tmp_path / "cells.xlsx")
+    df, table = read_frame(tmp_path / "cells.xlsx", lines=True)
+    assert table.encoding == "xlsx"
+    assert df.iloc[0].tolist()[:6] == ["TRUE", "FALSE", "3", "2025-04-01", "2025-04-01 10:30:00", ""]
+    assert df.iloc[1].tolist()[:6] == ["", "", "2.5", "2025-04-02", "", "x"]
+
+
+def test_read_frame_pads_short_rows_drops_blank_ones_and_keeps_lines(tmp_path):
+    """Short rows get '' cells, blank rows go, text stays text (007), and ``_line`` is the line each
+    record is on (the blank line counted)."""
+    (tmp_path / "t.csv").write_text("id,name,code\nA,x\n\n,,\nB,y,007\n", encoding="utf-8")
+    df, _ = read_frame(tmp_path / "t.csv", lines=True)
+    assert df.columns.tolist() == ["id", "name", "code", "_line"]
+    assert df[["id", "name", "code"]].values.tolist() == [["A", "x", ""], ["B", "y", "007"]]
+    assert df["_line"].tolist() == [2, 5]
+    assert df["code"].dtype == object
+    plain, _ = read_frame(tmp_path / "t.csv")
+    assert "_line" not in plain.columns
+
+
+def test_read_frame_refuses_a_repeated_column_in_both_languages(tmp_path):
+    (tmp_path / "d.csv").write_text("id,name,id\n1,a,2\n", encoding="utf-8")
+    with pytest.raises(TableError) as exc:
+        read_frame(tmp_path / "d.csv")
+    assert str(exc.value) == "d.csv: column(s) id appear more than once in the header"
+    assert exc.value.ja == "d.csv の見出しに同じ列名が複数あります: id"
+
+
+def test_read_frame_reads_the_named_sheet(tmp_path):
+    wb = Workbook()
+    wb.active.title = "first"
+    wb.active.append(["a"])
+    wb.active.append(["1"])
+    second = wb.create_sheet("second")
+    second.append(["b"])
+    second.append(["2"])
+    wb.save(tmp_path / "two.xlsx")
+    df, table = read_frame(tmp_path / "two.xlsx", "second")
+    assert df.columns.tolist() == ["b"] and df["b"].tolist() == ["2"] and table.sheet == "second"
