@@ -35,6 +35,7 @@ from api.routes import (
 from api.runqueue import Poller, RunQueue, recover
 from api.settings import Settings, get_settings
 from matching.boundaries import MunicipalBoundaries
+from matching.tomlfile import problem_ja
 
 log = logging.getLogger("api")
 
@@ -98,7 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             loc = [str(p) for p in e.get("loc", ())]
             field = ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
             detail.append({"loc": loc, "field": field, "type": e.get("type", ""),
-                           "msg": f"{field}: {e.get('msg', '')}" if field else str(e.get("msg", ""))})
+                           "msg": f"{field}: {e.get('msg', '')}" if field else str(e.get("msg", "")),
+                           # the same Japanese as the CLI's parameter files (matching.tomlfile)
+                           "message": f"{field}: {problem_ja(e)}" if field else problem_ja(e)})
         return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(Exception)

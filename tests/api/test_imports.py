@@ -90,3 +90,17 @@ def test_db_import_stores_the_time_slots(database_url, app):
     assert res.exit_code == 0, res.output
     assert "保存されません" not in res.output  # the note of the time before slots were stored
     assert count(app, Availability) == 99
+
+
+def test_422_says_it_in_japanese_too(loaded, users):
+    """Each field error carries ``message``: the field and the problem in Japanese (the same words
+    as the CLI's parameter files), beside pydantic's English ``msg``."""
+    h = users.headers("admin")
+    r = loaded.post("/runs", json={"parameters": {"limits": {"visit": {"km": -1}}}}, headers=h)
+    assert r.status_code == 422
+    messages = [d.get("message", "") for d in r.json()["detail"]]
+    assert any("limits.visit.km" in m and "0 より大きい値にしてください" in m for m in messages), messages
+    r = loaded.post("/facilities", json={"facility_id": "X", "name": "x", "facility_type": "tokuyo",
+                                         "municipality_code": "03201", "lat": "north", "lon": 141.1}, headers=h)
+    assert r.status_code == 422
+    assert any(d["field"] == "lat" and d["message"] == "lat: 数値で書いてください" for d in r.json()["detail"]), r.json()
