@@ -35,7 +35,7 @@ def page(browser, server):  # noqa: F811
     assert errors == [], f"JavaScript errors: {errors}"
 
 
-def run_from_page(page, server, who: str = WHO, scope: str | None = None) -> dict:
+def run_from_page(page, server, who: str = WHO, scope: str | None = None) -> dict:  # noqa: F811
     page.click("button[data-view=workflow]")
     if scope is not None:
         page.select_option("#run-scope", scope)
@@ -59,7 +59,7 @@ def open_from_list(page, name: str) -> None:
     page.wait_for_selector(f"#detail-name:has-text('{name}')")
 
 
-def covered_by_candidates(server, f: dict) -> bool:
+def covered_by_candidates(server, f: dict) -> bool:  # noqa: F811
     cands = api(server, WHO, f"/facilities/{f['facility_id']}/candidates")
     return all(any(c["role"] == r for c in cands) for r in f["missing_roles"])
 
