@@ -15,6 +15,7 @@ from sqlalchemy import select
 from api.deps import ScopeDep, SessionDep
 from api.models import (
     Area,
+    AuditEntry,
     Facility,
     Institution,
     MatchRun,
@@ -158,8 +159,6 @@ def _source_text(run) -> str:
 
 def _data_date(session):
     """The date of the latest import into the service (the audit log's), else None."""
-    from api.models import AuditEntry
-
     at = session.scalar(select(AuditEntry.at).where(AuditEntry.action == "import").order_by(AuditEntry.id.desc()).limit(1))
     return at.date() if at is not None else None
 
@@ -168,6 +167,10 @@ def _data_date(session):
 WORKFLOW_SHEET = "提案の進捗と連絡記録"
 STATE_JA = {"proposed": "提案中", "contacted": "連絡済み", "accepted": "承諾（受入枠を確保）", "contracted": "契約済み",
             "declined": "辞退"}
+#: The workflow's steps, each with its date column, and the steps on the path to each state.
+STEPS = ("contacted", "accepted", "contracted", "declined")
+PATHS = {"contacted": ("contacted",), "accepted": ("contacted", "accepted"),
+         "contracted": ("contacted", "accepted", "contracted"), "declined": ("contacted", "accepted", "declined")}
 
 
 def _add_workflow_sheet(session, path: Path, facility_ids: list[str]) -> None:
@@ -175,6 +178,7 @@ def _add_workflow_sheet(session, path: Path, facility_ids: list[str]) -> None:
     state, its date and the contact log (date, person, note), to the workbook at ``path``."""
     from openpyxl import load_workbook
     from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
     from matching import safecells
     from matching.vocabulary import Role, roles_ja
@@ -192,24 +196,36 @@ def _add_workflow_sheet(session, path: Path, facility_ids: list[str]) -> None:
         for c in session.scalars(select(ProposalContact).where(ProposalContact.proposal_id.in_(ids[i:i + 500]))
                                  .order_by(ProposalContact.contact_date, ProposalContact.id)):
             contacts.setdefault(c.proposal_id, []).append(c)
+    # The date of each step (the audit log's latest entry for it), shown for the steps on the path
+    # to the proposal's present state (a step taken back is not on it).
+    steps: dict[tuple[int, str], object] = {}
+    names = {f"proposal_{s}": s for s in STEPS}
+    for i in range(0, len(ids), 500):
+        for e in session.scalars(select(AuditEntry).where(
+                AuditEntry.entity == "proposal", AuditEntry.action.in_(list(names)),
+                AuditEntry.entity_id.in_([str(x) for x in ids[i:i + 500]])).order_by(AuditEntry.id)):
+            steps[(int(e.entity_id), names[e.action])] = e.at
     wb = load_workbook(path)
     ws = wb.create_sheet(WORKFLOW_SHEET)
     ws.append([f"{WORKFLOW_SHEET}（保存された提案の状態と連絡記録。{date.today():%Y年%m月%d日}現在）"])
     ws["A1"].font = Font(bold=True, size=13)
-    header = ["提案ID", "施設ID", "施設名", "市区町村", "医療機関ID", "医療機関名", "役割", "状態", "状態の更新日",
-              "辞退理由", "連絡記録（日付 相手：内容）"]
+    header = ["提案ID", "施設ID", "施設名", "市区町村", "医療機関ID", "医療機関名", "役割", "由来", "状態", "状態の更新日",
+              *[f"{STATE_JA[s].split('（')[0]}の日" for s in STEPS], "辞退理由", "連絡記録（日付 相手：内容）"]
     ws.append(header)
     for cell in ws[2]:
         cell.font = Font(bold=True)
     for p, fname, muni, iname in rows:
         log = "\n".join(f"{c.contact_date:%Y-%m-%d} {c.person}" + (f"：{c.note}" if c.note else "")
                         for c in contacts.get(p.id, []))
+        path_to = PATHS.get(p.state, ())
+        dates = [steps[(p.id, s)].strftime("%Y-%m-%d") if s in path_to and (p.id, s) in steps else "" for s in STEPS]
         ws.append([p.id, p.facility_id, fname, muni, p.institution_id, iname,
-                   roles_ja({Role(r) for r in p.roles.split(";") if r}), STATE_JA.get(p.state, p.state),
-                   p.updated_at.strftime("%Y-%m-%d") if p.updated_at else "", p.decline_reason or "", log])
+                   roles_ja({Role(r) for r in p.roles.split(";") if r}), "手動" if p.origin == "manual" else f"実行 {p.run_id}",
+                   STATE_JA.get(p.state, p.state), p.updated_at.strftime("%Y-%m-%d") if p.updated_at else "",
+                   *dates, p.decline_reason or "", log])
         ws.cell(ws.max_row, len(header)).alignment = Alignment(wrap_text=True, vertical="top")
-    for col, width in zip("ABCDEFGHIJK", (8, 10, 28, 12, 10, 28, 14, 18, 12, 20, 50), strict=True):
-        ws.column_dimensions[col].width = width
+    for col, width in enumerate((8, 10, 28, 12, 10, 28, 14, 10, 18, 12, 12, 12, 12, 12, 20, 50), start=1):
+        ws.column_dimensions[get_column_letter(col)].width = width
     ws.freeze_panes = "A3"
     safecells.workbook(wb)  # names and notes are user input: no text cell becomes a formula
     wb.save(path)

@@ -192,7 +192,8 @@ def test_meeting_workbook_has_the_stored_workflow_with_contact_log(loaded, users
     assert set(body) == {q["id"] for q in props}
     row = body[p["id"]]
     assert row["状態"] == "連絡済み" and row["連絡記録（日付 相手：内容）"] == "2025-06-02 佐藤：来週回答"
-    assert row["状態の更新日"] == date.today().isoformat()
+    assert row["状態の更新日"] == row["連絡済みの日"] == date.today().isoformat()
+    assert row["承諾の日"] is row["契約済みの日"] is row["辞退の日"] is None and row["由来"] == f"実行 {run['id']}"
     text = "\n".join(str(c) for r in sheets[next(iter(sheets))] for c in r if c is not None)
     assert "岩手県" in text and "tmp" not in text
 
