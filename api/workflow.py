@@ -276,19 +276,16 @@ def propose_by_hand(session: Session, region, forbidden, facility: Facility, ins
     if Role.ADMIT in roles and institution.kind == "clinic":
         raise HTTPException(422, f"institution {iid} is a clinic and cannot admit (③ is for hospitals only)")
     if any(p.facility_id == fid and p.institution_id == iid for p in forbidden):
-        raise HTTPException(409, "the pair was declined (この組合せは辞退されています。"
-                                 "辞退が誤りだった場合は、その提案の「取り消す」で戻してください)")
+        raise HTTPException(409, "この組合せは辞退されています（辞退が誤りだった場合は、その提案の「取り消す」で戻してください）")
     require_confirmed(facility)
     if fid not in region.facilities.index or iid not in region.institutions.index:
-        raise HTTPException(409, "the pair is not in the data for matching (この施設または医療機関はマッチングの"
-                                 "対象データにありません)")
+        raise HTTPException(409, "この施設または医療機関はマッチングの対象データにありません")
     region = region.subset([fid])
     status = facility_status(region)
     missing = set(status.at[fid, "missing_roles"])
     not_missing = sorted(roles - missing, key=lambda r: r.value)
     if not_missing:
-        raise HTTPException(409, f"roles not missing ({roles_ja(set(not_missing))} はこの施設で既に確保済みか、"
-                                 "承諾済みの提案があるか、施設種別に不要な役割です)")
+        raise HTTPException(409, f"{roles_ja(set(not_missing))} はこの施設で既に確保済みか、承諾済みの提案があるか、施設種別に不要な役割です")
     offered = region.offered_roles(iid)
     not_offered = roles - offered
     if not_offered:
@@ -296,11 +293,10 @@ def propose_by_hand(session: Session, region, forbidden, facility: Facility, ins
     for p in session.scalars(select(Proposal).where(Proposal.facility_id == fid).order_by(Proposal.id)):
         held_roles = {Role(r) for r in p.roles.split(";") if r}
         if p.institution_id == iid and p.state in ("proposed", "contacted", "accepted"):
-            raise HTTPException(409, f"an open proposal of this pair exists (この組合せの提案 {p.id} が対応中です)")
+            raise HTTPException(409, f"この組合せの提案 {p.id} が対応中です")
         pinned = p.state == "contacted" or (p.origin == "manual" and p.state in MANUAL_OPEN)
         if pinned and held_roles & roles:
-            raise HTTPException(409, f"another pinned proposal holds the role (提案 {p.id} が "
-                                     f"{roles_ja(held_roles & roles)} で対応中です。先にその提案を辞退してください)")
+            raise HTTPException(409, f"提案 {p.id} が {roles_ja(held_roles & roles)} で対応中です（固定された組合せ。先にその提案を辞退してください）")
     partner = session.scalar(select(Partnership.id).where(Partnership.facility_id == fid,
                                                           Partnership.institution_id == iid)) is not None
     if not partner:  # (an accepted proposal of the pair was refused above)
@@ -339,8 +335,7 @@ def withdraw(session: Session, proposal: Proposal, user_id: int) -> None:
     audit log keeps it.  A run's proposal is not withdrawn (a re-run replaces it), an acted-on one
     is declined or its step taken back instead (409)."""
     if proposal.origin != "manual" or proposal.state != "proposed":
-        raise HTTPException(409, "only an untouched hand-made proposal can be withdrawn "
-                                 "(取り下げられるのは、まだ連絡していない手動の提案だけです)")
+        raise HTTPException(409, "取り下げられるのは、まだ連絡していない手動の提案だけです（連絡後は辞退か取り消しを使ってください）")
     before = audit.snapshot(proposal)
     gone = session.execute(delete(Proposal).where(Proposal.id == proposal.id, Proposal.state == "proposed"))
     if gone.rowcount != 1:
