@@ -3,10 +3,11 @@
 A run is recorded before it starts (parameters, scope, who), reports progress
 while it works, and keeps its proposals and unmatched roles for re-reading.
 Accepted proposals are kept (they count as agreements and their capacity stays
-reserved); contacted proposals are carried into the new run as pinned pairs (the
-call was made: the record stays, and the pair is planned around); declined pairs
-are forbidden; only untouched (``proposed``) proposals of the facilities a new run
-covers are marked ``superseded``, each in the audit log.  The run's summary lists
+reserved); contacted proposals, and pairs a coordinator proposed by hand (origin
+``manual``) while open, are carried into the new run as pinned pairs (the call was
+made, or a person chose the pair: the record stays, and the pair is planned around);
+declined pairs are forbidden; only untouched (``proposed``) proposals of earlier runs
+for the facilities a new run covers are marked ``superseded``, each in the audit log.  The run's summary lists
 what it carried over.
 """
 
@@ -23,7 +24,9 @@ from api import audit
 from api.models import MatchRun, Proposal, UnmatchedRole, now
 from api.runqueue import CANCELLED
 from api.store import load_from_db
+from api.workflow import MANUAL_OPEN
 from matching import MatchParameters, match, summary, verify
+from matching.optimise.model import InfeasibleError
 from matching.optimise.run import SLOT_COLUMNS
 from matching.parameters import Pair
 from matching.roles import SLOT_CODES, SLOTTED
@@ -50,16 +53,22 @@ def run_parameters(stored: dict, stage_time_limit: float, road_networks: dict[st
     return MatchParameters.model_validate(data)
 
 
+def pinned(p: Proposal) -> bool:
+    """Whether a run keeps the proposal's pair as a pinned pair: contacted, or proposed by hand and open."""
+    return p.state == "contacted" or (p.origin == "manual" and p.state in MANUAL_OPEN)
+
+
 def _pins(region, carried: list[Proposal], forbidden: list[Pair]) -> list[Pair]:
-    """Contacted proposals as pinned pairs of the new run (accepted ones already count as agreements
-    in the exported region).  A role is pinned only where the pin can hold: the institution still
-    offers it, the facility still misses it, and no earlier pin of the facility took it."""
+    """Contacted and open hand-made proposals as pinned pairs of the new run (accepted ones already
+    count as agreements in the exported region).  A role is pinned only where the pin can hold: the
+    institution still offers it, the facility still misses it, and no earlier pin of the facility
+    took it."""
     banned = {(p.facility_id, p.institution_id) for p in forbidden}
     missing = facility_status(region)["missing_roles"]
     taken: dict[str, set[Role]] = {}
     roles_of: dict[tuple[str, str], set[Role]] = {}
     for c in carried:
-        if c.state != "contacted" or c.institution_id not in region.institutions.index \
+        if not pinned(c) or c.institution_id not in region.institutions.index \
                 or (c.facility_id, c.institution_id) in banned or c.facility_id not in missing.index:
             continue
         want = {Role(r) for r in c.roles.split(";") if r} & set(missing.at[c.facility_id]) \
@@ -111,14 +120,19 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
                 region = region.subset(ids)
             params = run_parameters(run.parameters, stage_time_limit, road_networks or {})
             carried = session.scalars(select(Proposal).where(
-                Proposal.state.in_(("contacted", "accepted")),
+                Proposal.state.in_(("contacted", "accepted")) | ((Proposal.origin == "manual")
+                                                                & Proposal.state.in_(MANUAL_OPEN)),
                 Proposal.facility_id.in_(list(region.facilities.index))).order_by(Proposal.id)).all()
             pins = _pins(region, carried, forbidden)
             params = params.model_copy(update={"forbidden": params.forbidden + forbidden,
                                                "pinned": params.pinned + pins})
             _check_cancel(session, run)
             _progress(session, run, 0.2, "候補を探索し、最適化しています")
-            result = match(region, params)
+            try:
+                result = match(region, params)
+            except InfeasibleError:
+                raise RunError("固定した組合せ（連絡済みの提案・手動の提案）を医療機関の受入枠の中で両立できません。"
+                               "受入枠を見直すか、いずれかの提案を辞退・取り下げてから再実行してください") from None
             problems = verify(region, result.proposals, params)
             if problems:
                 log.error("run %s: the verifier rejected the proposals: %s", run_id, problems[:20])
@@ -132,9 +146,10 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
             if finished.rowcount != 1:
                 raise Cancelled
             covered = list(result.status_before.index)
-            # Only untouched proposals are replaced; contacted and accepted ones are carried over.
+            # Only untouched proposals of runs are replaced; contacted, accepted and hand-made ones are
+            # carried over.
             for old in session.scalars(select(Proposal).where(
-                    Proposal.facility_id.in_(covered), Proposal.state == "proposed",
+                    Proposal.facility_id.in_(covered), Proposal.state == "proposed", Proposal.origin == "run",
                     Proposal.run_id != run.id).order_by(Proposal.id)).all():
                 before = audit.snapshot(old)
                 old.state = "superseded"
@@ -167,13 +182,14 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
                                           location_uncertain=bool(getattr(u, "location_uncertain", False))))
             carried_over = [{"proposal_id": c.id, "run_id": c.run_id, "facility_id": c.facility_id,
                              "institution_id": c.institution_id, "state": c.state, "roles": c.roles,
+                             "origin": c.origin,
                              "pinned": any(x.facility_id == c.facility_id and x.institution_id == c.institution_id
                                            for x in pins)} for c in carried]
             run.summary = {**summary(result), "carried_over": carried_over}
             run.state = "done"
             audit.record(session, run.created_by, "run_done", "match_run", str(run.id), None,
                          {"proposals": len(result.proposals), "carried_over": [c.id for c in carried]})
-            _progress(session, run, 1.0, f"完了（連絡済み・承諾済みの提案 {len(carried)} 件を引き継ぎました）"
+            _progress(session, run, 1.0, f"完了（連絡済み・承諾済み・手動の提案 {len(carried)} 件を引き継ぎました）"
                       if carried else "完了")
         except Cancelled:
             session.rollback()

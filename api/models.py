@@ -159,10 +159,19 @@ class MatchRun(Base):
     summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
+#: Where a proposal comes from: a match run, or a coordinator's hand (``POST /proposals``, no run).
+ORIGINS = ("run", "manual")
+
+
 class Proposal(Base):
     __tablename__ = "proposals"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("match_runs.id", ondelete="CASCADE"), index=True)
+    #: The run that proposed it; None for a hand-made proposal (``origin`` manual).
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("match_runs.id", ondelete="CASCADE"), index=True,
+                                               nullable=True)
+    #: ``run`` or ``manual`` (``ORIGINS``): a hand-made proposal is carried into every later run of its
+    #: facility as a pinned pair while it is open (proposed or contacted; api.jobs).
+    origin: Mapped[str] = mapped_column(String(16), default="run", server_default="run")
     facility_id: Mapped[str] = mapped_column(ForeignKey("facilities.facility_id", ondelete="CASCADE"), index=True)
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.institution_id", ondelete="CASCADE"), index=True)
     roles: Mapped[str] = mapped_column(String(40))

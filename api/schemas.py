@@ -229,7 +229,10 @@ class RunOut(ORM):
 
 class ProposalOut(ORM):
     id: int
-    run_id: int
+    #: The run that proposed it; None for a pair proposed by hand (``origin`` manual).
+    run_id: int | None
+    origin: Literal["run", "manual"] = Field(default="run", description="run = マッチングの実行による提案、"
+                                             "manual = 担当者が手動で提案した組合せ（再実行で固定して引き継ぐ）")
     facility_id: str
     institution_id: str
     roles: str
@@ -254,6 +257,15 @@ class ProposalOut(ORM):
             roles = (info.data.get("roles") or "").split(";")
             return {code: list(SLOT_CODES) if code in roles else [] for code in SLOTTED}
         return value
+
+
+class ManualProposalIn(In):
+    """A pair proposed by hand: the facility, the institution (any the facility can partner with,
+    a neighbouring prefecture's too) and the roles it is to give; later runs keep it as a pinned pair."""
+    facility_id: str = Field(min_length=1, max_length=64)
+    institution_id: str = Field(min_length=1, max_length=64)
+    roles: list[Role] = Field(min_length=1, max_length=len(Role), description="at least one role")
+    note: str = Field(default="", max_length=2000, description="why (e.g. 院長と電話で内諾)")
 
 
 class ProposalMove(In):

@@ -9,7 +9,7 @@ writes the agreement; declining forbids the pair in future runs.
 from __future__ import annotations
 
 from fastapi import HTTPException
-from sqlalchemy import case, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from api import audit
@@ -249,3 +249,95 @@ def consume_capacity(session: Session, institution_id: str, facility_id: str) ->
                (inst.capacity_residents.is_(None)) | (inst.capacity_residents - inst.reserved_residents >= dr))
         .values(capacity_facilities=inst.capacity_facilities - 1, capacity_residents=inst.capacity_residents - dr))
     return done.rowcount == 1
+
+
+#: A hand-made proposal's roles are pinned in later runs while it is open (api.jobs._pins).
+MANUAL_OPEN = ("proposed", "contacted")
+
+
+def propose_by_hand(session: Session, region, forbidden, facility: Facility, institution: Institution,
+                    roles: set[Role], note: str, user_id: int) -> Proposal:
+    """Store a pair a coordinator proposes by hand (``origin`` manual, no run), after the checks a
+    run's pin must pass: the facility misses the roles, the institution gives them (③ hospitals
+    only), the pair was not declined, no open proposal of the pair and no other pin of the facility
+    holds a role, and the institution has room for a new partner.  The travel limits and the
+    institution's stated willingness do not bind it (a pinned pair, as in a run); the explanation
+    says where it goes beyond them.  ``region``: the database's region for matching (every
+    institution, the neighbouring prefectures' too: 広域), ``forbidden``: the declined pairs."""
+    from matching import MatchParameters
+    from matching.candidates import find_candidates
+    from matching.parameters import Pair
+    from matching.region import approximate_points
+    from matching.roles import SLOTTED, slots_of
+    from matching.status import facility_status
+    from matching.vocabulary import roles_ja
+
+    fid, iid = facility.facility_id, institution.institution_id
+    if Role.ADMIT in roles and institution.kind == "clinic":
+        raise HTTPException(422, f"institution {iid} is a clinic and cannot admit (③ is for hospitals only)")
+    if any(p.facility_id == fid and p.institution_id == iid for p in forbidden):
+        raise HTTPException(409, "この組合せは辞退されています（辞退が誤りだった場合は、その提案の「取り消す」で戻してください）")
+    require_confirmed(facility)
+    if fid not in region.facilities.index or iid not in region.institutions.index:
+        raise HTTPException(409, "この施設または医療機関はマッチングの対象データにありません")
+    region = region.subset([fid])
+    status = facility_status(region)
+    missing = set(status.at[fid, "missing_roles"])
+    not_missing = sorted(roles - missing, key=lambda r: r.value)
+    if not_missing:
+        raise HTTPException(409, f"{roles_ja(set(not_missing))} はこの施設で既に確保済みか、承諾済みの提案があるか、施設種別に不要な役割です")
+    offered = region.offered_roles(iid)
+    not_offered = roles - offered
+    if not_offered:
+        raise HTTPException(409, f"医療機関 {iid} は {roles_ja(not_offered)} を提供していません")
+    for p in session.scalars(select(Proposal).where(Proposal.facility_id == fid).order_by(Proposal.id)):
+        held_roles = {Role(r) for r in p.roles.split(";") if r}
+        if p.institution_id == iid and p.state in ("proposed", "contacted", "accepted"):
+            raise HTTPException(409, f"この組合せの提案 {p.id} が対応中です")
+        pinned = p.state == "contacted" or (p.origin == "manual" and p.state in MANUAL_OPEN)
+        if pinned and held_roles & roles:
+            raise HTTPException(409, f"提案 {p.id} が {roles_ja(held_roles & roles)} で対応中です（固定された組合せ。先にその提案を辞退してください）")
+    partner = session.scalar(select(Partnership.id).where(Partnership.facility_id == fid,
+                                                          Partnership.institution_id == iid)) is not None
+    if not partner:  # (an accepted proposal of the pair was refused above)
+        fac_left, _ = spare(institution)
+        if fac_left is not None and fac_left < 1:
+            raise HTTPException(409, f"institution {iid} has no spare capacity left (受入枠を使い切っています)")
+    params = MatchParameters(include_unreported=True, pinned=[Pair(facility_id=fid, institution_id=iid,
+                                                                   roles=frozenset(roles))])
+    cand = find_candidates(region, status, params)
+    row = cand[(cand["institution_id"] == iid) & cand["pinned"]].iloc[0]
+    minutes, km = float(row["minutes"]), float(row["km"])
+    notes = ["担当者が手動で提案した組合せです（再実行でも固定して引き継ぎます）。"]
+    beyond = [r for r in sorted(roles, key=lambda r: r.value)
+              if minutes > params.limits[r].minutes + 1e-6 or (params.limits[r].km and km > params.limits[r].km + 1e-6)]
+    if beyond:
+        notes.append(f"{roles_ja(set(beyond))} は移動上限を超えます（移動 約{minutes:.0f}分・直線 {km:.1f}km）。")
+    if institution.accepting is False:
+        notes.append("医療機関は調査で新たな協力を「受入不可」と回答しています。")
+    if note:
+        notes.append(f"メモ：{note}")
+    office_f, _ = approximate_points(region.facilities, [fid])
+    office_i, _ = approximate_points(region.institutions, [iid])
+    p = Proposal(run_id=None, origin="manual", facility_id=fid, institution_id=iid, roles=format_roles(roles),
+                 distance_km=km, travel_minutes=minutes, extends_existing=partner, explanation="".join(notes),
+                 location_uncertain=bool(office_f[0] or office_i[0]), state="proposed",
+                 slots={code: list(slots_of(int(region.slots(code)[iid]))) if Role(code) in roles else []
+                        for code in SLOTTED})
+    session.add(p)
+    session.flush()
+    audit.record(session, user_id, "proposal_manual", "proposal", str(p.id), None, audit.snapshot(p))
+    return p
+
+
+def withdraw(session: Session, proposal: Proposal, user_id: int) -> None:
+    """Take back a hand-made proposal nobody has acted on yet (state proposed): it is deleted, the
+    audit log keeps it.  A run's proposal is not withdrawn (a re-run replaces it), an acted-on one
+    is declined or its step taken back instead (409)."""
+    if proposal.origin != "manual" or proposal.state != "proposed":
+        raise HTTPException(409, "取り下げられるのは、まだ連絡していない手動の提案だけです（連絡後は辞退か取り消しを使ってください）")
+    before = audit.snapshot(proposal)
+    gone = session.execute(delete(Proposal).where(Proposal.id == proposal.id, Proposal.state == "proposed"))
+    if gone.rowcount != 1:
+        raise HTTPException(409, "the proposal was changed by someone else; reload it")
+    audit.record(session, user_id, "proposal_withdrawn", "proposal", str(proposal.id), before, None)

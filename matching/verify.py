@@ -112,6 +112,8 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
     road = _RoadTimes(region, params) if params.travel.road_network else None
 
     assigned: dict[tuple[str, Role], str] = {}
+    #: Every institution proposed for a facility's role (with time slots several may share it).
+    givers: dict[tuple[str, Role], set[str]] = {}
     seen_pairs: set[tuple[str, str]] = set()
     load: dict[str, list[int]] = {}  # institution -> [new facilities, residents]
     role_load: dict[tuple[str, Role], list[int]] = {}
@@ -191,6 +193,7 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
             if (f, r) in assigned and limit == 1:
                 bad("role_assigned_twice", f"{r.value} already proposed from {assigned[(f, r)]}")
             assigned[(f, r)] = i
+            givers.setdefault((f, r), set()).add(i)
             res = _residents(fac, f)
             rl = role_load.setdefault((i, r), [0, 0])
             rl[0] += 1
@@ -223,7 +226,7 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
             out.append(Violation("pin_missing", f, i, "pinned pair is not in the proposals"))
         elif roles:
             for r in roles:
-                if assigned.get((f, r)) != i:
+                if i not in givers.get((f, r), set()):
                     out.append(Violation("pin_missing", f, i, f"pinned role {r.value} not proposed from it"))
     return sorted(out)
 

@@ -106,6 +106,24 @@ def test_two_partners_give_round_the_clock_cover(tmp_path):
     assert one.proposals.empty and "consult_slots" not in one.proposals.columns
 
 
+def test_a_pinned_part_time_role_shared_with_another_partner_is_verified(tmp_path):
+    """A pinned role (a contacted or hand-made proposal) that a part-time institution gives together
+    with another one: the verifier finds the pin among the role's partners (it checked only the last
+    one proposed, and the service refused the run)."""
+    from matching.parameters import Pair
+
+    region = day_and_night(tmp_path)
+    for pinned in ("C", "H"):
+        params = MatchParameters(pinned=[Pair(facility_id="F1", institution_id=pinned, roles=frozenset({Role.CONSULT}))])
+        result = match(region, params)
+        assert set(result.proposals["institution_id"]) == {"C", "H"}
+        assert verify(region, result.proposals, params) == []
+    # A pin really missing is still found.
+    params = MatchParameters(pinned=[Pair(facility_id="F1", institution_id="C", roles=frozenset({Role.CONSULT}))])
+    without = match(region).proposals
+    assert "pin_missing" in {v.code for v in verify(region, without[without["institution_id"] != "C"], params)}
+
+
 def test_no_redundant_partner_and_full_cover_preferred(tmp_path):
     # A nearer 24h clinic makes the pair of part-time partners unnecessary.
     region = day_and_night(tmp_path, more=[inst("Z", "clinic", 0.5, 0.5, "zaishin")])

@@ -3,13 +3,12 @@
 from typing import Literal
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
 from api.deps import ScopeDep, SessionDep
-from api.models import Area, Facility
+from api.models import Facility
 from api.schemas import Limit
-from api.store import load_from_db
 from matching import MatchParameters
 from matching.candidates import find_candidates
 from matching.roles import SLOT_CODES, slots_of
@@ -35,19 +34,22 @@ class CandidateOut(BaseModel):
 
 
 @router.get("/{facility_id}/candidates", response_model=list[CandidateOut])
-def facility_candidates(facility_id: str, session: SessionDep, scope: ScopeDep, per_role: Limit = 10):
+def facility_candidates(facility_id: str, request: Request, session: SessionDep, scope: ScopeDep,
+                        per_role: Limit = 10):
     """Institutions that could take each missing role of the facility under the default run
     parameters (travel limits, 24-hour roles, willingness, declined pairs excluded), nearest first —
-    the alternatives a coordinator can approach.  Capacity is shown, not applied."""
+    the alternatives a coordinator can approach (or propose by hand, ``POST /proposals``).  As a run,
+    every institution in the database is a candidate, a neighbouring prefecture's in reach too (広域).
+    Capacity is shown, not applied."""
     f = session.get(Facility, facility_id)
     if f is None:
         raise HTTPException(404, "no such facility")
     scope.require_facility(f.municipality_code)
-    pref = session.get(Area, f.municipality_code).prefecture_code
-    region, forbidden = load_from_db(session, pref, for_matching=True)
+    regions = request.app.state.region_cache
+    region, forbidden = regions.get(session, None, for_matching=True)
     if facility_id not in region.facilities.index:
         # Waiting for the prefecture's confirmation: not matched, but its candidates are shown.
-        region, _ = load_from_db(session, pref)
+        region, _ = regions.get(session, None)
     region = region.subset([facility_id])
     params = MatchParameters(include_unreported=True,
                              forbidden=[p for p in forbidden if p.facility_id == facility_id])

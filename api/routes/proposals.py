@@ -7,8 +7,17 @@ from api import audit
 from api.deps import ScopeDep, SessionDep
 from api.models import Facility, Institution, Proposal, ProposalContact
 from api.readcache import cached_read
-from api.schemas import ContactIn, ContactOut, DbId, Limit, Offset, ProposalMove, ProposalOut
-from api.workflow import STATES, change_state, undo_last
+from api.schemas import (
+    ContactIn,
+    ContactOut,
+    DbId,
+    Limit,
+    ManualProposalIn,
+    Offset,
+    ProposalMove,
+    ProposalOut,
+)
+from api.workflow import STATES, change_state, propose_by_hand, undo_last, withdraw
 
 router = APIRouter(prefix="/proposals", tags=["proposals"])
 
@@ -41,6 +50,34 @@ def list_proposals(request: Request, session: SessionDep, scope: ScopeDep, state
     return rows
 
 
+@router.post("", response_model=ProposalOut, status_code=201)
+def create_proposal(body: ManualProposalIn, request: Request, session: SessionDep, scope: ScopeDep):
+    """Propose a pair by hand (origin ``manual``): a facility of your area and any institution it can
+    partner with — a neighbouring prefecture's too, as runs take them (広域).  Every later run of the
+    facility keeps the pair as a pinned pair while the proposal is open (proposed or contacted); it then
+    moves like any proposal.  Refused (409) when the facility does not miss the roles, the institution
+    does not give them, the pair was declined, the pair already has an open proposal, another pinned
+    proposal holds a role, or the institution has no room.  Audited."""
+    f = session.get(Facility, body.facility_id)
+    i = session.get(Institution, body.institution_id)
+    if f is None or i is None:
+        raise HTTPException(422, "unknown facility_id or institution_id")
+    scope.require_facility(f.municipality_code)
+    # Every institution in the database, as a run sees them (the neighbours' included).
+    region, forbidden = request.app.state.region_cache.get(session, None, for_matching=True)
+    p = propose_by_hand(session, region, forbidden, f, i, set(body.roles), body.note, scope.user.id)
+    session.commit()
+    return p
+
+
+@router.delete("/{proposal_id}", status_code=204)
+def withdraw_proposal(proposal_id: DbId, session: SessionDep, scope: ScopeDep):
+    """Withdraw a hand-made proposal not acted on yet (a mistake): deleted, kept in the audit log."""
+    p = _get(session, scope, proposal_id)
+    withdraw(session, p, scope.user.id)
+    session.commit()
+
+
 @router.get("/{proposal_id}", response_model=ProposalOut)
 def get_proposal(proposal_id: DbId, session: SessionDep, scope: ScopeDep):
     return _get(session, scope, proposal_id)
@@ -62,9 +99,9 @@ def move_proposal(proposal_id: DbId, body: ProposalMove, session: SessionDep, sc
 @router.post("/{proposal_id}/undo", response_model=ProposalOut)
 def undo_proposal(proposal_id: DbId, session: SessionDep, scope: ScopeDep):
     """Take back the proposal's last step (contacted, accepted or declined), e.g. a mistaken click:
-    back to the state before it, audited.  A contract cannot be taken back (409)."""
+    back to the state before it, audited.  A contract cannot be taken back (409).  As the steps, it
+    belongs to the facility's area, whatever the institution's prefecture."""
     p = _get(session, scope, proposal_id)
-    scope.require_institution(session.get(Institution, p.institution_id).municipality_code)
     p = undo_last(session, p, scope.user.id)
     session.commit()
     return p

@@ -36,6 +36,9 @@ def test_a_prefecture_run_takes_a_neighbouring_institution_in_reach(database_url
                  for name in ("areas", "facilities", "institutions", "partnerships")}
         assert client.post("/imports", files=files, headers=admin).status_code == 200
         assert client.get("/institutions/X5", headers=iwate).status_code == 403  # not a partner yet
+        # The facility's alternatives are a run's candidates: the neighbour in reach among them.
+        cands = client.get("/facilities/G1/candidates", headers=iwate).json()
+        assert {(c["institution_id"], c["role"]) for c in cands} == {("X5", "consult"), ("X5", "visit")}
         run = client.post("/runs", json={}, headers=iwate).json()
         assert client.get(f"/runs/{run['id']}", headers=iwate).json()["state"] == "done"
         proposals = client.get(f"/runs/{run['id']}/proposals", headers=iwate).json()
@@ -50,6 +53,10 @@ def test_a_prefecture_run_takes_a_neighbouring_institution_in_reach(database_url
         for state in ("contacted", "accepted"):
             r = client.post(f"/proposals/{pid}/state", json={"state": state}, headers=iwate)
             assert r.status_code == 200, r.text
+        # A mistaken accept is taken back by the facility's side too (then accepted again).
+        r = client.post(f"/proposals/{pid}/undo", headers=iwate)
+        assert r.status_code == 200 and r.json()["state"] == "contacted", r.text
+        assert client.post(f"/proposals/{pid}/state", json={"state": "accepted"}, headers=iwate).status_code == 200
         # 秋田 sees its clinic's capacity taken.  岩手 reads the partner it must call (name, contact),
         # in its institution list too, but cannot change it.
         x5 = client.get("/institutions/X5", headers=akita).json()

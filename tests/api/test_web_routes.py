@@ -192,6 +192,49 @@ def test_meeting_workbook_has_the_stored_workflow_with_contact_log(loaded, users
     assert set(body) == {q["id"] for q in props}
     row = body[p["id"]]
     assert row["状態"] == "連絡済み" and row["連絡記録（日付 相手：内容）"] == "2025-06-02 佐藤：来週回答"
-    assert row["状態の更新日"] == date.today().isoformat()
+    assert row["状態の更新日"] == row["連絡済みの日"] == date.today().isoformat()
+    assert row["承諾の日"] is row["契約済みの日"] is row["辞退の日"] is None and row["由来"] == f"実行 {run['id']}"
     text = "\n".join(str(c) for r in sheets[next(iter(sheets))] for c in r if c is not None)
     assert "岩手県" in text and "tmp" not in text
+
+
+def test_meeting_workbook_reads_the_stored_run_and_workflow_not_a_recomputation(loaded, users):
+    """Issue 15 item 9: the proposals sheet is the stored open proposals as the coordinators left them
+    (a declined one gone and not replaced, a hand-made one in), the uncovered roles are the run's, the
+    title names the region and the cover the date and the run; reading it changes nothing."""
+    from datetime import date
+
+    from matching.reports import SHEETS
+    from matching.reports.context import japanese_date
+    h = users.headers("muni03201")
+    run = loaded.post("/runs", json={}, headers=h).json()
+    props = loaded.get(f"/runs/{run['id']}/proposals", headers=h).json()
+    declined = next(p for p in props if p["facility_id"] == "F3")
+    assert loaded.post(f"/proposals/{declined['id']}/state", json={"state": "declined", "reason": "夜間不可"},
+                       headers=h).status_code == 200
+    accepted = next(p for p in props if p["facility_id"] == "F1")
+    assert loaded.post(f"/proposals/{accepted['id']}/state", json={"state": "accepted"}, headers=h).status_code == 200
+    stored = {p["id"]: p for p in loaded.get("/proposals", headers=h).json()}
+    unmatched = loaded.get(f"/runs/{run['id']}/unmatched", headers=h).json()
+
+    sheets = _sheets(loaded.get("/reports/workbook", headers=h).content)
+    rows = sheets[SHEETS["proposals"]]
+    header = next(r for r in rows if r and r[0] == "施設ID")
+    body = [dict(zip(header, r, strict=False)) for r in rows[rows.index(header) + 1:] if r[0]]
+    want = sorted((p["facility_id"], p["institution_id"]) for p in stored.values()
+                  if p["state"] in ("proposed", "contacted", "accepted"))
+    assert sorted((r["施設ID"], r["医療機関ID"]) for r in body) == want
+    assert ("F3", declined["institution_id"]) not in want
+    # A recomputation would have proposed F3's roles again (from another institution): not here.
+    assert not any(r["施設ID"] == "F3" for r in body)
+    cover = "\n".join(str(c) for r in sheets[SHEETS["cover"]] for c in r if c is not None)
+    assert "協力医療機関の確保状況とマッチング提案（岩手県盛岡市）" in cover
+    assert japanese_date(date.today()) in cover and f"直近の実行 {run['id']}" in cover
+    un_rows = sheets[SHEETS["unmatched"]]
+    un_header = next(r for r in un_rows if r and r[0] == "施設ID")
+    listed = [r[0] for r in un_rows[un_rows.index(un_header) + 1:] if r[0]]
+    assert sorted(listed) == sorted(u["facility_id"] for u in unmatched if u["reason_code"] != "not_tracked")
+    # Reading it stored nothing and moved nothing.
+    assert [r["id"] for r in loaded.get("/runs", headers=h).json()] == [run["id"]]
+    assert {p["id"]: p["state"] for p in loaded.get("/proposals", headers=h).json()} == \
+        {i: p["state"] for i, p in stored.items()}

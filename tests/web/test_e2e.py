@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -338,7 +339,7 @@ def test_dashboard_shows_the_status_table_chart_and_csv(page, server):
     # The meeting workbook (matching.reports) through the scoped API route.
     with page.expect_download(timeout=60000) as d:
         page.click("#download-workbook")
-    assert d.value.suggested_filename == "協力医療機関_会議資料.xlsx"
+    assert d.value.suggested_filename == f"協力医療機関_会議資料_岩手県_{date.today():%Y%m%d}.xlsx"  # area and date
     from openpyxl import load_workbook
 
     from matching.reports import SHEETS

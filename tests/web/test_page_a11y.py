@@ -240,17 +240,19 @@ def open_part_time_proposal(server, who: str) -> dict:
     return found
 
 
-def test_the_facility_panel_shows_a_time_slot_grid_per_role(page, server):
-    """① and ② in four time slots: a real table (caption, column and row headers) whose cells say in
-    words which slots agreements give, which proposals would add and which are missing — the same as
-    the API's facility and proposal slots — and no serious axe finding."""
-    who = "muni03202"
-    p = open_part_time_proposal(server, who)
-    f = api(server, who, f"/facilities/{p['facility_id']}")
+def slot_cover(f: dict, proposals: list[dict], role: str, slot: str) -> str:
+    """What the grid must say for one cell, from the API: an agreement in force (signed, else an
+    accepted proposal), else a proposal only (proposed or contacted), else missing."""
+    if slot in f["slots"][role]:
+        return "agreed"
+    given = [q["state"] for q in proposals if slot in q["slots"][role]]
+    return "accepted" if "accepted" in given else "proposed" if {"proposed", "contacted"} & set(given) else "missing"
+
+
+def check_slot_grid(page, server, who: str, f: dict) -> list[str]:
+    """The grid against the API, cell by cell (said in words and a mark, not by colour only); the
+    missing slots listed in words under it.  Returns the cells' cover kinds."""
     vocab = api(server, who, "/vocabulary")
-    sign_in(page, server, who)
-    click_facility(page, f["facility_id"])
-    page.wait_for_selector(f"#detail-name:has-text('{f['name']}')")
     grid = page.locator("#detail-slots")
     assert grid.locator("caption").count() == 1
     heads = grid.locator("thead th[scope=col]").all_inner_texts()
@@ -260,19 +262,51 @@ def test_the_facility_panel_shows_a_time_slot_grid_per_role(page, server):
     labels = {r["code"]: r["label_ja"] for r in vocab["roles"]}
     open_proposals = [q for q in api(server, who, f"/proposals?facility_id={f['facility_id']}")
                       if q["state"] in ("proposed", "contacted", "accepted")]
-    words = {"agreed": "協定", "proposed": "提案", "missing": "未確保"}
+    words = {"agreed": "協定", "accepted": "承諾", "proposed": "提案", "missing": "未確保"}
+    marks = {"agreed": "✓", "accepted": "✓", "proposed": "△", "missing": "✕"}
+    kinds, gaps = [], []
     for role in roles:
         row = grid.locator(f"tbody tr[data-role={role}]")
         assert row.locator("th[scope=row]").inner_text() == labels[role]
         for s in vocab["slots"]:
-            slot = s["code"]
-            want = ("agreed" if slot in f["slots"][role] else
-                    "proposed" if any(slot in q["slots"][role] for q in open_proposals) else "missing")
-            cell = row.locator(f"td[data-slot={slot}]")
-            assert cell.get_attribute("data-cover") == want, (role, slot)
-            assert words[want] in cell.inner_text(), (role, slot)  # said in words, not by colour only
-    assert grid.locator("td[data-cover=proposed]").count() >= 1
+            want = slot_cover(f, open_proposals, role, s["code"])
+            cell = row.locator(f"td[data-slot={s['code']}]")
+            assert cell.get_attribute("data-cover") == want, (role, s["code"])
+            text = cell.inner_text()
+            assert text.startswith(f"{marks[want]} {words[want]}"), (role, s["code"], text)
+            kinds.append(want)
+            if want == "missing":
+                gaps.append(s["label_ja"])
+    listed = page.inner_text("#detail-slot-gaps")
+    assert all(g in listed for g in gaps) and (("未確保の時間帯：" in listed) == bool(gaps)), listed
+    return kinds
+
+
+def test_the_facility_panel_shows_a_time_slot_grid_per_role(page, server):
+    """① and ② in four time slots: a real table (caption, column and row headers) whose cells say in
+    words and a mark which slots agreements in force give (協定, or 承諾 once accepted), which only
+    proposals would add and which are missing — the same as the API's facility and proposal slots —
+    and no serious axe finding."""
+    who = "muni03202"
+    p = open_part_time_proposal(server, who)
+    f = api(server, who, f"/facilities/{p['facility_id']}")
+    sign_in(page, server, who)
+    click_facility(page, f["facility_id"])
+    page.wait_for_selector(f"#detail-name:has-text('{f['name']}')")
+    assert "proposed" in check_slot_grid(page, server, who, f)
     assert axe_violations(page) == []
+    # Accepted: the same slots are now given by an agreement in force (承諾), no longer only proposed.
+    state = p["state"]
+    api(server, who, f"/proposals/{p['id']}/state", method="POST", json={"state": "accepted"})
+    try:
+        page.reload()
+        page.wait_for_selector(f"#detail-name:has-text('{f['name']}')")
+        page.wait_for_selector("#detail-slots td[data-cover=accepted]")
+        assert "accepted" in check_slot_grid(page, server, who, f)
+        assert axe_violations(page) == []
+    finally:
+        while api(server, who, f"/proposals/{p['id']}")["state"] != state:  # as it was, for the other tests
+            api(server, who, f"/proposals/{p['id']}/undo", method="POST")
 
 
 # --- overview -------------------------------------------------------------------------------------

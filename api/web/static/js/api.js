@@ -102,6 +102,7 @@ export async function api(path, { method = "GET", body } = {}) {
   const headers = { Accept: "application/json", Authorization: `Bearer ${token.get() || ""}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (r.status === 204) return null;  // No Content (a deletion): no body to read
   const data = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
   if (!r.ok) {
     if (r.status === 401) onUnauthorized();

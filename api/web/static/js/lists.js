@@ -5,16 +5,9 @@ import {
   COLUMN, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel, locationLabel, marks, municipalityName, onChange,
   spare, spareLabel, store,
 } from "./store.js";
-import { dataTable, el, fmt, telHref } from "./util.js";
+import { dataTable, distanceKm, el, fmt, telHref } from "./util.js";
 
 let facilities, institutions, from = null;
-
-// Straight-line distance (km) on the sphere.
-export function distanceKm(a, b) {
-  const rad = Math.PI / 180, dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * 6371 * Math.asin(Math.sqrt(h));
-}
 
 export function initLists(openFacility) {
   if (facilities) return;

@@ -7,7 +7,7 @@ import {
   COLUMN, KIND, PROPOSAL_STATES, ROLE_LABEL, STATUS, TYPE, acceptingLabel, facilityById, institutionRoles, kindLabel,
   locationApproximate, locationLabel, marks, municipalityName, onChange, reload, slotsLabel, spare, spareLabel, store,
 } from "./store.js";
-import { el, fmt, showMessage, telHref } from "./util.js";
+import { distanceKm, el, fmt, showMessage, telHref } from "./util.js";
 
 // Status by colour AND shape (and text in tooltips, legend and badges): a palette from Okabe & Ito's
 // colour-blind-safe set that stays distinct under protanopia and deuteranopia (tests/web check it),
@@ -396,31 +396,84 @@ async function recordAgreement(f) {
   }
 }
 
+// A pair proposed by hand (POST /proposals): the coordinator picks the institution (any the facility can
+// partner with: the alternatives first — a neighbouring prefecture's in reach among them — then every
+// institution the page knows, nearest first) and the roles.  Stored as 提案中, it is kept by every later
+// run as a fixed pair (not replaced, planned around) until it is acted on; untouched, it can be withdrawn.
+async function proposeByHand(f, candidates, preset = {}) {
+  const names = new Map(candidates.map((c) => [c.institution_id, `${c.institution_name}（候補・${ROLE_LABEL[c.role].slice(0, 1)}・移動 ${fmt(c.minutes)}分）`]));
+  const known = [...store.institutions.values()].filter((i) => !names.has(i.institution_id))
+    .sort((a, b) => distanceKm(f, a) - distanceKm(f, b) || a.institution_id.localeCompare(b.institution_id));
+  for (const i of known) names.set(i.institution_id, `${i.name}（${municipalityName(i.municipality_code)}・${kindLabel(i.kind)}・直線 ${fmt(distanceKm(f, i))}km）`);
+  const missing = store.vocab.roles.filter((r) => f.missing_roles.includes(r.code));
+  const v = await confirmDialog({ title: "組合せを手動で提案", ok: "提案として登録する",
+    body: [`${f.name} の協力医療機関の候補として、選んだ医療機関との組合せを「提案中」で登録します。`,
+      "登録した組合せは固定され、マッチングを再実行しても置き換えられず、そのまま引き継がれます（移動時間の上限・受入意向の条件は適用しません。上限を超える場合は説明に記載されます）。",
+      "まだ連絡していないうちは「取り下げ」で取り消せます。登録は監査記録に残ります。"],
+    fields: [{ name: "institution_id", label: "医療機関", type: "select", required: true, value: preset.institution_id ?? "",
+      options: [...names] },
+    ...missing.map((r) => ({ name: r.code, label: r.label_ja, type: "checkbox", value: preset.roles ? preset.roles.includes(r.code) : true })),
+    { name: "note", label: "メモ（理由など）", type: "textarea", placeholder: "例：院長と電話で内諾" }] });
+  if (!v) return;
+  const roles = missing.map((r) => r.code).filter((r) => v[r]);
+  if (!roles.length) { showMessage("役割を1つ以上選んでください。", true); return; }
+  try {
+    const p = await api("/proposals", { method: "POST", body: { facility_id: f.facility_id, institution_id: v.institution_id, roles, note: v.note } });
+    showMessage(`${f.name} と ${names.get(v.institution_id)?.split("（")[0] ?? v.institution_id} の組合せ（${marks(roles)}）を提案 ${p.id} として登録しました。再実行しても固定して引き継ぎます。`);
+    await reload();
+  } catch (e) {
+    showMessage(`提案できませんでした：${e.message}`, true);
+  }
+}
+
 const chips = (roles, cls) => el("div", { class: "roles" },
   roles.length ? roles.map((r) => el("span", { class: `role ${cls}`, dataset: { role: r } }, ROLE_LABEL[r])) : el("span", { class: "hint" }, "なし"));
 
-// ① and ② in four time slots (issue 16): which slots the agreements in force give, which the open
-// proposals would add, which nobody gives.  A table with row and column headers, and every cell says it
-// in words (協定 / 提案 / 未確保) — the colour only repeats it.  Slot codes, labels and the roles they
-// apply to come from /vocabulary (matching.roles).
+// ① and ② in four time slots (issue 16): which slots agreements in force give — signed (協定) or accepted
+// (承諾: capacity reserved, the agreement to be signed) —, which slots open proposals would only add (提案:
+// proposed or contacted), and which nobody gives (未確保), listed in words under the table too.  A table
+// with row and column headers; every cell says it in words and a mark (✓ in force, △ proposed only, ✕
+// missing), the proposed cells are also hatched — the colour only repeats it.  Slot codes, labels and the
+// roles they apply to come from /vocabulary (matching.roles).
+const SLOT_COVER = {
+  agreed: ["✓ 協定", "締結済みの協定で対応"], accepted: ["✓ 承諾", "承諾済みの提案で対応（受入枠を確保、協定の締結待ち）"],
+  proposed: ["△ 提案", "提案中・連絡済みの提案だけ（まだ合意していない）"], missing: ["✕ 未確保", "協定も提案もない"],
+};
 function slotGrid(f, proposals, instName) {
   const roles = store.vocab.slotted_roles.filter((r) => f.required_roles.includes(r));
   if (!roles.length) return null;
   const open = proposals.filter((p) => OPEN.includes(p.state));
-  const cell = (role, slot) => {
-    if ((f.slots?.[role] ?? []).includes(slot)) return el("td", { class: "slot agreed", dataset: { slot, cover: "agreed" } }, "協定");
-    const by = open.filter((p) => (p.slots?.[role] ?? []).includes(slot)).map((p) => instName(p.institution_id));
-    if (by.length) return el("td", { class: "slot proposed", dataset: { slot, cover: "proposed" } }, `提案（${by.join("、")}）`);
-    return el("td", { class: "slot missing", dataset: { slot, cover: "missing" } }, "未確保");
+  const by = (role, slot, states) => open.filter((p) => states.includes(p.state) && (p.slots?.[role] ?? []).includes(slot))
+    .map((p) => instName(p.institution_id));
+  const cover = (role, slot) => {
+    if ((f.slots?.[role] ?? []).includes(slot)) return ["agreed", []];
+    const accepted = by(role, slot, ["accepted"]);
+    if (accepted.length) return ["accepted", accepted];
+    const proposed = by(role, slot, ["proposed", "contacted"]);
+    return proposed.length ? ["proposed", proposed] : ["missing", []];
   };
+  const cell = (role, slot) => {
+    const [kind, names] = cover(role, slot);
+    return el("td", { class: `slot ${kind}`, dataset: { slot, cover: kind }, title: SLOT_COVER[kind][1] },
+      SLOT_COVER[kind][0] + (names.length ? `（${names.join("、")}）` : ""));
+  };
+  const gaps = roles.map((role) => [role, store.vocab.slots.filter((s) => cover(role, s.code)[0] === "missing")])
+    .filter(([, slots]) => slots.length);
   return el("div", { id: "detail-slot-cover" }, el("div", { class: "table-wrap" }, el("table", { class: "data slot-grid", id: "detail-slots" },
     el("caption", {}, "時間帯ごとの確保状況（①②は4つの時間帯すべてで常時）"),
     el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "役割"),
       ...store.vocab.slots.map((s) => el("th", { scope: "col", dataset: { slot: s.code } }, s.label_ja)))),
     el("tbody", {}, roles.map((role) => el("tr", { dataset: { role } }, el("th", { scope: "row" }, ROLE_LABEL[role]),
       ...store.vocab.slots.map((s) => cell(role, s.code))))))),
-    el("p", { class: "hint" }, "協定＝締結済みの協力医療機関が対応、提案＝提案中・連絡済み・承諾の提案で対応、未確保＝どちらもない時間帯。"));
+    el("p", { id: "detail-slot-gaps", class: gaps.length ? "slot-gaps" : "hint" }, gaps.length
+      ? `未確保の時間帯：${gaps.map(([role, slots]) => `${ROLE_LABEL[role].slice(0, 1)} ${slots.map((s) => s.label_ja).join("・")}`).join("、")}`
+      : "未確保の時間帯はありません（提案中のものを含む）。"),
+    el("p", { class: "hint" }, "✓ 協定＝締結済みの協定で対応、✓ 承諾＝承諾済みの提案で対応（協定の締結待ち）、"
+      + "△ 提案＝提案中・連絡済みの提案だけ（まだ合意していない）、✕ 未確保＝協定も提案もない時間帯。"));
 }
+
+// A facility's alternatives: per missing role the nearest institutions that could take it (a run's candidates).
+const alternativesOf = (f) => api(`/facilities/${encodeURIComponent(f.facility_id)}/candidates?per_role=5`);
 
 async function latestRunUnmatched() {
   const run = store.runs.find((r) => r.state === "done");
@@ -513,11 +566,15 @@ export async function showFacility(id, pan = true, zoom = false, focus = false, 
     el("h4", {}, "不足している役割"), el("div", { id: "detail-missing" }, chips(f.missing_roles, "missing")),
     ...(grid ? [el("h4", {}, "時間帯（①②）"), grid] : []),  // replaceChildren would write a null as "null"
     el("h4", {}, "協力医療機関（協定）"), partners,
-    el("button", { type: "button", id: "record-agreement", onclick: () => recordAgreement(f) }, "ツール外で結んだ協定を記録"),
+    el("div", { class: "panel-actions" },
+      el("button", { type: "button", id: "record-agreement", onclick: () => recordAgreement(f) }, "ツール外で結んだ協定を記録"),
+      f.missing_roles.length ? el("button", { type: "button", id: "propose-pair", onclick: async () => proposeByHand(f, await alternativesOf(f)) },
+        "組合せを手動で提案") : ""),
     el("h4", {}, "提案"),
     el("div", { id: "detail-proposals" }, proposals.length ? proposals.map((p) => el("div", { class: "proposal-card", dataset: { proposalId: p.id, state: p.state } },
       el("div", {}, el("b", {}, instName(p.institution_id)), ` ${marks(p.roles)}　移動 ${fmt(p.travel_minutes)}分（${fmt(p.distance_km)}km）`),
       institutionContact(p.institution_id), institutionDetails(p.institution_id),
+      p.origin === "manual" ? el("div", { class: "origin-manual" }, el("b", {}, "手動で提案（固定）"), "：再実行しても置き換えずに引き継ぎます") : "",
       el("div", {}, `状態：${PROPOSAL_STATES[p.state]}`, p.decline_reason ? `（理由：${p.decline_reason}）` : "",
         `　更新 ${new Date(p.updated_at).toLocaleDateString("ja-JP")}`),
       p.location_uncertain ? locationNote("距離の条件を満たすかは位置の確認が必要です。") : "",
@@ -544,17 +601,20 @@ export async function showFacility(id, pan = true, zoom = false, focus = false, 
         u.location_uncertain ? locationNote("実際の位置によっては上限内に候補がある可能性があります。") : "",
         u.fix ? el("div", { class: "hint" }, u.fix) : ""))));
     if (f.missing_roles.length) {
-      const cands = await api(`/facilities/${encodeURIComponent(id)}/candidates?per_role=5`);
+      const cands = await alternativesOf(f);
       const spareText = (c) => spareLabel(c.spare_facilities);
       alternatives.replaceChildren(el("h4", {}, "代替候補（不足している役割ごと、近い順）"),
         cands.length ? el("div", { class: "table-wrap" }, el("table", { class: "data" },
           el("caption", { class: "visually-hidden" }, "代替候補"),
-          el("thead", {}, el("tr", {}, ["役割", "医療機関", "時間帯", "移動", "空き枠"].map((h) => el("th", { scope: "col" }, h)))),
+          el("thead", {}, el("tr", {}, ["役割", "医療機関", "時間帯", "移動", "空き枠", "操作"].map((h) => el("th", { scope: "col" }, h)))),
           el("tbody", {}, cands.map((c) => el("tr", { class: c.spare_facilities != null && c.spare_facilities <= 0 ? "full" : null },
             el("td", {}, ROLE_LABEL[c.role].slice(0, 1)),
             el("td", {}, c.institution_name, c.existing ? "（既存の協定先）" : "", c.not_yet_asked ? "（意向未確認）" : "", institutionDetails(c.institution_id)),
             el("td", {}, slotsLabel(c.slots)),
-            el("td", { class: "num" }, `${fmt(c.minutes)}分`), el("td", { class: "num" }, spareText(c)))))))
+            el("td", { class: "num" }, `${fmt(c.minutes)}分`), el("td", { class: "num" }, spareText(c)),
+            el("td", {}, el("button", { type: "button", class: "act-propose", dataset: { institutionId: c.institution_id, role: c.role },
+              "aria-label": `提案する：${c.institution_name}（${ROLE_LABEL[c.role].slice(0, 1)}を手動で提案）`,
+              onclick: () => proposeByHand(f, cands, { institution_id: c.institution_id, roles: [c.role] }) }, "提案する")))))))
           : el("p", { class: "hint" }, "移動時間の上限内に候補がありません。"),
         el("p", { class: "hint" }, "空き枠：0（満杯）＝受入枠を使い切っている、未回答＝調査で受入枠の回答がない（上限なしとして扱う）。"));
     }

@@ -126,6 +126,20 @@ async function undo(p) {
   }
 }
 
+async function withdraw(p) {
+  const v = await confirmDialog({ title: "手動の提案を取り下げる", ok: "取り下げる", danger: true,
+    body: [`手動で登録した提案 ${p.id}（${names(p).f} ← ${names(p).i}、${marks(p.roles)}）を取り下げます。`,
+      "提案は削除され、次の再実行では固定されません（この組合せが改めて提案されることはあります）。取り下げは監査記録に残ります。"] });
+  if (!v) return;
+  try {
+    await api(`/proposals/${p.id}`, { method: "DELETE" });
+    showMessage(`提案 ${p.id} を取り下げました。`);
+    await reload();
+  } catch (e) {
+    showMessage(`取り下げられませんでした：${e.message}`, true);
+  }
+}
+
 export function proposalActions(p) {
   const box = el("div", { class: "actions", dataset: { proposalId: p.id } });
   for (const [state, label] of NEXT[p.state] || []) {
@@ -136,6 +150,9 @@ export function proposalActions(p) {
   }
   if (NEXT[p.state] && p.state !== "proposed") {
     box.append(el("button", { type: "button", class: "act-contact", onclick: () => addContact(p, false), "aria-label": `連絡記録を追加：${names(p).f} ← ${names(p).i}` }, "連絡記録"));
+  }
+  if (p.origin === "manual" && p.state === "proposed") {
+    box.append(el("button", { type: "button", class: "act-withdraw", onclick: () => withdraw(p), "aria-label": `手動の提案を取り下げる：${names(p).f} ← ${names(p).i}` }, "取り下げ"));
   }
   if (UNDOABLE.includes(p.state)) {
     box.append(el("button", { type: "button", class: "act-undo", onclick: () => undo(p), "aria-label": `直前の操作を取り消す：${names(p).f} ← ${names(p).i}` }, "取り消す"));

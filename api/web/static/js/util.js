@@ -23,6 +23,13 @@ export function showMessage(text, isError = false) {
 // only, the extension left out (a phone dials it after the call is answered).
 export const telHref = (phone) => `tel:${String(phone).replace(/(内線|内|ext\.?|x).*$/i, "").replace(/[^0-9+]/g, "")}`;
 
+// Straight-line distance (km) on the sphere between two records with lat and lon.
+export function distanceKm(a, b) {
+  const rad = Math.PI / 180, dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6371 * Math.asin(Math.sqrt(h));
+}
+
 export const fmt = (v, digits = 1) => (v == null || Number.isNaN(v) ? "" : Number(v).toFixed(digits));
 
 // CSV with a BOM so that Excel opens the Japanese text correctly.

@@ -45,6 +45,8 @@ export function initWorkflow(openFacility) {
         title: "近似・要確認＝施設か医療機関の位置が市区町村役場で近似されており、移動上限を満たすかは位置の確認が必要" },
       { key: "explanation", label: "説明" },
       { key: "state", label: "状態", nowrap: true, value: (r) => PROPOSAL_STATES[r.state] + (r.decline_reason ? `（${r.decline_reason}）` : "") },
+      { key: "origin", label: "由来", nowrap: true, value: (r) => (r.origin === "manual" ? "手動（固定）" : `実行 ${r.run_id}`),
+        title: "手動（固定）＝担当者が手動で提案した組合せ。再実行しても置き換えず、固定して引き継ぐ" },
       { key: "actions", label: "操作", value: () => "", render: (r) => proposalActions(r) },
     ],
   });
@@ -139,12 +141,12 @@ function showCarried(carried) {
   box.hidden = false;
   box.dataset.count = carried.length;
   box.replaceChildren(
-    el("h3", {}, carried.length ? `引き継いだ提案 ${carried.length}件（連絡済み・承諾済みのものは再実行で置き換えず、そのまま残しています）`
-      : "引き継いだ提案はありません（連絡済み・承諾済みの提案がなかったため）"),
+    el("h3", {}, carried.length ? `引き継いだ提案 ${carried.length}件（連絡済み・承諾済みの提案と手動の提案は再実行で置き換えず、そのまま残しています）`
+      : "引き継いだ提案はありません（連絡済み・承諾済みの提案も手動の提案もなかったため）"),
     // replaceChildren writes a null as "null": the list only when there is one
     ...(carried.length ? [el("ul", {}, carried.map((c) => el("li", { dataset: { proposalId: c.proposal_id } },
       `${facilityById(c.facility_id)?.name ?? c.facility_id} ← ${store.institutions.get(c.institution_id)?.name ?? c.institution_id}`
-      + `（${marks(c.roles)}・${PROPOSAL_STATES[c.state] ?? c.state}${c.pinned ? "・固定" : ""}）`)))] : []));
+      + `（${marks(c.roles)}・${PROPOSAL_STATES[c.state] ?? c.state}${c.origin === "manual" ? "・手動" : ""}${c.pinned ? "・固定" : ""}）`)))] : []));
 }
 
 // What the run could not prove: warnings (coverage, goals 1–3) first, then notes (agreements, travel).
