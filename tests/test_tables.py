@@ -221,3 +221,48 @@ def test_read_frame_reads_the_named_sheet(tmp_path):
     wb.save(tmp_path / "two.xlsx")
     df, table = read_frame(tmp_path / "two.xlsx", "second")
     assert df.columns.tolist() == ["b"] and df["b"].tolist() == ["2"] and table.sheet == "second"
+
+
+def test_xlsx_refusals_say_what_and_where_in_both_languages(tmp_path):
+    """A broken workbook, a missing sheet and an empty sheet: the English detail and the Japanese
+    line each name the file (and the sheets there are)."""
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "broken.xlsx")
+    assert str(exc.value).startswith("broken.xlsx: not a readable xlsx workbook (")
+    assert exc.value.ja == "broken.xlsx は Excel ブック（.xlsx）として読めません"
+    wb = Workbook()
+    wb.active.title = "施設"
+    wb.create_sheet("機関")
+    wb.save(tmp_path / "book.xlsx")
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "book.xlsx", "協定")
+    assert str(exc.value) == "book.xlsx: no sheet '協定' (sheets: 施設, 機関)"
+    assert exc.value.ja == "book.xlsx にシート「協定」がありません（シート: 施設、機関）"
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "book.xlsx", "機関")
+    assert str(exc.value) == "book.xlsx [機関]: the sheet is empty (a header row is required)"
+    assert exc.value.ja == "book.xlsx のシート「機関」は空です（見出し行が必要です）"
+
+
+def test_xlsx_header_loses_formatted_empty_columns_and_rows_keep_their_lines(tmp_path):
+    """Columns formatted but empty on the right are not columns (a blank one between stays); records
+    carry the sheet's own row numbers; a formula with no saved result reads blank, not as '=…'."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["a", "", "b", None, None])
+    ws["E1"].number_format = "0.0"  # formatted, still empty
+    ws.append(["1", "x", "2"])
+    ws.append([None, None, None])
+    ws.append(["3", "y", "=1+1"])
+    wb.save(tmp_path / "h.xlsx")
+    table = open_table(tmp_path / "h.xlsx")
+    try:
+        assert table.header == ["a", "", "b"]
+        rows = list(table.rows)
+    finally:
+        table.close()
+    assert [line for line, _ in rows] == [2, 3, 4]
+    assert rows[2][1][:3] == ["3", "y", ""]
+    (tmp_path / "h.csv").write_text("a\n1\n", encoding="utf-8")
+    open_table(tmp_path / "h.csv").close()  # a CSV table has nothing else to close: no error
