@@ -196,6 +196,20 @@ def test_extra_columns_are_kept(tmp_path):
     assert region.institutions.loc["C1", "phone"] == ""
 
 
+def test_addresses_are_optional_text_with_a_length_limit(tmp_path):
+    """所在地 of facilities and institutions: blank when the column is absent or the cell empty, refused
+    past 200 characters (the service's column) with the line named."""
+    region = load_region(write_region(tmp_path / "none"))
+    assert (region.facilities["address"] == "").all() and (region.institutions["address"] == "").all()
+    inst = edit(DEFAULT_INSTITUTIONS, H1, address="岩手県盛岡市内丸11-1")
+    region = load_region(write_region(tmp_path / "one", institutions=inst))
+    assert region.institutions.loc["H1", "address"] == "岩手県盛岡市内丸11-1"
+    assert region.institutions.loc["C1", "address"] == ""
+    errors = errors_of(write_region(tmp_path / "long", facilities=edit(DEFAULT_FACILITIES, F1, address="あ" * 201)))
+    assert [(e.file, e.row, e.column) for e in errors] == [("facilities.csv", line_of(F1), "address")]
+    assert "200 文字以内" in errors[0].ja
+
+
 def test_optional_travel_times_are_loaded(tmp_path):
     region = load_region(write_region(tmp_path, travel_times=DEFAULT_TRAVEL_TIMES))
     tt = region.travel_times

@@ -95,8 +95,15 @@ LOCATION_SOURCES: dict[str, str] = {
 }
 
 
+#: Longest address stored (the open data's longest is about 60 characters).
+ADDRESS_MAX = 200
+
+
 def _location_columns(what: str) -> tuple[Column, ...]:
     return (
+        Column("address", c.text(required=False, max_length=ADDRESS_MAX),
+               f"the {what}'s street address (所在地; blank = not known), for the people who call or visit",
+               required=False, label_ja="所在地", default=""),
         Column("location_source", c.text(required=False, max_length=16),
                f"where the {what}'s point comes from: " + ", ".join(
                    f"{k} ({v})" for k, v in LOCATION_SOURCES.items()) + " (blank = source)",

@@ -1,7 +1,7 @@
 """Institution details wherever an institution is named on the page (issue 15 item 4): contact person,
-phone and survey date from the intention survey, whether the point is approximate (a municipal office,
-with its radius), and spare capacity with its meaning (0 = 満杯, blank = 未回答).  The data contract
-has no address, so the page shows none.  Each fact is checked against what the API returns."""
+phone and survey date from the intention survey, the address (所在地, from the open data; 未登録 when the
+file has none), whether the point is approximate (a municipal office, with its radius), and spare
+capacity with its meaning (0 = 満杯, blank = 未回答).  Each fact is checked against what the API returns."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_the_panel_shows_each_institution_fact_from_the_api(browser, server):  #
     iid = g["partners"][0]
     saved = put_institution(server, iid, contact_name="岩手 花子", contact_phone="0193-62-2111",
                             survey_date="2025-07-01", location_source="office", location_radius_km=3.5,
-                            capacity_facilities=0, accepting=True)
+                            capacity_facilities=0, accepting=True, address="岩手県宮古市新川町2-1")
     assert saved["reserved_facilities"] == 0  # so that spare = capacity = 0 (満杯)
     context, page, errors, outside = new_page(browser, server)
     try:
@@ -49,7 +49,9 @@ def test_the_panel_shows_each_institution_fact_from_the_api(browser, server):  #
         assert box.locator("dd[data-fact=contact_phone] a").get_attribute("href") == "tel:0193622111"
         assert fact("survey_date") == "2025-07-01"
         assert fact("accepting") == "受入可"
-        assert "住所" not in box.inner_text()  # not in the data contract: not shown, not invented
+        assert fact("address") == "岩手県宮古市新川町2-1"
+        assert page.locator("#detail-address").inner_text() == (api(server, "muni03201", f"/facilities/{g['facility_id']}")
+                                                                .get("address") or "未登録")
         assert axe_violations(page) == []
 
         # Blank capacity reads 未回答 with how matching treats it; an unsurveyed institution says 未回答.

@@ -324,17 +324,18 @@ export function institutionContact(iid) {
 }
 
 // Everything the page knows about an institution, folded under its name wherever it is named (proposal
-// cards, agreements, alternatives).  The data contract has no address: the municipality is the nearest.
+// cards, agreements, alternatives).
 export function institutionDetails(iid) {
   const i = store.institutions.get(iid);
   if (!i) return null;
   const C = COLUMN.institutions;
   const row = (fact, label, value) => [el("dt", {}, label), el("dd", { dataset: { fact } }, value)];
   return el("details", { class: "inst-details", dataset: { institutionId: iid } },
-    el("summary", {}, "医療機関の詳細（受入枠・担当者・位置）"),
+    el("summary", {}, "医療機関の詳細（所在地・受入枠・担当者）"),
     el("dl", { class: "facts" },
       row("kind", C.kind, kindLabel(i.kind) + (i.beds ? `（${C.beds} ${i.beds}）` : "")),
       row("municipality", C.municipality_code, municipalityName(i.municipality_code)),
+      row("address", C.address, i.address || "未登録"),
       row("roles", "担える役割（24時間）", marks(institutionRoles(i))),
       row("accepting", C.accepting, acceptingLabel(i.accepting)),
       row("spare", "受入枠の空き", spareLabel(spare(i))),
@@ -559,6 +560,7 @@ export async function showFacility(id, pan = true, zoom = false, focus = false, 
       el("dt", {}, "施設ID"), el("dd", {}, f.facility_id),
       el("dt", {}, "施設種別"), el("dd", {}, `${t.name_ja}（${t.strength_ja}）`),
       el("dt", {}, "市区町村"), el("dd", {}, municipalityName(f.municipality_code)),
+      el("dt", {}, "所在地"), el("dd", { id: "detail-address" }, f.address || "未登録"),
       el("dt", {}, "入所者数"), el("dd", {}, f.residents ?? "不明"),
       el("dt", {}, "年次報告"), el("dd", {}, f.reported ? "あり" : "なし（集計していない）")),
     el("h4", {}, "必要な役割"), chips(f.required_roles, "required"),
