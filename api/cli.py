@@ -141,6 +141,18 @@ def db_import(region_dir: Path, database_url: str = DB_OPTION):
     console.print(f"imported {counts}")
 
 
+def with_region_boundaries(settings, region: Path | None):
+    """The settings with the region folder's own municipal boundaries (``boundaries.geojson``, written
+    by ``matching import region``) added: the page's offline base map and the placement check then
+    cover that region too."""
+    from matching.boundaries import REGION_FILE
+
+    own = region / REGION_FILE if region is not None else None
+    if own is None or not own.is_file() or own in settings.municipal_boundaries:
+        return settings
+    return settings.model_copy(update={"municipal_boundaries": [*settings.municipal_boundaries, own]})
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, database_url: str = DB_OPTION,
           region: Path = typer.Option(None, help="region imported on first start (default: data/demo)")):
     """Start the service (OpenAPI docs at /docs) on the embedded database, importing the demo on first start."""
@@ -152,6 +164,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, database_url: str = DB_OPTI
     from api.store import import_region
 
     settings, _ = _sessions(database_url)
+    settings = with_region_boundaries(settings, region)
     app = create_app(settings)
     sessions = app.state.sessions
     with sessions() as session:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from matching.boundaries import CREDIT
 from matching.candidates import eligible_institutions, find_candidates, travel_provider
 from matching.capacity import estimate_facilities
 from matching.parameters import MatchParameters
@@ -352,4 +353,4 @@ def map_html(result: AdmissionAnalysis, region: Region, boundaries, title: str) 
             f'（{len(lost)}）、青い点: 入院受入病院（{len(adm)}）、橙の四角: 受入枠を増やす病院'
             f'（{len(result.increases)}）。{escape(result.plan_note)}</p>{svg}'
             '<table><tr><th>施設</th><th>種別</th><th>市区町村</th><th>最寄りの受入病院</th><th>分</th></tr>'
-            f'{rows}</table><p>境界: 国土数値情報（行政区域データ）（国土交通省）を加工して作成</p></body></html>')
+            f'{rows}</table><p>境界: {CREDIT}</p></body></html>')

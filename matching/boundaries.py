@@ -30,6 +30,10 @@ from shapely.ops import unary_union
 REPO = Path(__file__).resolve().parents[1]
 #: Bundled with the project: the demo prefecture's (岩手) boundaries, see ``data/boundaries/README.md``.
 BUNDLED = (REPO / "data" / "boundaries" / "iwate_N03-21_s0010.geojson",)
+#: The file ``matching import region`` writes into a region folder: that region's municipal boundaries.
+REGION_FILE = "boundaries.geojson"
+#: The credit the 国土数値情報 terms require wherever the boundaries are shown (data/boundaries/README.md).
+CREDIT = "国土数値情報（行政区域データ）（国土交通省）を加工して作成"
 #: Default tolerance for the 1 % simplified files (km).
 TOLERANCE_KM = 1.0
 #: Tolerance for the national 0.1 % simplified TopoJSON (borders move by up to a few km).
@@ -97,6 +101,20 @@ class MunicipalBoundaries:
     @classmethod
     def from_paths(cls, paths: Iterable[Path | str]) -> MunicipalBoundaries:
         return cls.from_geojson(*paths)
+
+    def write_geojson(self, path: Path | str, names: dict[str, str]) -> None:
+        """The municipalities of ``names`` (code → name) as an N03-style GeoJSON file that
+        :meth:`from_geojson` reads back (``N03_007`` code, ``N03_004`` name), coordinates to
+        5 decimals (about 1 m, finer than the simplified source)."""
+        import numpy as np
+        from shapely import transform
+        from shapely.geometry import mapping
+
+        features = [{"type": "Feature", "properties": {"N03_007": code, "N03_004": name},
+                     "geometry": mapping(transform(self.polygons[code], lambda xy: np.round(xy, 5)))}
+                    for code, name in sorted(names.items()) if code in self.polygons]
+        Path(path).write_text(json.dumps({"type": "FeatureCollection", "credit": CREDIT, "features": features},
+                                         ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
     def covers(self, municipality_code: str) -> bool:
         return municipality_code in self.polygons

@@ -111,3 +111,39 @@ def test_known_losses_of_issue_13_are_fixed(imported):
     fac = nagano.facilities
     assert (fac.loc[[i.record for i in report.relocated if i.record in fac.index], "location_source"]
             == "office").all()
+
+
+def test_region_folder_carries_its_boundaries_and_the_page_serves_them(imported, pref, tmp_path):
+    """The importer writes the region's municipal boundaries into its folder (issue 15 item 1):
+    every municipality of areas.csv, with the credit, the same shapes as the source (to ~1 m);
+    ``matching serve --region`` adds them to the service, whose offline base map then draws them."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from api.cli import create_token, with_region_boundaries
+    from api.main import create_app
+    from api.settings import Settings
+    from api.store import import_region
+    from matching.boundaries import CREDIT, REGION_FILE
+
+    _, region, folder = imported[pref]
+    data = json.loads((folder / REGION_FILE).read_text(encoding="utf-8"))
+    assert data["credit"] == CREDIT
+    assert {f["properties"]["N03_007"] for f in data["features"]} == set(region.areas.index)
+    own = MunicipalBoundaries.from_geojson(folder / REGION_FILE)
+    source = MunicipalBoundaries.from_geojson(*sorted((OPEN / "boundaries").glob(f"geojson_s0010_N03-21_{pref}_*")))
+    for code, poly in own.polygons.items():
+        assert poly.symmetric_difference(source.polygons[code]).area < 1e-3 * source.polygons[code].area, code
+
+    settings = with_region_boundaries(Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"), folder)
+    assert settings.municipal_boundaries[-1] == folder / REGION_FILE
+    assert with_region_boundaries(settings, folder) == settings  # once
+    app = create_app(settings)
+    with app.state.sessions() as session:
+        import_region(session, folder)
+        session.commit()
+    token = create_token(app.state.sessions, "県", "prefecture", pref, None)
+    got = TestClient(app).get("/areas/boundaries", headers={"Authorization": f"Bearer {token}"}).json()
+    assert {f["properties"]["municipality_code"] for f in got["features"]} == set(region.areas.index)
+    assert got["credit"] == CREDIT

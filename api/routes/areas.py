@@ -6,6 +6,7 @@ from api.deps import ScopeDep, SessionDep
 from api.models import Area, Facility, Institution
 from api.readcache import cached_read
 from api.schemas import AreaIn, AreaOut
+from matching.boundaries import CREDIT
 
 router = APIRouter(prefix="/areas", tags=["areas"])
 
@@ -19,9 +20,6 @@ def list_areas(request: Request, session: SessionDep, scope: ScopeDep, prefectur
         q = q.where(Area.prefecture_code == prefecture_code)
     return [a for a in session.scalars(q) if scope.can_see_institution_in(a.municipality_code)]
 
-
-#: The credit the 国土数値情報 terms require wherever the boundaries are shown (data/boundaries/README.md).
-BOUNDARY_CREDIT = "国土数値情報（行政区域データ）（国土交通省）を加工して作成"
 
 
 def _boundary_features(request: Request) -> dict[str, dict]:
@@ -58,7 +56,7 @@ def area_boundaries(request: Request, session: SessionDep, scope: ScopeDep) -> d
             out.append({**f, "properties": {**f["properties"], "municipality_name": a.municipality_name,
                                             "in_your_area": scope.municipalities is None
                                             or a.municipality_code in scope.municipalities}})
-    return {"type": "FeatureCollection", "features": out, "credit": BOUNDARY_CREDIT}
+    return {"type": "FeatureCollection", "features": out, "credit": CREDIT}
 
 
 @router.get("/{municipality_code}", response_model=AreaOut)

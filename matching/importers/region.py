@@ -17,6 +17,7 @@ import pandas as pd
 
 from matching import safecells
 from matching.boundaries import (
+    REGION_FILE,
     TOLERANCE_KM,
     TOPOJSON_TOLERANCE_KM,
     MunicipalBoundaries,
@@ -245,6 +246,9 @@ def build_region(prefecture_code: str, kaigo_files: Iterable[str | Path], hospit
     report.clinics_loaded = clinics_loaded
     _write(out, areas, facilities, institutions)
     write_scope(out, clinics_loaded)
+    if bounds is not None:  # the page's offline base map for this region (matching serve --region)
+        bounds.write_geojson(out / REGION_FILE, {a["municipality_code"]: a["municipality_name"]
+                                                     for a in areas.to_dict("records")})
     report.write(out)
     load_region(out, strict=True)  # the folder must satisfy the contract; raises if not
     return report
