@@ -124,3 +124,38 @@ def test_parse_distinct_equals_parsing_every_cell():
         assert once.message == each.message
     ids = col(*[str(k) for k in range(50)])
     assert c.parse_distinct(c.text(), ids).values.tolist() == ids.tolist()
+
+
+def test_iso_date_calendar_dates_only():
+    """YYYY-MM-DD of a real day; blank allowed unless required; the messages in both languages."""
+    optional, required = c.iso_date(), c.iso_date(required=True)
+    p = optional(col("2025-04-01", " 2025-04-02 ", "", "2025-02-30", "2025/04/01", "25-04-01", "2025-4-1"))
+    assert bad(p) == [False, False, False, True, True, True, True]
+    assert p.values.tolist()[:3] == ["2025-04-01", "2025-04-02", ""]
+    assert p.message == "must be a date written YYYY-MM-DD (e.g. 2025-04-01) or blank"
+    assert p.message_ja == "日付は YYYY-MM-DD で書いてください（例 2025-04-01）。空欄も可"
+    r = required(col("", "2024-02-29", "2023-02-29"))
+    assert bad(r) == [True, False, True]
+    assert r.message == "must be a date written YYYY-MM-DD (e.g. 2025-04-01)"
+    assert r.message_ja == "日付は YYYY-MM-DD で書いてください（例 2025-04-01）"
+    assert c.value_type(optional) == c.ValueType("text", max_length=10, min_length=0)
+    assert c.value_type(required) == c.ValueType("text", max_length=10, min_length=10)
+
+
+def test_location_columns_and_capacity_column_names():
+    """The columns every located record shares (address, where the point comes from, its radius),
+    built again here (the schema builds them once at import), and the capacity column names."""
+    from matching.contract.schema import ADDRESS_MAX, _location_columns, capacity_column
+    from matching.vocabulary import Role
+
+    cols = _location_columns("clinic")
+    assert [x.name for x in cols] == ["address", "location_source", "location_radius_km"]
+    assert [x.label_ja for x in cols] == ["所在地", "位置の出典", "位置の誤差半径（km）"]
+    assert all(not x.required for x in cols) and [x.default for x in cols] == ["", "", None]
+    assert "clinic" in cols[0].doc and "clinic" in cols[1].doc
+    address, source, radius = (x.parse for x in cols)
+    assert bad(address(col("", "岩手県" + "あ" * (ADDRESS_MAX - 3), "あ" * (ADDRESS_MAX + 1)))) == [False, False, True]
+    assert bad(source(col("", "office", "x" * 17))) == [False, False, True]
+    assert bad(radius(col("", "0", "3.5", "1000", "1000.1", "-1"))) == [False, False, False, False, True, True]
+    assert capacity_column("facilities") == "capacity_facilities"
+    assert capacity_column("residents", Role.VISIT) == capacity_column("residents", "visit") == "capacity_residents_visit"
