@@ -159,3 +159,37 @@ def test_location_columns_and_capacity_column_names():
     assert bad(radius(col("", "0", "3.5", "1000", "1000.1", "-1"))) == [False, False, False, False, True, True]
     assert capacity_column("facilities") == "capacity_facilities"
     assert capacity_column("residents", Role.VISIT) == capacity_column("residents", "visit") == "capacity_residents_visit"
+
+
+def test_japanese_messages_and_value_types_of_every_parser():
+    """What people read (``message_ja``) and what the database and API layers derive (``value_type``)."""
+    vt = c.value_type
+    p = c.digits(5)(col("3201"))
+    assert p.message_ja == "半角数字 5 桁で書いてください" and p.note == "先頭の 0 が落ちていたので補いました"
+    assert p.fixed.tolist() == [True]
+    assert vt(c.digits(5)) == c.ValueType("digits", max_length=5)
+    one = c.digits(1)(col("", "3", "33"))  # one digit: nothing shorter to restore, blank stays bad
+    assert bad(one) == [True, False, True] and one.values.tolist()[0] == "" and one.fixed is None
+    assert c.boolean()(col("x")).message_ja == (
+        "必須です。true か false で書いてください（TRUE/FALSE、1/0、yes/no、○/×、有/無、はい/いいえ も可）")
+    assert c.boolean(required=False)(col("x")).message_ja == (
+        "true か false で書いてください（TRUE/FALSE、1/0、yes/no、○/×、有/無、はい/いいえ も可）")
+    assert vt(c.boolean()) == c.ValueType("bool", nullable=False)
+    assert vt(c.boolean(required=False)) == c.ValueType("bool", nullable=True)
+    labels = {"a": "甲", "b": "乙"}
+    assert c.one_of({"b", "a"}, "kind", labels)(col("c")).message_ja == \
+        "kindのコードが不明です。次のいずれかで書いてください: a（甲）、b（乙）"
+    assert c.one_of({"a"}, "facility type")(col("c")).message_ja == "施設種別のコードが不明です。次のいずれかで書いてください: a"
+    assert vt(c.one_of(("b", "a"), "kind")) == c.ValueType("code", choices=("b", "a"), what="kind")
+    assert c.code_list({"y", "x"}, "role", {"x": "①"})(col("z")).message_ja == \
+        "役割のコードが不明です。次のコードを ; で区切って書いてください: x（①）、y"
+    assert vt(c.code_list(("x", "y"), "role")) == c.ValueType("codes", choices=("x", "y"), what="role")
+    assert c.number(integer=True, minimum=0, maximum=10)(col("x")).message_ja == "整数（0〜10）で書いてください"
+    assert c.number(integer=False, minimum=1.5, required=False)(col("x")).message_ja == "数値（1.5 以上）で書いてください。空欄も可"
+    assert c.number(integer=True, message_ja="独自")(col("x")).message_ja == "独自"
+    assert vt(c.number(integer=True, minimum=0, maximum=9, required=False)) == \
+        c.ValueType("int", nullable=True, minimum=0, maximum=9)
+    assert vt(c.number(integer=False)) == c.ValueType("float", nullable=False)
+    assert c.text()(col("")).message_ja == "空欄にはできません。制御文字（NUL など）は使えません"
+    assert c.text(required=False, max_length=5)(col("\x00")).message_ja == "文字で書いてください（5 文字以内）。制御文字（NUL など）は使えません"
+    assert vt(c.text(max_length=7)) == c.ValueType("text", max_length=7, min_length=1)
