@@ -619,3 +619,26 @@ def test_contract_document_is_up_to_date():
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "data-contract.md"
     assert doc.read_text(encoding="utf-8") == markdown(), "regenerate docs/data-contract.md from schema.markdown()"
+
+
+def test_error_log_counts_lists_up_to_its_limit_and_keeps_every_line():
+    """Every problem counted once; the first ``limit`` per file listed, the rest in ``omitted``;
+    ``add_cells`` gives each listed cell its Japanese line only when a Japanese problem is given."""
+    from matching.contract.errors import ErrorLog
+
+    log = ErrorLog(limit=2)
+    assert not log and len(log) == 0
+    for line in (2, 3, 4):
+        log.add(RowError("a.csv", line, "x", "bad", str(line)))
+    assert len(log) == 3 and bool(log) and log.count == {"a.csv": 3}
+    assert [e.row for e in log.listed] == [2, 3] and log.omitted == {"a.csv": 1}
+    assert log.lines["a.csv"] == {2, 3, 4}
+    log.add_cells("b.csv", [5, 6, 7], "lat", "bad lat", ["p", "q", "r"], ja="緯度が違います", label="緯度")
+    assert log.count["b.csv"] == 3 and log.lines["b.csv"] == {5, 6, 7} and log.omitted["b.csv"] == 1
+    listed = [e for e in log.listed if e.file == "b.csv"]
+    assert [(e.row, e.value) for e in listed] == [(5, "p"), (6, "q")]
+    assert listed[0].ja == "b.csv 5 行目・lat 列（緯度）: 緯度が違います（値「p」）"
+    log.add_cells("c.csv", [8], "lat", "bad lat", ["p"])
+    assert next(e for e in log.listed if e.file == "c.csv").ja == ""
+    log.add_cells("c.csv", [], "lat", "bad lat", [])
+    assert log.count["c.csv"] == 1
