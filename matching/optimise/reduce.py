@@ -19,6 +19,13 @@ components linked only through institutions that can still be full — far
 smaller than the components of the whole candidate graph, because in a city
 most institutions link facilities without constraining them.
 
+With time slots (``matching.optimise.slots``) the same three hold with two
+conditions more: the dominating institution gives each role in at least the
+slots of the dominated one (so it can stand in for it in any partner set), and a
+facility settles only when every candidate it has left gives its role alone
+(``slots.complete_alone``) — then two partners for one role are redundant and the
+best pattern with one partner per role is the best of all.
+
 >>> import pandas as pd
 >>> from matching.optimise.instance import Instance
 >>> cand = pd.DataFrame({"facility_id": ["F1", "F2", "F2"], "institution_id": ["H", "H", "K"],
@@ -40,7 +47,7 @@ from scipy.sparse.csgraph import connected_components
 
 from matching.optimise.closed_form import best_patterns, pair_masks
 from matching.optimise.instance import Instance, usage
-from matching.roles import N_ROLES
+from matching.roles import ALL_SLOTS, N_ROLES
 
 
 @dataclass
@@ -84,10 +91,12 @@ def dominated_pairs(x: Instance, rows: np.ndarray, free: np.ndarray) -> np.ndarr
     ia, ib = pm["i"][a], pm["i"][b]
     ok = free[ia] & (a != b) & ~pm["pinned"][b] & ((pm["mask"][a] & pm["mask"][b]) == pm["mask"][b])
     ok &= pm["existing"][a] | ~pm["existing"][b]
-    for role in range(N_ROLES):  # every role b takes, a takes at no more cost (ties by id)
+    for role in range(N_ROLES):  # every role b takes, a takes at no more cost (ties by id), in its slots
         takes = (pm["mask"][b] >> role & 1).astype(bool)
         ca, cb = pm["cost"][a, role], pm["cost"][b, role]
         ok &= ~takes | (ca < cb) | ((ca == cb) & (ia < ib))
+        sa, sb = pm["slots"][a, role], pm["slots"][b, role]
+        ok &= ~takes | ((sa & sb) == sb)
     gone = np.zeros(len(pm["pair"]), bool)
     gone[b[ok]] = True
     out[rows] = np.isin(x.pair[rows], pm["pair"][gone])
@@ -119,7 +128,9 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
         needs_bound[x.f[best & ~free[x.i]]] = True
         has_rows = np.zeros(x.n_facilities, bool)
         has_rows[x.f[rows]] = True
-        settles = has_rows & ~needs_bound & ~pinned_fac
+        part_time = np.zeros(x.n_facilities, bool)  # a part-time candidate left: the slot model decides
+        part_time[x.f[rows[~complete_alone(x)[rows]]]] = True
+        settles = has_rows & ~needs_bound & ~pinned_fac & ~part_time
         if not settles.any() and not dropped.any():
             break
         now = best & settles[x.f]
@@ -129,6 +140,14 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
         for column in caps:
             caps[column] = caps[column] - used[column]  # NaN (unlimited) stays NaN
     return Reduction(active, settled, free, caps, rounds)  # nothing changed since ``free``
+
+
+def complete_alone(x: Instance) -> np.ndarray:
+    """Per row: its institution gives the role in every slot the agreements in force do not
+    (always, without time slots)."""
+    if x.slots is None:
+        return np.ones(len(x.f), bool)
+    return (x.slots | x.have) == ALL_SLOTS
 
 
 def components(x: Instance, rows: np.ndarray, free: np.ndarray) -> list[np.ndarray]:

@@ -53,10 +53,11 @@ def met_roles(x: Instance, rows: np.ndarray, picked: np.ndarray) -> tuple[np.nda
 
 
 def facility_values(x: Instance, picked: np.ndarray) -> np.ndarray:
-    """The five goals' values of the chosen rows (a mask over all rows), one row per facility code."""
+    """The five goals' values of the chosen rows (a mask over all rows), one row per facility code.
+    Only a (facility, role) with a chosen row can be met: the chosen rows are all it reads."""
     n_f = x.n_facilities
-    rows = np.arange(len(x.f))
-    keys, met = met_roles(x, rows, picked)
+    rows = np.flatnonzero(picked)
+    keys, met = met_roles(x, rows, np.ones(len(rows), bool))
     covered = np.bincount(fr_facility(keys[met]), minlength=n_f)
     full = covered == x.missing
     new = picked & ~x.existing
@@ -66,10 +67,43 @@ def facility_values(x: Instance, picked: np.ndarray) -> np.ndarray:
     return np.stack([full & x.obligated, full & ~x.obligated, covered, agreements, travel], axis=1).astype(float)
 
 
+def partners_needed(x: Instance, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (facility, role) keys of ``rows`` and, per key, the fewest of its candidates whose
+    slots, with those in force, make all four (``N_SLOTS + 1`` = none do).
+
+    Reads only which slot sets the candidates give (a bitset over the 2**N_SLOTS sets per key),
+    so it is the same for a cut list that keeps every slot set of the full one
+    (``candidates.slot_groups``)."""
+    keys, at = _keys(x, rows)
+    sets = np.zeros(len(keys), np.int64)
+    np.bitwise_or.at(sets, at, np.left_shift(1, x.slots[rows]))
+    have = np.zeros(len(keys), np.int64)
+    have[at] = x.have[rows]
+    needed = np.full(len(keys), N_SLOTS + 1, np.int64)
+    reach = sets  # unions of j candidates' slot sets, as a bitset
+    for j in range(1, N_SLOTS + 1):
+        done = np.zeros(len(keys), bool)
+        for u in range(ALL_SLOTS + 1):
+            done |= ((reach >> u) & 1).astype(bool) & ((u | have) == ALL_SLOTS)
+        needed[done & (needed > N_SLOTS)] = j
+        nxt = reach.copy()
+        for u in range(ALL_SLOTS + 1):
+            on = (reach >> u) & 1
+            for m in range(1, ALL_SLOTS + 1):
+                nxt |= (on & (sets >> m) & 1) << (u | m)
+        reach = nxt
+    return keys, needed
+
+
 def coverable(x: Instance, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The facilities among ``rows`` and an upper bound on their coverage: every role whose
-    candidates' slots, with those in force, make all four (capacities and K ignored)."""
-    keys, met = met_roles(x, rows, np.ones(len(rows), bool))
+    """The facilities among ``rows`` and their coverage if capacities were unlimited: every
+    role some at most ``room`` of its candidates cover, with the slots in force
+    (:func:`partners_needed`) — the same for cut lists as for the full lists."""
+    keys, needed = partners_needed(x, rows)
+    room = np.zeros(len(keys), np.int64)
+    k_at = np.searchsorted(keys, fr_key(x.f[rows], x.role[rows]))
+    room[k_at] = x.room[rows]
+    met = needed <= room
     facs = np.unique(x.f[rows])
     covered = np.bincount(fr_facility(keys[met]), minlength=x.n_facilities)[facs]
     full = covered == x.missing[facs]
@@ -78,10 +112,10 @@ def coverable(x: Instance, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def coverage_key(x: Instance, picked: np.ndarray) -> tuple[float, float, float]:
     """Goals 1–3 of the rows ``picked`` (indices)."""
-    mask = np.zeros(len(x.f), bool)
-    mask[picked] = True
-    v = facility_values(x, mask)
-    return tuple(float(t) for t in v[:, :3].sum(axis=0))
+    keys, met = met_roles(x, picked, np.ones(len(picked), bool))
+    facs, covered = np.unique(fr_facility(keys[met]), return_counts=True)
+    full = covered == x.missing[facs]
+    return float((full & x.obligated[facs]).sum()), float((full & ~x.obligated[facs]).sum()), float(met.sum())
 
 
 def greedy_rows(x: Instance, rows: np.ndarray | None = None,
@@ -175,7 +209,7 @@ class SlotFormulation:
     :class:`matching.optimise.model.ComponentFormulation` (one ``w`` per candidate row)."""
 
     def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray],
-                 hint: np.ndarray | None = None):
+                 hint: np.ndarray | None = None, phantoms: bool = False):
         from matching.optimise.model import ComponentFormulation, _grouped
 
         self._base = ComponentFormulation
@@ -197,15 +231,20 @@ class SlotFormulation:
             for j in idx:
                 m.add_implication(xv[j], y[p])
             m.add(cp_model.LinearExpr.sum([xv[j] for j in idx]) >= y[p])
-        # Roles met, room, no redundant partner.
+        # Phantoms (bound only): a (facility, role) whose list was cut may also have a partner
+        # beyond the cut, assumed to give every slot, to have room and not to count toward K.
+        cut = set(np.unique(at[x.truncated[rows]]).tolist()) if phantoms else set()
+        self.phantom = {int(keys[k]): m.new_bool_var("") for k in sorted(cut)}
+        # Roles met, room.
         met = [m.new_bool_var("") for _ in keys]
         for k, idx in zip(*_grouped(at), strict=True):
             hk = int(have[idx[0]])
+            extra = [self.phantom[int(keys[k])]] if int(keys[k]) in self.phantom else []
             for s in range(N_SLOTS):
                 bit = 1 << s
                 if hk & bit:
                     continue
-                givers = [xv[j] for j in idx if slots[j] & bit]
+                givers = [xv[j] for j in idx if slots[j] & bit] + extra
                 m.add(cp_model.LinearExpr.sum(givers) >= met[k]) if givers else m.add(met[k] == 0)
             for j in idx:
                 m.add_implication(xv[j], met[k])
@@ -253,6 +292,13 @@ class SlotFormulation:
                        ("minimize", (3, 4), (w_agreements, 1)))
         best = greedy_rows(x, rows, caps) if hint is None else hint
         self.hint = best[rows]
+
+    def phantom_bound(self, time_limit: float) -> tuple[int | None, list[int]]:
+        """As :meth:`matching.optimise.model.ComponentFormulation.phantom_bound`."""
+        return self._base.phantom_bound(self, time_limit)
+
+    def coverage_value(self, parts) -> int:
+        return self._base.coverage_value(self, parts)
 
     def _capacity(self, cap, inst, vs, coef) -> None:
         from matching.optimise.model import _grouped
