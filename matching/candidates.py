@@ -257,6 +257,18 @@ def block_nearest(k: int) -> int:
     return max(2, k // 2)
 
 
+def group_nearest(k: int, slots: int) -> int:
+    """How many institutions a cut list keeps of a slot group (:func:`slot_groups`): ``k`` of
+    those giving the role round the clock, fewer of a part-time slot set — enough to keep
+    every slot set (the coverage bound) and a choice of partners, without the candidates
+    (and the institutions that can be full) doubling."""
+    return k if slots == ALL_SLOTS else PART_TIME_NEAREST
+
+
+#: Institutions kept per part-time slot set in a cut list (:func:`group_nearest`).
+PART_TIME_NEAREST = 2
+
+
 def _block_limit(params: MatchParameters, mask: int) -> tuple[float, float | None]:
     """Minutes and km an institution must be within to take every role of ``mask``."""
     limits = [params.limits[r] for r in roles_of(mask)]
@@ -276,7 +288,8 @@ def _keep_nearest(cand: pd.DataFrame, k: int, groups: dict[Role, np.ndarray], id
     by = cand.groupby(["facility_id", "role", "_group"], sort=False)
     rank = by.cumcount().to_numpy()
     size = by["role"].transform("size").to_numpy()
-    kept = cand[rank < k].assign(truncated=(size > k)[rank < k]).drop(columns="_group")
+    limit = np.where(cand["_group"].to_numpy() == ALL_SLOTS, k, group_nearest(k, 0))
+    kept = cand[rank < limit].assign(truncated=(size > limit)[rank < limit]).drop(columns="_group")
     cand = cand[cand["_group"] == ALL_SLOTS].drop(columns="_group")  # blocks: round the clock
     bits = cand["role"].map(BIT_OF_CODE)
     mask = bits.groupby([cand["facility_id"], cand["institution_id"]]).transform("sum").to_numpy()
@@ -325,7 +338,8 @@ def _nearest_geodesic(fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: 
         if len(roles) == 1:
             g = groups[roles[0]][pool]
             for m in np.unique(g):
-                found = _nearest_in_pool(fp, ip, pool[g == m], rows, minutes_limit, km_limit, travel, k, forbidden)
+                found = _nearest_in_pool(fp, ip, pool[g == m], rows, minutes_limit, km_limit, travel,
+                                         group_nearest(k, m), forbidden)
                 frames.append(found.assign(role=roles[0].value))
             continue
         found = _nearest_in_pool(fp, ip, pool, rows, minutes_limit, km_limit, travel, block_nearest(k), forbidden)

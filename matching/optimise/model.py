@@ -72,7 +72,7 @@ from matching.optimise.closed_form import best_patterns
 from matching.optimise.greedy import greedy_rows
 from matching.optimise.instance import ROLES, Instance, over, usage
 from matching.optimise.options import SolveOptions
-from matching.optimise.reduce import Reduction, complete_alone, components, reduce
+from matching.optimise.reduce import Reduction, components, reduce
 from matching.roles import N_ROLES, POPCOUNT, fr_facility, fr_key, fr_split
 
 STAGES = (
@@ -184,13 +184,18 @@ class CooperationModel:
         picked = red.settled.copy()
         solver_comps = comps
         # Each facility's capacity-free best pattern: the closed form, and the solver's hint.
-        relaxed = best_patterns(x, np.flatnonzero(red.active))
+        if red.best is not None:
+            relaxed, known = red.best, red.known
+        elif x.slots is None:
+            relaxed, known = best_patterns(x, np.flatnonzero(red.active)), np.ones(x.n_facilities, bool)
+        else:
+            relaxed, known = slots.best_plans(x, np.flatnonzero(red.active))
         # The greedy assignment on what is left: the solver's starting point and its floor.
         self._greedy = _greedy(x, np.flatnonzero(red.active), red.caps)
         if opts.reduce and comps:
             full = over(red.caps, usage(x, relaxed))
-            # A part-time candidate (time slots) needs the slot model: no closed form.
-            blocked = x.pinned | x.pinned_role | ~complete_alone(x)
+            # A facility whose best plan was not worked out (time slots) needs the solver.
+            blocked = x.pinned | x.pinned_role | ~known[x.f]
             closed = [not (full[x.i[rows]].any() or blocked[rows].any()) for rows in comps]
             for rows, ok in zip(comps, closed, strict=True):
                 if ok:
@@ -390,6 +395,9 @@ class ComponentFormulation:
     could be completed.  ``x_c`` and ``y_p`` are sums of ``w`` and never variables.
     """
 
+    #: CP-SAT's ``linearization_level`` per solve (see :func:`_solver`).
+    linearization = {"maximize": 2, "minimize": 2}
+
     def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray],
                  hint: np.ndarray | None = None, phantoms: bool = False):
         self.order = np.lexsort((x.role[rows], x.pair[rows]))  # pairs together, roles in order
@@ -559,6 +567,7 @@ class ComponentFormulation:
                 continue
             expr = cp_model.LinearExpr.weighted_sum([self.terms[k] for k in idx], list(weights))
             (m.maximize if sense == "maximize" else m.minimize)(expr)
+            solver.parameters.linearization_level = self.linearization[sense]
             if sense == "minimize" and effort_limit is not None:
                 solver.parameters.max_deterministic_time = min(time_limit, effort_limit)
             m.clear_hints()

@@ -22,9 +22,8 @@ most institutions link facilities without constraining them.
 With time slots (``matching.optimise.slots``) the same three hold with two
 conditions more: the dominating institution gives each role in at least the
 slots of the dominated one (so it can stand in for it in any partner set), and a
-facility settles only when every candidate it has left gives its role alone
-(``slots.complete_alone``) — then two partners for one role are redundant and the
-best pattern with one partner per role is the best of all.
+facility's best pattern is its best plan of partners by time slots
+(``slots.best_plans``; a facility with too many plans to compare never settles).
 
 >>> import pandas as pd
 >>> from matching.optimise.instance import Instance
@@ -45,9 +44,10 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from matching.optimise import slots
 from matching.optimise.closed_form import best_patterns, pair_masks
 from matching.optimise.instance import Instance, usage
-from matching.roles import ALL_SLOTS, N_ROLES
+from matching.roles import N_ROLES
 
 
 @dataclass
@@ -57,6 +57,10 @@ class Reduction:
     free: np.ndarray      # per institution: capacity cannot bind (for the active rows, residual caps)
     caps: dict[str, np.ndarray]  # capacities left after the settled facilities
     rounds: int = 0
+    #: The capacity-free best rows of the facilities left (a mask; None = not worked out), and per
+    #: facility code whether its best is known (time slots: see ``slots.best_plans``).
+    best: np.ndarray | None = None
+    known: np.ndarray | None = None
 
 
 def free_institutions(x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray]) -> np.ndarray:
@@ -111,6 +115,7 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
     pinned_fac = np.zeros(x.n_facilities, bool)
     pinned_fac[x.f[x.pinned | x.pinned_role]] = True
     rounds = 0
+    best = None
     while True:
         rounds += 1
         rows = np.flatnonzero(active)
@@ -122,15 +127,16 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
                 break
             continue
         rows = np.flatnonzero(active)
-        best = best_patterns(x, rows)
+        if x.slots is None:
+            best, known = best_patterns(x, rows), np.ones(x.n_facilities, bool)
+        else:
+            best, known = slots.best_plans(x, rows, best)
         # A facility settles when none of its best rows needs an institution that can be full.
         needs_bound = np.zeros(x.n_facilities, bool)
         needs_bound[x.f[best & ~free[x.i]]] = True
         has_rows = np.zeros(x.n_facilities, bool)
         has_rows[x.f[rows]] = True
-        part_time = np.zeros(x.n_facilities, bool)  # a part-time candidate left: the slot model decides
-        part_time[x.f[rows[~complete_alone(x)[rows]]]] = True
-        settles = has_rows & ~needs_bound & ~pinned_fac & ~part_time
+        settles = has_rows & ~needs_bound & ~pinned_fac & known
         if not settles.any() and not dropped.any():
             break
         now = best & settles[x.f]
@@ -139,15 +145,9 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
         used = usage(x, now)
         for column in caps:
             caps[column] = caps[column] - used[column]  # NaN (unlimited) stays NaN
-    return Reduction(active, settled, free, caps, rounds)  # nothing changed since ``free``
-
-
-def complete_alone(x: Instance) -> np.ndarray:
-    """Per row: its institution gives the role in every slot the agreements in force do not
-    (always, without time slots)."""
-    if x.slots is None:
-        return np.ones(len(x.f), bool)
-    return (x.slots | x.have) == ALL_SLOTS
+    if best is not None:
+        best &= active
+    return Reduction(active, settled, free, caps, rounds, best, known)  # nothing changed since ``free``
 
 
 def components(x: Instance, rows: np.ndarray, free: np.ndarray) -> list[np.ndarray]:
