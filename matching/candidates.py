@@ -114,7 +114,7 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     >>> cand = find_candidates(region, facility_status(region), MatchParameters())
     >>> near = find_candidates(region, facility_status(region), MatchParameters(), nearest=5)
     >>> len(cand), len(near), bool(near["truncated"].any())
-    (4826, 1180, True)
+    (4826, 1696, True)
     """
     travel = travel or travel_provider(region, params)
     need = facilities_to_match(status, params)
@@ -259,14 +259,11 @@ def block_nearest(k: int) -> int:
 
 def group_nearest(k: int, slots: int) -> int:
     """How many institutions a cut list keeps of a slot group (:func:`slot_groups`): ``k`` of
-    those giving the role round the clock, fewer of a part-time slot set — enough to keep
-    every slot set (the coverage bound) and a choice of partners, without the candidates
-    (and the institutions that can be full) doubling."""
-    return k if slots == ALL_SLOTS else PART_TIME_NEAREST
-
-
-#: Institutions kept per part-time slot set in a cut list (:func:`group_nearest`).
-PART_TIME_NEAREST = 2
+    those giving the role round the clock, a quarter as many (at least one) of a part-time
+    slot set — enough to keep every slot set (the coverage bound) and a choice of partners,
+    without the candidates (and the institutions that can be full) doubling; lengthened
+    lists lengthen both."""
+    return k if slots == ALL_SLOTS else max(1, k // 4)
 
 
 def _block_limit(params: MatchParameters, mask: int) -> tuple[float, float | None]:
