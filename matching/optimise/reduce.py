@@ -130,7 +130,7 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
         if x.slots is None:
             best, known = best_patterns(x, rows), np.ones(x.n_facilities, bool)
         else:
-            best, known = slots.best_plans(x, rows, best)
+            best, known = slots.best_plans(x, rows, None if best is None else (best, known))
         # A facility settles when none of its best rows needs an institution that can be full.
         needs_bound = np.zeros(x.n_facilities, bool)
         needs_bound[x.f[best & ~free[x.i]]] = True

@@ -122,7 +122,8 @@ def coverage_key(x: Instance, picked: np.ndarray) -> tuple[float, float, float]:
 PLAN_LIMIT = 4096
 
 
-def best_plans(x: Instance, rows: np.ndarray, earlier: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def best_plans(x: Instance, rows: np.ndarray,
+               earlier: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rows (a mask over all of ``x``) chosen when every facility among ``rows`` takes its best
     plan, capacities ignored, and per facility code whether it was worked out (``known``).
 
@@ -131,8 +132,8 @@ def best_plans(x: Instance, rows: np.ndarray, earlier: np.ndarray | None = None)
     institution codes.  A facility whose candidates all give their role alone takes
     ``closed_form.best_patterns`` (one partner per role is then the best); the others are
     enumerated (:func:`_facility_plan`) — those with too many plans are not ``known``.
-    ``earlier`` (a mask): facilities whose earlier plan lies within ``rows`` keep it (a plan
-    best over more candidates is best over fewer)."""
+    ``earlier`` (an earlier answer, over more rows): facilities whose plan was known and lies
+    within ``rows`` keep it (a plan best over more candidates is best over fewer)."""
     from matching.optimise.closed_form import best_patterns
 
     rows = np.asarray(rows)
@@ -147,14 +148,13 @@ def best_plans(x: Instance, rows: np.ndarray, earlier: np.ndarray | None = None)
     known[x.f[simple]] = True
     rest = rows[part[x.f[rows]]]
     if earlier is not None:
+        before, was_known = earlier
         inside = np.zeros(len(x.f), bool)
         inside[rows] = True
         lost = np.zeros(x.n_facilities, bool)
-        lost[x.f[earlier & ~inside]] = True
-        had = np.zeros(x.n_facilities, bool)
-        had[x.f[earlier]] = True
-        kept = had & ~lost & part
-        picked[rest[kept[x.f[rest]]]] = earlier[rest[kept[x.f[rest]]]]
+        lost[x.f[before & ~inside]] = True
+        kept = was_known & ~lost & part
+        picked[rest[kept[x.f[rest]]]] = before[rest[kept[x.f[rest]]]]
         known |= kept
         rest = rest[~kept[x.f[rest]]]
     rest = rest[np.lexsort((rest, x.f[rest]))]
@@ -176,47 +176,45 @@ def _facility_plan(x: Instance, rows: np.ndarray) -> list[int] | None:
     never adds an agreement.  Then every combination of the roles' covers."""
     from itertools import combinations, product
 
-    inst = x.i[rows].tolist()
+    ids = rows.tolist()
+    inst, role, given = x.i[rows].tolist(), x.role[rows].tolist(), x.slots[rows].tolist()
+    cost, existing = x.cost[rows].tolist(), x.existing[rows].tolist()
+    have, room = x.have[rows].tolist(), x.room[rows].tolist()
     local = {i: k for k, i in enumerate(sorted(set(inst)))}
+    bit = [1 << local[i] for i in inst]
     new_mask = 0
-    for r, i in zip(rows.tolist(), inst, strict=True):
-        if not x.existing[r]:
-            new_mask |= 1 << local[i]
+    for b, e in zip(bit, existing, strict=True):
+        if not e:
+            new_mask |= b
     by_role: dict[int, list[int]] = {}
-    for r in rows.tolist():
-        by_role.setdefault(int(x.role[r]), []).append(r)
-    role_insts = {k: sum(1 << local[int(x.i[r])] for r in rs) for k, rs in by_role.items()}
+    for j, r in enumerate(role):
+        by_role.setdefault(r, []).append(j)
+    role_insts = {k: _union([bit[j] for j in js]) for k, js in by_role.items()}
     options = []
-    for k, rs in sorted(by_role.items()):
-        have, room = int(x.have[rs[0]]), int(x.room[rs[0]])
-        foreign = 0
-        for k2, m in role_insts.items():
-            if k2 != k:
-                foreign |= m
+    for k, js in sorted(by_role.items()):
+        h, q = have[js[0]], room[js[0]]
+        foreign = _union([m for k2, m in role_insts.items() if k2 != k])
         plans = []
-        for n in range(1, min(room, N_SLOTS, len(rs)) + 1):
-            subsets = list(combinations(rs, n))
+        for n in range(1, min(q, N_SLOTS, len(js)) + 1):
+            subsets = list(combinations(js, n))
             if len(subsets) > PLAN_LIMIT:
                 return None
             for sub in subsets:
-                given = [int(x.slots[c]) for c in sub]
-                union = have
-                for g in given:
-                    union |= g
-                if union != ALL_SLOTS or any(
-                        g & ~(have | _union(given[:j] + given[j + 1:])) == 0 for j, g in enumerate(given)):
+                g = [given[j] for j in sub]
+                if h | _union(g) != ALL_SLOTS or any(
+                        g[t] & ~(h | _union(g[:t] + g[t + 1:])) == 0 for t in range(n)):
                     continue
-                mask = sum(1 << local[int(x.i[c])] for c in sub)
-                plans.append((float(x.cost[list(sub)].sum()), mask, sub))
+                plans.append((sum(cost[j] for j in sub), _union([bit[j] for j in sub]), sub))
         if not plans:
             continue  # not coverable
         plans.sort(key=lambda p: (p[0], p[1].bit_count(), p[1]))
         kept: list = []
-        for cost, mask, sub in plans:
+        for c, mask, sub in plans:
             own = (mask & ~foreign & new_mask).bit_count()
-            if not any(c <= cost and (m & foreign) & ~(mask & foreign) == 0 and o <= own for c, m, o, _ in kept):
-                kept.append((cost, mask, own, sub))
-        options.append(kept)
+            shared = mask & foreign
+            if not any(c2 <= c and m2 & ~shared == 0 and o2 <= own for c2, m2, o2, _ in kept):
+                kept.append((c, shared, own, sub))
+        options.append([(c, _union([bit[j] for j in sub]), sub) for c, _, _, sub in kept])
     total = 1
     for o in options:
         total *= len(o)
@@ -225,14 +223,14 @@ def _facility_plan(x: Instance, rows: np.ndarray) -> list[int] | None:
     best = None
     for combo in product(*options):
         mask = 0
-        cost = 0.0
-        for c, m, _, _ in combo:
+        c = 0.0
+        for c1, m, _ in combo:
             mask |= m
-            cost += c
-        key = ((mask & new_mask).bit_count(), cost, mask)
+            c += c1
+        key = ((mask & new_mask).bit_count(), c, mask)
         if best is None or key < best[0]:
             best = (key, combo)
-    return [] if best is None else [r for p in best[1] for r in p[3]]
+    return [] if best is None else [ids[j] for p in best[1] for j in p[2]]
 
 
 def _union(masks: list[int]) -> int:
