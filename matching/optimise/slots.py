@@ -3,9 +3,10 @@
 With ``availability.csv`` and ``max_partners_per_role`` K > 1, a facility's ① or ② is
 met when the slots of its partners for that role — agreements in force (``have``) and
 proposals — are together all four, with at most K partners (``room`` = K minus those in
-force).  The reductions, the closed form and the greedy of the one-partner model assume
-one institution per role; a slot run solves every component (linked only through
-institutions whose capacity can bind, as there) with this model instead::
+force).  The exact reductions run as without slots, with slot conditions
+(``reduce.py``: a dominating institution gives at least the dominated one's slots; a
+facility's capacity-free best is :func:`best_plans`); every component left (linked only
+through institutions whose capacity can bind) is solved with this model::
 
     Variables
       x_c ∈ {0,1}   institution i gives role r to f (candidate c = (f, i, r), slots S_c)
@@ -22,6 +23,14 @@ institutions whose capacity can bind, as there) with this model instead::
 No redundant partner (each gives a slot no other partner of the role gives): the solution is
 pruned (:func:`prune`), which keeps every goal at least as good, so the optimum is that of
 plans without redundant partners.
+
+At national scale the candidate lists are cut to the nearest K per slot set
+(``candidates.slot_groups``), which keeps every slot set of a (facility, role)'s full list:
+the capacity-free coverage with at most K partners (:func:`coverable`) is then the same for
+cut and full lists, and is the bound coverage is proven against; where it is not met, the
+model with *phantoms* (each cut list may also have a partner beyond the cut giving every slot,
+with room, not counted toward K — a relaxation of the full lists) proves it or names the lists
+to lengthen, as without slots.  No bound on agreements and travel is claimed for cut lists.
 
 Without slots in the data every partner gives all four and K plays no part: the
 one-partner model and its fast paths run, unchanged.
