@@ -371,6 +371,36 @@ def test_demo_with_one_partner_per_role_is_the_run_without_slots(tmp_path):
     assert a.status_before.drop(columns="partial_slots").equals(b.status_before)
 
 
+def test_demo_files_with_one_partner_per_role_are_those_without_slots(tmp_path):
+    """The files ``matching match`` writes, not only the tables: the CSV files byte for byte, the
+    workbook cell for cell, the summary but for its timings."""
+    import json
+
+    import openpyxl
+    from typer.testing import CliRunner
+
+    from matching.cli import app
+
+    plain = tmp_path / "plain"
+    shutil.copytree(DEMO, plain)
+    (plain / "availability.csv").unlink()
+    config = tmp_path / "one.toml"
+    config.write_text("max_partners_per_role = 1\n", encoding="utf-8")
+    for region, out in ((DEMO, "timed"), (plain, "plain-out")):
+        done = CliRunner().invoke(app, ["match", str(region), "--out", str(tmp_path / out), "--config", str(config)])
+        assert done.exit_code == 0, done.output
+    a, b = tmp_path / "timed", tmp_path / "plain-out"
+    assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+    for name in ("proposals.csv", "unmatched.csv", "alternatives.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    wa, wb = openpyxl.load_workbook(a / "proposals.xlsx"), openpyxl.load_workbook(b / "proposals.xlsx")
+    assert wa.sheetnames == wb.sheetnames
+    for sheet in wa.sheetnames:
+        assert [[c.value for c in r] for r in wa[sheet].iter_rows()] == [[c.value for c in r] for r in wb[sheet].iter_rows()]
+    sa, sb = (json.loads((d / "summary.json").read_text(encoding="utf-8")) for d in (a, b))
+    assert {k: v for k, v in sa.items() if k != "seconds"} == {k: v for k, v in sb.items() if k != "seconds"}
+
+
 def test_national_generator_can_add_time_slots(tmp_path):
     from matching.demo import national
 
