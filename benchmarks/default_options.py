@@ -37,12 +37,15 @@ SIZES = ("demo", "prefecture", "national-quarter", "national-half", "national")
 MATCHING = Path(sys.executable).parent / "matching"
 
 
-def run_cli(folder: Path, out: Path) -> dict:
-    """``matching match folder --out out`` in a fresh process: wall time and peak RSS."""
+def run_cli(folder: Path, out: Path, max_bytes: int | None = None) -> dict:
+    """``matching match folder --out out`` in a fresh process: wall time and peak RSS.
+    ``max_bytes`` caps the command's address space (``RLIMIT_AS``; it fails beyond)."""
     cmd = [sys.executable, "-c", (
         "import resource, subprocess, sys, time, json\n"
+        f"cap = {max_bytes!r}\n"
+        "limit = (lambda: resource.setrlimit(resource.RLIMIT_AS, (cap, cap))) if cap else None\n"
         "t = time.perf_counter()\n"
-        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True, preexec_fn=limit)\n"
         "wall = time.perf_counter() - t\n"
         "print(json.dumps({'wall': wall, 'rc': p.returncode, 'stderr': p.stderr[-2000:],"
         " 'peak_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"),

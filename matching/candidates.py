@@ -15,7 +15,16 @@ from scipy.spatial import cKDTree
 
 from matching.parameters import MatchParameters, ParameterError
 from matching.region import Region
-from matching.roles import ALL_SLOTS, BIT, BIT_OF_CODE, BLOCKS, INDEX_OF_CODE, mask_of, roles_of
+from matching.roles import (
+    ALL_SLOTS,
+    BIT,
+    BIT_OF_CODE,
+    BLOCKS,
+    INDEX_OF_CODE,
+    SLOTTED,
+    mask_of,
+    roles_of,
+)
 from matching.roles import column as role_column
 from matching.status import slot_cover
 from matching.travel import (
@@ -27,7 +36,7 @@ from matching.travel import (
     geodesic_km,
 )
 from matching.travel.geodesic import EARTH_RADIUS_KM, unit_vectors
-from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER
+from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role
 
 CANDIDATE_COLUMNS = ["facility_id", "institution_id", "role", "minutes", "km", "existing", "pinned",
                      "pinned_role", "not_yet_asked", "truncated"]
@@ -91,7 +100,9 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
 
     ``nearest=K`` keeps, for each facility and missing role, only the K nearest
     candidates (by minutes, ties by institution id) — plus every current partner
-    and every pinned pair, which are never dropped.  Column ``truncated`` marks
+    and every pinned pair, which are never dropped.  With time slots the K nearest
+    are kept per slot set the institutions give the role in (:func:`slot_groups`), so a
+    cut list still holds every slot set of the full list.  Column ``truncated`` marks
     the (facility, role) whose list was cut, so the optimiser can say honestly
     what its bound covers.  With the straight-line provider the K nearest are
     found by k-d tree queries, without listing all pairs (the national instance
@@ -103,7 +114,7 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     >>> cand = find_candidates(region, facility_status(region), MatchParameters())
     >>> near = find_candidates(region, facility_status(region), MatchParameters(), nearest=5)
     >>> len(cand), len(near), bool(near["truncated"].any())
-    (4826, 1180, True)
+    (4826, 1696, True)
     """
     travel = travel or travel_provider(region, params)
     need = facilities_to_match(status, params)
@@ -112,15 +123,16 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
     fp, ip = Points.of(fac), Points.of(inst)
     missing_bits = need["missing_roles"].map(mask_of).to_numpy()
     forbidden = {(p.facility_id, p.institution_id) for p in params.forbidden}
+    groups = slot_groups(region, inst)
     if nearest is not None and isinstance(travel, GeodesicTravel):
-        cand = _nearest_geodesic(fp, ip, inst, missing_bits, params, travel, nearest, forbidden)
+        cand = _nearest_geodesic(fp, ip, inst, missing_bits, params, travel, nearest, forbidden, groups)
     else:
         cand = _all_within(fp, ip, inst, missing_bits, params, travel)
         if forbidden:
             bad = pd.MultiIndex.from_tuples(sorted(forbidden))
             cand = cand[~pd.MultiIndex.from_frame(cand[["facility_id", "institution_id"]]).isin(bad)]
         if nearest is not None:
-            cand = _keep_nearest(cand, nearest)
+            cand = _keep_nearest(cand, nearest, groups, ip.ids)
     if nearest is not None:
         cand = pd.concat([cand, _partner_rows(region, fp, ip, inst, missing_bits, params, travel, forbidden)],
                          ignore_index=True)
@@ -157,6 +169,24 @@ def _slot_candidates(region: Region, cand: pd.DataFrame, params: MatchParameters
     keep = (room > 0) & ((slots & ~have) != 0) & ((room > 1) | ((slots | have) == ALL_SLOTS))
     cand = cand.assign(slots=slots, have=have, room=room)[keep | pinned]
     return cand[CANDIDATE_COLUMNS + ["slots", "have", "room"]]
+
+
+def slot_groups(region: Region, inst: pd.DataFrame) -> dict[Role, np.ndarray]:
+    """Per role, the slot set (mask) each of ``inst`` (eligible institutions) gives it in: the
+    groups a cut candidate list keeps its K nearest of.  Without time slots, or for ③, every
+    institution offering the role is in one group.
+
+    Keeping the K nearest (K ≥ 1) of every group keeps every slot set of the full list, so
+    which slots and which unions of at most ``max_partners_per_role`` sets the candidates can
+    give a (facility, role) — its capacity-free cover — is the same for cut and full lists."""
+    out = {}
+    for r in ROLE_ORDER:
+        offers = inst[role_column(r)].to_numpy(bool)
+        if region.has_slots and r.value in SLOTTED:
+            out[r] = np.where(offers, region.slots(r).reindex(inst.index).to_numpy(np.int64), 0)
+        else:
+            out[r] = np.where(offers, ALL_SLOTS, 0).astype(np.int64)
+    return out
 
 
 def straight_line_radius(minutes: float, km: float | None, speed_kmh: float, circuity: float) -> float:
@@ -227,6 +257,15 @@ def block_nearest(k: int) -> int:
     return max(2, k // 2)
 
 
+def group_nearest(k: int, slots: int) -> int:
+    """How many institutions a cut list keeps of a slot group (:func:`slot_groups`): ``k`` of
+    those giving the role round the clock, a quarter as many (at least one) of a part-time
+    slot set — enough to keep every slot set (the coverage bound) and a choice of partners,
+    without the candidates (and the institutions that can be full) doubling; lengthened
+    lists lengthen both."""
+    return k if slots == ALL_SLOTS else max(1, k // 4)
+
+
 def _block_limit(params: MatchParameters, mask: int) -> tuple[float, float | None]:
     """Minutes and km an institution must be within to take every role of ``mask``."""
     limits = [params.limits[r] for r in roles_of(mask)]
@@ -234,13 +273,21 @@ def _block_limit(params: MatchParameters, mask: int) -> tuple[float, float | Non
     return min(lim.minutes for lim in limits), (min(kms) if kms else None)
 
 
-def _keep_nearest(cand: pd.DataFrame, k: int) -> pd.DataFrame:
-    """The k nearest rows per (facility, role), ties by institution id; marks cut lists.
-    Plus, for every role set in ``BLOCKS``, the nearest institutions able to take all of it."""
-    cand = cand.sort_values(["facility_id", "role", "minutes", "institution_id"])
-    rank = cand.groupby(["facility_id", "role"], sort=False).cumcount().to_numpy()
-    size = cand.groupby(["facility_id", "role"], sort=False)["role"].transform("size").to_numpy()
-    kept = cand[rank < k].assign(truncated=(size > k)[rank < k])
+def _keep_nearest(cand: pd.DataFrame, k: int, groups: dict[Role, np.ndarray], ids: np.ndarray) -> pd.DataFrame:
+    """The k nearest rows per (facility, role) and slot group (:func:`slot_groups` of the
+    institutions ``ids``), ties by institution id; marks cut lists.  Plus, for every role set
+    in ``BLOCKS``, the nearest institutions able to take all of it round the clock."""
+    group = np.zeros(len(cand), np.int64)
+    for r in ROLE_ORDER:
+        on = (cand["role"] == r.value).to_numpy()
+        group[on] = pd.Series(groups[r], index=ids).reindex(cand.loc[on, "institution_id"]).to_numpy(np.int64)
+    cand = cand.assign(_group=group).sort_values(["facility_id", "role", "_group", "minutes", "institution_id"])
+    by = cand.groupby(["facility_id", "role", "_group"], sort=False)
+    rank = by.cumcount().to_numpy()
+    size = by["role"].transform("size").to_numpy()
+    limit = np.where(cand["_group"].to_numpy() == ALL_SLOTS, k, group_nearest(k, 0))
+    kept = cand[rank < limit].assign(truncated=(size > limit)[rank < limit]).drop(columns="_group")
+    cand = cand[cand["_group"] == ALL_SLOTS].drop(columns="_group")  # blocks: round the clock
     bits = cand["role"].map(BIT_OF_CODE)
     mask = bits.groupby([cand["facility_id"], cand["institution_id"]]).transform("sum").to_numpy()
     frames = [kept]
@@ -264,9 +311,10 @@ def _list_flags(cand: pd.DataFrame) -> pd.DataFrame:
 
 def _nearest_geodesic(fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: np.ndarray,
                       params: MatchParameters, travel: GeodesicTravel, k: int,
-                      forbidden: set[tuple[str, str]]) -> pd.DataFrame:
-    """The k nearest candidates per (facility, role) by k-d tree queries, exact — and, per
-    role set in ``BLOCKS``, the ``block_nearest(k)`` nearest institutions offering all of it.
+                      forbidden: set[tuple[str, str]], groups: dict[Role, np.ndarray]) -> pd.DataFrame:
+    """The k nearest candidates per (facility, role) and slot group (:func:`slot_groups`) by
+    k-d tree queries, exact — and, per role set in ``BLOCKS``, the ``block_nearest(k)``
+    nearest institutions offering all of it round the clock.
 
     The tree ranks by chord length on a sphere, the limits are geodesic on the
     ellipsoid (< 0.6% apart): we ask for more neighbours than needed and re-ask,
@@ -278,15 +326,22 @@ def _nearest_geodesic(fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: 
     for block in [BIT[r] for r in ROLE_ORDER] + list(BLOCKS):
         roles = roles_of(block)
         minutes_limit, km_limit = _block_limit(params, block)
-        pool = np.flatnonzero(np.logical_and.reduce([offers[r] for r in roles]))
+        # A role set is kept by the institutions giving all of it round the clock.
+        pool = np.flatnonzero(np.logical_and.reduce([offers[r] if len(roles) == 1 else groups[r] == ALL_SLOTS
+                                                     for r in roles]))
         rows = np.flatnonzero((missing_bits & block) == block)
         if len(pool) == 0 or len(rows) == 0:
             continue
-        single = len(roles) == 1
-        found = _nearest_in_pool(fp, ip, pool, rows, minutes_limit, km_limit, travel,
-                                 k if single else block_nearest(k), forbidden)
+        if len(roles) == 1:
+            g = groups[roles[0]][pool]
+            for m in np.unique(g):
+                found = _nearest_in_pool(fp, ip, pool[g == m], rows, minutes_limit, km_limit, travel,
+                                         group_nearest(k, m), forbidden)
+                frames.append(found.assign(role=roles[0].value))
+            continue
+        found = _nearest_in_pool(fp, ip, pool, rows, minutes_limit, km_limit, travel, block_nearest(k), forbidden)
         for r in roles:
-            frames.append(found.assign(role=r.value, truncated=found["truncated"] & single))
+            frames.append(found.assign(role=r.value, truncated=False))
     if not frames:
         return pd.DataFrame(columns=["facility_id", "institution_id", "role", "minutes", "km", "truncated"])
     return _list_flags(pd.concat(frames, ignore_index=True))

@@ -333,6 +333,18 @@ def demo_generate(folder: Path = typer.Argument(Path("data/demo")), seed: int = 
     console.print(f"written {folder}: {counts}")
 
 
+@demo_app.command("national")
+def demo_national(folder: Path = typer.Argument(..., help="folder to write (created)"), seed: int = 2027,
+                  scale: float = typer.Option(1.0, help="multiplies every count (1 = about 40,000 facilities)"),
+                  availability: bool = typer.Option(False, help="add availability.csv (time slots, issue 16)"),
+                  residents_capacity: bool = typer.Option(True, help="hospitals also state capacity in residents")):
+    """Write the synthetic national-scale region (fictitious; for benchmarks)."""
+    from matching.demo.national import write
+
+    counts = write(folder, seed, scale, residents_capacity=residents_capacity, availability=availability)
+    console.print(f"written {folder}: {counts}")
+
+
 def _csv_files(paths: list[Path], pattern: str) -> list[Path]:
     files: list[Path] = []
     for p in paths:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from matching.region import Region
-from matching.roles import ALL_SLOTS, BIT_OF_CODE, N_SLOTS, ROLE_SETS, SLOTTED, mask_of, slots_ja
+from matching.roles import ALL_SLOTS, BIT_OF_CODE, ROLE_SETS, SLOTTED, mask_of, slots_ja
 from matching.vocabulary import (
     CLINICS_NOT_LOADED_SHORT_JA,
     FACILITY_TYPES,
@@ -132,13 +132,13 @@ def slot_cover(region: Region, partnerships: pd.DataFrame) -> pd.DataFrame:
                                     "institution_id": rows["institution_id"].to_numpy(object),
                                     "slots": slots.to_numpy(np.int64)}))
     df = pd.concat(frames, ignore_index=True).drop_duplicates(["facility_id", "role", "institution_id"])
-    g = df.groupby(["facility_id", "role"], sort=True)
-    union = sum((g["slots"].agg(lambda v, b=bit: int((v.to_numpy() & b).any())) * bit)
-                for bit in (1 << k for k in range(N_SLOTS))) if len(df) else pd.Series(dtype=np.int64)
-    out = pd.DataFrame({"slots": union, "partners": g.size()})
-    if not len(df):
-        out.index = pd.MultiIndex.from_arrays([[], []], names=["facility_id", "role"])
-    return out.astype(np.int64)
+    df = df.sort_values(["facility_id", "role"], kind="stable")
+    key = df["facility_id"].to_numpy(object) + "\0" + df["role"].to_numpy(object)
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(df) else np.zeros(0, int)
+    index = pd.MultiIndex.from_arrays([df["facility_id"].to_numpy(object)[start], df["role"].to_numpy(object)[start]],
+                                      names=["facility_id", "role"])
+    union = np.bitwise_or.reduceat(df["slots"].to_numpy(np.int64), start) if len(df) else np.zeros(0, np.int64)
+    return pd.DataFrame({"slots": union, "partners": np.diff(np.r_[start, len(df)])}, index=index).astype(np.int64)
 
 
 def _partners_per_facility(part: pd.DataFrame, facilities: pd.Index) -> tuple[np.ndarray, np.ndarray]:

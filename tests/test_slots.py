@@ -324,6 +324,56 @@ def test_slot_model_equals_brute_force(tmp_path, seed):
     assert abs(-result.stage("travel_cost").objective - best[4]) <= 3
 
 
+@pytest.mark.parametrize("seed", range(0, 48, 3))
+def test_cut_lists_prove_coverage_for_the_full_lists(tmp_path, seed):
+    """Lists cut to the nearest 1 per slot set (and role set): the coverage the run calls proven
+    is the full lists' optimum, and a bound it reports is never below it (brute force)."""
+    from matching.optimise.options import SolveOptions
+
+    params = MatchParameters(max_partners_per_role=1 + seed % 3, unknown_capacity="unlimited")
+    region = random_slot_region(tmp_path, seed)
+    best = brute_force(region, params)
+    if best is None:
+        pytest.skip("too many plans to enumerate")
+    result = match(region, params, SolveOptions(nearest=1, expand_rounds=1))
+    assert result.options.nearest == 1
+    assert verify(region, result.proposals, params) == []
+    stages = [result.stage(s) for s in ("obligated_full", "effort_full", "roles_covered")]
+    for stage, full in zip(stages, best[:3], strict=True):
+        assert stage.objective <= full <= stage.bound
+        if stage.optimal:
+            assert stage.objective == full
+
+
+def test_cut_lists_keep_every_slot_set_of_the_full_lists():
+    """Per (facility, role), the slot sets the K nearest give are those of the whole list, and
+    the cut lists keep the national coverage bound (capacity-free, at most K partners)."""
+    from matching.candidates import find_candidates
+    from matching.optimise.instance import Instance
+    from matching.optimise.run import model_inputs
+    from matching.optimise.slots import coverable
+
+    region = load_region(DEMO)
+    params = MatchParameters()
+    status = facility_status(region)
+    full = find_candidates(region, status, params)
+    cut = find_candidates(region, status, params, nearest=2)
+    assert len(cut) < len(full) / 2 and cut["truncated"].any()
+
+    def sets(c):
+        return c.groupby(["facility_id", "role"])["slots"].agg(lambda v: frozenset(v.tolist()))
+
+    assert sets(cut).equals(sets(full))
+    inputs = model_inputs(region, status.loc[full["facility_id"].unique()])
+
+    def bound(c):
+        x = Instance.from_frames(c.assign(cost=0), inputs, region.institutions)
+        _, values = coverable(x, np.arange(len(x.f)))
+        return values.sum(axis=0).tolist()
+
+    assert bound(cut) == bound(full)
+
+
 # -- the demo ------------------------------------------------------------------------------
 
 def test_demo_with_one_partner_per_role_is_the_run_without_slots(tmp_path):
@@ -339,6 +389,36 @@ def test_demo_with_one_partner_per_role_is_the_run_without_slots(tmp_path):
     assert a.status_before.drop(columns="partial_slots").equals(b.status_before)
 
 
+def test_demo_files_with_one_partner_per_role_are_those_without_slots(tmp_path):
+    """The files ``matching match`` writes, not only the tables: the CSV files byte for byte, the
+    workbook cell for cell, the summary but for its timings."""
+    import json
+
+    import openpyxl
+    from typer.testing import CliRunner
+
+    from matching.cli import app
+
+    plain = tmp_path / "plain"
+    shutil.copytree(DEMO, plain)
+    (plain / "availability.csv").unlink()
+    config = tmp_path / "one.toml"
+    config.write_text("max_partners_per_role = 1\n", encoding="utf-8")
+    for region, out in ((DEMO, "timed"), (plain, "plain-out")):
+        done = CliRunner().invoke(app, ["match", str(region), "--out", str(tmp_path / out), "--config", str(config)])
+        assert done.exit_code == 0, done.output
+    a, b = tmp_path / "timed", tmp_path / "plain-out"
+    assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+    for name in ("proposals.csv", "unmatched.csv", "alternatives.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    wa, wb = openpyxl.load_workbook(a / "proposals.xlsx"), openpyxl.load_workbook(b / "proposals.xlsx")
+    assert wa.sheetnames == wb.sheetnames
+    for sheet in wa.sheetnames:
+        assert [[c.value for c in r] for r in wa[sheet].iter_rows()] == [[c.value for c in r] for r in wb[sheet].iter_rows()]
+    sa, sb = (json.loads((d / "summary.json").read_text(encoding="utf-8")) for d in (a, b))
+    assert {k: v for k, v in sa.items() if k != "seconds"} == {k: v for k, v in sb.items() if k != "seconds"}
+
+
 def test_national_generator_can_add_time_slots(tmp_path):
     from matching.demo import national
 
@@ -349,3 +429,20 @@ def test_national_generator_can_add_time_slots(tmp_path):
     national.write_tables(tmp_path, timed)
     region = load_region(tmp_path)
     assert region.has_slots and len(region.availability) == len(timed["availability"]) > 0
+
+
+def test_the_cli_writes_the_national_instance_with_time_slots(tmp_path):
+    from typer.testing import CliRunner
+
+    from matching.cli import app
+
+    args = ["demo", "national", "--seed", "1", "--scale", "0.02", "--no-residents-capacity"]
+    plain = CliRunner().invoke(app, [*args, str(tmp_path / "plain")])
+    timed = CliRunner().invoke(app, [*args, "--availability", str(tmp_path / "timed")])
+    assert plain.exit_code == 0 and timed.exit_code == 0, (plain.output, timed.output)
+    assert not (tmp_path / "plain" / "availability.csv").exists()
+    region = load_region(tmp_path / "timed")
+    assert region.has_slots
+    for name in ("facilities.csv", "institutions.csv", "partnerships.csv"):  # only the slots differ
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "timed" / name).read_bytes(), name
+    assert load_region(tmp_path / "plain").institutions["capacity_residents"].isna().all()

@@ -34,14 +34,18 @@ _NONE = np.iinfo(np.int64).max  # "no institution offers this block"
 
 def pair_masks(x: Instance, rows: np.ndarray) -> dict[str, np.ndarray]:
     """One entry per pair among ``rows`` (indices): facility, institution, role mask,
-    existing, pinned, and cost per role (inf where the pair cannot take the role)."""
+    existing, pinned, and cost per role (inf where the pair cannot take the role); with
+    time slots also the slots per role (0 where it cannot)."""
     order = rows[np.lexsort((x.role[rows], x.pair[rows]))]
     p = x.pair[order]
     start = np.flatnonzero(np.r_[True, p[1:] != p[:-1]]) if len(p) else np.zeros(0, int)
     cost = np.full((len(start), N_ROLES), np.inf)
     owner = np.repeat(np.arange(len(start)), np.diff(np.r_[start, len(p)]))
     cost[owner, x.role[order]] = x.cost[order]
-    return {"pair": p[start], "f": x.f[order][start], "i": x.i[order][start],
+    slots = np.zeros((len(start), N_ROLES), np.int64)
+    if x.slots is not None:
+        slots[owner, x.role[order]] = x.slots[order]
+    return {"pair": p[start], "f": x.f[order][start], "i": x.i[order][start], "slots": slots,
             "mask": np.bitwise_or.reduceat(x.bit[order], start) if len(start) else np.zeros(0, int),
             "existing": x.existing[order][start],
             "pinned": np.logical_or.reduceat(x.pinned[order], start) if len(start) else np.zeros(0, bool),

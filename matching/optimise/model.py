@@ -72,7 +72,7 @@ from matching.optimise.closed_form import best_patterns
 from matching.optimise.greedy import greedy_rows
 from matching.optimise.instance import ROLES, Instance, over, usage
 from matching.optimise.options import SolveOptions
-from matching.optimise.reduce import Reduction, components, free_institutions, reduce
+from matching.optimise.reduce import Reduction, components, reduce
 from matching.roles import N_ROLES, POPCOUNT, fr_facility, fr_key, fr_split
 
 STAGES = (
@@ -175,10 +175,7 @@ class CooperationModel:
         t0 = time.perf_counter()
         x = self._x = Instance.from_frames(self.candidates, self.facilities, self.institutions)
         n = len(x.f)
-        if x.slots is not None:  # time slots: no fast path; components through institutions that can be full
-            every = np.arange(n)
-            red = Reduction(np.ones(n, bool), np.zeros(n, bool), free_institutions(x, every, x.caps), x.caps)
-        elif opts.reduce:
+        if opts.reduce:
             red = reduce(x)
         else:  # everything through the solver, components over the whole candidate graph
             red = Reduction(np.ones(n, bool), np.zeros(n, bool), np.zeros(x.n_institutions, bool), x.caps)
@@ -187,13 +184,19 @@ class CooperationModel:
         picked = red.settled.copy()
         solver_comps = comps
         # Each facility's capacity-free best pattern: the closed form, and the solver's hint.
-        relaxed = best_patterns(x, np.flatnonzero(red.active)) if x.slots is None else None
+        if red.best is not None:
+            relaxed, known = red.best, red.known
+        elif x.slots is None:
+            relaxed, known = best_patterns(x, np.flatnonzero(red.active)), np.ones(x.n_facilities, bool)
+        else:
+            relaxed, known = slots.best_plans(x, np.flatnonzero(red.active))
         # The greedy assignment on what is left: the solver's starting point and its floor.
         self._greedy = _greedy(x, np.flatnonzero(red.active), red.caps)
-        if opts.reduce and comps and x.slots is None:
+        if opts.reduce and comps:
             full = over(red.caps, usage(x, relaxed))
-            pins = x.pinned | x.pinned_role
-            closed = [not (full[x.i[rows]].any() or pins[rows].any()) for rows in comps]
+            # A facility whose best plan was not worked out (time slots) needs the solver.
+            blocked = x.pinned | x.pinned_role | ~known[x.f]
+            closed = [not (full[x.i[rows]].any() or blocked[rows].any()) for rows in comps]
             for rows, ok in zip(comps, closed, strict=True):
                 if ok:
                     picked[rows] = relaxed[rows]
@@ -295,8 +298,9 @@ class CooperationModel:
         at its own), and only when the cost is travel alone: a preference penalty
         (``CooperationModel.travel_is_minutes`` False) may make a farther partner cheaper.
 
-        Otherwise no bound is claimed (NaN): the run says so."""
-        if not covered_all:
+        Otherwise, and with time slots (the best pattern assumes one partner per role), no
+        bound is claimed (NaN): the run says so."""
+        if not covered_all or self._x.slots is not None:
             return [np.nan, np.nan]
         x = self._x
         best = facility_values(x, best_patterns(x))
@@ -307,6 +311,11 @@ class CooperationModel:
                     bounds[k] += max(0.0, part[k] - best[facs, 3 + k].sum())
         travel = bounds[1] if objective[3] <= bounds[0] and self.travel_is_minutes else np.nan
         return [float(bounds[0]), float(travel)]
+
+    @staticmethod
+    def _formulation(x: Instance, *args, **kwargs):
+        """One component's CP-SAT model: one partner per role, or by time slots."""
+        return (ComponentFormulation if x.slots is None else slots.SlotFormulation)(x, *args, **kwargs)
 
     def _cut_proof(self, rows: np.ndarray, part: list[StageResult]) -> tuple[bool, list[tuple[str, str]]]:
         """Is this component's coverage optimal for the *full* candidate lists?
@@ -322,7 +331,7 @@ class CooperationModel:
         _, trivial = coverable(x, rows)
         if all(part[k].objective >= trivial[:, k].sum() for k in range(3)):
             return True, []
-        f = ComponentFormulation(x, rows, self._caps, self._greedy, phantoms=True)
+        f = self._formulation(x, rows, self._caps, self._greedy, phantoms=True)
         bound, wanted = f.phantom_bound(self.stage_time_limit)
         if bound is not None and bound <= f.coverage_value(part):
             return True, []
@@ -349,8 +358,7 @@ class CooperationModel:
     def _solve_component(self, rows: np.ndarray):
         """CP-SAT on one component's candidate rows: which of them are chosen, the goals, and
         whether coverage is proven for the full candidate lists (:meth:`_cut_proof`)."""
-        form = ComponentFormulation if self._x.slots is None else slots.SlotFormulation
-        f = form(self._x, rows, self._caps, self._greedy)
+        f = self._formulation(self._x, rows, self._caps, self._greedy)
         large = self.options.large_component
         limit = self.options.large_time_limit if large is not None and len(rows) >= large else None
         proof = {}
@@ -386,6 +394,9 @@ class ComponentFormulation:
     Variables: one boolean ``w`` per (pair, role subset); ``z_f`` per facility that
     could be completed.  ``x_c`` and ``y_p`` are sums of ``w`` and never variables.
     """
+
+    #: CP-SAT's ``linearization_level`` per solve (see :func:`_solver`).
+    linearization = {"maximize": 2, "minimize": 2}
 
     def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray],
                  hint: np.ndarray | None = None, phantoms: bool = False):
@@ -556,6 +567,7 @@ class ComponentFormulation:
                 continue
             expr = cp_model.LinearExpr.weighted_sum([self.terms[k] for k in idx], list(weights))
             (m.maximize if sense == "maximize" else m.minimize)(expr)
+            solver.parameters.linearization_level = self.linearization[sense]
             if sense == "minimize" and effort_limit is not None:
                 solver.parameters.max_deterministic_time = min(time_limit, effort_limit)
             m.clear_hints()

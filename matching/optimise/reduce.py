@@ -19,6 +19,12 @@ components linked only through institutions that can still be full — far
 smaller than the components of the whole candidate graph, because in a city
 most institutions link facilities without constraining them.
 
+With time slots (``matching.optimise.slots``) the same three hold with two
+conditions more: the dominating institution gives each role in at least the
+slots of the dominated one (so it can stand in for it in any partner set), and a
+facility's best pattern is its best plan of partners by time slots
+(``slots.best_plans``; a facility with too many plans to compare never settles).
+
 >>> import pandas as pd
 >>> from matching.optimise.instance import Instance
 >>> cand = pd.DataFrame({"facility_id": ["F1", "F2", "F2"], "institution_id": ["H", "H", "K"],
@@ -38,6 +44,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from matching.optimise import slots
 from matching.optimise.closed_form import best_patterns, pair_masks
 from matching.optimise.instance import Instance, usage
 from matching.roles import N_ROLES
@@ -50,6 +57,10 @@ class Reduction:
     free: np.ndarray      # per institution: capacity cannot bind (for the active rows, residual caps)
     caps: dict[str, np.ndarray]  # capacities left after the settled facilities
     rounds: int = 0
+    #: The capacity-free best rows of the facilities left (a mask; None = not worked out), and per
+    #: facility code whether its best is known (time slots: see ``slots.best_plans``).
+    best: np.ndarray | None = None
+    known: np.ndarray | None = None
 
 
 def free_institutions(x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray]) -> np.ndarray:
@@ -84,10 +95,12 @@ def dominated_pairs(x: Instance, rows: np.ndarray, free: np.ndarray) -> np.ndarr
     ia, ib = pm["i"][a], pm["i"][b]
     ok = free[ia] & (a != b) & ~pm["pinned"][b] & ((pm["mask"][a] & pm["mask"][b]) == pm["mask"][b])
     ok &= pm["existing"][a] | ~pm["existing"][b]
-    for role in range(N_ROLES):  # every role b takes, a takes at no more cost (ties by id)
+    for role in range(N_ROLES):  # every role b takes, a takes at no more cost (ties by id), in its slots
         takes = (pm["mask"][b] >> role & 1).astype(bool)
         ca, cb = pm["cost"][a, role], pm["cost"][b, role]
         ok &= ~takes | (ca < cb) | ((ca == cb) & (ia < ib))
+        sa, sb = pm["slots"][a, role], pm["slots"][b, role]
+        ok &= ~takes | ((sa & sb) == sb)
     gone = np.zeros(len(pm["pair"]), bool)
     gone[b[ok]] = True
     out[rows] = np.isin(x.pair[rows], pm["pair"][gone])
@@ -102,6 +115,7 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
     pinned_fac = np.zeros(x.n_facilities, bool)
     pinned_fac[x.f[x.pinned | x.pinned_role]] = True
     rounds = 0
+    best = None
     while True:
         rounds += 1
         rows = np.flatnonzero(active)
@@ -113,13 +127,16 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
                 break
             continue
         rows = np.flatnonzero(active)
-        best = best_patterns(x, rows)
+        if x.slots is None:
+            best, known = best_patterns(x, rows), np.ones(x.n_facilities, bool)
+        else:
+            best, known = slots.best_plans(x, rows, None if best is None else (best, known))
         # A facility settles when none of its best rows needs an institution that can be full.
         needs_bound = np.zeros(x.n_facilities, bool)
         needs_bound[x.f[best & ~free[x.i]]] = True
         has_rows = np.zeros(x.n_facilities, bool)
         has_rows[x.f[rows]] = True
-        settles = has_rows & ~needs_bound & ~pinned_fac
+        settles = has_rows & ~needs_bound & ~pinned_fac & known
         if not settles.any() and not dropped.any():
             break
         now = best & settles[x.f]
@@ -128,7 +145,9 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
         used = usage(x, now)
         for column in caps:
             caps[column] = caps[column] - used[column]  # NaN (unlimited) stays NaN
-    return Reduction(active, settled, free, caps, rounds)  # nothing changed since ``free``
+    if best is not None:
+        best &= active
+    return Reduction(active, settled, free, caps, rounds, best, known)  # nothing changed since ``free``
 
 
 def components(x: Instance, rows: np.ndarray, free: np.ndarray) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -213,10 +213,6 @@ def match(region: Region, params: MatchParameters | None = None,
     if options is None:  # chosen by the data: exact on small regions, cut lists on large ones
         options = for_size(count_candidates(region, before, params))
     slotted = uses_slots(region, params)
-    if slotted and options.nearest is not None:
-        # Cut lists may hide the institution that gives the missing slot, and the coverage
-        # proof for cut lists assumes one partner per role: time slots keep every candidate.
-        options = replace(options, nearest=None, expand_rounds=0)
     travel = travel_provider(region, params)
     cand = find_candidates(region, before, params, travel, nearest=options.nearest)
     cand["cost"] = travel_cost(cand, region, params)
