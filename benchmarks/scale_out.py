@@ -87,8 +87,10 @@ def measure(root: Path, codes: list[str], n: int, workers: int) -> dict:
             "child(sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))")
     t = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, str(ROOT), str(root), json.dumps(codes), str(n), str(workers)],
-                          capture_output=True, text=True, check=True, cwd=ROOT)
+                          capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t
+    if done.returncode != 0:
+        sys.exit(f"{workers} worker(s) failed:\n{done.stderr[-4000:]}")
     return {"workers": workers, "wall": wall, "rows": json.loads(done.stdout.strip().splitlines()[-1])}
 
 

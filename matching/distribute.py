@@ -20,6 +20,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
+def can_fork() -> bool:
+    """Whether this process may fork workers of its own (a run's components, criticality's
+    institutions): the platform forks, and this process is not a daemon.  A Dask worker is one, and
+    daemons may not have children — there the task runs in one process, the cluster being the
+    parallelism (a large region's run inside a sweep on Dask failed without this check)."""
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+
+
 def run_all(task: Callable[..., Any], items: Sequence[Any], *, workers: int = 1, cluster: str | None = None,
             **shared: Any) -> list[Any]:
     """``[task(item, **shared) for item in items]``, on ``workers`` local processes or on the Dask

@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 from ortools.sat.python import cp_model
 
+from matching.distribute import can_fork
 from matching.optimise import slots
 from matching.optimise.closed_form import best_patterns
 from matching.optimise.greedy import greedy_rows
@@ -738,7 +739,7 @@ def _map_components(model: CooperationModel, comps: list[np.ndarray], workers: i
     position, so the output is the same whatever the scheduling."""
     global _ACTIVE
     big = sum(len(c) for c in comps)
-    if workers <= 1 or len(comps) < 2 or big < PARALLEL_MIN_ROWS or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or len(comps) < 2 or big < PARALLEL_MIN_ROWS or not can_fork():
         return [model._solve_component(rows) for rows in comps]
     order = sorted(range(len(comps)), key=lambda k: -len(comps[k]))  # largest first balances the load
     _ACTIVE = model

@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from matching.candidates import facilities_to_match, find_candidates, uses_slots
+from matching.distribute import can_fork
 from matching.optimise import slots
 from matching.optimise.greedy import greedy_rows
 from matching.optimise.instance import Instance, usage
@@ -304,7 +305,7 @@ def _map(change: _Change, institutions: list[str], workers: int | None) -> list:
     results in input order (each is deterministic on its own, so scheduling changes nothing)."""
     global _ACTIVE
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
-    if workers <= 1 or len(institutions) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or len(institutions) < 2 or not can_fork():
         return [change.after(i) for i in institutions]
     _ACTIVE = change
     try:
