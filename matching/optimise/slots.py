@@ -339,10 +339,11 @@ class SlotFormulation:
     """The model of the module docstring for one component.  Duck-types
     :class:`matching.optimise.model.ComponentFormulation` (one ``w`` per candidate row)."""
 
-    #: CP-SAT's ``linearization_level`` per solve: coverage without the LP relaxation (measured on
-    #: the national instance's largest component, 15,303 rows: 0.5 s instead of 2.8 s, same
-    #: proven optimum), agreements and travel with it (without it, not proven in time).
-    linearization = {"maximize": 0, "minimize": 2}
+    #: Candidate rows from which the coverage solve drops CP-SAT's LP relaxation: on the national
+    #: instance's largest component (15,303 rows) 0.5 s instead of 2.8 s, same proven optimum; on
+    #: the demo's components (up to 5,400 rows) the LP is what proves coverage quickly — without
+    #: it the demo's what-if scenarios took 2–4× longer (2040_response: 9.9 s instead of 2.5 s).
+    LP_FREE_COVERAGE_ROWS = 10_000
 
     def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray],
                  hint: np.ndarray | None = None, phantoms: bool = False):
@@ -353,6 +354,9 @@ class SlotFormulation:
         rows = rows[self.order]
         self.x, self.rows = x, rows
         n = len(rows)
+        # CP-SAT's linearization_level per solve; agreements and travel always with the LP (without
+        # it, not proven in time).
+        self.linearization = {"maximize": 0 if n >= self.LP_FREE_COVERAGE_ROWS else 2, "minimize": 2}
         self.w_rows = [[j] for j in range(n)]
         m = self.m = cp_model.CpModel()
         xv = self.w = [m.new_bool_var("") for _ in range(n)]
