@@ -430,6 +430,12 @@ def test_optional_role_capacity_column_may_be_missing_but_flags_may_not(tmp_path
 def test_missing_folder(tmp_path):
     errors = errors_of(tmp_path / "nowhere")
     assert len(errors) == 1 and "region folder not found" in errors[0].message
+    e = errors[0]
+    assert (e.file, e.row, e.column, e.message) == (str(tmp_path / "nowhere"), 0, "", "region folder not found")
+    assert e.ja == f"地域フォルダが見つかりません: {tmp_path / 'nowhere'}"
+    (tmp_path / "a.csv").write_text("x\n", encoding="utf-8")
+    f = errors_of(tmp_path / "a.csv")[0]
+    assert (f.message, f.ja) == ("is a file, not a region folder", f"地域フォルダではなくファイルです: {tmp_path / 'a.csv'}")
 
 
 def test_empty_file_is_reported_not_crashed(tmp_path):
@@ -642,3 +648,23 @@ def test_error_log_counts_lists_up_to_its_limit_and_keeps_every_line():
     assert next(e for e in log.listed if e.file == "c.csv").ja == ""
     log.add_cells("c.csv", [], "lat", "bad lat", [])
     assert log.count["c.csv"] == 1
+
+
+def test_optional_availability_is_loaded_as_slot_masks(tmp_path):
+    """availability.csv (time slots): one row per institution and role, slots as a bit mask in
+    the order of matching.roles; an institution without a row keeps its flag (all four or none)."""
+    from matching.roles import ALL_SLOTS, SLOT_BIT
+
+    folder = write_region(tmp_path)
+    (folder / "availability.csv").write_text(
+        "institution_id,role,slots\nC1,visit,wd_day;hol_day\nC2,consult,wd_night\n", encoding="utf-8")
+    region = load_region(folder)
+    av = region.availability
+    assert region.has_slots and list(av.columns[:3]) == ["institution_id", "role", "slots"]
+    assert av.index.tolist() == [0, 1] and "_line" not in av.columns
+    assert av["slots"].dtype == "int64"
+    assert av["slots"].tolist() == [SLOT_BIT["wd_day"] | SLOT_BIT["hol_day"], SLOT_BIT["wd_night"]]
+    visit = region.slots("visit")
+    assert visit["C1"] == SLOT_BIT["wd_day"] | SLOT_BIT["hol_day"] and visit["H1"] == ALL_SLOTS
+    assert region.slots("consult")["C2"] == SLOT_BIT["wd_night"]
+    assert not load_region(write_region(tmp_path / "plain")).has_slots
