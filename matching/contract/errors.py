@@ -22,6 +22,12 @@ class RowError:
     #: The problem in Japanese with its place, as people read it (CLI, API): every loader error has one.
     ja: str = field(default="", compare=False, repr=False)
 
+    @classmethod
+    def located(cls, file: str, row: int, column: str, message: str, value: str, problem_ja: str,
+                label: str = "") -> RowError:
+        """The error with its Japanese line composed from the same place and value (:func:`located_ja`)."""
+        return cls(file, row, column, message, value, ja=located_ja(file, row, column, problem_ja, value, label))
+
     def __str__(self) -> str:
         where = f"{self.file}" + (f" line {self.row}" if self.row else "")
         col = f", column {self.column!r}" if self.column else ""
@@ -70,8 +76,8 @@ class ErrorLog:
         room = max(self.limit - n, 0)
         values = list(values[:room]) if room else []
         for line, value in zip(lines[:room], values, strict=True):
-            self.listed.append(RowError(file, line, column, message, str(value),
-                                        ja=located_ja(file, line, column, ja, str(value), label) if ja else ""))
+            self.listed.append(RowError.located(file, line, column, message, str(value), ja, label) if ja
+                               else RowError(file, line, column, message, str(value)))
         self.count[file] = n + len(lines)
         self.lines.setdefault(file, set()).update(lines)
 

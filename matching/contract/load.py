@@ -20,7 +20,7 @@ import pandas as pd
 
 from matching.contract import columns as c
 from matching.contract import schema
-from matching.contract.errors import ErrorLog, RegionValidationError, RowError, located_ja
+from matching.contract.errors import ErrorLog, RegionValidationError, RowError
 from matching.contract.scope import SCOPE_FILE, RegionScope
 from matching.contract.tablefile import TableError, duplicated, open_table
 from matching.region import Region, role_column
@@ -261,9 +261,9 @@ def _parse(df: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog, fixed: dict[s
     if len(long):
         first = long.iloc[: log.limit]
         for line, n in zip(first["_line"], first["_cells"], strict=True):
-            log.add(RowError(spec.name, int(line), "", f"row has {n} cells but the header has {width} columns",
-                             ja=located_ja(spec.name, int(line), "", f"セルが {n} 個あり、見出しの {width} 列より"
-                                           "多くなっています（区切りのずれ・余分なカンマ）")))
+            log.add(RowError.located(spec.name, int(line), "", f"row has {n} cells but the header has {width} columns",
+                                     "", f"セルが {n} 個あり、見出しの {width} 列より多くなっています"
+                                     "（区切りのずれ・余分なカンマ）"))
         log.add_cells(spec.name, long["_line"].iloc[log.limit:], "", "row has more cells than the header",
                       long["_line"].iloc[log.limit:], ja="セルが見出しの列数より多くなっています")
     out = df.drop(columns="_cells")
@@ -297,9 +297,9 @@ def _duplicates(out: pd.DataFrame, spec: schema.FileSpec, log: ErrorLog) -> None
         for idx in idxs[: log.limit]:
             k = tuple(out.loc[idx, key]) if len(key) > 1 else out.at[idx, key[0]]
             line, first, value = int(out.at[idx, "_line"]), int(first_line.loc[k]), str(k if len(key) == 1 else "/".join(k))
-            log.add(RowError(spec.name, line, "/".join(key), f"duplicate {'/'.join(key)}, first seen on line {first}",
-                             value, ja=located_ja(spec.name, line, "/".join(key),
-                                                  f"{'/'.join(key)} が重複しています（最初は {first} 行目）", value)))
+            log.add(RowError.located(spec.name, line, "/".join(key),
+                                     f"duplicate {'/'.join(key)}, first seen on line {first}", value,
+                                     f"{'/'.join(key)} が重複しています（最初は {first} 行目）"))
         rest = idxs[log.limit:]
         log.add_cells(spec.name, out.loc[rest, "_line"], "/".join(key), f"duplicate {'/'.join(key)}",
                       out.loc[rest, key[0]].to_numpy(), ja=f"{'/'.join(key)} が重複しています")
@@ -316,7 +316,8 @@ def _cross_checks(t: dict[str, pd.DataFrame], log: ErrorLog, *, strict: bool) ->
     skipped_note = "" if strict else " (that row was skipped)"
     skipped_ja = "" if strict else "（参照先の行は誤りのため読み飛ばしました）"
 
-    def refs(name: str, column: str, valid: pd.Index, what: str):
+    def refs(name: str, column: str, valid: pd.Index, target: str):
+        """Cells of ``name``.``column`` that are not ids of ``target``."""
         df = t.get(name)
         if df is None:
             return
@@ -324,23 +325,22 @@ def _cross_checks(t: dict[str, pd.DataFrame], log: ErrorLog, *, strict: bool) ->
         if bad.any():
             bad &= df[column] != ""  # a blank reference is reported by its own column's rule
         if bad.any():
-            target = what[what.index("not in ") + 7:what.index(")")]
             spec = next(f for f in schema.FILES if f.name == name)
-            log.add_cells(name, df.loc[bad, "_line"].to_numpy(), column, f"unknown {what}{skipped_note}",
-                          df.loc[bad, column].to_numpy(), ja=f"{target} にない値です{skipped_ja}",
-                          label=schema.column(spec, column).label_ja)
+            log.add_cells(name, df.loc[bad, "_line"].to_numpy(), column,
+                          f"unknown {column} (not in {target}){skipped_note}", df.loc[bad, column].to_numpy(),
+                          ja=f"{target} にない値です{skipped_ja}", label=schema.column(spec, column).label_ja)
 
     areas = pd.Index(t["areas.csv"]["municipality_code"])
     fac = pd.Index(t["facilities.csv"]["facility_id"])
     inst_df = t["institutions.csv"]
     inst = pd.Index(inst_df["institution_id"])
-    refs("facilities.csv", "municipality_code", areas, "municipality_code (not in areas.csv)")
-    refs("institutions.csv", "municipality_code", areas, "municipality_code (not in areas.csv)")
-    refs("partnerships.csv", "facility_id", fac, "facility_id (not in facilities.csv)")
-    refs("partnerships.csv", "institution_id", inst, "institution_id (not in institutions.csv)")
-    refs("travel_times.csv", "facility_id", fac, "facility_id (not in facilities.csv)")
-    refs("travel_times.csv", "institution_id", inst, "institution_id (not in institutions.csv)")
-    refs("availability.csv", "institution_id", inst, "institution_id (not in institutions.csv)")
+    refs("facilities.csv", "municipality_code", areas, "areas.csv")
+    refs("institutions.csv", "municipality_code", areas, "areas.csv")
+    refs("partnerships.csv", "facility_id", fac, "facilities.csv")
+    refs("partnerships.csv", "institution_id", inst, "institutions.csv")
+    refs("travel_times.csv", "facility_id", fac, "facilities.csv")
+    refs("travel_times.csv", "institution_id", inst, "institutions.csv")
+    refs("availability.csv", "institution_id", inst, "institutions.csv")
     if not strict:
         return
     avail = t.get("availability.csv")
@@ -360,19 +360,16 @@ def _cross_checks(t: dict[str, pd.DataFrame], log: ErrorLog, *, strict: bool) ->
         hits = (inst_df["kind"] == kind.value) & foreign.astype(bool)
         for line, codes in zip(inst_df.loc[hits, "_line"], foreign[hits], strict=True):
             for code in codes:
-                log.add(RowError("institutions.csv", int(line), "designations",
-                                 f"designation {code} ({DESIGNATIONS[code].name_ja}) is for "
-                                 f"{other.value}s only, but kind is {kind.value}", code,
-                                 ja=located_ja("institutions.csv", int(line), "designations",
-                                               f"{DESIGNATIONS[code].name_ja}（{code}）は{other.label_ja}の届出ですが、"
-                                               f"種別（kind）が{kind.label_ja}です", code)))
+                log.add(RowError.located("institutions.csv", int(line), "designations",
+                                         f"designation {code} ({DESIGNATIONS[code].name_ja}) is for "
+                                         f"{other.value}s only, but kind is {kind.value}", code,
+                                         f"{DESIGNATIONS[code].name_ja}（{code}）は{other.label_ja}の届出ですが、"
+                                         f"種別（kind）が{kind.label_ja}です"))
     clinic_admits = (inst_df["kind"] == "clinic") & (inst_df["admit"] == True)  # noqa: E712 (nullable)
     for idx in clinic_admits[clinic_admits.fillna(False)].index:
-        line = int(inst_df.at[idx, "_line"])
-        log.add(RowError("institutions.csv", line, "admit",
-                         "a clinic cannot offer admission (③ 入院受入れ is for hospitals only)", "true",
-                         ja=located_ja("institutions.csv", line, "admit",
-                                       "診療所は③入院受入れを提供できません（病院のみ）", "true")))
+        log.add(RowError.located("institutions.csv", int(inst_df.at[idx, "_line"]), "admit",
+                                 "a clinic cannot offer admission (③ 入院受入れ is for hospitals only)", "true",
+                                 "診療所は③入院受入れを提供できません（病院のみ）"))
 
     # Blank roles are allowed: an agreement that meets none of the requirements
     # (status "none met but designated").  Admission from a clinic is not.
@@ -382,10 +379,9 @@ def _cross_checks(t: dict[str, pd.DataFrame], log: ErrorLog, *, strict: bool) ->
     admits = c.map_distinct(part["roles"], lambda rs: isinstance(rs, frozenset) and "admit" in rs).astype(bool)
     hits = admits & (part["institution_id"].map(kind_of) == "clinic")
     for iid, line in zip(part.loc[hits, "institution_id"], part.loc[hits, "_line"], strict=True):
-        log.add(RowError("partnerships.csv", int(line), "roles",
-                         f"institution {iid} is a clinic and cannot admit (③ is for hospitals only)", "admit",
-                         ja=located_ja("partnerships.csv", int(line), "roles",
-                                       f"{iid} は診療所のため③入院受入れの協定にはできません（病院のみ）", "admit")))
+        log.add(RowError.located("partnerships.csv", int(line), "roles",
+                                 f"institution {iid} is a clinic and cannot admit (③ is for hospitals only)", "admit",
+                                 f"{iid} は診療所のため③入院受入れの協定にはできません（病院のみ）"))
 
 
 def _codes_only_for(kind: InstitutionKind, designations: object) -> tuple[str, ...]:
