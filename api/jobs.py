@@ -24,7 +24,7 @@ from api import audit
 from api.models import MatchRun, Proposal, UnmatchedRole, now
 from api.runqueue import CANCELLED
 from api.store import load_from_db
-from api.workflow import MANUAL_OPEN
+from api.workflow import MANUAL_OPEN, pinned
 from matching import MatchParameters, match, summary, verify
 from matching.optimise.model import InfeasibleError
 from matching.optimise.run import SLOT_COLUMNS
@@ -51,11 +51,6 @@ def run_parameters(stored: dict, stage_time_limit: float, road_networks: dict[st
             raise RunError(f"道路網 {key!r} はサーバーに登録されていません")
         data["travel"] = {**data["travel"], "road_network": str(road_networks[str(key)])}
     return MatchParameters.model_validate(data)
-
-
-def pinned(p: Proposal) -> bool:
-    """Whether a run keeps the proposal's pair as a pinned pair: contacted, or proposed by hand and open."""
-    return p.state == "contacted" or (p.origin == "manual" and p.state in MANUAL_OPEN)
 
 
 def _pins(region, carried: list[Proposal], forbidden: list[Pair]) -> list[Pair]:

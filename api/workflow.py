@@ -255,6 +255,11 @@ def consume_capacity(session: Session, institution_id: str, facility_id: str) ->
 MANUAL_OPEN = ("proposed", "contacted")
 
 
+def pinned(p: Proposal) -> bool:
+    """Whether a run keeps the proposal's pair as a pinned pair: contacted, or proposed by hand and open."""
+    return p.state == "contacted" or (p.origin == "manual" and p.state in MANUAL_OPEN)
+
+
 def propose_by_hand(session: Session, region, forbidden, facility: Facility, institution: Institution,
                     roles: set[Role], note: str, user_id: int) -> Proposal:
     """Store a pair a coordinator proposes by hand (``origin`` manual, no run), after the checks a
@@ -294,8 +299,7 @@ def propose_by_hand(session: Session, region, forbidden, facility: Facility, ins
         held_roles = {Role(r) for r in p.roles.split(";") if r}
         if p.institution_id == iid and p.state in ("proposed", "contacted", "accepted"):
             raise HTTPException(409, f"この組合せの提案 {p.id} が対応中です")
-        pinned = p.state == "contacted" or (p.origin == "manual" and p.state in MANUAL_OPEN)
-        if pinned and held_roles & roles:
+        if pinned(p) and held_roles & roles:
             raise HTTPException(409, f"提案 {p.id} が {roles_ja(held_roles & roles)} で対応中です（固定された組合せ。先にその提案を辞退してください）")
     partner = session.scalar(select(Partnership.id).where(Partnership.facility_id == fid,
                                                           Partnership.institution_id == iid)) is not None
