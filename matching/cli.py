@@ -246,19 +246,23 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
     # Written to a temporary folder, verified there, and moved into --out only if it holds.
     clock["report"] = time.perf_counter()
     with Staging(out) as stage:
-        written = write_match_outputs(stage.path, region, result, summ, labels)
+        # A large run's workbook is written in a second process while the verifier reads the CSV.
+        written, workbook = write_match_outputs(stage.path, region, result, summ, labels)
         clock["write"] = time.perf_counter()
         if verify_result:
             problems = verify(region, stage / "proposals.csv", params)
             if problems:
+                workbook.wait()  # before the staging folder is removed under it
                 for p in problems:
                     print(f"verifier {p}", file=sys.stderr)
                 write_atomic_csv(pd.DataFrame([vars(p) for p in problems]), out / "violations.csv")
                 fail(f"検証で {len(problems)} 件の違反が見つかりました。提案は書き出していません"
                      f"（違反の一覧: {out / 'violations.csv'}）", "verifier found violations", code=1)
             console.print("[green]verifier: all constraints hold[/green]")
+        clock["verify"] = time.perf_counter()
+        workbook.wait()
+        clock["workbook"] = time.perf_counter()
         stage.publish(stale=("violations.csv",))
-    clock["verify"] = time.perf_counter()
     console.print(f"written: {out}/{', '.join(written)}")
     if profile:
         _print_profile(clock, result.seconds)
@@ -269,7 +273,8 @@ def _print_profile(clock: dict[str, float], inner: dict[str, float]) -> None:
     import time
 
     labels = {"load": "読込・検証（load）", "match": "マッチング（match）", "report": "集計・表示（status tables）",
-              "write": "書出し（write）", "verify": "検証（verify）"}
+              "write": "書出し（write: CSV）", "verify": "検証（verify）",
+              "workbook": "ブック書出しの残り（proposals.xlsx, 検証と並行）"}
     t = Table(title="処理時間（秒）")
     t.add_column("段階")
     t.add_column("秒", justify="right")
@@ -277,7 +282,7 @@ def _print_profile(clock: dict[str, float], inner: dict[str, float]) -> None:
     if started is not None:
         t.add_row("起動・ライブラリ読込（Python start, imports）", f"{started - (time.perf_counter() - clock['start']):.2f}")
     prev = clock["start"]
-    for key in ("load", "match", "report", "write", "verify"):
+    for key in ("load", "match", "report", "write", "verify", "workbook"):
         if key in clock:
             t.add_row(labels[key], f"{clock[key] - prev:.2f}")
             if key == "match":
