@@ -149,7 +149,7 @@ def unmatched_table(unmatched: pd.DataFrame, region) -> pd.DataFrame:
             out[col] = names[col]
     if "fix_institution_id" in out.columns:
         ids = out["fix_institution_id"]
-        out["fix_institution_name"] = ids.where(ids.map(type) == str).map(region.institutions["name"]).fillna("")
+        out["fix_institution_name"] = ids.where(ids.map(lambda x: isinstance(x, str))).map(region.institutions["name"]).fillna("")
     return out
 
 
