@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -41,18 +42,26 @@ def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         s = out[col]
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-            # Vectorised (a national run writes two million cells): the string test is True only
-            # for text cells starting with a trigger; numbers, None and NA give NA → False.
-            try:
-                hit = s.str.startswith(TRIGGERS).fillna(False).astype(bool)
-            except AttributeError:  # an object column holding no text at all
-                continue
+            hit = _triggered(s)
             if hit.any():
-                s = s.copy()
-                s[hit] = "'" + s[hit]
-                out[col] = s
+                values = s.to_numpy(dtype=object, copy=True)
+                values[hit] = ["'" + v for v in values[hit]]
+                out[col] = pd.Series(values, index=s.index, dtype=s.dtype)
     out.columns = [neutralise(c) for c in out.columns]
     return out
+
+
+def _triggered(column: pd.Series) -> np.ndarray:
+    """Which cells of a text column :func:`neutralise` would change, without a Python call per
+    cell where the column holds only text (a national run writes two million cells): the first
+    characters are compared as one NumPy array."""
+    values = column.to_numpy(dtype=object)
+    present = ~pd.isna(values)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        hit = np.zeros(len(values), bool)
+        hit[present] = np.isin(values[present].astype("U1"), TRIGGERS)
+        return hit
+    return np.fromiter((isinstance(v, str) and v.startswith(TRIGGERS) for v in values), bool, len(values))
 
 
 def to_csv(df: pd.DataFrame, path: str | Path, **kwargs) -> None:
