@@ -66,7 +66,7 @@ def describe(exc: BaseException) -> tuple[int, str, str]:
     if isinstance(exc, RegionValidationError):
         first = exc.errors[0] if exc.errors else None
         what = (first.ja or str(first)) if first is not None else ""
-        return BAD_INPUT, f"入力データに誤りがあります（{exc.total} 件）: {what}", en
+        return BAD_INPUT, f"{exc.heading_ja}: {what}", en
     if isinstance(exc, FileNotFoundError):
         return BAD_INPUT, f"ファイルまたはフォルダが見つかりません: {name}", en
     if isinstance(exc, IsADirectoryError):

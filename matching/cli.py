@@ -51,12 +51,9 @@ def _load(region_dir: Path, strict: bool):
         files = [e for e in exc.errors if e.row == 0 and e.ja]
         if len(exc.errors) == 1 and files:  # a whole file: one line says it
             fail(files[0].ja, str(files[0]))
-        stopped = "以上" if any(e.row == 0 and "reading stopped" in e.message for e in exc.errors) else ""
-        print(f"エラー: 入力データに誤りがあります（{exc.total} 件{stopped}）/ invalid region data", file=sys.stderr)
-        for e in exc.errors:
-            print(f"  {e.ja or e}", file=sys.stderr)
-        for file, n in sorted(exc.omitted.items()):
-            print(f"  {file}: 他 {n} 件 ({n} more not listed)", file=sys.stderr)
+        print(f"エラー: {exc.heading_ja} / invalid region data", file=sys.stderr)
+        for line in exc.lines_ja(limit=None):  # every listed problem (at most 100 per file)
+            print(f"  {line}", file=sys.stderr)
         raise typer.Exit(2) from None
     for note in region.notes:
         print(f"注: {note}", file=sys.stderr)

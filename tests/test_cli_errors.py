@@ -59,7 +59,7 @@ FACILITIES_CASES = {
     "header-only": (lambda f: f.write_text(HEADER + "\n", encoding="utf-8"), "facility_id"),
     "binary": (lambda f: f.write_bytes(bytes(range(256)) * 64), "バイナリ"),
     "junk-text": (_junk(2_000_000), "必要な列"),
-    "junk-rows-under-a-valid-header": (_junk(2_000_000, HEADER), "他"),
+    "junk-rows-under-a-valid-header": (_junk(2_000_000, HEADER), "件（一覧に載せていません）"),
     "utf8-then-cp932": (_mixed_encoding, "30002 行目が UTF-8 として読めません"),
     "xls-format": (lambda f: f.write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 600), ".xls"),
 }

@@ -668,3 +668,18 @@ def test_optional_availability_is_loaded_as_slot_masks(tmp_path):
     assert visit["C1"] == SLOT_BIT["wd_day"] | SLOT_BIT["hol_day"] and visit["H1"] == ALL_SLOTS
     assert region.slots("consult")["C2"] == SLOT_BIT["wd_night"]
     assert not load_region(write_region(tmp_path / "plain")).has_slots
+
+
+def test_validation_error_in_japanese_lists_what_it_can_and_counts_the_rest():
+    rows = [RowError("facilities.csv", k, "lat", "bad", "x", ja=f"facilities.csv {k} 行目") for k in range(2, 62)]
+    err = RegionValidationError(rows, omitted={"facilities.csv": 7})
+    assert err.total == 67
+    assert err.heading_ja == "入力データに誤りがあります（67 件）"
+    assert err.lines_ja(limit=None)[:60] == [f"facilities.csv {k} 行目" for k in range(2, 62)]
+    assert err.lines_ja(limit=None)[60:] == ["facilities.csv: ほか 7 件（一覧に載せていません）"]
+    short = err.lines_ja()
+    assert short[:50] == [f"facilities.csv {k} 行目" for k in range(2, 52)]
+    assert short[50:] == ["ほか 10 件", "facilities.csv: ほか 7 件（一覧に載せていません）"]
+    assert err.ja == err.heading_ja + ":\n  " + "\n  ".join(short)
+    stopped = RegionValidationError([RowError("facilities.csv", 0, "", "reading stopped after 100 problems")])
+    assert stopped.heading_ja == "入力データに誤りがあります（1 件以上）"

@@ -118,10 +118,21 @@ class RegionValidationError(ValueError):
         super().__init__(f"{self.total} problem(s) in region data:\n  " + "\n  ".join(lines))
 
     @property
+    def heading_ja(self) -> str:
+        """「入力データに誤りがあります（N 件）」, N 件以上 when a file's reading stopped early."""
+        stopped = "以上" if any(e.row == 0 and "reading stopped" in e.message for e in self.errors) else ""
+        return f"入力データに誤りがあります（{self.total} 件{stopped}）"
+
+    def lines_ja(self, limit: int | None = 50) -> list[str]:
+        """The problems in Japanese, one per line: the first ``limit`` (None = all listed), then
+        how many more, per file."""
+        shown = self.errors if limit is None else self.errors[:limit]
+        lines = [e.ja or str(e) for e in shown]
+        if len(self.errors) > len(shown):
+            lines.append(f"ほか {len(self.errors) - len(shown)} 件")
+        return lines + [f"{file}: ほか {n} 件（一覧に載せていません）" for file, n in sorted(self.omitted.items())]
+
+    @property
     def ja(self) -> str:
-        """The problems in Japanese, one per line (the first 50, then how many more)."""
-        lines = [e.ja or str(e) for e in self.errors[:50]]
-        if len(self.errors) > 50:
-            lines.append(f"ほか {len(self.errors) - 50} 件")
-        lines += [f"{file}: ほか {n} 件（一覧に載せていません）" for file, n in sorted(self.omitted.items())]
-        return f"入力データに誤りがあります（{self.total} 件）:\n  " + "\n  ".join(lines)
+        """The heading and the first 50 problems in Japanese, one per line."""
+        return f"{self.heading_ja}:\n  " + "\n  ".join(self.lines_ja())
