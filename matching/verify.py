@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import networkx as nx
 import pandas as pd
 from geographiclib.geodesic import Geodesic
 
@@ -304,6 +303,8 @@ class _RoadTimes:
     """Reference road times with networkx's Dijkstra (the solver path uses scipy)."""
 
     def __init__(self, region: Region, params: MatchParameters):
+        import networkx as nx  # only for road graphs (a quarter second at start-up)
+
         t = params.travel
         path = t.road_network if t.road_network.is_absolute() or region.source is None else region.source / t.road_network
         self.g = nx.read_graphml(path)
@@ -319,6 +320,8 @@ class _RoadTimes:
         return best, km / self.access * 60
 
     def minutes(self, f: str, i: str) -> float:
+        import networkx as nx
+
         fr, ir = self.region.facilities.loc[f], self.region.institutions.loc[i]
         fn, fa = self._nearest(fr["lat"], fr["lon"])
         inn, ia = self._nearest(ir["lat"], ir["lon"])

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
@@ -27,6 +26,9 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from matching.travel.geodesic import geodesic_km, pairs_within_km, unit_vectors
+
+if TYPE_CHECKING:  # networkx is imported where a road graph is read (a quarter second at start-up)
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class RoadNetworkTravel:
     point is snapped to its nearest vertex; the leg to that vertex is added at
     ``access_speed_kmh`` over the straight line.  Unreachable pairs are ``inf``.
 
+    >>> import networkx as nx
     >>> g = nx.DiGraph()
     >>> g.add_node(0, x=141.15, y=39.70); g.add_node(1, x=141.25, y=39.70)
     >>> g.add_edge(1, 0, travel_time=600.0)
@@ -141,6 +144,8 @@ class RoadNetworkTravel:
 
     @classmethod
     def from_graphml(cls, path: str | Path, **kwargs) -> RoadNetworkTravel:
+        import networkx as nx
+
         return cls(nx.read_graphml(path), **kwargs)
 
     def _snap(self, pts: Points) -> tuple[np.ndarray, np.ndarray]:
