@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -27,3 +28,12 @@ def replace_section(heading: str, section: str, md: Path = RESULTS_MD) -> None:
         rest = text[end:] if end >= 0 else "\n"
         text = text[:start] + section.rstrip() + "\n" + rest
     md.write_text(text, encoding="utf-8")
+
+
+def publish(name: str, record: dict, heading: str, section: str) -> None:
+    """A benchmark's results: ``benchmarks/<name>.json`` (``record``), its section of results.md
+    (``section``, starting with ``heading``), and the section on stdout."""
+    (RESULTS_MD.parent / f"{name}.json").write_text(json.dumps(record, ensure_ascii=False, indent=1),
+                                                    encoding="utf-8")
+    replace_section(heading, section)
+    print(section)

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -30,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import replace_section  # noqa: E402
+from benchmarks._results import machine, publish  # noqa: E402
 from benchmarks.run import build_instance  # noqa: E402
 
 SIZES = ("demo", "prefecture", "national-quarter", "national-half", "national")
@@ -145,14 +143,9 @@ def main() -> None:
             rec = measure(name, Path(tmp), a.highs_limit)
             print(json.dumps({k: rec[k] for k in ("instance", "cli")}), flush=True)
             results.append(rec)
-    meta = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                       f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB",
-            "date": time.strftime("%Y-%m-%d")}
-    (ROOT / "benchmarks" / "default_options.json").write_text(
-        json.dumps({"meta": meta, "results": results}, ensure_ascii=False, indent=1), encoding="utf-8")
-    section = markdown(results, meta)
-    replace_section("## The main job with default options", section)
-    print(section)
+    meta = machine()
+    publish("default_options", {"meta": meta, "results": results}, "## The main job with default options",
+            markdown(results, meta))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import machine, replace_section  # noqa: E402
+from benchmarks._results import machine, publish  # noqa: E402
 from benchmarks.run import SEED  # noqa: E402
 
 HEADING = "## The national run, whole process (issue 17, item 1)"
@@ -140,11 +140,7 @@ def main() -> None:
                                capture_output=True)
     meta = {**machine(), "baseline": a.baseline, "repeat": a.repeat, "scale": a.scale, "note": a.note,
             "facilities": counts.get("facilities", 0), "institutions": counts.get("institutions", 0)}
-    (ROOT / "benchmarks" / "national_match.json").write_text(
-        json.dumps({"meta": meta, "results": results}, ensure_ascii=False, indent=1), encoding="utf-8")
-    section = markdown(results, meta)
-    replace_section(HEADING, section)
-    print(section)
+    publish("national_match", {"meta": meta, "results": results}, HEADING, markdown(results, meta))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import machine, replace_section  # noqa: E402
+from benchmarks._results import machine, publish  # noqa: E402
 
 CLIENTS = 20
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_service"
@@ -214,11 +214,8 @@ def main() -> None:
             rows += got
             reruns.append(rerun)
     meta = machine()
-    (ROOT / "benchmarks" / "service_load.json").write_text(
-        json.dumps({"meta": meta, "results": rows, "reruns": reruns}, ensure_ascii=False, indent=1), encoding="utf-8")
-    section = markdown(rows, reruns, meta, args.seconds)
-    replace_section(HEADING, section)
-    print(section)
+    publish("service_load", {"meta": meta, "results": rows, "reruns": reruns}, HEADING,
+            markdown(rows, reruns, meta, args.seconds))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import machine, replace_section  # noqa: E402
+from benchmarks._results import machine, publish  # noqa: E402
 from benchmarks.default_options import run_cli  # noqa: E402
 from benchmarks.run import SEED  # noqa: E402
 
@@ -113,11 +113,7 @@ def main() -> None:
             results[name] = measure(folder, Path(tmp) / f"out-{folder.name}")
             print(json.dumps({name: results[name]["cli"]}), flush=True)
     meta = {**machine(), "scale": a.scale, "availability_rows": counts.get("availability", 0), "note": a.note}
-    (ROOT / "benchmarks" / "slots_national.json").write_text(
-        json.dumps({"meta": meta, "results": results}, ensure_ascii=False, indent=1), encoding="utf-8")
-    section = markdown(results, meta)
-    replace_section(HEADING, section)
-    print(section)
+    publish("slots_national", {"meta": meta, "results": results}, HEADING, markdown(results, meta))
 
 
 if __name__ == "__main__":
