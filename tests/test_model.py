@@ -7,6 +7,7 @@ Every solve is checked by the independent verifier.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from matching import MatchParameters, match, verify
@@ -267,3 +268,14 @@ def test_preference_for_the_same_area_breaks_ties(tmp_path):
     assert pairs(solve(region, same)) == {("G1", "C2", "consult;visit")}
     # A secondary-area preference does not separate them: both are in 盛岡 (0301).
     assert pairs(solve(region, MatchParameters(prefer_same="secondary_area"))) == {("G1", "C1", "consult;visit")}
+
+
+def test_grouped_gives_each_key_its_positions_in_order():
+    from matching.optimise.model import _grouped
+
+    keys = np.array([3, 1, 3, 0, 1, 3])
+    distinct, positions = _grouped(keys)
+    assert distinct.tolist() == [0, 1, 3]
+    assert [p.tolist() for p in positions] == [[3], [1, 4], [0, 2, 5]]
+    distinct, positions = _grouped(np.zeros(0, int))
+    assert len(distinct) == 0 and positions == []
