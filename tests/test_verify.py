@@ -282,3 +282,13 @@ def test_verifier_edges_of_capacities_limits_pins_and_partners(tmp_path):
     km = geodesic((f["lat"], f["lon"]), (i["lat"], i["lon"])).km
     assert [v.message for v in verify(region, df)] == [
         f"distance_km {df['distance_km'].iloc[0]} but the geodesic is {km:.3f} km"]
+
+
+@pytest.mark.parametrize("a, b", [((39.702, 141.154), (38.934, 141.126)), ((35.68, 139.77), (34.69, 135.50)),
+                                  ((43.06, 141.35), (26.21, 127.68)), ((39.7, 141.1), (39.7, 141.1))])
+def test_the_verifiers_geodesic_is_geopys(a, b):
+    from geopy.distance import geodesic
+
+    from matching.verify import _geodesic
+
+    assert _geodesic(a, b).km == pytest.approx(geodesic(a, b).km, abs=1e-9)
