@@ -67,6 +67,27 @@ def _load(region_dir: Path, strict: bool):
     return region
 
 
+def _rewrite_region(region: Path, out: Path, files: dict[str, pd.DataFrame], review_name: str,
+                    review: pd.DataFrame | None) -> None:
+    """``files`` (CSV) and the review sheet written over a copy of the region folder, the copy
+    loaded under the data contract, and only then moved into ``out``: nothing is replaced unless
+    the whole new region holds.  Without rows to review, an older review sheet is removed."""
+    import shutil
+
+    from matching.outputs import write_csv, write_tables_workbook
+
+    with Staging(out) as stage:
+        for f in region.iterdir():
+            if f.is_file() and f.name not in (*files, review_name):
+                shutil.copy2(f, stage / f.name)
+        for name, df in files.items():
+            write_csv(df, stage / name)
+        if review is not None:
+            write_tables_workbook(stage / review_name, {"確認": review})
+        load_region(stage.path, strict=True)
+        stage.publish(stale=() if review is not None else (review_name,))
+
+
 def _invalid_option(option: str, value, problem: str) -> None:
     """Stop the command: the option and its value, in Japanese, on stderr (no traceback)."""
     print(f"オプション {option} の値 {value!r} は使えません: {problem}", file=sys.stderr)
@@ -842,10 +863,7 @@ def import_reports_cmd(
     out: Path = typer.Option(None, help="folder for partnerships.csv and facilities.csv (default: the region)"),
 ):
     """Load the facilities' annual reports: partnerships.csv, facilities marked as reported."""
-    import shutil
-
     from matching.annual_reports import import_reports, read_review, review_table
-    from matching.outputs import write_csv, write_tables_workbook
 
     out = out or region
     check_out(out)
@@ -858,16 +876,8 @@ def import_reports_cmd(
 
     facilities, table = load_table_text(region, schema.FACILITIES)
     facilities.loc[facilities["facility_id"].isin(result.reported), "reported"] = "true"
-    with Staging(out) as stage:
-        for f in region.iterdir():  # the whole region, to check it before anything is replaced
-            if f.is_file() and f.name not in ("facilities.csv", "partnerships.csv", "reports_review.xlsx"):
-                shutil.copy2(f, stage / f.name)
-        write_csv(facilities, stage / "facilities.csv")
-        write_csv(result.partnerships, stage / "partnerships.csv")
-        if result.review:
-            write_tables_workbook(stage / "reports_review.xlsx", {"確認": review_table(result)})
-        load_region(stage.path, strict=True)  # the new region must hold the contract
-        stage.publish(stale=() if result.review else ("reports_review.xlsx",))
+    _rewrite_region(region, out, {"facilities.csv": facilities, "partnerships.csv": result.partnerships},
+                    "reports_review.xlsx", review_table(result) if result.review else None)
     c = result.counts()
     console.print(f"年次報告 {len(result.rows)} 行: 番号で特定 {c.get('id', 0)}、名称で特定 {c.get('name', 0)}、"
                   f"類似名称で特定 {c.get('similar', 0)}、確認結果 {c.get('review decision', 0)}、"
@@ -934,10 +944,8 @@ def import_survey_cmd(
     out: Path = typer.Option(None, help="folder for institutions.csv and survey_changes.csv (default: the region)"),
 ):
     """Load the institutions' intention survey into institutions.csv (accepting, capacity, roles, contact)."""
-    import shutil
 
     from matching.contract import schema
-    from matching.outputs import write_csv, write_tables_workbook
     from matching.survey import (
         CHANGES_FILE,
         REVIEW_SHEET,
@@ -955,18 +963,9 @@ def import_survey_cmd(
     if result.read_as:
         print(f"注: {result.read_as} として読みました", file=sys.stderr)
     institutions, table = load_table_text(region, schema.INSTITUTIONS)
-    written = ("institutions.csv", CHANGES_FILE, REVIEW_SHEET)
-    with Staging(out) as stage:
-        for f in region.iterdir():  # the whole region, to check it before anything is replaced
-            if f.is_file() and f.name not in written:
-                shutil.copy2(f, stage / f.name)
-        institutions, changes = apply(result, institutions, reg)
-        write_csv(institutions, stage / "institutions.csv")
-        write_csv(changes, stage / CHANGES_FILE)
-        if result.review:
-            write_tables_workbook(stage / REVIEW_SHEET, {"確認": review_table(result)})
-        load_region(stage.path, strict=True)  # the new region must hold the contract
-        stage.publish(stale=() if result.review else (REVIEW_SHEET,))
+    institutions, changes = apply(result, institutions, reg)
+    _rewrite_region(region, out, {"institutions.csv": institutions, CHANGES_FILE: changes},
+                    REVIEW_SHEET, review_table(result) if result.review else None)
     c = result.counts()
     console.print(f"意向調査 {len(result.rows)} 行: 番号で特定 {c.get('id', 0)}、名称で特定 {c.get('name', 0)}、"
                   f"類似名称で特定 {c.get('similar', 0)}、確認結果 {c.get('review decision', 0)}、"
