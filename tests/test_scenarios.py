@@ -343,6 +343,19 @@ def test_criticality_on_the_demo_equals_full_resolves(demo_region):
         ob = base.status_after["obligated"].astype(bool)
         assert int(lost.sum() - gained.sum()) == table.at[i, "lost_all_met"], i
         assert int((lost & ob).sum() - (gained & ob).sum()) == table.at[i, "lost_obligated"], i
+    # The other columns: the base's facts, and the facilities named are all met in the base, at least
+    # as many as the net loss (a re-solve may complete others instead).
+    met = base.status_after["status"].eq("all_met")
+    proposed = base.proposals.groupby("institution_id").size()
+    in_force = demo_region.partnerships.groupby("institution_id").size()
+    for i in table.index:
+        named = [f for f in str(table.at[i, "lost_facilities"]).split(";") if f and f != "nan"]
+        assert met.reindex(named).fillna(False).all(), i
+        assert len(named) >= table.at[i, "lost_all_met"], i
+        assert int(base.status_after["obligated"].reindex(named).astype(bool).sum()) >= table.at[i, "lost_obligated"], i
+        assert table.at[i, "proposals_in_base"] == proposed.get(i, 0) > 0, i
+        assert table.at[i, "agreements_in_force"] == in_force.get(i, 0), i
+    assert table.sort_values("rank")[["lost_all_met", "lost_obligated"]].apply(tuple, axis=1).is_monotonic_decreasing
 
 
 # -- capacity plan -------------------------------------------------------------------

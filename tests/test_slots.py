@@ -374,6 +374,40 @@ def test_cut_lists_keep_every_slot_set_of_the_full_lists():
     assert bound(cut) == bound(full)
 
 
+def test_remembered_plans_are_the_plans(monkeypatch):
+    """slots.best_plans remembers each facility's plan by its rows as data: a later instance that
+    holds the same facility's rows at other positions (a re-solve of part of the region, as
+    criticality makes) gets the plan at its own rows, and one whose rows changed (an institution
+    gone) is planned afresh — the same answer as planning every facility again."""
+    from matching.candidates import find_candidates
+    from matching.optimise import slots
+    from matching.optimise.instance import Instance
+    from matching.optimise.run import model_inputs, travel_cost
+
+    region = load_region(DEMO)
+    params = MatchParameters()
+    status = facility_status(region)
+    cand = find_candidates(region, status, params)
+    cand["cost"] = travel_cost(cand, region, params)
+    inputs = model_inputs(region, status.loc[cand["facility_id"].unique()])
+    slots._PLANS.clear()
+    first = Instance.from_frames(cand, inputs, region.institutions)
+    slots.best_plans(first, np.arange(len(first.f)))
+    remembered = len(slots._PLANS)
+    assert remembered > 20
+    # Every other facility, without the institution most often a candidate: other row positions.
+    gone = cand["institution_id"].value_counts().index[0]
+    facs = sorted(cand["facility_id"].unique())[1::2]
+    part = cand[cand["facility_id"].isin(facs) & (cand["institution_id"] != gone)].reset_index(drop=True)
+    x = Instance.from_frames(part, inputs, region.institutions)
+    rows = np.arange(len(x.f))
+    picked, known = slots.best_plans(x, rows)
+    assert 0 < len(slots._PLANS) - remembered < remembered / 2  # some plans re-used, the changed ones new
+    monkeypatch.setattr(slots, "_memo_plan", slots._facility_plan)  # every plan worked out again
+    again, known_again = slots.best_plans(x, rows)
+    assert (picked == again).all() and (known == known_again).all()
+
+
 # -- the demo ------------------------------------------------------------------------------
 
 def test_demo_with_one_partner_per_role_is_the_run_without_slots(tmp_path):

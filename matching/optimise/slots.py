@@ -169,11 +169,34 @@ def best_plans(x: Instance, rows: np.ndarray,
     rest = rest[np.lexsort((rest, x.f[rest]))]
     cut = np.flatnonzero(np.r_[True, x.f[rest][1:] != x.f[rest][:-1]]) if len(rest) else []
     for group in np.split(rest, cut[1:]) if len(rest) else []:
-        plan = _facility_plan(x, group)
+        plan = _memo_plan(x, group)
         if plan is not None:
             picked[plan] = True
             known[x.f[group[0]]] = True
     return picked, known
+
+
+#: Plans already worked out, by the facility's candidate rows as data (:func:`_memo_plan`).
+_PLANS: dict[tuple, tuple[int, ...] | None] = {}
+_PLANS_MAX = 200_000
+
+
+def _memo_plan(x: Instance, rows: np.ndarray) -> list[int] | None:
+    """:func:`_facility_plan`, remembered by what it reads: the rows' institutions (by id: codes
+    are ids in sorted order), roles, slots, costs, agreements in force, slots in force and room,
+    in row order.  The same facility is planned again and again — every reduction round, every
+    re-solve of a what-if or a criticality table — with the same rows; the answer is a pure
+    function of them, so remembering it changes no result."""
+    key = (tuple(x.institution_ids[x.i[rows]].tolist()), x.role[rows].tobytes(), x.slots[rows].tobytes(),
+           x.cost[rows].tobytes(), x.existing[rows].tobytes(), x.have[rows].tobytes(), x.room[rows].tobytes())
+    local = _PLANS.get(key, False)
+    if local is False:
+        plan = _facility_plan(x, rows)
+        local = None if plan is None else tuple(np.searchsorted(rows, plan).tolist())
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        _PLANS[key] = local
+    return None if local is None else rows[list(local)].tolist()
 
 
 def _facility_plan(x: Instance, rows: np.ndarray) -> list[int] | None:

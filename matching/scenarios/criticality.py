@@ -30,10 +30,13 @@ Why it is fast (issue 17: incremental, exact):
    keeps the base's numbers of obligated and effort-type facilities all met, the
    institution costs nothing, exactly — removing an option cannot beat the base
    optimum (:func:`_repaired`).  On the demo this settles half of the institutions.
-3. Otherwise the reached facilities are solved again for the coverage goals only
-   (1–3; agreements and travel do not change the answer), from the base's
+3. Otherwise the reached facilities are solved again for goals 1–2 only (how many
+   obligated, then effort-type facilities end all met: roles covered, agreements and
+   travel do not change the counts; ``CooperationModel.full_only``), from the base's
    candidate rows, in parallel processes.  Every re-solve is checked by the
    verifier; repairs are with ``verify_repairs`` (the tests use it).
+4. Each facility's capacity-free best plan (time slots) is worked out once and
+   remembered (``slots.best_plans``): the re-solves plan the same facilities again.
 
 The counts (``lost_all_met``, ``lost_obligated``) equal a full re-solve's; which
 facilities are listed in ``lost_facilities`` may differ where several optima
@@ -317,17 +320,18 @@ def _map(change: _Change, institutions: list[str], workers: int | None) -> list:
 
 def _coverage_after(region: Region, params: MatchParameters, cand: pd.DataFrame,
                     inputs: pd.DataFrame) -> pd.Series:
-    """Per facility of ``region`` (the reached facilities after the change): all met once the
-    coverage goals (1–3) are solved again on ``cand``.  Goals 4–5 (agreements, travel) do not
-    change the answer, so they are not solved; the solution is still checked by the verifier.
+    """Per facility of ``region`` (the reached facilities after the change): all met once goals
+    1–2 (facilities all met, obligated first) are solved again on ``cand``.  Goals 3–5 (roles,
+    agreements, travel) do not change the counts, so they are not solved; the solution is still
+    checked by the verifier.
     Falls back to the whole run when coverage is not proven in the time limit."""
     slotted = uses_slots(region, params)
     model_cand = cand if slotted else cand.drop(columns=["slots", "have", "room"], errors="ignore")
     model = CooperationModel.from_frames(model_cand, inputs.reindex(pd.unique(cand["facility_id"])),
                                          region.institutions, stage_time_limit=params.stage_time_limit)
-    model.coverage_only = True
+    model.coverage_only = model.full_only = True
     model.solve()
-    if not all(s.optimal for s in model.stages[:3]):
+    if not all(s.optimal for s in model.stages[:2]):
         result = match(region, params)
         _check(region, result, params, "re-solve")
         return result.status_after["status"] == Status.ALL_MET.value
