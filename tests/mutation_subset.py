@@ -17,7 +17,7 @@ SUBSETS = {
     "matching.verify": ("tests/test_verify.py", "tests/test_travel.py"),
     "matching.status": ("tests/test_status.py",),
     "matching.candidates": ("tests/test_candidate_limits.py", "tests/test_model.py", PROPERTIES),
-    "matching.optimise.model": ("tests/test_model.py", PROPERTIES),
+    "matching.optimise.model": ("tests/test_model_constraints.py", "tests/test_model.py", PROPERTIES),
     "matching.contract": ("tests/test_contract_columns.py", "tests/test_contract.py", "tests/test_tables.py"),
     "matching.vocabulary": ("tests/test_vocabulary.py", "tests/test_status.py", "tests/test_contract.py"),
 }
