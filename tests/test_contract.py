@@ -668,3 +668,74 @@ def test_optional_availability_is_loaded_as_slot_masks(tmp_path):
     assert visit["C1"] == SLOT_BIT["wd_day"] | SLOT_BIT["hol_day"] and visit["H1"] == ALL_SLOTS
     assert region.slots("consult")["C2"] == SLOT_BIT["wd_night"]
     assert not load_region(write_region(tmp_path / "plain")).has_slots
+
+
+def test_cross_file_problems_in_both_languages(tmp_path):
+    """Every rule that spans cells or files, each once, with its exact English and Japanese text:
+    unknown references from every file that has them (a blank one only by its own column's rule),
+    a time-slot row with no slot, designations and admission on the wrong kind of institution."""
+    inst = edit(edit(edit(DEFAULT_INSTITUTIONS, C2, admit="true", designations="koho_shien"),
+                     H1, designations="zaibyo;zaishin"), H2, municipality_code="03299")
+    part = append(edit(DEFAULT_PARTNERSHIPS, 0, roles="consult;visit;admit"), partnership("F9", "H1", "admit"),
+                  partnership("F2", "X9", "consult"), partnership("", "H1", "admit"))
+    tt = append(DEFAULT_TRAVEL_TIMES, {"facility_id": "F7", "institution_id": "H1", "minutes": "3"},
+                {"facility_id": "F1", "institution_id": "Q1", "minutes": "3"})
+    folder = write_region(tmp_path, facilities=edit(DEFAULT_FACILITIES, F2, municipality_code="03288"),
+                          institutions=inst, partnerships=part, travel_times=tt)
+    (folder / "availability.csv").write_text("institution_id,role,slots\nC1,visit,wd_day\nZ1,consult,wd_night\n"
+                                             "C2,consult,\n", encoding="utf-8")
+    got = [(e.file, e.row, e.column, e.message, e.value, e.ja) for e in errors_of(folder)]
+    unknown = "{} {} 行目・{} 列（{}）: {} にない値です（値「{}」）"
+    assert got == [
+        ("availability.csv", 3, "institution_id", "unknown institution_id (not in institutions.csv)", "Z1",
+         unknown.format("availability.csv", 3, "institution_id", "医療機関ID", "institutions.csv", "Z1")),
+        ("availability.csv", 4, "slots", "at least one time slot is required (leave the row out for none)", "",
+         "availability.csv 4 行目・slots 列: 時間帯を 1 つ以上書いてください（提供しない役割は行ごと省きます）"),
+        ("facilities.csv", 3, "municipality_code", "unknown municipality_code (not in areas.csv)", "03288",
+         unknown.format("facilities.csv", 3, "municipality_code", "市区町村", "areas.csv", "03288")),
+        ("institutions.csv", 2, "designations",
+         "designation zaishin (在宅療養支援診療所) is for clinics only, but kind is hospital", "zaishin",
+         "institutions.csv 2 行目・designations 列: 在宅療養支援診療所（zaishin）は診療所の届出ですが、"
+         "種別（kind）が病院です（値「zaishin」）"),
+        ("institutions.csv", 4, "municipality_code", "unknown municipality_code (not in areas.csv)", "03299",
+         unknown.format("institutions.csv", 4, "municipality_code", "市区町村", "areas.csv", "03299")),
+        ("institutions.csv", 5, "admit", "a clinic cannot offer admission (③ 入院受入れ is for hospitals only)", "true",
+         "institutions.csv 5 行目・admit 列: 診療所は③入院受入れを提供できません（病院のみ）（値「true」）"),
+        ("institutions.csv", 5, "designations",
+         "designation koho_shien (在宅療養後方支援病院) is for hospitals only, but kind is clinic", "koho_shien",
+         "institutions.csv 5 行目・designations 列: 在宅療養後方支援病院（koho_shien）は病院の届出ですが、"
+         "種別（kind）が診療所です（値「koho_shien」）"),
+        ("partnerships.csv", 2, "roles", "institution C1 is a clinic and cannot admit (③ is for hospitals only)",
+         "admit", "partnerships.csv 2 行目・roles 列: C1 は診療所のため③入院受入れの協定にはできません（病院のみ）"
+         "（値「admit」）"),
+        ("partnerships.csv", 6, "facility_id", "unknown facility_id (not in facilities.csv)", "F9",
+         unknown.format("partnerships.csv", 6, "facility_id", "施設ID", "facilities.csv", "F9")),
+        ("partnerships.csv", 7, "institution_id", "unknown institution_id (not in institutions.csv)", "X9",
+         unknown.format("partnerships.csv", 7, "institution_id", "医療機関ID", "institutions.csv", "X9")),
+        ("partnerships.csv", 8, "facility_id",
+         "must not be empty, at most 64 characters, without control characters (NUL …)", "",
+         "partnerships.csv 8 行目・facility_id 列（施設ID）: 空欄にはできません（64 文字以内）。制御文字（NUL など）は使えません"),
+        ("travel_times.csv", 4, "facility_id", "unknown facility_id (not in facilities.csv)", "F7",
+         unknown.format("travel_times.csv", 4, "facility_id", "施設ID", "facilities.csv", "F7")),
+        ("travel_times.csv", 5, "institution_id", "unknown institution_id (not in institutions.csv)", "Q1",
+         unknown.format("travel_times.csv", 5, "institution_id", "医療機関ID", "institutions.csv", "Q1")),
+    ]
+
+
+def test_lenient_cascade_says_the_referred_row_was_skipped_in_both_languages(tmp_path):
+    """A row dropped because the row it refers to was skipped says so, in English and Japanese;
+    the time-slot and kind rules are not run again on the cleaned tables."""
+    folder = write_region(tmp_path, facilities=edit(DEFAULT_FACILITIES, F2, lat="99"),
+                          travel_times=append(DEFAULT_TRAVEL_TIMES,
+                                              {"facility_id": "F2", "institution_id": "C1", "minutes": "4"}))
+    (folder / "availability.csv").write_text("institution_id,role,slots\nC1,visit,wd_day\n", encoding="utf-8")
+    region = load_region(folder, strict=False)
+    cascade = [(e.file, e.row, e.column, e.message, e.value, e.ja) for e in region.skipped if e.file != "facilities.csv"]
+    note = "（参照先の行は誤りのため読み飛ばしました）"
+    assert cascade == [
+        ("partnerships.csv", 4, "facility_id", "unknown facility_id (not in facilities.csv) (that row was skipped)", "F2",
+         f"partnerships.csv 4 行目・facility_id 列（施設ID）: facilities.csv にない値です{note}（値「F2」）"),
+        ("travel_times.csv", 4, "facility_id", "unknown facility_id (not in facilities.csv) (that row was skipped)",
+         "F2", f"travel_times.csv 4 行目・facility_id 列（施設ID）: facilities.csv にない値です{note}（値「F2」）"),
+    ]
+    assert region.availability["institution_id"].tolist() == ["C1"]
