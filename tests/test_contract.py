@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -739,3 +740,79 @@ def test_lenient_cascade_says_the_referred_row_was_skipped_in_both_languages(tmp
          "F2", f"travel_times.csv 4 行目・facility_id 列（施設ID）: facilities.csv にない値です{note}（値「F2」）"),
     ]
     assert region.availability["institution_id"].tolist() == ["C1"]
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ('{"clinics_loaded": "no"}', "clinics_loaded must be true or false, not 'no'"),
+    ("[1]", 'region_scope.json: expected an object such as {"clinics_loaded": false}'),
+    ("{bad", "region_scope.json: not JSON (Expecting property name enclosed in double quotes: line 1 column 2 "
+             "(char 1))"),
+    (b"\xff\xfe{}", "region_scope.json: not JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start "
+                    "byte)"),
+])
+def test_a_bad_scope_file_is_one_file_error_in_both_languages(tmp_path, content, problem):
+    folder = write_region(tmp_path)
+    scope = folder / "region_scope.json"
+    scope.write_bytes(content if isinstance(content, bytes) else content.encode())
+    errors = errors_of(folder)
+    assert [(e.file, e.row, e.column, e.message, e.value) for e in errors] == [("region_scope.json", 0, "", problem, "")]
+    assert errors[0].ja == f"region_scope.json を読めません: {problem}"
+
+
+def test_the_scope_note_comes_first_among_the_notes(tmp_path):
+    """A region without its clinics says so (the note first, then how files were read); a scope
+    file without a note or ``clinics_loaded`` is a complete region with nothing to say."""
+    from matching.contract.scope import RegionScope
+
+    folder = write_region(tmp_path)
+    (folder / "areas.csv").write_bytes((folder / "areas.csv").read_text(encoding="utf-8").encode("cp932"))
+    RegionScope(clinics_loaded=False, note="診療所は未取込").write(folder)
+    assert json.loads((folder / "region_scope.json").read_text(encoding="utf-8")) == {
+        "clinics_loaded": False, "note": "診療所は未取込"}
+    region = load_region(folder)
+    assert region.scope == RegionScope(False, "診療所は未取込")
+    assert region.notes == ["診療所は未取込", "areas.csv: CP932 (Shift_JIS) として読みました"]
+    (folder / "region_scope.json").write_text('\ufeff{"note": null}', encoding="utf-8")  # BOM: Notepad's UTF-8
+    region = load_region(folder)
+    assert region.scope == RegionScope() and region.notes == ["areas.csv: CP932 (Shift_JIS) として読みました"]
+    RegionScope().write(folder)  # a complete region: no file
+    assert not (folder / "region_scope.json").exists()
+    RegionScope().write(folder)  # nothing to remove: no error
+    RegionScope(True, "注記のみ").write(folder)
+    assert RegionScope.read(folder) == RegionScope(True, "注記のみ")
+    assert RegionScope.from_dict({}) == RegionScope(True, "")
+
+
+def test_optional_columns_a_file_leaves_out_are_blank_of_their_type(region):
+    """Absent optional columns are added blank: text as '' (object), decimals as Float64 NA, whole
+    numbers as Int64 NA — the types the same columns have when the file has them."""
+    from matching.contract import schema
+
+    for spec, table in ((schema.INSTITUTIONS, region.institutions), (schema.FACILITIES, region.facilities)):
+        for col in spec.columns:
+            if col.required:
+                continue
+            values = table[col.name]
+            want = {"text": "object", "float": "Float64", "int": "Int64"}[col.type.kind]
+            assert (col.name, str(values.dtype)) == (col.name, want)
+            assert (values == "").all() if want == "object" else values.isna().all()
+    assert region.facilities.columns.tolist()[-3:] == ["address", "location_source", "location_radius_km"]
+
+
+def test_lenient_tables_are_renumbered_after_skipped_rows(tmp_path):
+    """Rows left out in lenient mode leave no gaps: partnerships, travel times and availability
+    are numbered 0.. again, with their values typed as in a clean load."""
+    part = edit(DEFAULT_PARTNERSHIPS, 0, roles="consult;nope")
+    tt = [{"facility_id": "F2", "institution_id": "C1", "minutes": "x"}, *DEFAULT_TRAVEL_TIMES]
+    folder = write_region(tmp_path, partnerships=part, travel_times=tt)
+    (folder / "availability.csv").write_text("institution_id,role,slots\nC1,visit,never\nC2,consult,wd_night\n",
+                                             encoding="utf-8")
+    region = load_region(folder, strict=False)
+    assert [(e.file, e.row) for e in region.skipped] == [("availability.csv", 2), ("partnerships.csv", 2),
+                                                         ("travel_times.csv", 2)]
+    assert region.partnerships.index.tolist() == [0, 1, 2]
+    assert region.partnerships["roles"].tolist() == [frozenset({Role.ADMIT}), frozenset({Role.CONSULT, Role.VISIT}),
+                                                     frozenset({Role.ADMIT})]
+    assert region.travel_times.index.tolist() == [0, 1] and region.travel_times["minutes"].tolist() == [7.5, 12.0]
+    assert region.travel_times["minutes"].dtype == float
+    assert region.availability.index.tolist() == [0] and region.availability["slots"].dtype == "int64"
