@@ -816,3 +816,81 @@ def test_lenient_tables_are_renumbered_after_skipped_rows(tmp_path):
     assert region.travel_times.index.tolist() == [0, 1] and region.travel_times["minutes"].tolist() == [7.5, 12.0]
     assert region.travel_times["minutes"].dtype == float
     assert region.availability.index.tolist() == [0] and region.availability["slots"].dtype == "int64"
+
+
+def _listed(errors):
+    return [(e.file, e.row, e.column, e.message, e.value, e.ja) for e in errors]
+
+
+def test_file_problems_in_both_languages(tmp_path):
+    """A missing file and column, a repeated header column and an unreadable file: exact texts,
+    the reader's file name not repeated in the English detail."""
+    folder = write_region(tmp_path / "a", facilities=drop_column(DEFAULT_FACILITIES, "lat"), partnerships=OMIT)
+    assert _listed(errors_of(folder)) == [
+        ("facilities.csv", 0, "lat", "required column is missing", "",
+         "facilities.csv に必要な列 lat がありません（見出し行を確認してください）"),
+        ("partnerships.csv", 0, "", "required file is missing", "",
+         "必要なファイル partnerships.csv（または partnerships.xlsx）がありません"),
+    ]
+    folder = write_region(tmp_path / "b")
+    lines = (folder / "institutions.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "institutions.csv").write_text("\n".join(f"{line},{line.split(',')[1]}" for line in lines) + "\n",
+                                            encoding="utf-8")
+    (folder / "areas.csv").write_bytes(bytes(range(256)) * 10)
+    assert _listed(errors_of(folder)) == [
+        ("areas.csv", 0, "", "binary data (control bytes), not a text table", "",
+         "areas.csv は表のファイルではありません（バイナリデータ）"),
+        ("institutions.csv", 0, "name", "column appears more than once in the header", "",
+         "institutions.csv の見出しに同じ列名 name が複数あります"),
+    ]
+
+
+def test_row_problems_in_both_languages(tmp_path):
+    """Repeated ids (one column and two) and rows longer than the header: exact texts, each on its
+    line; a restored leading zero is one note per column with its count and first example."""
+    fac = append(edit(edit(DEFAULT_FACILITIES, F1, municipality_code="3201"), F2, municipality_code=" 3201"),
+                 facility("F1", "gh"), facility("F2", "gh"))
+    part = append(DEFAULT_PARTNERSHIPS, partnership("F1", "C1", "consult"))
+    folder = write_region(tmp_path, facilities=fac, partnerships=part)
+    lines = (folder / "areas.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "areas.csv").write_text("\n".join([lines[0], lines[1] + ",x,y", lines[2]]) + "\n", encoding="utf-8")
+    assert _listed(errors_of(folder)) == [
+        ("areas.csv", 2, "", "row has 7 cells but the header has 5 columns", "",
+         "areas.csv 2 行目: セルが 7 個あり、見出しの 5 列より多くなっています（区切りのずれ・余分なカンマ）"),
+        ("facilities.csv", 6, "facility_id", "duplicate facility_id, first seen on line 2", "F1",
+         "facilities.csv 6 行目・facility_id 列: facility_id が重複しています（最初は 2 行目）（値「F1」）"),
+        ("facilities.csv", 7, "facility_id", "duplicate facility_id, first seen on line 3", "F2",
+         "facilities.csv 7 行目・facility_id 列: facility_id が重複しています（最初は 3 行目）（値「F2」）"),
+        ("partnerships.csv", 6, "facility_id/institution_id",
+         "duplicate facility_id/institution_id, first seen on line 2", "F1/C1",
+         "partnerships.csv 6 行目・facility_id/institution_id 列: facility_id/institution_id が重複しています"
+         "（最初は 2 行目）（値「F1/C1」）"),
+    ]
+    region = load_region(folder, strict=False)
+    assert region.notes == ["facilities.csv の municipality_code: 先頭の 0 が落ちていたので補いました"
+                            "（2 件、2 行目 3201 → 03201 など）"]
+
+
+def test_repeats_and_long_rows_past_the_listing_limit_are_counted_and_skipped(tmp_path):
+    """Past MAX_LISTED a file's repeated ids and long rows are counted, not listed, and lenient
+    mode still leaves every one of them out."""
+    from matching.contract.errors import MAX_LISTED
+
+    extra = MAX_LISTED + 5
+    fac = append(DEFAULT_FACILITIES, *[facility("F1", "gh") for _ in range(extra)])
+    part = DEFAULT_PARTNERSHIPS + [partnership("F2", "H1", "admit") for _ in range(extra)]
+    folder = write_region(tmp_path, facilities=fac, partnerships=part)
+    lines = (folder / "areas.csv").read_text(encoding="utf-8").splitlines()
+    rows = [f"0{3300 + k},町{k},0301,盛岡,03,x" for k in range(extra)]
+    (folder / "areas.csv").write_text("\n".join(lines + rows) + "\n", encoding="utf-8")
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert exc.value.omitted == {"areas.csv": 5, "facilities.csv": 5, "partnerships.csv": 4}
+    facs = [e for e in exc.value.errors if e.file == "facilities.csv"]
+    assert [e.row for e in facs] == list(range(6, 6 + MAX_LISTED))
+    assert {e.message for e in facs} == {"duplicate facility_id, first seen on line 2"}
+    region = load_region(folder, strict=False)
+    assert region.areas.index.tolist() == ["03201", "03202"]
+    assert region.facilities.index.tolist() == ["F1", "F2", "F3", "F4"]
+    assert len(region.partnerships) == 5
+    assert region.skipped_omitted == {"areas.csv": 5, "facilities.csv": 5, "partnerships.csv": 4}
