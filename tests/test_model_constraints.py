@@ -192,3 +192,34 @@ def test_phantoms_relax_the_cut_lists(seed):
     assert len(wanted) == -best[1]
     fr = {(x.facility_ids[k // 3], ROLES[k % 3]) for k in wanted}
     assert fr <= cut
+
+
+def test_one_agreement_fewer_outweighs_all_the_travel():
+    """Goal 4 before goal 5 even against the whole travel cost: the partner already in force
+    (travel 5) beats a new one at no travel at all (a facility next door: cost 0)."""
+    rows = [("F1", "I", "consult", 5, True), ("F1", "J", "consult", 0, False)]
+    cand = pd.DataFrame(rows, columns=["facility_id", "institution_id", "role", "cost", "existing"]).assign(
+        pinned=False, pinned_role=False)
+    fac = pd.DataFrame({"residents": [50], "obligated": [True], "missing": [1]}, index=["F1"])
+    x = Instance.from_frames(cand, fac, pd.DataFrame(index=["I", "J"]))
+    model = ComponentFormulation(x, np.arange(2), x.caps)
+    chosen_w, stages = model.solve(10.0)
+    assert model.rows_of(chosen_w).tolist() == [True, False]
+    assert [s.objective for s in stages] == [1, 0, 1, 0, 5]
+
+
+def test_a_facility_brought_to_all_met_outweighs_any_number_of_roles():
+    """Goal 2 before goal 3 even against every other role of the component: 70 residents of room
+    go to F1 (one role missing, made all met), not to F2–F4 (six roles, none of them all met)."""
+    rows = [("F1", "I", "consult", 10, False)] + [(f, "I", r, 10, False) for f in ("F2", "F3", "F4")
+                                                  for r in ("consult", "visit")]
+    cand = pd.DataFrame(rows, columns=["facility_id", "institution_id", "role", "cost", "existing"]).assign(
+        pinned=False, pinned_role=False)
+    fac = pd.DataFrame({"residents": [70, 20, 20, 20], "obligated": False, "missing": [1, 3, 3, 3]},
+                       index=["F1", "F2", "F3", "F4"])
+    inst = pd.DataFrame({"capacity_residents": pd.array([70], dtype="Float64")}, index=["I"])
+    x = Instance.from_frames(cand, fac, inst)
+    model = ComponentFormulation(x, np.arange(len(cand)), x.caps)
+    chosen_w, stages = model.solve(10.0)
+    assert model.rows_of(chosen_w).tolist() == [True] + [False] * 6
+    assert [s.objective for s in stages] == [0, 1, 1, 1, 10]
