@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pandas as pd
@@ -767,8 +766,9 @@ def test_the_scope_note_comes_first_among_the_notes(tmp_path):
     folder = write_region(tmp_path)
     (folder / "areas.csv").write_bytes((folder / "areas.csv").read_text(encoding="utf-8").encode("cp932"))
     RegionScope(clinics_loaded=False, note="診療所は未取込").write(folder)
-    assert json.loads((folder / "region_scope.json").read_text(encoding="utf-8")) == {
-        "clinics_loaded": False, "note": "診療所は未取込"}
+    # Written for people to open too: indented, Japanese as itself, UTF-8, a final newline.
+    assert (folder / "region_scope.json").read_bytes().decode("utf-8") == (
+        '{\n  "clinics_loaded": false,\n  "note": "診療所は未取込"\n}\n')
     region = load_region(folder)
     assert region.scope == RegionScope(False, "診療所は未取込")
     assert region.notes == ["診療所は未取込", "areas.csv: CP932 (Shift_JIS) として読みました"]
