@@ -894,3 +894,12 @@ def test_repeats_and_long_rows_past_the_listing_limit_are_counted_and_skipped(tm
     assert region.facilities.index.tolist() == ["F1", "F2", "F3", "F4"]
     assert len(region.partnerships) == 5
     assert region.skipped_omitted == {"areas.csv": 5, "facilities.csv": 5, "partnerships.csv": 4}
+
+
+def test_partnerships_and_travel_times_have_exactly_their_columns(tmp_path):
+    """No column is added on the way (a row number, a second minutes column): the tables are
+    the files' columns, numbered 0.. ."""
+    region = load_region(write_region(tmp_path, travel_times=DEFAULT_TRAVEL_TIMES))
+    assert region.partnerships.columns.tolist() == ["facility_id", "institution_id", "roles"]
+    assert region.travel_times.columns.tolist() == ["facility_id", "institution_id", "minutes"]
+    assert region.partnerships.index.tolist() == [0, 1, 2, 3] and region.travel_times.index.tolist() == [0, 1]
