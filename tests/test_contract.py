@@ -903,3 +903,4 @@ def test_partnerships_and_travel_times_have_exactly_their_columns(tmp_path):
     assert region.partnerships.columns.tolist() == ["facility_id", "institution_id", "roles"]
     assert region.travel_times.columns.tolist() == ["facility_id", "institution_id", "minutes"]
     assert region.partnerships.index.tolist() == [0, 1, 2, 3] and region.travel_times.index.tolist() == [0, 1]
+    assert region.source == tmp_path  # the folder it was read from (a road network is found from it)
