@@ -904,3 +904,15 @@ def test_partnerships_and_travel_times_have_exactly_their_columns(tmp_path):
     assert region.travel_times.columns.tolist() == ["facility_id", "institution_id", "minutes"]
     assert region.partnerships.index.tolist() == [0, 1, 2, 3] and region.travel_times.index.tolist() == [0, 1]
     assert region.source == tmp_path  # the folder it was read from (a road network is found from it)
+
+
+def test_blank_ids_are_reported_as_blank_not_as_repeats(tmp_path):
+    """Two facilities without an id are each a blank cell, not a repeat of one another; a real
+    repeat in the same file is still one."""
+    fac = append(edit(edit(DEFAULT_FACILITIES, F3, facility_id=""), F4, facility_id=""), facility("F1", "gh"))
+    errors = errors_of(write_region(tmp_path, facilities=fac, partnerships=DEFAULT_PARTNERSHIPS[:3]))
+    assert [(e.file, e.row, e.column, e.message.split(",")[0]) for e in errors] == [
+        ("facilities.csv", 4, "facility_id", "must not be empty"),
+        ("facilities.csv", 5, "facility_id", "must not be empty"),
+        ("facilities.csv", 6, "facility_id", "duplicate facility_id"),
+    ]
