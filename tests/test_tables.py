@@ -3,6 +3,8 @@ Japanese yes/no words, and a bounded answer on junk."""
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 from openpyxl import Workbook
@@ -311,10 +313,10 @@ def test_a_few_control_bytes_are_bad_cells_not_a_binary_file(tmp_path):
     """Up to 8 control bytes, or 1 % of the first 64 KiB, are cells to report, not a binary file."""
     (tmp_path / "few.csv").write_bytes(b"a,b\n1," + b"\x00" * 8 + b"\n")
     assert _rows_of(tmp_path / "few.csv")[1] == [(2, ["1", "\x00" * 8])]
-    body = b"a,b\n" + b"1,abcdefgh\n" * 200  # 2,204 bytes: 22 control bytes allowed
-    (tmp_path / "some.csv").write_bytes(body + b"2," + b"\x01" * 22 + b"\n")
-    assert len(_rows_of(tmp_path / "some.csv")[1]) == 201
-    (tmp_path / "many.csv").write_bytes(body + b"2," + b"\x01" * 23 + b"\n")
+    body = b"a,b\n" + b"1,abcdefgh\n" * 225  # with the last row 2,507 bytes: 25 control bytes allowed
+    (tmp_path / "some.csv").write_bytes(body + b"2," + b"\x01" * 25 + b"\n")
+    assert len(_rows_of(tmp_path / "some.csv")[1]) == 226
+    (tmp_path / "many.csv").write_bytes(body + b"2," + b"\x01" * 26 + b"\n")
     with pytest.raises(TableError, match="binary data"):
         open_table(tmp_path / "many.csv")
     # Only the first 64 KiB are counted.
@@ -376,3 +378,22 @@ def test_a_broken_quote_is_named_by_the_line_it_starts_on(tmp_path):
         next(rows)
     assert str(exc.value) == "q.csv line 3: not a readable CSV file (field larger than field limit (131072))"
     assert exc.value.ja == "q.csv の 3 行目付近が CSV として読めません（引用符の対応や区切りを確認してください）"
+
+
+def test_a_small_file_cut_inside_a_character_is_not_utf8(tmp_path):
+    """A whole file (under the sample size) that ends inside a UTF-8 sequence is not UTF-8: the
+    Japanese encodings are tried (here CP932 reads it), not a stream that fails on its last line."""
+    (tmp_path / "t.csv").write_bytes(b"a,b\n1,\xe3\x81")
+    header, rows, found = _rows_of(tmp_path / "t.csv")
+    assert found == "CP932 (Shift_JIS)" and rows == [(2, ["1", "縺"])]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc (Linux)")
+def test_closing_an_unread_csv_table_closes_its_file(tmp_path):
+
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    before = len(os.listdir("/proc/self/fd"))
+    table = open_table(tmp_path / "t.csv")
+    assert len(os.listdir("/proc/self/fd")) == before + 1
+    table.close()
+    assert len(os.listdir("/proc/self/fd")) == before
