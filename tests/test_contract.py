@@ -683,3 +683,251 @@ def test_validation_error_in_japanese_lists_what_it_can_and_counts_the_rest():
     assert err.ja == err.heading_ja + ":\n  " + "\n  ".join(short)
     stopped = RegionValidationError([RowError("facilities.csv", 0, "", "reading stopped after 100 problems")])
     assert stopped.heading_ja == "入力データに誤りがあります（1 件以上）"
+
+
+def test_cross_file_problems_in_both_languages(tmp_path):
+    """Every rule that spans cells or files, each once, with its exact English and Japanese text:
+    unknown references from every file that has them (a blank one only by its own column's rule),
+    a time-slot row with no slot, designations and admission on the wrong kind of institution."""
+    inst = edit(edit(edit(DEFAULT_INSTITUTIONS, C2, admit="true", designations="koho_shien"),
+                     H1, designations="zaibyo;zaishin"), H2, municipality_code="03299")
+    part = append(edit(DEFAULT_PARTNERSHIPS, 0, roles="consult;visit;admit"), partnership("F9", "H1", "admit"),
+                  partnership("F2", "X9", "consult"), partnership("", "H1", "admit"))
+    tt = append(DEFAULT_TRAVEL_TIMES, {"facility_id": "F7", "institution_id": "H1", "minutes": "3"},
+                {"facility_id": "F1", "institution_id": "Q1", "minutes": "3"})
+    folder = write_region(tmp_path, facilities=edit(DEFAULT_FACILITIES, F2, municipality_code="03288"),
+                          institutions=inst, partnerships=part, travel_times=tt)
+    (folder / "availability.csv").write_text("institution_id,role,slots\nC1,visit,wd_day\nZ1,consult,wd_night\n"
+                                             "C2,consult,\n", encoding="utf-8")
+    got = [(e.file, e.row, e.column, e.message, e.value, e.ja) for e in errors_of(folder)]
+    unknown = "{} {} 行目・{} 列（{}）: {} にない値です（値「{}」）"
+    assert got == [
+        ("availability.csv", 3, "institution_id", "unknown institution_id (not in institutions.csv)", "Z1",
+         unknown.format("availability.csv", 3, "institution_id", "医療機関ID", "institutions.csv", "Z1")),
+        ("availability.csv", 4, "slots", "at least one time slot is required (leave the row out for none)", "",
+         "availability.csv 4 行目・slots 列: 時間帯を 1 つ以上書いてください（提供しない役割は行ごと省きます）"),
+        ("facilities.csv", 3, "municipality_code", "unknown municipality_code (not in areas.csv)", "03288",
+         unknown.format("facilities.csv", 3, "municipality_code", "市区町村", "areas.csv", "03288")),
+        ("institutions.csv", 2, "designations",
+         "designation zaishin (在宅療養支援診療所) is for clinics only, but kind is hospital", "zaishin",
+         "institutions.csv 2 行目・designations 列: 在宅療養支援診療所（zaishin）は診療所の届出ですが、"
+         "種別（kind）が病院です（値「zaishin」）"),
+        ("institutions.csv", 4, "municipality_code", "unknown municipality_code (not in areas.csv)", "03299",
+         unknown.format("institutions.csv", 4, "municipality_code", "市区町村", "areas.csv", "03299")),
+        ("institutions.csv", 5, "admit", "a clinic cannot offer admission (③ 入院受入れ is for hospitals only)", "true",
+         "institutions.csv 5 行目・admit 列: 診療所は③入院受入れを提供できません（病院のみ）（値「true」）"),
+        ("institutions.csv", 5, "designations",
+         "designation koho_shien (在宅療養後方支援病院) is for hospitals only, but kind is clinic", "koho_shien",
+         "institutions.csv 5 行目・designations 列: 在宅療養後方支援病院（koho_shien）は病院の届出ですが、"
+         "種別（kind）が診療所です（値「koho_shien」）"),
+        ("partnerships.csv", 2, "roles", "institution C1 is a clinic and cannot admit (③ is for hospitals only)",
+         "admit", "partnerships.csv 2 行目・roles 列: C1 は診療所のため③入院受入れの協定にはできません（病院のみ）"
+         "（値「admit」）"),
+        ("partnerships.csv", 6, "facility_id", "unknown facility_id (not in facilities.csv)", "F9",
+         unknown.format("partnerships.csv", 6, "facility_id", "施設ID", "facilities.csv", "F9")),
+        ("partnerships.csv", 7, "institution_id", "unknown institution_id (not in institutions.csv)", "X9",
+         unknown.format("partnerships.csv", 7, "institution_id", "医療機関ID", "institutions.csv", "X9")),
+        ("partnerships.csv", 8, "facility_id",
+         "must not be empty, at most 64 characters, without control characters (NUL …)", "",
+         "partnerships.csv 8 行目・facility_id 列（施設ID）: 空欄にはできません（64 文字以内）。制御文字（NUL など）は使えません"),
+        ("travel_times.csv", 4, "facility_id", "unknown facility_id (not in facilities.csv)", "F7",
+         unknown.format("travel_times.csv", 4, "facility_id", "施設ID", "facilities.csv", "F7")),
+        ("travel_times.csv", 5, "institution_id", "unknown institution_id (not in institutions.csv)", "Q1",
+         unknown.format("travel_times.csv", 5, "institution_id", "医療機関ID", "institutions.csv", "Q1")),
+    ]
+
+
+def test_lenient_cascade_says_the_referred_row_was_skipped_in_both_languages(tmp_path):
+    """A row dropped because the row it refers to was skipped says so, in English and Japanese;
+    the time-slot and kind rules are not run again on the cleaned tables."""
+    folder = write_region(tmp_path, facilities=edit(DEFAULT_FACILITIES, F2, lat="99"),
+                          travel_times=append(DEFAULT_TRAVEL_TIMES,
+                                              {"facility_id": "F2", "institution_id": "C1", "minutes": "4"}))
+    (folder / "availability.csv").write_text("institution_id,role,slots\nC1,visit,wd_day\n", encoding="utf-8")
+    region = load_region(folder, strict=False)
+    cascade = [(e.file, e.row, e.column, e.message, e.value, e.ja) for e in region.skipped if e.file != "facilities.csv"]
+    note = "（参照先の行は誤りのため読み飛ばしました）"
+    assert cascade == [
+        ("partnerships.csv", 4, "facility_id", "unknown facility_id (not in facilities.csv) (that row was skipped)", "F2",
+         f"partnerships.csv 4 行目・facility_id 列（施設ID）: facilities.csv にない値です{note}（値「F2」）"),
+        ("travel_times.csv", 4, "facility_id", "unknown facility_id (not in facilities.csv) (that row was skipped)",
+         "F2", f"travel_times.csv 4 行目・facility_id 列（施設ID）: facilities.csv にない値です{note}（値「F2」）"),
+    ]
+    assert region.availability["institution_id"].tolist() == ["C1"]
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ('{"clinics_loaded": "no"}', "clinics_loaded must be true or false, not 'no'"),
+    ("[1]", 'region_scope.json: expected an object such as {"clinics_loaded": false}'),
+    ("{bad", "region_scope.json: not JSON (Expecting property name enclosed in double quotes: line 1 column 2 "
+             "(char 1))"),
+    (b"\xff\xfe{}", "region_scope.json: not JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start "
+                    "byte)"),
+])
+def test_a_bad_scope_file_is_one_file_error_in_both_languages(tmp_path, content, problem):
+    folder = write_region(tmp_path)
+    scope = folder / "region_scope.json"
+    scope.write_bytes(content if isinstance(content, bytes) else content.encode())
+    errors = errors_of(folder)
+    assert [(e.file, e.row, e.column, e.message, e.value) for e in errors] == [("region_scope.json", 0, "", problem, "")]
+    assert errors[0].ja == f"region_scope.json を読めません: {problem}"
+
+
+def test_the_scope_note_comes_first_among_the_notes(tmp_path):
+    """A region without its clinics says so (the note first, then how files were read); a scope
+    file without a note or ``clinics_loaded`` is a complete region with nothing to say."""
+    from matching.contract.scope import RegionScope
+
+    folder = write_region(tmp_path)
+    (folder / "areas.csv").write_bytes((folder / "areas.csv").read_text(encoding="utf-8").encode("cp932"))
+    RegionScope(clinics_loaded=False, note="診療所は未取込").write(folder)
+    # Written for people to open too: indented, Japanese as itself, UTF-8, a final newline.
+    assert (folder / "region_scope.json").read_bytes().decode("utf-8") == (
+        '{\n  "clinics_loaded": false,\n  "note": "診療所は未取込"\n}\n')
+    region = load_region(folder)
+    assert region.scope == RegionScope(False, "診療所は未取込")
+    assert region.notes == ["診療所は未取込", "areas.csv: CP932 (Shift_JIS) として読みました"]
+    (folder / "region_scope.json").write_text('\ufeff{"note": null}', encoding="utf-8")  # BOM: Notepad's UTF-8
+    region = load_region(folder)
+    assert region.scope == RegionScope() and region.notes == ["areas.csv: CP932 (Shift_JIS) として読みました"]
+    RegionScope().write(folder)  # a complete region: no file
+    assert not (folder / "region_scope.json").exists()
+    RegionScope().write(folder)  # nothing to remove: no error
+    RegionScope(True, "注記のみ").write(folder)
+    assert RegionScope.read(folder) == RegionScope(True, "注記のみ")
+    assert RegionScope.from_dict({}) == RegionScope(True, "")
+
+
+def test_optional_columns_a_file_leaves_out_are_blank_of_their_type(region):
+    """Absent optional columns are added blank: text as '' (object), decimals as Float64 NA, whole
+    numbers as Int64 NA — the types the same columns have when the file has them."""
+    from matching.contract import schema
+
+    for spec, table in ((schema.INSTITUTIONS, region.institutions), (schema.FACILITIES, region.facilities)):
+        for col in spec.columns:
+            if col.required:
+                continue
+            values = table[col.name]
+            want = {"text": "object", "float": "Float64", "int": "Int64"}[col.type.kind]
+            assert (col.name, str(values.dtype)) == (col.name, want)
+            assert (values == "").all() if want == "object" else values.isna().all()
+    assert region.facilities.columns.tolist()[-3:] == ["address", "location_source", "location_radius_km"]
+
+
+def test_lenient_tables_are_renumbered_after_skipped_rows(tmp_path):
+    """Rows left out in lenient mode leave no gaps: partnerships, travel times and availability
+    are numbered 0.. again, with their values typed as in a clean load."""
+    part = edit(DEFAULT_PARTNERSHIPS, 0, roles="consult;nope")
+    tt = [{"facility_id": "F2", "institution_id": "C1", "minutes": "x"}, *DEFAULT_TRAVEL_TIMES]
+    folder = write_region(tmp_path, partnerships=part, travel_times=tt)
+    (folder / "availability.csv").write_text("institution_id,role,slots\nC1,visit,never\nC2,consult,wd_night\n",
+                                             encoding="utf-8")
+    region = load_region(folder, strict=False)
+    assert [(e.file, e.row) for e in region.skipped] == [("availability.csv", 2), ("partnerships.csv", 2),
+                                                         ("travel_times.csv", 2)]
+    assert region.partnerships.index.tolist() == [0, 1, 2]
+    assert region.partnerships["roles"].tolist() == [frozenset({Role.ADMIT}), frozenset({Role.CONSULT, Role.VISIT}),
+                                                     frozenset({Role.ADMIT})]
+    assert region.travel_times.index.tolist() == [0, 1] and region.travel_times["minutes"].tolist() == [7.5, 12.0]
+    assert region.travel_times["minutes"].dtype == float
+    assert region.availability.index.tolist() == [0] and region.availability["slots"].dtype == "int64"
+
+
+def _listed(errors):
+    return [(e.file, e.row, e.column, e.message, e.value, e.ja) for e in errors]
+
+
+def test_file_problems_in_both_languages(tmp_path):
+    """A missing file and column, a repeated header column and an unreadable file: exact texts,
+    the reader's file name not repeated in the English detail."""
+    folder = write_region(tmp_path / "a", facilities=drop_column(DEFAULT_FACILITIES, "lat"), partnerships=OMIT)
+    assert _listed(errors_of(folder)) == [
+        ("facilities.csv", 0, "lat", "required column is missing", "",
+         "facilities.csv に必要な列 lat がありません（見出し行を確認してください）"),
+        ("partnerships.csv", 0, "", "required file is missing", "",
+         "必要なファイル partnerships.csv（または partnerships.xlsx）がありません"),
+    ]
+    folder = write_region(tmp_path / "b")
+    lines = (folder / "institutions.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "institutions.csv").write_text("\n".join(f"{line},{line.split(',')[1]}" for line in lines) + "\n",
+                                            encoding="utf-8")
+    (folder / "areas.csv").write_bytes(bytes(range(256)) * 10)
+    assert _listed(errors_of(folder)) == [
+        ("areas.csv", 0, "", "binary data (control bytes), not a text table", "",
+         "areas.csv は表のファイルではありません（バイナリデータ）"),
+        ("institutions.csv", 0, "name", "column appears more than once in the header", "",
+         "institutions.csv の見出しに同じ列名 name が複数あります"),
+    ]
+
+
+def test_row_problems_in_both_languages(tmp_path):
+    """Repeated ids (one column and two) and rows longer than the header: exact texts, each on its
+    line; a restored leading zero is one note per column with its count and first example."""
+    fac = append(edit(edit(DEFAULT_FACILITIES, F1, municipality_code="3201"), F2, municipality_code=" 3201"),
+                 facility("F1", "gh"), facility("F2", "gh"))
+    part = append(DEFAULT_PARTNERSHIPS, partnership("F1", "C1", "consult"))
+    folder = write_region(tmp_path, facilities=fac, partnerships=part)
+    lines = (folder / "areas.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "areas.csv").write_text("\n".join([lines[0], lines[1] + ",x,y", lines[2]]) + "\n", encoding="utf-8")
+    assert _listed(errors_of(folder)) == [
+        ("areas.csv", 2, "", "row has 7 cells but the header has 5 columns", "",
+         "areas.csv 2 行目: セルが 7 個あり、見出しの 5 列より多くなっています（区切りのずれ・余分なカンマ）"),
+        ("facilities.csv", 6, "facility_id", "duplicate facility_id, first seen on line 2", "F1",
+         "facilities.csv 6 行目・facility_id 列: facility_id が重複しています（最初は 2 行目）（値「F1」）"),
+        ("facilities.csv", 7, "facility_id", "duplicate facility_id, first seen on line 3", "F2",
+         "facilities.csv 7 行目・facility_id 列: facility_id が重複しています（最初は 3 行目）（値「F2」）"),
+        ("partnerships.csv", 6, "facility_id/institution_id",
+         "duplicate facility_id/institution_id, first seen on line 2", "F1/C1",
+         "partnerships.csv 6 行目・facility_id/institution_id 列: facility_id/institution_id が重複しています"
+         "（最初は 2 行目）（値「F1/C1」）"),
+    ]
+    region = load_region(folder, strict=False)
+    assert region.notes == ["facilities.csv の municipality_code: 先頭の 0 が落ちていたので補いました"
+                            "（2 件、2 行目 3201 → 03201 など）"]
+
+
+def test_repeats_and_long_rows_past_the_listing_limit_are_counted_and_skipped(tmp_path):
+    """Past MAX_LISTED a file's repeated ids and long rows are counted, not listed, and lenient
+    mode still leaves every one of them out."""
+    from matching.contract.errors import MAX_LISTED
+
+    extra = MAX_LISTED + 5
+    fac = append(DEFAULT_FACILITIES, *[facility("F1", "gh") for _ in range(extra)])
+    part = DEFAULT_PARTNERSHIPS + [partnership("F2", "H1", "admit") for _ in range(extra)]
+    folder = write_region(tmp_path, facilities=fac, partnerships=part)
+    lines = (folder / "areas.csv").read_text(encoding="utf-8").splitlines()
+    rows = [f"0{3300 + k},町{k},0301,盛岡,03,x" for k in range(extra)]
+    (folder / "areas.csv").write_text("\n".join(lines + rows) + "\n", encoding="utf-8")
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert exc.value.omitted == {"areas.csv": 5, "facilities.csv": 5, "partnerships.csv": 4}
+    facs = [e for e in exc.value.errors if e.file == "facilities.csv"]
+    assert [e.row for e in facs] == list(range(6, 6 + MAX_LISTED))
+    assert {e.message for e in facs} == {"duplicate facility_id, first seen on line 2"}
+    region = load_region(folder, strict=False)
+    assert region.areas.index.tolist() == ["03201", "03202"]
+    assert region.facilities.index.tolist() == ["F1", "F2", "F3", "F4"]
+    assert len(region.partnerships) == 5
+    assert region.skipped_omitted == {"areas.csv": 5, "facilities.csv": 5, "partnerships.csv": 4}
+
+
+def test_partnerships_and_travel_times_have_exactly_their_columns(tmp_path):
+    """No column is added on the way (a row number, a second minutes column): the tables are
+    the files' columns, numbered 0.. ."""
+    region = load_region(write_region(tmp_path, travel_times=DEFAULT_TRAVEL_TIMES))
+    assert region.partnerships.columns.tolist() == ["facility_id", "institution_id", "roles"]
+    assert region.travel_times.columns.tolist() == ["facility_id", "institution_id", "minutes"]
+    assert region.partnerships.index.tolist() == [0, 1, 2, 3] and region.travel_times.index.tolist() == [0, 1]
+    assert region.source == tmp_path  # the folder it was read from (a road network is found from it)
+
+
+def test_blank_ids_are_reported_as_blank_not_as_repeats(tmp_path):
+    """Two facilities without an id are each a blank cell, not a repeat of one another; a real
+    repeat in the same file is still one."""
+    fac = append(edit(edit(DEFAULT_FACILITIES, F3, facility_id=""), F4, facility_id=""), facility("F1", "gh"))
+    errors = errors_of(write_region(tmp_path, facilities=fac, partnerships=DEFAULT_PARTNERSHIPS[:3]))
+    assert [(e.file, e.row, e.column, e.message.split(",")[0]) for e in errors] == [
+        ("facilities.csv", 4, "facility_id", "must not be empty"),
+        ("facilities.csv", 5, "facility_id", "must not be empty"),
+        ("facilities.csv", 6, "facility_id", "duplicate facility_id"),
+    ]

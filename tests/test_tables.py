@@ -3,6 +3,8 @@ Japanese yes/no words, and a bounded answer on junk."""
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 from openpyxl import Workbook
@@ -266,3 +268,132 @@ def test_xlsx_header_loses_formatted_empty_columns_and_rows_keep_their_lines(tmp
     assert rows[2][1][:3] == ["3", "y", ""]
     (tmp_path / "h.csv").write_text("a\n1\n", encoding="utf-8")
     open_table(tmp_path / "h.csv").close()  # a CSV table has nothing else to close: no error
+
+
+CSV_REFUSALS = {
+    "utf-16-le": (b"\xff\xfe" + "a,b\n".encode("utf-16-le"),
+                  "x.csv: UTF-16 text (Excel's \"Unicode text\") is not read; save it as CSV",
+                  "x.csv は UTF-16（Excel の「Unicode テキスト」）です。CSV（UTF-8）で保存し直してください"),
+    "utf-16-be": (b"\xfe\xff" + "a,b\n".encode("utf-16-be"),
+                  "x.csv: UTF-16 text (Excel's \"Unicode text\") is not read; save it as CSV",
+                  "x.csv は UTF-16（Excel の「Unicode テキスト」）です。CSV（UTF-8）で保存し直してください"),
+    "binary": (b"a,b\n1," + b"\x00" * 9 + b"\n", "x.csv: binary data (control bytes), not a text table",
+               "x.csv は表のファイルではありません（バイナリデータ）"),
+    "xls-bytes": (b"\xd0\xcf\x11\xe0" + b"\x00" * 600,
+                  "x.csv: the old .xls format is not read; save it as .xlsx or CSV",
+                  "x.csv は古い Excel 形式（.xls）です。.xlsx か CSV で保存し直してください"),
+    "empty": (b"", "x.csv: file is empty (a header row is required)", "x.csv は空のファイルです（見出し行が必要です）"),
+    "no-known-encoding": (b"municipality_code,\xff\xfe\xfd\xff\xfd\n03201,\xfd\xfe\xff\n",
+                          "x.csv: neither UTF-8 nor a Japanese encoding (CP932/Shift_JIS, EUC-JP)",
+                          "x.csv の文字コードを判定できません（UTF-8 か Shift_JIS で保存してください）"),
+    "huge-header-cell": (b'"' + b"x" * 140_000 + b'"\n',
+                         "x.csv line 1: not a readable CSV file (field larger than field limit (131072))",
+                         "x.csv の 1 行目付近が CSV として読めません（引用符の対応や区切りを確認してください）"),
+}
+
+
+@pytest.mark.parametrize("case", CSV_REFUSALS)
+def test_csv_refusals_say_what_and_where_in_both_languages(tmp_path, case):
+    data, message, ja = CSV_REFUSALS[case]
+    (tmp_path / "x.csv").write_bytes(data)
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "x.csv")
+    assert (str(exc.value), exc.value.ja) == (message, ja)
+
+
+def _rows_of(path):
+    table = open_table(path)
+    try:
+        return table.header, list(table.rows), table.encoding
+    finally:
+        table.close()
+
+
+def test_a_few_control_bytes_are_bad_cells_not_a_binary_file(tmp_path):
+    """Up to 8 control bytes, or 1 % of the first 64 KiB, are cells to report, not a binary file."""
+    (tmp_path / "few.csv").write_bytes(b"a,b\n1," + b"\x00" * 8 + b"\n")
+    assert _rows_of(tmp_path / "few.csv")[1] == [(2, ["1", "\x00" * 8])]
+    body = b"a,b\n" + b"1,abcdefgh\n" * 225  # with the last row 2,507 bytes: 25 control bytes allowed
+    (tmp_path / "some.csv").write_bytes(body + b"2," + b"\x01" * 25 + b"\n")
+    assert len(_rows_of(tmp_path / "some.csv")[1]) == 226
+    (tmp_path / "many.csv").write_bytes(body + b"2," + b"\x01" * 26 + b"\n")
+    with pytest.raises(TableError, match="binary data"):
+        open_table(tmp_path / "many.csv")
+    # Only the first 64 KiB are counted.
+    (tmp_path / "late.csv").write_bytes(b"a,b\n" + b"1,abcdefgh\n" * 6000 + b"2," + b"\x01" * 800 + b"\n")
+    assert len(_rows_of(tmp_path / "late.csv")[1]) == 6001
+
+
+def test_old_xls_is_refused_by_its_name_too(tmp_path):
+    (tmp_path / "t.xls").write_bytes(b"a,b\n1,2\n")
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "t.xls")
+    assert str(exc.value) == "t.xls: the old .xls format is not read; save it as .xlsx or CSV"
+    (tmp_path / "t.XLS").write_bytes(b"a,b\n1,2\n")
+    with pytest.raises(TableError, match="old .xls"):
+        open_table(tmp_path / "t.XLS")
+
+
+@pytest.mark.parametrize(("encoding", "label"), [("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 (BOM)"),
+                                                   ("cp932", "CP932 (Shift_JIS)"), ("shift_jis", "CP932 (Shift_JIS)"),
+                                                   ("euc_jp", "EUC-JP")])
+def test_csv_encodings_are_read_and_named(tmp_path, encoding, label):
+    (tmp_path / "t.csv").write_bytes(" 名前 ,種別\r\n施設イ,\"特養\r\nほか\"\r\n\r\nグループホーム,gh\r\n".encode(encoding))
+    header, rows, found = _rows_of(tmp_path / "t.csv")
+    assert found == label
+    assert header == ["名前", "種別"]  # header cells are stripped
+    assert rows == [(2, ["施設イ", "特養\r\nほか"]), (4, []), (5, ["グループホーム", "gh"])]
+    table = open_table(tmp_path / "t.csv")
+    assert table.described == f"t.csv: {label}"
+    table.close()
+
+
+def test_a_line_no_encoding_reads_is_named_after_the_first_mebibyte(tmp_path):
+    """The encoding is identified on the first MiB; a bad line past it is found while streaming
+    and named by its line number (a BOM file too)."""
+    body = "id,name\n" + ("x" * 60 + ",y\n") * 17_000  # 1.1 MB
+    for prefix, label in ((b"", "UTF-8"), (b"\xef\xbb\xbf", "UTF-8 (BOM)")):
+        (tmp_path / "t.csv").write_bytes(prefix + body.encode() + "施設,y\n".encode("cp932"))
+        table = open_table(tmp_path / "t.csv")
+        assert table.encoding == label
+        with pytest.raises(TableError) as exc:
+            list(table.rows)
+        assert str(exc.value) == (f"t.csv line 17002: not {label} text (invalid start byte); save it as UTF-8 "
+                                  "or Shift_JIS (CP932)")
+        assert exc.value.ja == (f"t.csv の 17002 行目が {label} として読めません。文字コードを UTF-8 か "
+                                "Shift_JIS に揃えて保存し直してください")
+    # In the header itself (a header longer than the sample): line 1.
+    (tmp_path / "h.csv").write_bytes(",".join(["c" * 1000] * 1100).encode() + b",\x8e{\n1\n")
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "h.csv")
+    assert str(exc.value).startswith("h.csv line 1: not UTF-8 text (invalid start byte)")
+
+
+def test_a_broken_quote_is_named_by_the_line_it_starts_on(tmp_path):
+    (tmp_path / "q.csv").write_bytes(b"a,b\n1,2\n3,\"" + b"x" * 140_000 + b"\"\n")
+    table = open_table(tmp_path / "q.csv")
+    rows = table.rows
+    assert next(rows) == (2, ["1", "2"])
+    with pytest.raises(TableError) as exc:
+        next(rows)
+    assert str(exc.value) == "q.csv line 3: not a readable CSV file (field larger than field limit (131072))"
+    assert exc.value.ja == "q.csv の 3 行目付近が CSV として読めません（引用符の対応や区切りを確認してください）"
+
+
+def test_a_small_file_cut_inside_a_character_is_not_utf8(tmp_path):
+    """A whole file (under the sample size) that ends inside a UTF-8 sequence is not UTF-8: the
+    Japanese encodings are tried (here CP932 reads it), not a stream that fails on its last line."""
+    (tmp_path / "t.csv").write_bytes(b"a,b\n1,\xe3\x81")
+    header, rows, found = _rows_of(tmp_path / "t.csv")
+    assert found == "CP932 (Shift_JIS)" and rows == [(2, ["1", "縺"])]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc (Linux)")
+def test_closing_an_unread_csv_table_closes_its_file(tmp_path):
+
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    before = len(os.listdir("/proc/self/fd"))
+    table = open_table(tmp_path / "t.csv")
+    assert len(os.listdir("/proc/self/fd")) == before + 1
+    table.close()
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -1,0 +1,253 @@
+"""The CP-SAT formulation's constraints, checked against a brute-force enumeration.
+
+``ComponentFormulation`` is built directly on small random candidate tables (no reduction,
+no closed form, no greedy floor in between), so every constraint it adds must hold in what it
+returns and no optimum may be cut off: one partner per (facility, role), a pair's agreement
+counted once, the whole-institution capacities in new partner facilities and residents
+(agreements in force use none), the per-role capacities (every assigned role counts), pinned
+pairs and roles, and the lexicographic order of the five goals.  The enumeration shares
+nothing with the formulation but the candidate table.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matching.optimise.instance import CAPACITY_COLUMNS, ROLES, Instance
+from matching.optimise.model import ComponentFormulation, InfeasibleError, StageResult
+
+SEEDS = range(40)
+
+
+def _table(seed: int):
+    """A random candidate table (≤ 3 facilities × 3 institutions), facilities, institutions."""
+    rng = np.random.default_rng([22, seed])
+    n_fac, n_inst = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    fids, iids = [f"F{k}" for k in range(n_fac)], [f"I{k}" for k in range(n_inst)]
+    rows, missing = [], {}
+    for f in fids:
+        lacks = [r for r in ROLES if rng.random() < 0.6] or [str(rng.choice(ROLES))]
+        missing[f] = len(lacks)
+        for i in iids:
+            existing, pinned = bool(rng.random() < 0.2), bool(rng.random() < 0.08)
+            for r in lacks:
+                if rng.random() < 0.55:
+                    rows.append({"facility_id": f, "institution_id": i, "role": r,
+                                 "cost": int(rng.integers(1, 90)), "existing": existing, "pinned": pinned,
+                                 "pinned_role": bool(rng.random() < 0.04)})
+    cand = pd.DataFrame(rows, columns=["facility_id", "institution_id", "role", "cost", "existing", "pinned",
+                                       "pinned_role"])
+    if cand.empty:
+        return None
+    used = sorted(set(cand["facility_id"]))
+    fac = pd.DataFrame({"residents": rng.choice([20, 45, 70], n_fac), "obligated": rng.random(n_fac) < 0.5,
+                        "missing": [missing[f] for f in fids]}, index=fids).loc[used]
+    caps = {}
+    for column in CAPACITY_COLUMNS:
+        values = [np.nan] * 3 + ([0, 1, 2] if "facilities" in column else [50, 100])
+        caps[column] = pd.array([values[int(rng.integers(len(values)))] for _ in iids], dtype="Float64")
+    inst = pd.DataFrame(caps, index=iids)
+    return cand, fac, inst
+
+
+class Brute:
+    """Every assignment of at most one candidate row per (facility, role), judged by hand
+    (plain Python over the table's rows: no arrays shared with the formulation)."""
+
+    def __init__(self, cand: pd.DataFrame, fac: pd.DataFrame, inst: pd.DataFrame, rows: list[int],
+                 phantom: frozenset = frozenset()):
+        self.r = {k: cand.loc[k].to_dict() for k in rows}
+        self.residents = {f: int(v) for f, v in fac["residents"].items()}
+        self.missing = {f: int(v) for f, v in fac["missing"].items()}
+        self.obligated = {f: bool(v) for f, v in fac["obligated"].items()}
+        self.caps = {(iid, col): float(v) for iid, row in inst.iterrows() for col, v in row.items()
+                     if col in CAPACITY_COLUMNS and pd.notna(v)}
+        self.groups: dict[tuple, list[int]] = {}
+        for k in rows:
+            self.groups.setdefault((self.r[k]["facility_id"], self.r[k]["role"]), []).append(k)
+        self.pinned_pairs = {(r["facility_id"], r["institution_id"]) for r in self.r.values() if r["pinned"]}
+        self.pinned_rows = {k for k, r in self.r.items() if r["pinned_role"]}
+        self.phantom = phantom  # (facility, role) keys a phantom institution may also cover
+
+    def feasible(self, chosen: list[int]) -> bool:
+        rs = [self.r[k] for k in chosen]
+        if len({(r["facility_id"], r["role"]) for r in rs}) < len(rs):
+            return False
+        used: dict[tuple, float] = {}
+        new = {(r["facility_id"], r["institution_id"]) for r in rs if not r["existing"]}
+        for f, i in new:  # an agreement counts once, however many roles it covers
+            used[i, "capacity_facilities"] = used.get((i, "capacity_facilities"), 0) + 1
+            used[i, "capacity_residents"] = used.get((i, "capacity_residents"), 0) + self.residents[f]
+        for r in rs:  # per role: every assigned role counts, agreement in force or not
+            i, f = r["institution_id"], r["facility_id"]
+            used[i, f"capacity_facilities_{r['role']}"] = used.get((i, f"capacity_facilities_{r['role']}"), 0) + 1
+            used[i, f"capacity_residents_{r['role']}"] = (used.get((i, f"capacity_residents_{r['role']}"), 0)
+                                                          + self.residents[f])
+        if any(n > self.caps.get(key, np.inf) for key, n in used.items()):
+            return False
+        pairs = {(r["facility_id"], r["institution_id"]) for r in rs}
+        return self.pinned_pairs <= pairs and self.pinned_rows <= set(chosen)
+
+    def value(self, chosen: list[int], phantoms: tuple = ()) -> tuple:
+        """(obligated full, effort full, roles covered, new agreements, travel) of a choice."""
+        rs = [self.r[k] for k in chosen]
+        covered: dict[str, int] = {}
+        for f in [r["facility_id"] for r in rs] + [f for f, _ in phantoms]:
+            covered[f] = covered.get(f, 0) + 1
+        full = [f for f, n in covered.items() if n == self.missing[f]]
+        ob = sum(self.obligated[f] for f in full)
+        new = {(r["facility_id"], r["institution_id"]) for r in rs if not r["existing"]}
+        return ob, len(full) - ob, len(rs) + len(phantoms), len(new), int(sum(r["cost"] for r in rs))
+
+    def choices(self):
+        keys = list(self.groups)
+        options = [[None] + self.groups[k] + (["phantom"] if k in self.phantom else []) for k in keys]
+        for pick in itertools.product(*options):
+            chosen = [k for k in pick if k not in (None, "phantom")]
+            phantoms = tuple(key for key, k in zip(keys, pick, strict=True) if k == "phantom")
+            if self.feasible(chosen):
+                yield chosen, phantoms
+
+    def best(self) -> tuple | None:
+        """The lexicographic optimum (maximise goals 1–3, minimise 4–5), None if infeasible."""
+        keyed = [(v[0], v[1], v[2], -v[3], -v[4]) for v in (self.value(ch) for ch, _ in self.choices())]
+        return max(keyed) if keyed else None
+
+
+def _case(seed: int):
+    table = _table(seed)
+    if table is None:
+        pytest.skip("no candidate drawn")
+    cand, fac, inst = table
+    rng = np.random.default_rng([23, seed])
+    # The component's rows in any order, sometimes leaving rows out: the formulation must index
+    # by the rows it is given, not by position in the table.
+    rows = rng.permutation(len(cand))
+    if seed % 3 == 0 and len(rows) > 1:
+        rows = rows[: len(rows) - 1]
+    return cand, fac, inst, np.sort(rows) if seed % 2 else rows
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_formulation_equals_brute_force(seed):
+    cand, fac, inst, rows = _case(seed)
+    x = Instance.from_frames(cand, fac, inst)
+    brute = Brute(cand, fac, inst, rows.tolist())
+    best = brute.best()
+    if best is None:  # the pins cannot all be honoured within the capacities
+        with pytest.raises(InfeasibleError):
+            ComponentFormulation(x, rows, x.caps).solve(10.0)
+        return
+    model = ComponentFormulation(x, rows, x.caps)
+    chosen_w, stages = model.solve(10.0)
+    picked = rows[model.rows_of(chosen_w)].tolist()
+    assert brute.feasible(picked), "the formulation broke a constraint"
+    got = brute.value(picked)
+    assert (got[0], got[1], got[2], -got[3], -got[4]) == best
+    assert [s.objective for s in stages] == list(got)  # the reported goals are the chosen rows'
+    assert all(s.optimal for s in stages)
+
+
+def test_the_cases_exercise_every_rule():
+    """The seeds are not vacuous: capacities bind, pins and agreements in force are drawn."""
+    binding, pins, existing, infeasible, shared = 0, 0, 0, 0, 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst = table
+        brute = Brute(cand, fac, inst, list(range(len(cand))))
+        free = Brute(cand, fac, inst.iloc[:, :0], list(range(len(cand))))
+        best, unlimited = brute.best(), free.best()
+        infeasible += best is None
+        binding += best is not None and best != unlimited
+        pins += bool(cand["pinned"].any() or cand["pinned_role"].any())
+        existing += bool(cand["existing"].any())
+        shared += bool(cand.groupby(["facility_id", "institution_id"]).size().gt(1).any())
+    assert binding >= 10 and pins >= 5 and existing >= 10 and shared >= 10
+    assert 1 <= infeasible <= 8
+
+
+@pytest.mark.parametrize("seed", [s for s in SEEDS if s % 4 == 1])
+def test_phantoms_relax_the_cut_lists(seed):
+    """A cut (facility, role) list may also be covered by an institution beyond the cut that
+    has room: the phantom bound is the brute force's best coverage with such phantoms, and the
+    phantoms it reports are as few as that coverage needs."""
+    cand, fac, inst, rows = _case(seed)
+    rng = np.random.default_rng([24, seed])
+    cand = cand.assign(truncated=rng.random(len(cand)) < 0.5, pinned=False, pinned_role=False)
+    x = Instance.from_frames(cand, fac, inst)
+    cut = frozenset((cand.at[k, "facility_id"], cand.at[k, "role"]) for k in rows if cand.at[k, "truncated"])
+    brute = Brute(cand, fac, inst, rows.tolist(), phantom=cut)
+    best = max(((v[0], v[1], v[2]), -len(ph)) for ch, ph in brute.choices() for v in [brute.value(ch, ph)])
+    model = ComponentFormulation(x, rows, x.caps, phantoms=True)
+    assert len(model.phantom) == len(cut)
+    bound, wanted = model.phantom_bound(10.0)
+    parts = [StageResult("", "", float(v)) for v in best[0]] + [StageResult("", "")] * 2
+    assert bound == model.coverage_value(parts)
+    assert len(wanted) == -best[1]
+    fr = {(x.facility_ids[k // 3], ROLES[k % 3]) for k in wanted}
+    assert fr <= cut
+
+
+def test_one_agreement_fewer_outweighs_all_the_travel():
+    """Goal 4 before goal 5 even against the whole travel cost: the partner already in force
+    (travel 5) beats a new one at no travel at all (a facility next door: cost 0)."""
+    rows = [("F1", "I", "consult", 5, True), ("F1", "J", "consult", 0, False)]
+    cand = pd.DataFrame(rows, columns=["facility_id", "institution_id", "role", "cost", "existing"]).assign(
+        pinned=False, pinned_role=False)
+    fac = pd.DataFrame({"residents": [50], "obligated": [True], "missing": [1]}, index=["F1"])
+    x = Instance.from_frames(cand, fac, pd.DataFrame(index=["I", "J"]))
+    model = ComponentFormulation(x, np.arange(2), x.caps)
+    chosen_w, stages = model.solve(10.0)
+    assert model.rows_of(chosen_w).tolist() == [True, False]
+    assert [s.objective for s in stages] == [1, 0, 1, 0, 5]
+
+
+def test_a_facility_brought_to_all_met_outweighs_any_number_of_roles():
+    """Goal 2 before goal 3 even against every other role of the component: 70 residents of room
+    go to F1 (one role missing, made all met), not to F2–F4 (six roles, none of them all met)."""
+    rows = [("F1", "I", "consult", 10, False)] + [(f, "I", r, 10, False) for f in ("F2", "F3", "F4")
+                                                  for r in ("consult", "visit")]
+    cand = pd.DataFrame(rows, columns=["facility_id", "institution_id", "role", "cost", "existing"]).assign(
+        pinned=False, pinned_role=False)
+    fac = pd.DataFrame({"residents": [70, 20, 20, 20], "obligated": False, "missing": [1, 3, 3, 3]},
+                       index=["F1", "F2", "F3", "F4"])
+    inst = pd.DataFrame({"capacity_residents": pd.array([70], dtype="Float64")}, index=["I"])
+    x = Instance.from_frames(cand, fac, inst)
+    model = ComponentFormulation(x, np.arange(len(cand)), x.caps)
+    chosen_w, stages = model.solve(10.0)
+    assert model.rows_of(chosen_w).tolist() == [True] + [False] * 6
+    assert [s.objective for s in stages] == [0, 1, 1, 1, 10]
+
+
+def test_the_solver_starts_from_the_greedy_assignment_of_its_own_rows_and_capacities():
+    """The hint (CP-SAT's first solution) is the greedy assignment of the component's rows under
+    the residual capacities it is given — or the assignment passed in — as one ``w`` per pair."""
+    from matching.optimise.greedy import greedy_rows
+
+    differs = 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand.assign(pinned=False, pinned_role=False), fac, inst)
+        # Residual capacities, as after settled facilities: nobody takes a new partner facility.
+        residual = {**x.caps, "capacity_facilities": np.zeros(x.n_institutions)}
+        for caps in (x.caps, residual):
+            model = ComponentFormulation(x, rows, caps)
+            want = greedy_rows(x, rows, caps)[rows]
+            assert model.rows_of(model.hint).tolist() == want.tolist(), seed
+            hinted = [x.pair[model.rows[model.w_rows[k][0]]] for k in np.flatnonzero(model.hint)]
+            assert len(hinted) == len(set(hinted))  # one role set per pair
+        differs += want.tolist() != greedy_rows(x, None, x.caps)[rows].tolist()
+        given = np.zeros(len(x.f), bool)
+        given[rows[-1]] = True
+        model = ComponentFormulation(x, rows, residual, hint=given)
+        assert model.rows_of(model.hint).tolist() == given[rows].tolist()
+    assert differs >= 5
