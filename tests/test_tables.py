@@ -397,3 +397,19 @@ def test_closing_an_unread_csv_table_closes_its_file(tmp_path):
     assert len(os.listdir("/proc/self/fd")) == before + 1
     table.close()
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_large_utf8_file_whose_sample_ends_inside_a_character_is_utf8(tmp_path):
+    """The first MiB may end inside a character of a longer file: that is not a decoding error
+    (the sample is decoded as unfinished), so the file is UTF-8, not tried as CP932."""
+    from matching.contract.tablefile import _SAMPLE
+
+    row = "1,名前\n".encode()  # 3-byte characters
+    n = _SAMPLE // len(row) + 1
+    # Shift the rows by a first row of 0–8 ASCII bytes until byte _SAMPLE continues a character.
+    data = next(d for d in (b"a,b\n0," + b"x" * k + b"\n" + row * n for k in range(len(row)))
+                if 0x80 <= d[_SAMPLE] < 0xC0)
+    assert len(data) > _SAMPLE
+    (tmp_path / "t.csv").write_bytes(data)
+    header, rows, found = _rows_of(tmp_path / "t.csv")
+    assert found == "UTF-8" and header == ["a", "b"] and len(rows) == n + 1 and rows[-1][1] == ["1", "名前"]
