@@ -35,9 +35,11 @@ SIZES = ("demo", "prefecture", "national-quarter", "national-half", "national")
 MATCHING = Path(sys.executable).parent / "matching"
 
 
-def run_cli(folder: Path, out: Path, max_bytes: int | None = None) -> dict:
-    """``matching match folder --out out`` in a fresh process: wall time and peak RSS.
-    ``max_bytes`` caps the command's address space (``RLIMIT_AS``; it fails beyond)."""
+def run_cli(folder: Path, out: Path, max_bytes: int | None = None, *, options: tuple[str, ...] = (),
+            env: dict | None = None, stdout: bool = False) -> dict:
+    """``matching match folder --out out [options]`` in a fresh process: wall time, peak RSS, exit
+    status and the end of stderr (and the whole of stdout if ``stdout``).  ``env``: the process's
+    environment.  ``max_bytes`` caps the command's address space (``RLIMIT_AS``; it fails beyond)."""
     cmd = [sys.executable, "-c", (
         "import resource, subprocess, sys, time, json\n"
         f"cap = {max_bytes!r}\n"
@@ -45,10 +47,12 @@ def run_cli(folder: Path, out: Path, max_bytes: int | None = None) -> dict:
         "t = time.perf_counter()\n"
         "p = subprocess.run(sys.argv[1:], capture_output=True, text=True, preexec_fn=limit)\n"
         "wall = time.perf_counter() - t\n"
+        f"keep = {stdout!r}\n"
         "print(json.dumps({'wall': wall, 'rc': p.returncode, 'stderr': p.stderr[-2000:],"
-        " 'peak_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"),
-        str(MATCHING), "match", str(folder), "--out", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
+        " 'peak_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,"
+        " **({'stdout': p.stdout} if keep else {})}))\n"),
+        str(MATCHING), "match", str(folder), "--out", str(out), *options]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -34,40 +34,34 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._results import machine, publish  # noqa: E402
+from benchmarks.default_options import run_cli  # noqa: E402
 from benchmarks.run import SEED  # noqa: E402
 
 HEADING = "## The national run, whole process (issue 17, item 1)"
-MATCHING = Path(sys.executable).parent / "matching"
 TARGETS = {"facilities": 6.0, "residents": 8.0}
+PROFILE_TITLE = "処理時間（秒）"
 _ROW = re.compile(r"^[│|]\s*(.+?)\s*[│|]\s*([\d.]+)\s*[│|]$")
 
 
 def run_once(folder: Path, out: Path, code: Path | None) -> dict:
-    """One whole ``matching match`` process: wall, peak RSS, the ``--profile`` phases."""
-    env = dict(os.environ)
-    if code is not None:
-        env["PYTHONPATH"] = str(code)
-    cmd = [sys.executable, "-c", (
-        "import resource, subprocess, sys, time, json\n"
-        "t = time.perf_counter()\n"
-        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-        "wall = time.perf_counter() - t\n"
-        "print(json.dumps({'wall': wall, 'rc': p.returncode, 'stdout': p.stdout, 'stderr': p.stderr[-2000:],"
-        " 'peak_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"),
-        str(MATCHING), "match", str(folder), "--out", str(out), "--profile"]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=True)
-    r = json.loads(done.stdout.strip().splitlines()[-1])
-    phases = {}
-    for line in r.pop("stdout").splitlines():
-        m = _ROW.match(line.strip())
-        if m:
-            phases[m.group(1)] = float(m.group(2))
-    r["phases"] = phases
+    """One whole ``matching match --profile`` process (:func:`run_cli`): wall, peak RSS and the
+    phases of its profile table."""
+    env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
+    r = run_cli(folder, out, options=("--profile",), env=env, stdout=True)
+    r["phases"] = _profile(r.pop("stdout"))
     if r["rc"] == 0:
         s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         r["coverage_proven"] = s["proof"]["coverage_proven"]
         r["objective"] = s["objective"]
     return r
+
+
+def _profile(stdout: str) -> dict[str, float]:
+    """The rows of the ``処理時間（秒）`` table ``--profile`` prints last (the status tables above
+    it are tables too, and are not read)."""
+    table = stdout[stdout.rfind(PROFILE_TITLE):] if PROFILE_TITLE in stdout else ""
+    return {m.group(1): float(m.group(2)) for m in map(_ROW.match, (line.strip() for line in table.splitlines()))
+            if m}
 
 
 def markdown(results: dict, meta: dict) -> str:
