@@ -580,7 +580,7 @@ class ComponentFormulation:
             solver.parameters.linearization_level = self.linearization[sense]
             if sense == "minimize" and effort_limit is not None:
                 solver.parameters.max_deterministic_time = min(time_limit, effort_limit)
-            _set_hint(m, self.w, hint)
+            set_hint(m, self.w, hint)
             status = solver.solve(m)
             lead = idx[0]
             if status == cp_model.INFEASIBLE:
@@ -597,7 +597,7 @@ class ComponentFormulation:
                     values[k], bounds[k], optimal[k] = vals[k], np.nan, False
                 continue
             obj = round(solver.objective_value)
-            chosen = _boolean_values(solver, self.w)
+            chosen = boolean_values(solver, self.w)
             hint = chosen
             is_opt = status == cp_model.OPTIMAL
             for k in idx:
@@ -619,7 +619,7 @@ class ComponentFormulation:
                 for k, (name, sense) in enumerate(STAGES)]
 
 
-def _set_hint(m: cp_model.CpModel, variables: list, values: np.ndarray | None) -> None:
+def set_hint(m: cp_model.CpModel, variables: list, values: np.ndarray | None) -> None:
     """``m``'s solution hint: ``variables`` (Boolean, not negated) take ``values`` (None: no hint).
     Written into the model's proto in two calls; ``add_hint`` per variable took seconds on a
     national run."""
@@ -631,10 +631,12 @@ def _set_hint(m: cp_model.CpModel, variables: list, values: np.ndarray | None) -
     hint.values.extend(np.asarray(values, bool).astype(int).tolist())
 
 
-def _boolean_values(solver: cp_model.CpSolver, variables: list) -> np.ndarray:
+def boolean_values(solver: cp_model.CpSolver, variables: list) -> np.ndarray:
     """The solution's values of ``variables`` (Boolean, not negated), read from the response at once."""
+    if not variables:  # nothing to read (the solver may not have run)
+        return np.zeros(0, bool)
     solution = np.array(list(solver.response_proto.solution), np.int64)
-    return solution[[v.index for v in variables]].astype(bool) if variables else np.zeros(0, bool)
+    return solution[[v.index for v in variables]].astype(bool)
 
 
 def _solver(time_limit: float) -> cp_model.CpSolver:

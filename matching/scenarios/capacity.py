@@ -67,6 +67,7 @@ from ortools.sat.python import cp_model
 from matching.candidates import facilities_to_match, find_candidates, travel_provider
 from matching.capacity import estimate_facilities
 from matching.explain import explain_unmatched
+from matching.optimise.model import boolean_values, set_hint
 from matching.optimise.run import MatchResult, match
 from matching.parameters import MatchParameters
 from matching.region import Region
@@ -344,9 +345,7 @@ def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame, time_limit: f
                                "so this should not happen)")
         optimal &= st == cp_model.OPTIMAL
         value = int(round(solver.objective_value))
-        m.clear_hints()
-        for k, xv in enumerate(x):
-            m.add_hint(xv, solver.boolean_value(x[k]))
+        set_hint(m, x, boolean_values(solver, x))
         # Keep this goal's optimum while the next ones are optimised.
         m.add(g <= value)
 
@@ -354,7 +353,7 @@ def _solve(region: Region, need: pd.DataFrame, cand: pd.DataFrame, time_limit: f
              int(solver.value(v)), unit, column)
             for i, column, unit, cap, v in add_vars if solver.value(v) > 0]
     increases = pd.DataFrame(rows, columns=INCREASE_COLUMNS + ["column"])
-    chosen = [k for k in range(len(cand)) if solver.boolean_value(x[k])]
+    chosen = np.flatnonzero(boolean_values(solver, x)).tolist()
     assignment = cand.loc[chosen, ["facility_id", "institution_id", "role", "minutes", "km", "existing"]]
     return increases, assignment.reset_index(drop=True), optimal
 
