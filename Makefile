@@ -22,7 +22,7 @@ demo: $(VENV)/.installed
 	$(BIN)/matching match data/demo --out out/demo
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run.py

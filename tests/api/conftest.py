@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from api.cli import create_token
 from api.main import create_app
@@ -23,11 +23,26 @@ NO_POSTGRES = ("TEST_DATABASE_URL is not set: the PostgreSQL variant needs a ser
 
 
 def postgres_url() -> str:
-    """The test server's URL, or skip (fail in CI) when none is configured."""
+    """The test server's URL, or skip (fail in CI) when none is configured. Under pytest-xdist each
+    worker gets its own database beside the configured one (``test_gw0``, ``test_gw1``…), created
+    on first use, because every test resets the schema it works in."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         missing(NO_POSTGRES)
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _worker_database(url, worker) if worker else url
+
+
+def _worker_database(url: str, worker: str) -> str:
+    base = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_postgres(url: str) -> None:
