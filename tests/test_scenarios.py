@@ -358,6 +358,35 @@ def test_criticality_on_the_demo_equals_full_resolves(demo_region):
     assert table.sort_values("rank")[["lost_all_met", "lost_obligated"]].apply(tuple, axis=1).is_monotonic_decreasing
 
 
+
+def test_repair_on_the_base_rows_equals_the_repair_of_the_reached_sub_region(demo_region, monkeypatch):
+    """Stopping acceptance ends no agreement, so the repair works on the base's candidate rows less
+    the institution's (one instance for all institutions) instead of building the reached
+    sub-region per institution: both repairs must settle the same institutions with the same
+    facilities all met, on the demo (time slots) and without time slots."""
+    from matching.scenarios import criticality as crit
+
+    resolved = []  # the re-solve is not run: only which institutions the repair settles is compared
+    monkeypatch.setattr(crit, "_resolved", lambda region, *a: resolved.append(1) or pd.Series(dtype=bool))
+    for params in (MatchParameters(), MatchParameters(max_partners_per_role=1)):
+        base = match(demo_region, params)
+        region = demo_region.as_planned(params)
+        on_rows = crit._Change(region, params, base, "stop_accepting", verify_repairs=True)
+        on_sub = crit._Change(region, params, base, "stop_accepting", verify_repairs=True)
+        assert on_rows.x is not None
+        on_sub.x = None  # the sub-region path
+        settled = 0
+        for i in sorted(set(base.proposals["institution_id"])):
+            resolved.clear()
+            ids_rows, now_rows = on_rows.after(i)
+            by_rows = not resolved
+            resolved.clear()
+            ids_sub, now_sub = on_sub.after(i)
+            assert ids_rows == ids_sub and by_rows == (not resolved), i
+            assert now_rows.equals(now_sub), i
+            settled += by_rows
+        assert settled >= 20, settled
+
 # -- capacity plan -------------------------------------------------------------------
 
 def test_capacity_plan(tmp_path):

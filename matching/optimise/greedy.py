@@ -61,8 +61,12 @@ def greedy_rows(x: Instance, rows: np.ndarray | None = None,
     order = greedy_order(x, rows)
     f_of, role_of, i_of = x.f[order].tolist(), x.role[order].tolist(), x.i[order].tolist()
     existing, residents = x.existing[order].tolist(), x.residents[x.f[order]].tolist()
-    # Capacity left per (column, institution); None = unlimited.
-    left = {c: [None if np.isnan(v) else float(v) for v in caps[c]] for c in CAPACITY_COLUMNS if c in caps}
+    # Capacity left per (column, institution); None = unlimited.  Only the institutions of
+    # ``rows``: a repair of a few facilities within a national instance reads a handful.
+    insts = np.unique(x.i[rows])
+    ids = insts.tolist()
+    left = {c: dict(zip(ids, [None if np.isnan(v) else float(v) for v in caps[c][insts]], strict=True))
+            for c in CAPACITY_COLUMNS if c in caps}
     pair_cols = [c for c in ("capacity_facilities", "capacity_residents") if c in left]
     role_cols = [[c for c in (f"capacity_facilities_{r}", f"capacity_residents_{r}") if c in left] for r in ROLES]
 

@@ -157,15 +157,42 @@ class _Change:
         self.rows_of = cand.groupby("facility_id").indices
         pins = cand[cand["pinned"].astype(bool)]
         self.pinned_pairs = set(zip(pins["facility_id"], pins["institution_id"], strict=True))
+        # The repair of a change that ends no agreement (stop accepting) works on the base's
+        # candidate rows themselves: one instance for every institution, each change a set of rows.
+        self.x = None
+        if mode == "stop_accepting" and self.proven:
+            self.slotted = uses_slots(region, params)
+            self.model_cand = _model_candidates(cand, self.slotted)
+            self.x = Instance.from_frames(self.model_cand, self.inputs.reindex(pd.unique(cand["facility_id"])),
+                                          region.institutions)
+            keys = zip(cand["facility_id"], cand["institution_id"], cand["role"], strict=True)
+            self.base_picked = np.fromiter((k in self.base_rows for k in keys), bool, len(cand))
+            self.already = facility_status(region)["status"] == Status.ALL_MET.value
 
     def after(self, i: str) -> tuple[list[str], pd.Series]:
         """The facilities the change of ``i`` reaches, and which of them are all met after it."""
         region, params, cand_all = self.region, self.params, self.cand
-        changed, partnered = _without(region, i, self.mode)
-        seeds = set(self.by_inst.get(i, ())) | partnered
         # Pins stay when it only stops accepting: pinned pairs are candidates whatever the willingness.
         kept_pins = ({(f, j) for f, j in self.pinned_pairs if j == i} if self.mode == "stop_accepting"
                      else set())
+        chosen = self.chosen
+        affected = set(chosen.loc[(chosen["institution_id"] == i) & ~chosen["pinned"].astype(bool),
+                                  "facility_id"])
+        if self.x is not None:  # stop accepting: no agreement ends, the base's rows less i's
+            ids = sorted(_reach(self.by_fac, self.by_inst, set(self.by_inst.get(i, ())), i, kept_pins, {}))
+            rows = self._rows_after(ids, i, kept_pins)
+            repaired = _repaired(self.x, rows, self.base_picked, affected, pd.Index(ids),
+                                 self.already.reindex(ids).fillna(False).to_numpy(bool),
+                                 self.all_met.reindex(ids).fillna(False).to_numpy(bool),
+                                 self.obligated.reindex(ids).fillna(False).to_numpy(bool), self.whole_lists)
+            if repaired is not None:
+                now, picked = repaired
+                if self.verify_repairs:
+                    sub = _without(region, i, self.mode)[0].subset(ids)
+                    _verified(sub, _params_for(params, sub), self.model_cand[picked], self.slotted, "repair")
+                return ids, now
+        changed, partnered = _without(region, i, self.mode)
+        seeds = set(self.by_inst.get(i, ())) | partnered
         # Facilities that lose an agreement get their candidates afresh (their status changed).
         fresh = cand_all.iloc[:0]
         inputs = self.inputs
@@ -190,16 +217,42 @@ class _Change:
         ids = sorted(facilities)
         sub = changed.subset(ids)
         p_sub = _params_for(params, sub)
-        chosen = self.chosen
-        affected = set(chosen.loc[(chosen["institution_id"] == i) & ~chosen["pinned"].astype(bool),
-                                  "facility_id"]) | partnered
+        affected |= partnered
         now = None
-        if self.proven:
-            now = _repaired(sub, p_sub, cand, inputs, self.base_rows, affected, self.all_met.reindex(ids),
-                            self.obligated.reindex(ids), self.whole_lists, self.verify_repairs)
+        if self.proven and self.x is None:  # (with self.x the repair above did not hold)
+            slotted = uses_slots(sub, p_sub)
+            model_cand = _model_candidates(cand, slotted)
+            if not model_cand.empty:
+                x = Instance.from_frames(model_cand, inputs.reindex(pd.unique(model_cand["facility_id"])),
+                                         sub.institutions)
+                keys = zip(model_cand["facility_id"], model_cand["institution_id"], model_cand["role"], strict=True)
+                base = np.fromiter((k in self.base_rows for k in keys), bool, len(model_cand))
+                ix = sub.facilities.index
+                already = facility_status(sub)["status"].reindex(ix) == Status.ALL_MET.value
+                repaired = _repaired(x, np.arange(len(x.f)), base, affected, ix, already.to_numpy(bool),
+                                     self.all_met.reindex(ix).fillna(False).to_numpy(bool),
+                                     self.obligated.reindex(ix).fillna(False).to_numpy(bool), self.whole_lists)
+                if repaired is not None:
+                    now, picked = repaired
+                    if self.verify_repairs:
+                        _verified(sub, p_sub, model_cand[picked], slotted, "repair")
         if now is None:
             now = _resolved(sub, p_sub, cand, inputs, self.whole_lists)
         return ids, now.reindex(ids).fillna(False).astype(bool)
+
+    def _rows_after(self, ids: list[str], i: str, kept_pins: set[tuple[str, str]]) -> np.ndarray:
+        """The base's candidate rows of the facilities ``ids`` once ``i`` stops accepting (its
+        pinned pairs kept), as indices into the base's candidate table."""
+        at = [self.rows_of[f] for f in ids if f in self.rows_of]
+        rows = np.sort(np.concatenate(at)) if at else np.zeros(0, np.int64)
+        x = self.x
+        code = np.searchsorted(x.institution_ids, i)
+        if code < len(x.institution_ids) and x.institution_ids[code] == i:
+            keep = x.i[rows] != code
+            if kept_pins:
+                keep |= x.pinned[rows] & (x.i[rows] == code)
+            rows = rows[keep]
+        return rows
 
 
 def _without(region: Region, i: str, mode: Mode) -> tuple[Region, set[str]]:
@@ -219,65 +272,90 @@ def _without(region: Region, i: str, mode: Mode) -> tuple[Region, set[str]]:
                   region.skipped, region.availability, scope=region.scope), partnered
 
 
-def _repaired(region: Region, params: MatchParameters, cand: pd.DataFrame, inputs: pd.DataFrame,
-              base_rows: set, affected: set[str], before: pd.Series, obligated: pd.Series,
-              whole_lists: bool = True, check: bool = False) -> pd.Series | None:
-    """All met per facility after a *repair* of the base solution, or None if the repair loses one.
+def _repaired(x: Instance, rows: np.ndarray, base: np.ndarray, affected: set[str], ids: pd.Index,
+              already: np.ndarray, before: np.ndarray, obligated: np.ndarray,
+              whole_lists: bool = True) -> tuple[pd.Series, np.ndarray] | None:
+    """All met per facility of ``ids`` after a *repair* of the base solution, with the rows it
+    picks (a mask over ``x``), or None if the repair loses a facility it cannot show is lost.
 
-    The facilities that lost a partner (``affected``) are assigned again by the greedy rule
-    within the capacity the other facilities' base assignments leave.  If that keeps as many
-    obligated and effort-type facilities all met as the base, it is the answer, exactly: the
-    change only removes options, so no solution does better than the base optimum on goal 1,
-    nor (at that value) on goal 2 — the facilities lost are none.  (Withdrawal: a solution
-    after it, less the roles the withdrawn agreements gave, is one before it with at least
-    as many facilities all met.)  Which facilities are all met may differ from a re-solve's
-    choice among equal optima; the counts may not."""
-    slotted = uses_slots(region, params)
-    model_cand = (cand if slotted else cand.drop(columns=["slots", "have", "room"], errors="ignore")
-                  ).reset_index(drop=True)
-    if model_cand.empty:
+    ``rows``: the candidate rows after the change (indices into ``x``); ``base``: the base
+    solution (a mask over ``x``); ``already``, ``before``, ``obligated``: per facility of ``ids``,
+    all met by agreements in force, all met in the base, obligated.  The facilities that lost a
+    partner (``affected``) are assigned again by the greedy rule within the capacity the other
+    facilities' base assignments leave.  If that keeps as many obligated and effort-type
+    facilities all met as the base, it is the answer, exactly: the change only removes options,
+    so no solution does better than the base optimum on goal 1, nor (at that value) on goal 2 —
+    the facilities lost are none.  (Withdrawal: a solution after it, less the roles the withdrawn
+    agreements gave, is one before it with at least as many facilities all met.)  Which
+    facilities are all met may differ from a re-solve's choice among equal optima; the counts
+    may not."""
+    if len(rows) == 0:
         return None
-    x = Instance.from_frames(model_cand, inputs.reindex(pd.unique(model_cand["facility_id"])), region.institutions)
-    keys = zip(model_cand["facility_id"], model_cand["institution_id"], model_cand["role"], strict=True)
-    kept = np.fromiter((k in base_rows for k in keys), bool, len(model_cand))
-    redo = model_cand["facility_id"].isin(affected).to_numpy()
-    ids = region.facilities.index
-    already = facility_status(region)["status"].reindex(ids) == Status.ALL_MET.value
-    ob = obligated.reindex(ids).astype(bool)
+    code, present = _codes(x, ids)
+    in_rows = np.zeros(len(x.f), bool)
+    in_rows[rows] = True
+    kept = base & in_rows
+    ob = obligated
     # Upper bounds on the optimum after the change: the base's (options only removed) and the
     # capacity-free one (every role with a candidate covered).
-    cf = pd.Series(True, index=ids)  # no capacity-free bound from cut lists: it holds for them only
+    cf = np.ones(len(ids), bool)  # no capacity-free bound from cut lists: it holds for them only
     if whole_lists:
-        facs, free = coverable(x, np.arange(len(x.f)))
-        cf = already.copy()
-        cf.loc[x.facility_ids[facs]] |= (free[:, 0] + free[:, 1]) > 0
+        facs, free = coverable(x, rows)
+        full_free = np.zeros(x.n_facilities, bool)
+        full_free[facs] = (free[:, 0] + free[:, 1]) > 0
+        cf = already | (present & full_free[code])
     top_o = min(int((before & ob).sum()), int((cf & ob).sum()))
     rule = slots.greedy_rows if x.slots is not None else greedy_rows
-    in_base = pd.Series(before.reindex(ids).fillna(False).astype(bool).to_numpy(), index=ids)
-    unmet = set(in_base.index[~in_base & ~already])
-    for again in (affected, affected | unmet):  # then also let the others use what was freed
-        redo = model_cand["facility_id"].isin(again).to_numpy()
+    unmet = present & ~before & ~already
+    wanted = np.zeros(x.n_facilities, bool)
+    a_code, a_present = _codes(x, sorted(affected))
+    wanted[a_code[a_present]] = True
+    for step in range(2):  # then also let the others use what was freed
+        if step:
+            wanted[code[unmet]] = True
+        redo = in_rows & wanted[x.f]
         used = usage(x, kept & ~redo)
         residual = {c: cap - used[c] for c, cap in x.caps.items()}  # NaN (unlimited) stays NaN
         picked = (kept & ~redo) | rule(x, np.flatnonzero(redo), residual)
         values = facility_values(x, picked)
-        full = pd.Series((values[:, 0] + values[:, 1]) > 0, index=x.facility_ids).reindex(ids).fillna(False)
-        now = already | full.astype(bool)
+        full = (values[:, 0] + values[:, 1]) > 0
+        now = already | (present & full[code])
         got_o = int((now & ob).sum())
         if got_o < top_o:
+            if not unmet.any():
+                break
             continue
         top_e = int((cf & ~ob).sum())
         if got_o == int((before & ob).sum()):
             top_e = min(top_e, int((before & ~ob).sum()))
         if int((now & ~ob).sum()) >= top_e:
-            if check:
-                problems = verify(region, proposals_from(model_cand[picked], slotted), params)
-                if problems:
-                    raise VerificationError("repair", problems)
-            return now
-        if not unmet:
+            return pd.Series(now, index=ids), picked
+        if not unmet.any():
             break
     return None
+
+
+def _codes(x: Instance, ids) -> tuple[np.ndarray, np.ndarray]:
+    """The facility codes of ``ids`` in ``x`` and whether each is there (codes of absent ids: 0)."""
+    ids = np.asarray(list(ids), object)
+    if x.n_facilities == 0 or len(ids) == 0:
+        return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+    code = np.minimum(np.searchsorted(x.facility_ids, ids), x.n_facilities - 1)
+    present = x.facility_ids[code] == ids
+    return np.where(present, code, 0), present
+
+
+def _model_candidates(cand: pd.DataFrame, slotted: bool) -> pd.DataFrame:
+    """The candidate rows as the model reads them (the slot columns only with time slots)."""
+    return (cand if slotted else cand.drop(columns=["slots", "have", "room"], errors="ignore")
+            ).reset_index(drop=True)
+
+
+def _verified(region: Region, params: MatchParameters, rows: pd.DataFrame, slotted: bool, what: str) -> None:
+    """The verifier on the proposals the candidate ``rows`` make."""
+    problems = verify(region, proposals_from(rows, slotted), params)
+    if problems:
+        raise VerificationError(what, problems)
 
 
 def _resolved(region: Region, params: MatchParameters, cand: pd.DataFrame, inputs: pd.DataFrame,
