@@ -368,6 +368,7 @@ def test_repair_on_the_base_rows_equals_the_repair_of_the_reached_sub_region(dem
 
     resolved = []  # the re-solve is not run: only which institutions the repair settles is compared
     monkeypatch.setattr(crit, "_resolved", lambda region, *a: resolved.append(1) or pd.Series(dtype=bool))
+    monkeypatch.setattr(crit, "_neighbourhood_repaired", lambda *a: None)  # a further step of the rows path
     for params in (MatchParameters(), MatchParameters(max_partners_per_role=1)):
         base = match(demo_region, params)
         region = demo_region.as_planned(params)
@@ -386,6 +387,41 @@ def test_repair_on_the_base_rows_equals_the_repair_of_the_reached_sub_region(dem
             assert now_rows.equals(now_sub), i
             settled += by_rows
         assert settled >= 20, settled
+
+
+def test_a_neighbourhood_repair_settles_only_institutions_that_cost_nothing(demo_region, monkeypatch):
+    """Where the greedy repair falls short, CP-SAT re-decides the facilities near those that lost
+    a partner; what it settles must cost nothing in a full re-solve of the changed region too,
+    and its solution passes the verifier (verify_repairs)."""
+    from matching.scenarios import criticality as crit
+
+    params = MatchParameters()
+    base = match(demo_region, params)
+    region = demo_region.as_planned(params)
+    settled = []
+    real = crit._neighbourhood_repaired
+
+    def spy(*args):
+        found = real(*args)
+        if found is not None:
+            settled.append(found)
+        return found
+
+    monkeypatch.setattr(crit, "_neighbourhood_repaired", spy)
+    change = crit._Change(region, params, base, "stop_accepting", verify_repairs=True)
+    by_neighbourhood = []
+    for i in sorted(set(base.proposals["institution_id"]))[::2]:
+        before = len(settled)
+        ids, now = change.after(i)
+        if len(settled) > before:
+            by_neighbourhood.append(i)
+            assert int(change.all_met.reindex(ids).sum()) == int(now.sum()), i
+    assert by_neighbourhood, "the demo has institutions only the neighbourhood repair settles"
+    for i in by_neighbourhood[:2]:
+        new, p = apply_scenario(demo_region, scenario({"stop_accepting": [{"ids": [i]}]}))
+        full = match(new, p)
+        assert verify(new, full.proposals, p) == []
+        assert full.status_after["status"].eq("all_met").sum() == base.status_after["status"].eq("all_met").sum(), i
 
 # -- capacity plan -------------------------------------------------------------------
 
