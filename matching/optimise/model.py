@@ -369,6 +369,9 @@ class CooperationModel:
             _, _, weights = f.levels[0]
             f.levels = (("maximize", (0, 1), (weights[0] // weights[1], 1)), f.levels[1])
             f.hint = None  # without the greedy hint CP-SAT proves goals 1–2 sooner (demo: −23%)
+            # One presolve pass: the criticality re-solves of the demo's time-slot component took
+            # 4.0 s instead of 6.5 s over 15 of them, the same optima.
+            f.solver_parameters = {"max_presolve_iterations": 1}
         large = self.options.large_component
         limit = self.options.large_time_limit if large is not None and len(rows) >= large else None
         proof = {}
@@ -407,6 +410,8 @@ class ComponentFormulation:
 
     #: CP-SAT's ``linearization_level`` per solve (see :func:`_solver`).
     linearization = {"maximize": 2, "minimize": 2}
+    #: Further CP-SAT parameters for this formulation's solves (none: :func:`_solver`'s).
+    solver_parameters: dict = {}
 
     def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray],
                  hint: np.ndarray | None = None, phantoms: bool = False):
@@ -562,6 +567,8 @@ class ComponentFormulation:
         valued by :meth:`values`, with the solver's proven bound."""
         m = self.m
         solver = _solver(time_limit)
+        for name, value in self.solver_parameters.items():
+            setattr(solver.parameters, name, value)
         values = [0] * 5
         bounds = [0.0] * 5
         optimal = [True] * 5

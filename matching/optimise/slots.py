@@ -367,6 +367,8 @@ class SlotFormulation:
     #: the demo's components (up to 5,400 rows) the LP is what proves coverage quickly — without
     #: it the demo's what-if scenarios took 2–4× longer (2040_response: 9.9 s instead of 2.5 s).
     LP_FREE_COVERAGE_ROWS = 10_000
+    #: As :attr:`matching.optimise.model.ComponentFormulation.solver_parameters`.
+    solver_parameters: dict = {}
 
     def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray],
                  hint: np.ndarray | None = None, phantoms: bool = False):

@@ -397,6 +397,7 @@ def _solve_neighbourhood(x: Instance, in_rows: np.ndarray, free: np.ndarray, bas
     f = CooperationModel._formulation(x, local, residual, hint)
     _, _, weights = f.levels[0]
     f.levels = (("maximize", (0, 1), (weights[0] // weights[1], 1)), f.levels[1])
+    f.solver_parameters = {"max_presolve_iterations": 1}  # as the re-solves (CooperationModel.full_only)
     chosen_w, _ = f.solve(time_limit, proceed=lambda coverage: False)
     picked = kept.copy()
     picked[local[f.rows_of(chosen_w)]] = True
