@@ -173,8 +173,13 @@ class _Change:
                                           region.institutions)
             keys = zip(cand["facility_id"], cand["institution_id"], cand["role"], strict=True)
             self.base_picked = np.fromiter((k in self.base_rows for k in keys), bool, len(cand))
-            self.already = facility_status(region)["status"] == Status.ALL_MET.value
+            # Per facility code of x: all met by agreements in force, all met in the base, obligated.
+            fids = self.x.facility_ids
+            already = facility_status(region)["status"] == Status.ALL_MET.value
+            self.facts = tuple(s.reindex(fids).fillna(False).to_numpy(bool)
+                               for s in (already, self.all_met, self.obligated))
             self.cut_points, self.component_of = _graph_structure(cand)
+            self._component_codes: dict[int, np.ndarray] = {}
 
     def after(self, i: str) -> tuple[list[str], pd.Series]:
         """The facilities the change of ``i`` reaches, and which of them are all met after it."""
@@ -186,27 +191,9 @@ class _Change:
         affected = set(chosen.loc[(chosen["institution_id"] == i) & ~chosen["pinned"].astype(bool),
                                   "facility_id"])
         if self.x is not None:  # stop accepting: no agreement ends, the base's rows less i's
-            if i in self.component_of and i not in self.cut_points:
-                ids = self.component_of[i]  # its edges gone, its component still holds together
-            else:
-                ids = sorted(_reach(self.by_fac, self.by_inst, set(self.by_inst.get(i, ())), i, kept_pins, {}))
-            rows = self._rows_after(ids, i, kept_pins)
-            repaired = _repaired(self.x, rows, self.base_picked, affected, pd.Index(ids),
-                                 self.already.reindex(ids).fillna(False).to_numpy(bool),
-                                 self.all_met.reindex(ids).fillna(False).to_numpy(bool),
-                                 self.obligated.reindex(ids).fillna(False).to_numpy(bool), self.whole_lists)
-            if repaired is None:
-                repaired = _neighbourhood_repaired(self.x, rows, self.base_picked, affected, pd.Index(ids),
-                                                   self.already.reindex(ids).fillna(False).to_numpy(bool),
-                                                   self.all_met.reindex(ids).fillna(False).to_numpy(bool),
-                                                   self.obligated.reindex(ids).fillna(False).to_numpy(bool),
-                                                   params.stage_time_limit)
-            if repaired is not None:
-                now, picked = repaired
-                if self.verify_repairs:
-                    sub = _without(region, i, self.mode)[0].subset(ids)
-                    _verified(sub, _params_for(params, sub), self.model_cand[picked], self.slotted, "repair")
-                return ids, now
+            done = self._repaired_on_rows(i, kept_pins, affected)
+            if done is not None:
+                return done
         changed, partnered = _without(region, i, self.mode)
         seeds = set(self.by_inst.get(i, ())) | partnered
         # Facilities that lose an agreement get their candidates afresh (their status changed).
@@ -245,30 +232,53 @@ class _Change:
                 base = np.fromiter((k in self.base_rows for k in keys), bool, len(model_cand))
                 ix = sub.facilities.index
                 already = facility_status(sub)["status"].reindex(ix) == Status.ALL_MET.value
-                repaired = _repaired(x, np.arange(len(x.f)), base, affected, ix, already.to_numpy(bool),
-                                     self.all_met.reindex(ix).fillna(False).to_numpy(bool),
+                code, present = _codes(x, ix)
+                repaired = _repaired(x, np.arange(len(x.f)), base, _codes(x, sorted(affected)), code, present,
+                                     already.to_numpy(bool), self.all_met.reindex(ix).fillna(False).to_numpy(bool),
                                      self.obligated.reindex(ix).fillna(False).to_numpy(bool), self.whole_lists)
                 if repaired is not None:
-                    now, picked = repaired
+                    now, picked = pd.Series(repaired[0], index=ix), repaired[1]
                     if self.verify_repairs:
                         _verified(sub, p_sub, model_cand[picked], slotted, "repair")
         if now is None:
             now = _resolved(sub, p_sub, cand, inputs, self.whole_lists)
         return ids, now.reindex(ids).fillna(False).astype(bool)
 
-    def _rows_after(self, ids: list[str], i: str, kept_pins: set[tuple[str, str]]) -> np.ndarray:
-        """The base's candidate rows of the facilities ``ids`` once ``i`` stops accepting (its
-        pinned pairs kept), as indices into the base's candidate table."""
-        at = [self.rows_of[f] for f in ids if f in self.rows_of]
-        rows = np.sort(np.concatenate(at)) if at else np.zeros(0, np.int64)
+    def _repaired_on_rows(self, i: str, kept_pins: set[tuple[str, str]],
+                          affected: set[str]) -> tuple[list[str], pd.Series] | None:
+        """:meth:`after` by a repair on the base's candidate rows less ``i``'s (its pinned pairs
+        kept), greedy then neighbourhood; None if neither settles it."""
         x = self.x
-        code = np.searchsorted(x.institution_ids, i)
-        if code < len(x.institution_ids) and x.institution_ids[code] == i:
-            keep = x.i[rows] != code
-            if kept_pins:
-                keep |= x.pinned[rows] & (x.i[rows] == code)
-            rows = rows[keep]
-        return rows
+        if i in self.component_of and i not in self.cut_points:
+            ids = self.component_of[i]  # its edges gone, its component still holds together
+            code = self._component_codes.get(id(ids))
+            if code is None:
+                code = self._component_codes[id(ids)] = np.searchsorted(x.facility_ids, np.asarray(ids, object))
+        else:
+            ids = sorted(_reach(self.by_fac, self.by_inst, set(self.by_inst.get(i, ())), i, kept_pins, {}))
+            code = np.searchsorted(x.facility_ids, np.asarray(ids, object))  # reached: all have rows
+        member = np.zeros(x.n_facilities, bool)
+        member[code] = True
+        keep = member[x.f]
+        at = np.searchsorted(x.institution_ids, i)
+        if at < x.n_institutions and x.institution_ids[at] == i:
+            keep &= (x.i != at) | (x.pinned & bool(kept_pins))
+        rows = np.flatnonzero(keep)
+        present = np.ones(len(code), bool)
+        already, before, obligated = (a[code] for a in self.facts)
+        lost = _codes(x, sorted(affected))
+        repaired = _repaired(x, rows, self.base_picked, lost, code, present, already, before, obligated,
+                             self.whole_lists)
+        if repaired is None:
+            repaired = _neighbourhood_repaired(x, rows, self.base_picked, lost, code, present, already, before,
+                                               obligated, self.params.stage_time_limit)
+        if repaired is None:
+            return None
+        now, picked = repaired
+        if self.verify_repairs:
+            sub = _without(self.region, i, self.mode)[0].subset(ids)
+            _verified(sub, _params_for(self.params, sub), self.model_cand[picked], self.slotted, "repair")
+        return ids, pd.Series(now, index=ids)
 
 
 def _without(region: Region, i: str, mode: Mode) -> tuple[Region, set[str]]:
@@ -288,15 +298,17 @@ def _without(region: Region, i: str, mode: Mode) -> tuple[Region, set[str]]:
                   region.skipped, region.availability, scope=region.scope), partnered
 
 
-def _repaired(x: Instance, rows: np.ndarray, base: np.ndarray, affected: set[str], ids: pd.Index,
-              already: np.ndarray, before: np.ndarray, obligated: np.ndarray,
-              whole_lists: bool = True) -> tuple[pd.Series, np.ndarray] | None:
-    """All met per facility of ``ids`` after a *repair* of the base solution, with the rows it
+def _repaired(x: Instance, rows: np.ndarray, base: np.ndarray, affected: tuple[np.ndarray, np.ndarray],
+              code: np.ndarray, present: np.ndarray, already: np.ndarray, before: np.ndarray,
+              obligated: np.ndarray, whole_lists: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+    """All met per facility reached after a *repair* of the base solution, with the rows it
     picks (a mask over ``x``), or None if the repair loses a facility it cannot show is lost.
 
+    The facilities reached are given by their codes in ``x`` (``code``, where ``present``: a
+    facility without candidate rows has none; see :func:`_codes`), and per facility ``already``
+    (all met by agreements in force), ``before`` (all met in the base), ``obligated``.
     ``rows``: the candidate rows after the change (indices into ``x``); ``base``: the base
-    solution (a mask over ``x``); ``already``, ``before``, ``obligated``: per facility of ``ids``,
-    all met by agreements in force, all met in the base, obligated.  The facilities that lost a
+    solution (a mask over ``x``); ``affected``: the codes of the facilities that lost a partner.  The facilities that lost a
     partner (``affected``) are assigned again by the greedy rule within the capacity the other
     facilities' base assignments leave.  If that keeps as many obligated and effort-type
     facilities all met as the base, it is the answer, exactly: the change only removes options,
@@ -307,14 +319,13 @@ def _repaired(x: Instance, rows: np.ndarray, base: np.ndarray, affected: set[str
     may not."""
     if len(rows) == 0:
         return None
-    code, present = _codes(x, ids)
     in_rows = np.zeros(len(x.f), bool)
     in_rows[rows] = True
     kept = base & in_rows
     ob = obligated
     # Upper bounds on the optimum after the change: the base's (options only removed) and the
     # capacity-free one (every role with a candidate covered).
-    cf = np.ones(len(ids), bool)  # no capacity-free bound from cut lists: it holds for them only
+    cf = np.ones(len(code), bool)  # no capacity-free bound from cut lists: it holds for them only
     if whole_lists:
         facs, free = coverable(x, rows)
         full_free = np.zeros(x.n_facilities, bool)
@@ -324,7 +335,7 @@ def _repaired(x: Instance, rows: np.ndarray, base: np.ndarray, affected: set[str
     rule = slots.greedy_rows if x.slots is not None else greedy_rows
     unmet = present & ~before & ~already
     wanted = np.zeros(x.n_facilities, bool)
-    a_code, a_present = _codes(x, sorted(affected))
+    a_code, a_present = affected
     wanted[a_code[a_present]] = True
     for step in range(2):  # then also let the others use what was freed
         if step:
@@ -345,15 +356,16 @@ def _repaired(x: Instance, rows: np.ndarray, base: np.ndarray, affected: set[str
         if got_o == int((before & ob).sum()):
             top_e = min(top_e, int((before & ~ob).sum()))
         if int((now & ~ob).sum()) >= top_e:
-            return pd.Series(now, index=ids), picked
+            return now, picked
         if not unmet.any():
             break
     return None
 
 
-def _neighbourhood_repaired(x: Instance, rows: np.ndarray, base: np.ndarray, affected: set[str], ids: pd.Index,
+def _neighbourhood_repaired(x: Instance, rows: np.ndarray, base: np.ndarray,
+                            affected: tuple[np.ndarray, np.ndarray], code: np.ndarray, present: np.ndarray,
                             already: np.ndarray, before: np.ndarray, obligated: np.ndarray,
-                            time_limit: float) -> tuple[pd.Series, np.ndarray] | None:
+                            time_limit: float) -> tuple[np.ndarray, np.ndarray] | None:
     """Like :func:`_repaired`, but the facilities that lost a partner and every facility that could
     share an institution with them are assigned again by CP-SAT (goals 1–2: facilities all met,
     obligated first), within the capacity the rest of the base solution leaves; the rest keeps
@@ -361,8 +373,7 @@ def _neighbourhood_repaired(x: Instance, rows: np.ndarray, base: np.ndarray, aff
     effort-type facilities all met proves the institution costs nothing (the base optimum is an
     upper bound), so the neighbourhood only needs to be large enough to find one; if it is not,
     None (the caller solves the reached facilities again)."""
-    code, present = _codes(x, ids)
-    a_code, a_present = _codes(x, sorted(affected))
+    a_code, a_present = affected
     if len(rows) == 0 or not a_present.any():
         return None
     in_rows = np.zeros(len(x.f), bool)
@@ -379,7 +390,7 @@ def _neighbourhood_repaired(x: Instance, rows: np.ndarray, base: np.ndarray, aff
         found = _solve_neighbourhood(x, in_rows, free, base, code, present, already, before, obligated,
                                      time_limit)
         if found is not None:
-            return pd.Series(found[0], index=ids), found[1]
+            return found
     return None
 
 
