@@ -220,29 +220,36 @@ class _Change:
         ids = sorted(facilities)
         sub = changed.subset(ids)
         p_sub = _params_for(params, sub)
-        affected |= partnered
         now = None
         if self.proven and self.x is None:  # (with self.x the repair above did not hold)
-            slotted = uses_slots(sub, p_sub)
-            model_cand = _model_candidates(cand, slotted)
-            if not model_cand.empty:
-                x = Instance.from_frames(model_cand, inputs.reindex(pd.unique(model_cand["facility_id"])),
-                                         sub.institutions)
-                keys = zip(model_cand["facility_id"], model_cand["institution_id"], model_cand["role"], strict=True)
-                base = np.fromiter((k in self.base_rows for k in keys), bool, len(model_cand))
-                ix = sub.facilities.index
-                already = facility_status(sub)["status"].reindex(ix) == Status.ALL_MET.value
-                code, present = _codes(x, ix)
-                repaired = _repaired(x, np.arange(len(x.f)), base, _codes(x, sorted(affected)), code, present,
-                                     already.to_numpy(bool), self.all_met.reindex(ix).fillna(False).to_numpy(bool),
-                                     self.obligated.reindex(ix).fillna(False).to_numpy(bool), self.whole_lists)
-                if repaired is not None:
-                    now, picked = pd.Series(repaired[0], index=ix), repaired[1]
-                    if self.verify_repairs:
-                        _verified(sub, p_sub, model_cand[picked], slotted, "repair")
+            now = self._repaired_on_sub(sub, p_sub, cand, inputs, affected | partnered)
         if now is None:
             now = _resolved(sub, p_sub, cand, inputs, self.whole_lists)
         return ids, now.reindex(ids).fillna(False).astype(bool)
+
+    def _repaired_on_sub(self, sub: Region, params: MatchParameters, cand: pd.DataFrame, inputs: pd.DataFrame,
+                         affected: set[str]) -> pd.Series | None:
+        """All met per facility of the reached sub-region ``sub`` by a greedy repair on its
+        candidate rows after the change ``cand`` (new rows for facilities that lost an
+        agreement included), or None if the repair does not settle it."""
+        slotted = uses_slots(sub, params)
+        model_cand = _model_candidates(cand, slotted)
+        if model_cand.empty:
+            return None
+        x = Instance.from_frames(model_cand, inputs.reindex(pd.unique(model_cand["facility_id"])), sub.institutions)
+        keys = zip(model_cand["facility_id"], model_cand["institution_id"], model_cand["role"], strict=True)
+        base = np.fromiter((k in self.base_rows for k in keys), bool, len(model_cand))
+        ix = sub.facilities.index
+        already = facility_status(sub)["status"].reindex(ix) == Status.ALL_MET.value
+        code, present = _codes(x, ix)
+        repaired = _repaired(x, np.arange(len(x.f)), base, _codes(x, sorted(affected)), code, present,
+                             already.to_numpy(bool), self.all_met.reindex(ix).fillna(False).to_numpy(bool),
+                             self.obligated.reindex(ix).fillna(False).to_numpy(bool), self.whole_lists)
+        if repaired is None:
+            return None
+        if self.verify_repairs:
+            _verified(sub, params, model_cand[repaired[1]], slotted, "repair")
+        return pd.Series(repaired[0], index=ix)
 
     def _repaired_on_rows(self, i: str, kept_pins: set[tuple[str, str]],
                           affected: set[str]) -> tuple[list[str], pd.Series] | None:
