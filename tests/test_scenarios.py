@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -422,6 +423,27 @@ def test_a_neighbourhood_repair_settles_only_institutions_that_cost_nothing(demo
         full = match(new, p)
         assert verify(new, full.proposals, p) == []
         assert full.status_after["status"].eq("all_met").sum() == base.status_after["status"].eq("all_met").sum(), i
+
+
+@pytest.mark.parametrize("partners", [1, 2])
+def test_a_neighbourhood_repair_of_facilities_left_without_candidates_gives_up(demo_region, partners):
+    """A facility whose only candidates were the institution's has nothing to be re-decided: the
+    neighbourhood repair says so (None) instead of building an empty model (national run without
+    time slots, 2026-12-05: IndexError after 8 minutes)."""
+    from matching.scenarios import criticality as crit
+
+    params = MatchParameters(max_partners_per_role=partners)
+    base = match(demo_region, params)
+    change = crit._Change(demo_region.as_planned(params), params, base, "stop_accepting", False)
+    x = change.x
+    lost = base.proposals["facility_id"].iloc[0]
+    code, present = crit._codes(x, [lost])
+    rows = np.flatnonzero(x.f != code[0])  # none of its rows left
+    ids = sorted(set(x.facility_ids))
+    all_code, all_present = crit._codes(x, ids)
+    already, before, obligated = (a[all_code] for a in change.facts)
+    assert crit._neighbourhood_repaired(x, rows, change.base_picked, (code, present), all_code, all_present,
+                                        already, before, obligated, 5.0) is None
 
 # -- capacity plan -------------------------------------------------------------------
 

@@ -392,8 +392,8 @@ def _neighbourhood_repaired(x: Instance, rows: np.ndarray, base: np.ndarray,
         near_i[x.i[in_rows & near_f[x.f]]] = True
         near_f[x.f[in_rows & near_i[x.i]]] = True
         free = in_rows & near_f[x.f]
-        if free.sum() > NEIGHBOURHOOD_ROWS:
-            return None
+        if not free.any() or free.sum() > NEIGHBOURHOOD_ROWS:
+            return None  # nobody else could take their roles (or too large a neighbourhood)
         found = _solve_neighbourhood(x, in_rows, free, base, code, present, already, before, obligated,
                                      time_limit)
         if found is not None:
