@@ -694,8 +694,11 @@ def critical(
              f"invalid --plan-cap {plan_cap!r}")
     base = run_match(region, params)
     table = criticality(region, params, base, mode=modes[mode], cluster=cluster)
+    # The plan draws on the candidate lists the base run used: at national scale each facility's
+    # K nearest per role (full lists there took 7.8 GB and did not finish in 10 minutes).
+    nearest = base.options.nearest
     plan = capacity_plan(region, params, cap=None if plan_cap == "none" else
-                         plan_cap if plan_cap == "calibration" else int(plan_cap))
+                         plan_cap if plan_cap == "calibration" else int(plan_cap), nearest=nearest)
     with Staging(out) as stage:
         safecells.to_csv(table, stage / "criticality.csv", index=False, encoding="utf-8-sig")
         safecells.to_csv(plan.increases, stage / "capacity_plan.csv", index=False, encoding="utf-8-sig")
@@ -715,6 +718,9 @@ def critical(
     console.print(plan_verdict(plan) if plan.feasible else f"[yellow]{plan_verdict(plan)}[/yellow]")
     console.print(f"最小の受入枠拡大：施設数 +{plan.total_facilities}、入所者数 +{plan.total_residents}"
                   f"（{len(plan.increases)}件、最適={plan.optimal}、再計算で確認={plan.confirmed}）")
+    if nearest is not None:
+        console.print(f"受入枠の拡大案は各施設・役割の近い{nearest}候補で求めました（十分な増枠。"
+                      "全候補での最小とは限りません）。")
     if len(plan.increases):
         from matching.reports.tables import increases_table
 

@@ -534,6 +534,24 @@ def test_cli_whatif_sweep_and_critical(tmp_path):
     assert crit["lost_all_met"].tolist() == [1, 0]
 
 
+
+def test_cli_critical_plans_capacity_on_the_lists_the_base_run_used(tmp_path, monkeypatch):
+    """At national (and prefecture) scale the base run keeps each facility's 8 nearest candidates
+    per role; the capacity plan of `matching critical` must use the same lists (on full lists the
+    national plan took 7.8 GB and did not finish in 10 minutes), and says so."""
+    from matching.optimise import options
+    from matching.scenarios import capacity
+
+    region_a(tmp_path / "region")
+    seen = []
+    real = capacity.capacity_plan
+    monkeypatch.setattr(capacity, "capacity_plan", lambda *a, **k: seen.append(k.get("nearest")) or real(*a, **k))
+    monkeypatch.setattr(options, "FULL_LISTS_MAX_ROWS", 0)  # this small region run as a large one
+    r = CliRunner().invoke(app, ["critical", str(tmp_path / "region"), "--out", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert seen == [8]
+    assert "近い8候補で求めました" in r.output
+
 # -- issue 21: scenarios a prefecture can write and trust ---------------------------
 
 @pytest.mark.parametrize("text, valid", [
