@@ -119,17 +119,13 @@ def criticality(region: Region, params: MatchParameters | None = None, base: Mat
         results = run_all(_after_task, sorted(considered), cluster=cluster, change=ctx)
     else:
         results = _map(ctx, sorted(considered), workers)
-    for i, (ids, now) in zip(sorted(considered), results, strict=True):
-        before = ctx.all_met.reindex(ids)
-        ob = ctx.obligated.reindex(ids)
+    for i, (reached, lost_all_met, lost_obligated, lost) in zip(sorted(considered), results, strict=True):
         rows.append({
             "institution_id": i, "name": inst.at[i, "name"], "kind": inst.at[i, "kind"],
             "municipality_code": inst.at[i, "municipality_code"],
             "agreements_in_force": int(in_force.get(i, 0)), "proposals_in_base": int(proposed.get(i, 0)),
-            "facilities_resolved": len(ids),
-            "lost_all_met": int(before.sum() - now.sum()),
-            "lost_obligated": int((before & ob).sum() - (now & ob).sum()),
-            "lost_facilities": ";".join(before.index[before.to_numpy(bool) & ~now.to_numpy(bool)]),
+            "facilities_resolved": reached, "lost_all_met": lost_all_met, "lost_obligated": lost_obligated,
+            "lost_facilities": lost,
         })
     out = pd.DataFrame(rows, columns=CRITICALITY_COLUMNS[1:])
     out = out.sort_values(["lost_all_met", "lost_obligated", "institution_id"],
@@ -180,6 +176,18 @@ class _Change:
                                for s in (already, self.all_met, self.obligated))
             self.cut_points, self.component_of = _graph_structure(cand)
             self._component_codes: dict[int, np.ndarray] = {}
+
+    def outcome(self, i: str) -> tuple[int, int, int, str]:
+        """The change of ``i`` in the table's terms: facilities reached, facilities all met lost
+        (net), obligated ones lost (net), and the facilities that drop out (``;``-joined).  Small,
+        so a worker sends back a few numbers instead of every reached facility."""
+        ids, now = self.after(i)
+        at = self.all_met.index.get_indexer(ids)
+        before = self.all_met.to_numpy(bool)[at]
+        ob = self.obligated.to_numpy(bool)[at]
+        after = now.to_numpy(bool)
+        return (len(ids), int(before.sum() - after.sum()), int((before & ob).sum() - (after & ob).sum()),
+                ";".join(np.asarray(ids, object)[before & ~after]))
 
     def after(self, i: str) -> tuple[list[str], pd.Series]:
         """The facilities the change of ``i`` reaches, and which of them are all met after it."""
@@ -470,20 +478,20 @@ _ACTIVE: _Change | None = None  # the change a forked worker computes with
 
 def _after_task(i: str, change: _Change):
     """One institution's change on a Dask worker (the change is sent to each worker once)."""
-    return change.after(i)
+    return change.outcome(i)
 
 
 def _after_in_child(i: str):
-    return _ACTIVE.after(i)
+    return _ACTIVE.outcome(i)
 
 
 def _map(change: _Change, institutions: list[str], workers: int | None) -> list:
-    """:meth:`_Change.after` for every institution, in forked processes when there are several;
+    """:meth:`_Change.outcome` for every institution, in forked processes when there are several;
     results in input order (each is deterministic on its own, so scheduling changes nothing)."""
     global _ACTIVE
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     if workers <= 1 or len(institutions) < 2 or not can_fork():
-        return [change.after(i) for i in institutions]
+        return [change.outcome(i) for i in institutions]
     _ACTIVE = change
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
