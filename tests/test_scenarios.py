@@ -445,6 +445,38 @@ def test_a_neighbourhood_repair_of_facilities_left_without_candidates_gives_up(d
     assert crit._neighbourhood_repaired(x, rows, change.base_picked, (code, present), all_code, all_present,
                                         already, before, obligated, 5.0) is None
 
+
+def test_criticality_with_cut_lists_equals_full_resolves(tmp_path, monkeypatch):
+    """At prefecture and national scale the base run keeps each facility's 8 nearest candidates per
+    role; an institution the repairs cannot settle is then re-solved with its reached facilities'
+    lists drawn again and lengthened as the coverage proof needs, goals 1–3 only
+    (``match(coverage_only=True)``). On the seeded prefecture, with the repairs turned off so that
+    every institution of the sample is re-solved that way, the counts equal a full re-solve's."""
+    from matching.contract import load_region
+    from matching.demo import national
+    from matching.scenarios import criticality as crit
+
+    national.write_tables(tmp_path / "pref", national.prefecture(2027, residents_capacity=False))
+    region = load_region(tmp_path / "pref")
+    params = MatchParameters()
+    base = match(region, params)
+    assert base.options.nearest == 8 and all(s.optimal for s in base.stages[:3])
+    monkeypatch.setattr(crit, "_repaired", lambda *a: None)
+    monkeypatch.setattr(crit, "_neighbourhood_repaired", lambda *a: None)
+    coverage_only = []
+    real_match = crit.match
+    monkeypatch.setattr(crit, "match", lambda *a, **k: coverage_only.append(k.get("coverage_only")) or
+                        real_match(*a, **k))
+    sample = sorted(set(base.proposals["institution_id"]))[::150]
+    table = criticality(region, params, base, institutions=sample, workers=1).set_index("institution_id")
+    assert coverage_only == [True] * len(sample)
+    met = base.status_after["status"].eq("all_met")
+    for i in sample:
+        new, p = apply_scenario(region, scenario({"stop_accepting": [{"ids": [i]}]}))
+        full = match(new, p)
+        assert verify(new, full.proposals, p) == []
+        assert int(met.sum() - full.status_after["status"].eq("all_met").sum()) == table.at[i, "lost_all_met"], i
+
 # -- capacity plan -------------------------------------------------------------------
 
 def test_capacity_plan(tmp_path):

@@ -211,8 +211,10 @@ class CooperationModel:
         self.settled_facilities = int(len(np.unique(x.f[red.settled])))
         t1 = time.perf_counter()
         keys = [self._key(rows) for rows in solver_comps]
-        # Re-use earlier results of the same content, unless goals 4–5 were skipped and this is the last round.
-        todo = [k for k, key in enumerate(keys) if key not in self.cache or self.final and not self.cache[key][3]]
+        # Re-use earlier results of the same content, unless goals 4–5 were skipped and this is the
+        # last round (and they are wanted).
+        todo = [k for k, key in enumerate(keys)
+                if key not in self.cache or self.final and not self.coverage_only and not self.cache[key][3]]
         for k, out in zip(todo, _map_components(self, [solver_comps[k] for k in todo], opts.workers), strict=True):
             self.cache[keys[k]] = out
         parts = [self.cache[key] for key in keys]

@@ -186,13 +186,16 @@ def lengthen(region: Region, status: pd.DataFrame, params: MatchParameters, trav
 
 
 def match(region: Region, params: MatchParameters | None = None,
-          options: SolveOptions | None = None) -> MatchResult:
+          options: SolveOptions | None = None, *, coverage_only: bool = False) -> MatchResult:
     """Propose cooperating institutions for every facility with missing roles.
 
     ``options`` says how to compute at scale (:data:`matching.optimise.options.NATIONAL`):
     the K nearest candidates per facility and role, lengthened where the coverage
     proof needs it (the model's ``expand``; unchanged components are not solved
     again), and components solved in parallel.  The default is every candidate.
+    ``coverage_only``: goals 1–3 only (which facilities and roles can be covered, proven for the
+    full lists as usual); goals 4–5 are then the coverage solution's, unproven — for questions
+    about coverage alone (criticality's re-solves of regions whose lists were cut).
 
     >>> from matching.contract import load_region
     >>> result = match(load_region("data/demo"))
@@ -226,6 +229,7 @@ def match(region: Region, params: MatchParameters | None = None,
                                          stage_time_limit=params.stage_time_limit, options=options)
     model.final = rounds == 0
     model.travel_is_minutes = params.prefer_same is None
+    model.coverage_only = coverage_only
     model.solve()
     seconds["solve"] = time.perf_counter() - t0
     seconds.update({f"solve_{k}": v for k, v in model.seconds.items()})
@@ -238,7 +242,7 @@ def match(region: Region, params: MatchParameters | None = None,
                         options.nearest * options.expand_factor ** (k + 1))
         model = CooperationModel(cand, inputs, region.institutions, params.stage_time_limit, options,
                                  cache=model.cache, final=k == rounds - 1,
-                                 travel_is_minutes=params.prefer_same is None).solve()
+                                 travel_is_minutes=params.prefer_same is None, coverage_only=coverage_only).solve()
         seconds["solve"] += time.perf_counter() - t0
         seconds["expand"] = seconds.get("expand", 0.0) + time.perf_counter() - t0
 

@@ -468,7 +468,9 @@ def _resolved(region: Region, params: MatchParameters, cand: pd.DataFrame, input
     run where candidate lists were cut)."""
     if whole_lists:
         return _coverage_after(region, params, cand, inputs)
-    result = match(region, params)
+    # Cut lists: the reached facilities' candidates drawn again and their lists lengthened as the
+    # coverage proof needs, goals 1–3 only.
+    result = match(region, params, coverage_only=True)
     _check(region, result, params, "re-solve")
     return result.status_after["status"] == Status.ALL_MET.value
 
