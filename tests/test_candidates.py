@@ -1,0 +1,311 @@
+"""Candidate lists (``matching.candidates``) checked row by row, without the solver.
+
+* The full lists equal a plain enumeration of the rules (``tests/test_properties.Brute``: geopy
+  distances, its own limit, willingness, forbidden and pinned rules) on the property tests'
+  random regions, with every column: minutes, km, agreement in force, pinned, not yet asked.
+* Lists cut to the K nearest hold each list's K nearest (plus partners and pins), say
+  ``truncated`` exactly where the full list is longer than K, and are the same whether the k-d
+  tree finds them (straight-line travel) or the full lists are listed and then cut (any other
+  provider) — on larger random regions, with and without time slots.
+* The scope, willingness and slot rules, pins and their refusals, and the candidate count.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matching import MatchParameters
+from matching.candidates import (
+    CANDIDATE_COLUMNS,
+    count_candidates,
+    eligible_institutions,
+    facilities_to_match,
+    find_candidates,
+    in_scope,
+    uses_slots,
+)
+from matching.contract import load_region
+from matching.parameters import Pair, ParameterError
+from matching.status import facility_status
+from matching.travel import GeodesicTravel
+from matching.vocabulary import ROLE_ORDER
+from tests.matchkit import fac, inst, make_region
+from tests.test_properties import NEAREST_SEEDS, SEEDS, case_of
+
+ALL_SEEDS = [*SEEDS, *NEAREST_SEEDS]
+
+
+def triples(cand: pd.DataFrame) -> set[tuple[str, str, str]]:
+    return set(zip(cand["facility_id"], cand["institution_id"], cand["role"], strict=True))
+
+
+def full_lists(region, params) -> pd.DataFrame:
+    return find_candidates(region, facility_status(region), params)
+
+
+# -- full lists against the brute force ---------------------------------------------------
+
+@pytest.mark.parametrize("seed", ALL_SEEDS)
+def test_full_lists_equal_the_brute_force(seed):
+    case = case_of(seed)
+    bf, region, params = case.bf, case.region, case.params
+    cand = full_lists(region, params)
+    want = {(f, i, r.value) for f, r in bf.slots() for i in bf.options(f, r)}
+    assert triples(cand) == want
+    assert list(cand.columns) == CANDIDATE_COLUMNS
+    # Canonical order: facility, institution, then ①②③.
+    order = [(f, i, [r.value for r in ROLE_ORDER].index(r))
+             for f, i, r in zip(cand["facility_id"], cand["institution_id"], cand["role"], strict=True)]
+    assert order == sorted(order)
+    assert list(cand.index) == list(range(len(cand)))
+    for row in cand.itertuples(index=False):
+        f, i = row.facility_id, row.institution_id
+        assert row.minutes == pytest.approx(bf.minutes(f, i), abs=0.01)
+        assert row.km == pytest.approx(bf.km(f, i), abs=0.01)
+        assert row.existing == ((f, i) in bf.existing)
+        assert row.pinned == bf.pins(f, i, row.role)
+        assert row.pinned_role == (bf.pins(f, i, row.role) and bf.pinned[(f, i)] is not None)
+        assert row.not_yet_asked == pd.isna(region.institutions.at[i, "accepting"])
+        assert not row.truncated
+
+
+def test_the_brute_force_cases_hold_candidates():
+    """The comparison above is not vacuous."""
+    lists = [full_lists(case_of(s).region, case_of(s).params) for s in ALL_SEEDS]
+    assert sum(len(c) for c in lists) >= 100
+    assert sum(c["existing"].any() for c in lists) >= 3
+    assert sum(c["pinned"].any() for c in lists) >= 3
+    assert sum(c["pinned_role"].any() for c in lists) >= 1
+    assert sum(c["not_yet_asked"].any() for c in lists) >= 3
+
+
+@pytest.mark.parametrize("seed", ALL_SEEDS)
+@pytest.mark.parametrize("k", [1, 2])
+def test_cut_lists_hold_the_k_nearest_and_say_where_they_are_cut(seed, k):
+    case = case_of(seed)
+    bf, region, params = case.bf, case.region, case.params
+    full = full_lists(region, params)
+    cut = find_candidates(region, facility_status(region), params, nearest=k)
+    want = {(f, i, r.value) for (f, r), kept in bf.nearest_options(k).items() for i in kept}
+    assert want <= triples(cut) <= triples(full)
+    # A list is cut where more than k candidates (pins aside) are within the limits.
+    unpinned = full_lists(region, params.model_copy(update={"pinned": []}))
+    longer = {key for key, n in unpinned.groupby(["facility_id", "role"]).size().items() if n > k}
+    for (f, r), rows in cut.groupby(["facility_id", "role"]):
+        assert rows["truncated"].all() == ((f, r) in longer), (f, r)
+        assert rows["truncated"].nunique() == 1
+    # The same values as the full lists.
+    both = cut.merge(full, on=["facility_id", "institution_id", "role"], suffixes=("", "_full"))
+    assert len(both) == len(cut)
+    for col in ("minutes", "km"):
+        assert np.allclose(both[col].astype(float), both[f"{col}_full"].astype(float))
+    for col in ("existing", "pinned", "pinned_role", "not_yet_asked"):
+        assert (both[col] == both[f"{col}_full"]).all(), col
+
+
+# -- the two ways of cutting lists agree --------------------------------------------------
+
+@dataclass(frozen=True)
+class Straight:
+    """Straight-line travel that is not a ``GeodesicTravel``: lists are listed in full, then cut."""
+
+    inner: GeodesicTravel = GeodesicTravel()
+    name: str = "straight"
+
+    def within(self, fac, inst, max_minutes):
+        return self.inner.within(fac, inst, max_minutes)
+
+    def between(self, fac, inst, fi, ii):
+        return self.inner.between(fac, inst, fi, ii)
+
+
+SLOT_SETS = ["wd_day", "wd_night;hol_day;hol_night", "wd_day;wd_night", "hol_day;hol_night",
+             "wd_day;wd_night;hol_day;hol_night"]
+
+
+def random_region(folder: Path, seed: int, slots: bool):
+    """20 facilities and 40 institutions within ±20 km, agreements in force, part-time slots."""
+    rng = np.random.default_rng(seed)
+    types = ["tokuyo", "roken", "gh", "tokutei", "keihi"]
+    facs = [fac(f"F{k:02d}", str(rng.choice(types)), *rng.uniform(-20, 20, 2).round(3))
+            for k in range(20)]
+    insts = []
+    for k in range(40):
+        if rng.random() < 0.5:
+            row = inst(f"H{k:02d}", "hospital", *rng.uniform(-20, 20, 2).round(3),
+                       str(rng.choice(["zaibyo", "koho_shien", "chiiki_houkatsu_ward"])),
+                       accepting=str(rng.choice(["true", "true", "false", ""])))
+        else:
+            row = inst(f"C{k:02d}", "clinic", *rng.uniform(-20, 20, 2).round(3), "zaishin",
+                       accepting=str(rng.choice(["true", "true", "false", ""])))
+        insts.append(row)
+    partnerships = []
+    for f in facs[:6]:
+        i = insts[int(rng.integers(len(insts)))]
+        partnerships.append((f["facility_id"], i["institution_id"],
+                             "consult" if i["kind"] == "clinic" else "admit"))
+    make_region(folder, facs, insts, partnerships)
+    if slots:
+        with (folder / "availability.csv").open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["institution_id", "role", "slots"])
+            for row in insts:
+                if row["kind"] == "clinic" or rng.random() < 0.3:
+                    for role in ("consult", "visit"):
+                        if rng.random() < 0.8:
+                            w.writerow([row["institution_id"], role, str(rng.choice(SLOT_SETS))])
+    return load_region(folder)
+
+
+@pytest.fixture(scope="module")
+def regions(tmp_path_factory):
+    base = tmp_path_factory.mktemp("cand")
+    return {slots: random_region(base / str(slots), 7, slots) for slots in (False, True)}
+
+
+def _forbidden(region, n=6):
+    """Pairs near each other, so that skipping them changes who is nearest."""
+    fac, ins = region.facilities, region.institutions
+    out = []
+    for f in fac.index[:n]:
+        d = (ins["lat"] - fac.at[f, "lat"]) ** 2 + (ins["lon"] - fac.at[f, "lon"]) ** 2
+        out.append(Pair(facility_id=f, institution_id=str(d.idxmin())))
+    return out
+
+
+@pytest.mark.parametrize("slots", [False, True])
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 9])
+@pytest.mark.parametrize("forbid", [False, True])
+def test_tree_and_listed_cut_lists_are_the_same(regions, slots, k, forbid):
+    region = regions[slots]
+    params = MatchParameters(limits={"visit": {"minutes": 40, "km": 16}, "admit": {"minutes": 45}})
+    if forbid:
+        params = params.model_copy(update={"forbidden": _forbidden(region)})
+    status = facility_status(region)
+    tree = find_candidates(region, status, params, GeodesicTravel(), nearest=k)
+    listed = find_candidates(region, status, params, Straight(), nearest=k)
+    cols = ["facility_id", "institution_id", "role", "truncated", "existing", "pinned", "not_yet_asked"]
+    assert list(tree.columns) == list(listed.columns)
+    pd.testing.assert_frame_equal(tree[cols], listed[cols])
+    for col in ("minutes", "km"):
+        assert np.allclose(tree[col].astype(float), listed[col].astype(float))
+    full = find_candidates(region, status, params, GeodesicTravel())
+    assert triples(tree) <= triples(full)
+    # A list not marked cut holds its whole full list (one marked cut may get the rows it lost
+    # back from the role sets' nearest).
+    full_n = full.groupby(["facility_id", "role"]).size()
+    for (f, r), rows in tree.groupby(["facility_id", "role"]):
+        assert rows["truncated"].all() or len(rows) == full_n[(f, r)], (f, r)
+    assert tree["truncated"].any()
+    if forbid:
+        bad = {(p.facility_id, p.institution_id) for p in params.forbidden}
+        assert not {(f, i) for f, i, _ in triples(tree)} & bad
+
+
+# -- who is matched, who is a candidate ---------------------------------------------------
+
+@pytest.fixture
+def small(tmp_path):
+    """F1 (group home) and F2 (特養) miss roles; F3 has all it needs; F4 has no annual report."""
+    return make_region(tmp_path, [
+        fac("F1", "gh", 0, 0), fac("F2", "tokuyo", 1, 0), fac("F3", "gh", 2, 0),
+        fac("F4", "gh", 3, 0, reported=False),
+    ], [
+        inst("C1", "clinic", 0, 1, "zaishin"),
+        inst("C2", "clinic", 0, 2, "zaishin", accepting=""),
+        inst("C3", "clinic", 0, 3, "zaishin", accepting="false"),
+        inst("H1", "hospital", 1, 1, "zaibyo"),
+        inst("C4", "clinic", 0, 4),  # offers nothing round the clock
+    ], [("F3", "C1", "consult;visit")])
+
+
+def test_scope_by_type_prefecture_and_report(small):
+    status = facility_status(small)
+    assert in_scope(status, MatchParameters()).all()
+    assert list(status.index[in_scope(status, MatchParameters(facility_types=["gh"]))]) == ["F1", "F3", "F4"]
+    assert in_scope(status, MatchParameters(prefectures=["03"])).all()
+    assert not in_scope(status, MatchParameters(prefectures=["04", "13"])).any()
+    both = MatchParameters(facility_types=["tokuyo"], prefectures=["03"])
+    assert list(status.index[in_scope(status, both)]) == ["F2"]
+    assert list(facilities_to_match(status, MatchParameters()).index) == ["F1", "F2"]
+    assert list(facilities_to_match(status, MatchParameters(include_unreported=True)).index) == ["F1", "F2", "F4"]
+    assert list(facilities_to_match(status, MatchParameters(facility_types=["tokuyo"])).index) == ["F2"]
+    assert facilities_to_match(status, MatchParameters(prefectures=["04"])).empty
+
+
+def test_willing_institutions_that_offer_a_role(small):
+    assert list(eligible_institutions(small, MatchParameters()).index) == ["C1", "C2", "H1"]
+    assert list(eligible_institutions(small, MatchParameters(unknown_accepting=False)).index) == ["C1", "H1"]
+    cand = find_candidates(small, facility_status(small), MatchParameters(unknown_accepting=False))
+    assert set(cand["institution_id"]) == {"C1", "H1"}
+    assert set(cand["facility_id"]) == {"F1", "F2"}
+
+
+def test_candidate_count_is_the_full_lists_length(regions, small):
+    region = regions[False]
+    for params in (MatchParameters(), MatchParameters(limits={"visit": {"minutes": 40, "km": 12}}),
+                   MatchParameters(limits={"consult": {"minutes": 20}, "admit": {"minutes": 25, "km": 10}})):
+        status = facility_status(region)
+        # Exact but for pairs at the very edge (the ball is on a sphere, the limit on the ellipsoid).
+        n = len(find_candidates(region, status, params))
+        assert n > 100 and abs(count_candidates(region, status, params) - n) <= n // 100
+    status = facility_status(small)
+    assert count_candidates(small, status, MatchParameters()) == len(find_candidates(small, status, MatchParameters()))
+    assert count_candidates(small, status, MatchParameters(prefectures=["04"])) == 0
+    assert count_candidates(small, status, MatchParameters(facility_types=["gh"], unknown_accepting=False)) == 4
+
+
+# -- time slots ------------------------------------------------------------------------------
+
+def test_slots_are_used_with_more_than_one_partner_per_role(regions):
+    assert uses_slots(regions[True], MatchParameters())
+    assert uses_slots(regions[True], MatchParameters(max_partners_per_role=2))
+    assert not uses_slots(regions[True], MatchParameters(max_partners_per_role=1))
+    assert not uses_slots(regions[False], MatchParameters())
+
+
+# -- pins ------------------------------------------------------------------------------------
+
+def test_pins_beyond_the_limits_and_their_refusals(small):
+    status = facility_status(small)
+
+    def run(*pinned, forbidden=()):
+        params = MatchParameters(limits={"consult": {"minutes": 1}, "visit": {"minutes": 1}, "admit": {"minutes": 1}},
+                                 pinned=list(pinned), forbidden=list(forbidden))
+        return find_candidates(small, status, params)
+
+    assert run().empty
+    # A pin without roles: every missing role the institution offers; with roles: those only.
+    cand = run(Pair(facility_id="F2", institution_id="H1"), Pair(facility_id="F1", institution_id="C2",
+                                                                roles=["visit"]))
+    assert triples(cand) == {("F1", "C2", "visit"), ("F2", "H1", "consult"), ("F2", "H1", "visit"),
+                             ("F2", "H1", "admit")}
+    assert cand["pinned"].all()
+    assert list(cand["pinned_role"]) == [True, False, False, False]
+    assert list(cand["not_yet_asked"]) == [True, False, False, False]
+    assert (cand["minutes"] > 1).all() and (cand["km"] > 0.5).all()
+    # A pin of a facility that misses nothing is already met.
+    assert run(Pair(facility_id="F3", institution_id="C1")).empty
+    refusals = [
+        (Pair(facility_id="FX", institution_id="C1"), "pinned pair FX–C1: unknown facility_id 'FX'"),
+        (Pair(facility_id="F1", institution_id="CX"), "pinned pair F1–CX: unknown institution_id 'CX'"),
+        (Pair(facility_id="F1", institution_id="C1", roles=["admit"]),
+         "pinned pair F1–C1: institution offers ['consult', 'visit'], facility (認知症対応型共同生活介護) misses "
+         "['consult', 'visit']; cannot pin roles ['admit']"),
+        (Pair(facility_id="F1", institution_id="C4"),
+         "pinned pair F1–C4: institution offers [], facility (認知症対応型共同生活介護) misses ['consult', 'visit']; "
+         "cannot pin roles any"),
+    ]
+    for pin, message in refusals:
+        with pytest.raises(ParameterError) as err:
+            run(pin)
+        assert str(err.value) == message
+    with pytest.raises(ParameterError) as err:
+        run(Pair(facility_id="F1", institution_id="C1"), forbidden=[Pair(facility_id="F1", institution_id="C1")])
+    assert str(err.value) == "pinned pair F1–C1: the same pair is also forbidden"
