@@ -309,3 +309,113 @@ def test_pins_beyond_the_limits_and_their_refusals(small):
     with pytest.raises(ParameterError) as err:
         run(Pair(facility_id="F1", institution_id="C1"), forbidden=[Pair(facility_id="F1", institution_id="C1")])
     assert str(err.value) == "pinned pair F1–C1: the same pair is also forbidden"
+
+
+# -- the travel provider ---------------------------------------------------------------------
+
+def _road(path: Path, weight: str, hop: float) -> None:
+    """Nodes at 0, 5, 10, 15 km east of the origin, ``hop`` (in the graph's unit) between them."""
+    import networkx as nx
+
+    from tests.matchkit import latlon
+    g = nx.DiGraph()
+    for k in range(4):
+        lat, lon = latlon(5 * k, 0)
+        g.add_node(str(k), x=lon, y=lat)
+    for k in range(3):
+        g.add_edge(str(k), str(k + 1), **{weight: hop})
+        g.add_edge(str(k + 1), str(k), **{weight: hop})
+    nx.write_graphml(g, path)
+
+
+def test_travel_provider_road_graph_unit_weight_path_and_measured_times(tmp_path, monkeypatch):
+    import dataclasses
+
+    from matching.candidates import travel_provider
+    from matching.travel import MatrixOverride, Points, RoadNetworkTravel
+    region = make_region(tmp_path / "r", [fac("G1", "gh", 15, 0)], [inst("C1", "clinic", 0, 0, "zaishin")])
+    fp, ip = Points.of(region.facilities), Points.of(region.institutions)
+    one = np.array([0])
+
+    def minutes(provider):
+        return float(provider.between(fp, ip, one, one)[0])
+
+    _road(tmp_path / "r" / "roads.graphml", "secs", 300.0)  # 5 minutes a hop, in seconds
+    _road(tmp_path / "mins.graphml", "t", 4.0)               # 4 minutes a hop, in minutes
+    relative = MatchParameters.model_validate({"travel": {"road_network": "roads.graphml", "weight": "secs"}})
+    road = travel_provider(region, relative)
+    assert isinstance(road, RoadNetworkTravel) and minutes(road) == pytest.approx(15.0, abs=0.01)
+    absolute = MatchParameters.model_validate(
+        {"travel": {"road_network": str(tmp_path / "mins.graphml"), "weight": "t", "weight_unit": "minutes"}})
+    assert minutes(travel_provider(region, absolute)) == pytest.approx(12.0, abs=0.01)
+    # A region without a folder: a relative graph path is taken from the working directory.
+    loose = dataclasses.replace(region, source=None)
+    monkeypatch.chdir(tmp_path)
+    here = MatchParameters.model_validate({"travel": {"road_network": "mins.graphml", "weight": "t",
+                                                      "weight_unit": "minutes"}})
+    assert minutes(travel_provider(loose, here)) == pytest.approx(12.0, abs=0.01)
+    # Straight line at the run's speed and detour factor: 15 km × 1.5 at 30 km/h.
+    line = travel_provider(region, MatchParameters.model_validate({"travel": {"speed_kmh": 30, "circuity": 1.5}}))
+    assert isinstance(line, GeodesicTravel) and minutes(line) == pytest.approx(45.2, abs=0.1)
+    # Measured minutes override either; an empty table changes nothing.
+    measured = make_region(tmp_path / "m", [fac("G1", "gh", 15, 0)], [inst("C1", "clinic", 0, 0, "zaishin")],
+                           travel_times=[("G1", "C1", 7.5)])
+    over = travel_provider(measured, MatchParameters())
+    assert isinstance(over, MatrixOverride) and isinstance(over.base, GeodesicTravel) and minutes(over) == 7.5
+    empty = dataclasses.replace(measured, travel_times=measured.travel_times.iloc[:0])
+    assert isinstance(travel_provider(empty, MatchParameters()), GeodesicTravel)
+
+
+# -- time slots: which candidates can help ---------------------------------------------------
+
+def _slot_brute(region, params) -> set[tuple[str, str, str]]:
+    """The slot rules written out: an institution giving the role in at least one slot (all four
+    with one partner per role), within the limits, willing, not forbidden; kept while the
+    (facility, role) has room for another partner, the institution adds a slot the agreements in
+    force do not give, and — for the last partner allowed — all four slots are then given."""
+    from matching.roles import ALL_SLOTS
+    from matching.travel import geodesic_km
+    need = facilities_to_match(facility_status(region), params)
+    rows = {(i, r): s for i, r, s in region.availability[["institution_id", "role", "slots"]].itertuples(index=False)}
+    forbidden = {(p.facility_id, p.institution_id) for p in params.forbidden}
+    fac, ins, part = region.facilities, region.institutions, region.partnerships
+    out = set()
+    for f in need.index:
+        for r in need.at[f, "missing_roles"]:
+            partners = {i for g, i, rs in part[["facility_id", "institution_id", "roles"]].itertuples(index=False)
+                        if g == f and r in rs}
+            have = 0
+            for i in partners:  # an agreement without a slot row gives all four
+                have |= int(rows.get((i, r.value), ALL_SLOTS))
+            room = params.max_partners_per_role - len(partners)
+            for i in ins.index:
+                s = int(region.slots(r)[i])
+                if s == 0 or (params.max_partners_per_role == 1 and s != ALL_SLOTS) or (f, i) in forbidden:
+                    continue
+                acc = ins.at[i, "accepting"]
+                if not (params.unknown_accepting if pd.isna(acc) else bool(acc)):
+                    continue
+                km = float(geodesic_km(fac.at[f, "lat"], fac.at[f, "lon"], ins.at[i, "lat"], ins.at[i, "lon"]))
+                lim = params.limits[r]
+                if km * 1.3 / 40 * 60 > lim.minutes or (lim.km is not None and km > lim.km):
+                    continue
+                if room <= 0 or s & ~have == 0 or (room == 1 and (s | have) != ALL_SLOTS):
+                    continue
+                out.add((f, i, r.value))
+    return out
+
+
+def slot_region(folder: Path):
+    """The random region with time slots, and agreements in force that give part of ① or ②."""
+    region = random_region(folder, 11, slots=True)
+    return region
+
+
+@pytest.mark.parametrize("partners", [1, 2, 3])
+def test_slot_candidates_are_those_that_can_help(tmp_path, partners):
+    region = slot_region(tmp_path)
+    params = MatchParameters(max_partners_per_role=partners,
+                             limits={"visit": {"minutes": 40, "km": 16}, "admit": {"minutes": 45}})
+    cand = find_candidates(region, facility_status(region), params)
+    assert triples(cand) == _slot_brute(region, params)
+    assert list(cand.columns) == [*CANDIDATE_COLUMNS, "slots", "have", "room"]
