@@ -419,3 +419,32 @@ def test_slot_candidates_are_those_that_can_help(tmp_path, partners):
     cand = find_candidates(region, facility_status(region), params)
     assert triples(cand) == _slot_brute(region, params)
     assert list(cand.columns) == [*CANDIDATE_COLUMNS, "slots", "have", "room"]
+
+
+# -- current partners in cut lists -----------------------------------------------------------
+
+@pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])
+def test_cut_lists_keep_current_partners_within_the_limits(tmp_path, travel):
+    """F1 (group home) has ① from P1 (8 km) and P2 (18 km: beyond ②'s 16 km) and ① and ② from
+    nobody else; five clinics lie nearer.  ② of a cut list keeps the nearest and P1, never P2;
+    a forbidden pair is never kept, partner or not."""
+    clinics = [inst(f"C{k}", "clinic", 0, k, "zaishin") for k in range(1, 6)]
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0), fac("F2", "gh", 0.5, 0)], [
+        *clinics, inst("P1", "clinic", 8, 0, "zaishin"), inst("P2", "clinic", 18, 0, "zaishin"),
+    ], [("F1", "P1", "consult"), ("F1", "P2", "consult"), ("F2", "P1", "consult")])
+    params = MatchParameters(limits={"visit": {"minutes": 60, "km": 16}})
+    status = facility_status(region)
+    cut = find_candidates(region, status, params, travel, nearest=1)
+    assert triples(cut) == {("F1", "C1", "visit"), ("F1", "P1", "visit"), ("F2", "C1", "visit"),
+                            ("F2", "P1", "visit")}
+    assert cut["truncated"].all()
+    assert list(cut["existing"]) == [False, True, False, True]
+    # Within the minutes limit only: P1 at 8 km is 15.6 minutes away.
+    short = params.model_copy(update={"limits": {**params.limits, "visit": params.limits["visit"].model_copy(
+        update={"minutes": 15})}})
+    assert triples(find_candidates(region, status, short, travel, nearest=1)) == {
+        ("F1", "C1", "visit"), ("F2", "C1", "visit"), ("F2", "P1", "visit")}
+    forbid = params.model_copy(update={"forbidden": [Pair(facility_id="F1", institution_id="P1"),
+                                                     Pair(facility_id="F2", institution_id="C1")]})
+    assert triples(find_candidates(region, status, forbid, travel, nearest=1)) == {
+        ("F1", "C1", "visit"), ("F2", "C2", "visit"), ("F2", "P1", "visit")}
