@@ -368,18 +368,20 @@ def test_travel_provider_road_graph_unit_weight_path_and_measured_times(tmp_path
 
 # -- time slots: which candidates can help ---------------------------------------------------
 
-def _slot_brute(region, params) -> set[tuple[str, str, str]]:
+def _slot_brute(region, params) -> dict[tuple[str, str, str], tuple[int, int, int]]:
     """The slot rules written out: an institution giving the role in at least one slot (all four
     with one partner per role), within the limits, willing, not forbidden; kept while the
     (facility, role) has room for another partner, the institution adds a slot the agreements in
-    force do not give, and — for the last partner allowed — all four slots are then given."""
+    force do not give, and — for the last partner allowed — all four slots are then given; a pair
+    pinned with its roles whatever they add.  Each with (its slots, the slots held, room)."""
     from matching.roles import ALL_SLOTS
     from matching.travel import geodesic_km
     need = facilities_to_match(facility_status(region), params)
     rows = {(i, r): s for i, r, s in region.availability[["institution_id", "role", "slots"]].itertuples(index=False)}
     forbidden = {(p.facility_id, p.institution_id) for p in params.forbidden}
+    pinned = {(p.facility_id, p.institution_id, r) for p in params.pinned for r in p.roles or ()}
     fac, ins, part = region.facilities, region.institutions, region.partnerships
-    out = set()
+    out = {}
     for f in need.index:
         for r in need.at[f, "missing_roles"]:
             partners = {i for g, i, rs in part[["facility_id", "institution_id", "roles"]].itertuples(index=False)
@@ -390,6 +392,9 @@ def _slot_brute(region, params) -> set[tuple[str, str, str]]:
             room = params.max_partners_per_role - len(partners)
             for i in ins.index:
                 s = int(region.slots(r)[i])
+                if (f, i, r) in pinned:
+                    out[(f, i, r.value)] = (s, have, room)
+                    continue
                 if s == 0 or (params.max_partners_per_role == 1 and s != ALL_SLOTS) or (f, i) in forbidden:
                     continue
                 acc = ins.at[i, "accepting"]
@@ -401,24 +406,34 @@ def _slot_brute(region, params) -> set[tuple[str, str, str]]:
                     continue
                 if room <= 0 or s & ~have == 0 or (room == 1 and (s | have) != ALL_SLOTS):
                     continue
-                out.add((f, i, r.value))
+                out[(f, i, r.value)] = (s, have, room)
     return out
 
 
 def slot_region(folder: Path):
     """The random region with time slots, and agreements in force that give part of ① or ②."""
-    region = random_region(folder, 11, slots=True)
-    return region
+    return random_region(folder, 11, slots=True)
 
 
 @pytest.mark.parametrize("partners", [1, 2, 3])
 def test_slot_candidates_are_those_that_can_help(tmp_path, partners):
     region = slot_region(tmp_path)
-    params = MatchParameters(max_partners_per_role=partners,
-                             limits={"visit": {"minutes": 40, "km": 16}, "admit": {"minutes": 45}})
-    cand = find_candidates(region, facility_status(region), params)
-    assert triples(cand) == _slot_brute(region, params)
-    assert list(cand.columns) == [*CANDIDATE_COLUMNS, "slots", "have", "room"]
+    base = MatchParameters(max_partners_per_role=partners,
+                           limits={"visit": {"minutes": 40, "km": 16}, "admit": {"minutes": 45}})
+    # F04 holds ① from C14 in one slot; pinning ① of that same pair again adds no slot.
+    part = region.partnerships.set_index("facility_id")
+    assert part.at["F04", "institution_id"] == "C14" and region.slots("consult")["C14"] == 1
+    pin = Pair(facility_id="F04", institution_id="C14", roles=["consult"])
+    for params in (base, base.model_copy(update={"pinned": [pin]})):
+        cand = find_candidates(region, facility_status(region), params)
+        want = _slot_brute(region, params)
+        assert triples(cand) == set(want)
+        assert list(cand.columns) == [*CANDIDATE_COLUMNS, "slots", "have", "room"]
+        got = {(f, i, r): (s, h, m) for f, i, r, s, h, m in
+               cand[["facility_id", "institution_id", "role", "slots", "have", "room"]].itertuples(index=False)}
+        assert got == want
+        assert (cand[["slots", "have", "room"]].dtypes == np.int64).all()
+        assert cand["pinned_role"].sum() == len(params.pinned)
 
 
 # -- current partners in cut lists -----------------------------------------------------------
