@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -329,8 +330,6 @@ def _road(path: Path, weight: str, hop: float) -> None:
 
 
 def test_travel_provider_road_graph_unit_weight_path_and_measured_times(tmp_path, monkeypatch):
-    import dataclasses
-
     from matching.candidates import travel_provider
     from matching.travel import MatrixOverride, Points, RoadNetworkTravel
     region = make_region(tmp_path / "r", [fac("G1", "gh", 15, 0)], [inst("C1", "clinic", 0, 0, "zaishin")])
@@ -463,3 +462,19 @@ def test_cut_lists_keep_current_partners_within_the_limits(tmp_path, travel):
                                                      Pair(facility_id="F2", institution_id="C1")]})
     assert triples(find_candidates(region, status, forbid, travel, nearest=1)) == {
         ("F1", "C1", "visit"), ("F2", "C2", "visit"), ("F2", "P1", "visit")}
+
+
+@pytest.mark.parametrize("nearest", [None, 1, 3])
+@pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])
+def test_no_facility_or_no_institution_gives_empty_lists(small, nearest, travel):
+    status = facility_status(small)
+    for params in (MatchParameters(prefectures=["04"]), MatchParameters(facility_types=["yogo"]),
+                   MatchParameters(limits={"consult": {"minutes": 0.1}, "visit": {"minutes": 0.1},
+                                           "admit": {"minutes": 0.1}})):
+        cand = find_candidates(small, status, params, travel, nearest=nearest)
+        assert cand.empty and list(cand.columns) == CANDIDATE_COLUMNS
+    assert count_candidates(small, status, MatchParameters(facility_types=["yogo"])) == 0
+    # Every institution has declined: nobody to ask.
+    none = dataclasses.replace(small, institutions=small.institutions.assign(accepting=False))
+    assert find_candidates(none, status, MatchParameters(), travel, nearest=nearest).empty
+    assert count_candidates(none, status, MatchParameters()) == 0
