@@ -478,3 +478,50 @@ def test_no_facility_or_no_institution_gives_empty_lists(small, nearest, travel)
     none = dataclasses.replace(small, institutions=small.institutions.assign(accepting=False))
     assert find_candidates(none, status, MatchParameters(), travel, nearest=nearest).empty
     assert count_candidates(none, status, MatchParameters()) == 0
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory):
+    """F1 amid 24 clinics 5.00-5.23 km away (the tree's chord order and the ellipsoid's may
+    differ, and the K-th is never safely nearer than the farthest asked for); F2, 60 km east,
+    with one clinic at 10 km, eight just beyond the 30-minute limit (15.40-15.47 km, inside the
+    tree's 1 % margin) and four at 25 km."""
+    import math
+    insts = []
+    for j in range(24):
+        r, a = 5 + 0.01 * j, math.radians(15 * j)
+        insts.append(inst(f"R{j:02d}", "clinic", round(r * math.cos(a), 4), round(r * math.sin(a), 4), "zaishin"))
+    insts.append(inst("E00", "clinic", 60, 10, "zaishin"))
+    for j in range(8):
+        a = math.radians(200 + 10 * j)
+        r = 15.40 + 0.01 * j
+        insts.append(inst(f"E{j + 1:02d}", "clinic", round(60 + r * math.cos(a), 4), round(r * math.sin(a), 4),
+                          "zaishin"))
+    insts += [inst(f"X{j}", "clinic", 60 + dx, dy, "zaishin") for j, (dx, dy) in enumerate(
+        [(25, 0), (-25, 0), (0, 25), (0, -25)])]
+    return make_region(tmp_path_factory.mktemp("crowded"), [fac("F1", "gh", 0, 0), fac("F2", "gh", 60, 0)], insts)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 8, 12, 30])
+def test_tree_asks_again_until_the_k_nearest_are_certain(crowded, k):
+    status = facility_status(crowded)
+    params = MatchParameters()
+    tree = find_candidates(crowded, status, params, GeodesicTravel(), nearest=k)
+    listed = find_candidates(crowded, status, params, Straight(), nearest=k)
+    cols = ["facility_id", "institution_id", "role", "truncated"]
+    if k == 1:
+        # F2's one candidate, E00, and four fringe clinics fill the tree's first answer: it
+        # cannot tell that no candidate lies beyond without asking again, so it says "cut" (the
+        # safe side); listing finds the list whole.
+        f2 = tree["facility_id"] == "F2"
+        assert tree.loc[f2, "truncated"].all() and not listed.loc[listed["facility_id"] == "F2", "truncated"].any()
+        tree, listed = tree[~f2].reset_index(drop=True), listed[listed["facility_id"] != "F2"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(tree[cols], listed[cols])
+    full = find_candidates(crowded, status, params)
+    assert set(full.loc[full["facility_id"] == "F2", "institution_id"]) == {"E00"}
+    assert len(full[full["facility_id"] == "F1"]) == 48
+    f1 = tree[(tree["facility_id"] == "F1") & (tree["role"] == "consult")]
+    nearest = sorted(full.loc[(full["facility_id"] == "F1") & (full["role"] == "consult")]
+                     .sort_values(["minutes", "institution_id"])["institution_id"][:max(k, 2)])
+    assert sorted(f1["institution_id"]) == nearest  # with ①② together, at least the two nearest
+    assert f1["truncated"].all() == (k < 24)
