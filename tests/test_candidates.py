@@ -525,3 +525,30 @@ def test_tree_asks_again_until_the_k_nearest_are_certain(crowded, k):
                      .sort_values(["minutes", "institution_id"])["institution_id"][:max(k, 2)])
     assert sorted(f1["institution_id"]) == nearest  # with ①② together, at least the two nearest
     assert f1["truncated"].all() == (k < 24)
+
+
+@pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])
+def test_cut_lists_keep_a_quarter_as_many_of_a_part_time_slot_set(tmp_path, travel):
+    """F1 (特定施設: ①②) has eight weekday-daytime clinics 1-8 km north and eight round-the-clock
+    hospitals 10-17 km south.  A list cut to K keeps the K nearest hospitals and K // 4 (at
+    least one) of the clinics; with one partner per role, only the hospitals count."""
+    clinics = [inst(f"C{j}", "clinic", 0, j, "zaishin") for j in range(1, 9)]
+    hospitals = [inst(f"H{j}", "hospital", 0, -9 - j, "zaibyo") for j in range(1, 9)]
+    make_region(tmp_path, [fac("F1", "tokutei", 0, 0)], clinics + hospitals)
+    with (tmp_path / "availability.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["institution_id", "role", "slots"])
+        w.writerows([(c["institution_id"], role, "wd_day") for c in clinics for role in ("consult", "visit")])
+    region = load_region(tmp_path)
+    status = facility_status(region)
+    params = MatchParameters(limits={"consult": {"minutes": 60}, "visit": {"minutes": 60, "km": 20}})
+    for k, n_clinics in ((1, 1), (3, 1), (4, 1), (8, 2), (12, 3), (40, 8)):
+        cand = find_candidates(region, status, params, travel, nearest=k)
+        for role in ("consult", "visit"):
+            ids = cand.loc[cand["role"] == role, "institution_id"]
+            assert sorted(ids[ids.str.startswith("C")]) == [f"C{j}" for j in range(1, n_clinics + 1)], (k, role)
+            assert sorted(ids[ids.str.startswith("H")]) == [f"H{j}" for j in range(1, min(max(k, 2), 8) + 1)]
+            assert cand.loc[cand["role"] == role, "truncated"].all() == (k < 32)
+        one = find_candidates(region, status, params.model_copy(update={"max_partners_per_role": 1}), travel,
+                              nearest=k)
+        assert set(one["institution_id"]) == {f"H{j}" for j in range(1, min(max(k, 2), 8) + 1)}
