@@ -552,3 +552,20 @@ def test_cut_lists_keep_a_quarter_as_many_of_a_part_time_slot_set(tmp_path, trav
         one = find_candidates(region, status, params.model_copy(update={"max_partners_per_role": 1}), travel,
                               nearest=k)
         assert set(one["institution_id"]) == {f"H{j}" for j in range(1, min(max(k, 2), 8) + 1)}
+
+
+@pytest.mark.parametrize("nearest", [None, 1])
+@pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])
+def test_limits_are_inclusive(tmp_path, nearest, travel):
+    """A clinic exactly at the minutes limit (①) or exactly at the km limit (②) is a candidate."""
+    from matching.travel import Points, geodesic_km
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)], [inst("C1", "clinic", 7, 9, "zaishin")])
+    fp, ip = Points.of(region.facilities), Points.of(region.institutions)
+    km = float(geodesic_km(fp.lat, fp.lon, ip.lat, ip.lon)[0])
+    minutes = float(GeodesicTravel().minutes_for_km(km))
+    status = facility_status(region)
+    at = MatchParameters(limits={"consult": {"minutes": minutes}, "visit": {"minutes": 60, "km": km}})
+    assert triples(find_candidates(region, status, at, travel, nearest=nearest)) == {
+        ("F1", "C1", "consult"), ("F1", "C1", "visit")}
+    below = MatchParameters(limits={"consult": {"minutes": minutes - 1e-9}, "visit": {"minutes": 60, "km": km - 1e-9}})
+    assert find_candidates(region, status, below, travel, nearest=nearest).empty
