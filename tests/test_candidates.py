@@ -569,3 +569,30 @@ def test_limits_are_inclusive(tmp_path, nearest, travel):
         ("F1", "C1", "consult"), ("F1", "C1", "visit")}
     below = MatchParameters(limits={"consult": {"minutes": minutes - 1e-9}, "visit": {"minutes": 60, "km": km - 1e-9}})
     assert find_candidates(region, status, below, travel, nearest=nearest).empty
+
+
+def test_tree_does_not_trust_the_sphere_near_its_last_neighbour(tmp_path):
+    """The tree ranks by chord on a sphere, the limits are on the ellipsoid: at 39.7° N the sphere
+    makes north-south distances ~0.2 % longer and east-west ones ~0.2 % shorter.  N1 lies
+    5.004 km north of F1, five clinics 5.006-5.010 km east (4.985-4.989 on the test grid): by chord the five come first, so the
+    tree's first answer (K + 4 = 5 neighbours) holds only them — it must ask again to find N1,
+    the nearest."""
+    import math
+    east = [inst(f"E{j}", "clinic", round((4.985 + 0.001 * j) * math.cos(math.radians(j - 2)), 4),
+                 round((4.985 + 0.001 * j) * math.sin(math.radians(j - 2)), 4), "zaishin") for j in range(5)]
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)], [inst("N1", "clinic", 0, 5.0, "zaishin"), *east])
+    status = facility_status(region)
+    full = find_candidates(region, status, MatchParameters())
+    consult = full[full["role"] == "consult"].sort_values("km")
+    assert consult["institution_id"].iloc[0] == "N1"
+    from matching.travel import Points
+    from matching.travel.geodesic import unit_vectors
+    fp, ip = Points.of(region.facilities), Points.of(region.institutions)
+    chord = np.linalg.norm(unit_vectors(ip.lat, ip.lon) - unit_vectors(fp.lat, fp.lon), axis=1)
+    assert np.argmax(chord) == list(ip.ids).index("N1")  # the chord puts N1 last
+    for k in (1, 2, 3):
+        tree = find_candidates(region, status, MatchParameters(), GeodesicTravel(), nearest=k)
+        listed = find_candidates(region, status, MatchParameters(), Straight(), nearest=k)
+        pd.testing.assert_frame_equal(tree[["facility_id", "institution_id", "role", "truncated"]],
+                                      listed[["facility_id", "institution_id", "role", "truncated"]])
+        assert "N1" in set(tree.loc[tree["role"] == "consult", "institution_id"])
