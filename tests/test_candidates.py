@@ -578,9 +578,12 @@ def test_tree_does_not_trust_the_sphere_near_its_last_neighbour(tmp_path):
     tree's first answer (K + 4 = 5 neighbours) holds only them — it must ask again to find N1,
     the nearest."""
     import math
+    only_consult = {"consult_24h": "true", "visit_24h": "false"}  # ① only: no ①② role set to fill the gap
     east = [inst(f"E{j}", "clinic", round((4.985 + 0.001 * j) * math.cos(math.radians(j - 2)), 4),
-                 round((4.985 + 0.001 * j) * math.sin(math.radians(j - 2)), 4), "zaishin") for j in range(5)]
-    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)], [inst("N1", "clinic", 0, 5.0, "zaishin"), *east])
+                 round((4.985 + 0.001 * j) * math.sin(math.radians(j - 2)), 4), "zaishin", **only_consult)
+            for j in range(5)]
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)],
+                         [inst("N1", "clinic", 0, 5.0, "zaishin", **only_consult), *east])
     status = facility_status(region)
     full = find_candidates(region, status, MatchParameters())
     consult = full[full["role"] == "consult"].sort_values("km")
