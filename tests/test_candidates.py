@@ -599,3 +599,20 @@ def test_tree_does_not_trust_the_sphere_near_its_last_neighbour(tmp_path):
         pd.testing.assert_frame_equal(tree[["facility_id", "institution_id", "role", "truncated"]],
                                       listed[["facility_id", "institution_id", "role", "truncated"]])
         assert "N1" in set(tree.loc[tree["role"] == "consult", "institution_id"])
+
+
+@pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])
+def test_cut_lists_keep_the_nearest_half_k_that_take_both_roles(tmp_path, travel):
+    """F1 (group home) has eight ①-only and eight ②-only clinics within 1-4 km, and five clinics
+    giving both 6-10 km away: a list cut to K keeps max(2, K // 2) of those five, so one
+    agreement can still cover ①②."""
+    one = [inst(f"A{j}", "clinic", 0, 0.5 * j, "zaishin", consult_24h="true", visit_24h="false") for j in range(1, 9)]
+    two = [inst(f"B{j}", "clinic", 0.5 * j, 0, "zaishin", consult_24h="false", visit_24h="true") for j in range(1, 9)]
+    both = [inst(f"W{j}", "clinic", 0, -5 - j, "zaishin") for j in range(1, 6)]
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)], one + two + both)
+    status = facility_status(region)
+    for k in range(1, 11):
+        cand = find_candidates(region, status, MatchParameters(), travel, nearest=k)
+        for role in ("consult", "visit"):
+            ids = set(cand.loc[cand["role"] == role, "institution_id"])
+            assert {i for i in ids if i.startswith("W")} == {f"W{j}" for j in range(1, min(max(2, k // 2), 5) + 1)}, k
