@@ -16,15 +16,18 @@ PROPERTIES = "tests/test_properties.py"
 SUBSETS = {
     "matching.verify": ("tests/test_verify.py", "tests/test_travel.py"),
     "matching.status": ("tests/test_status.py",),
-    "matching.candidates": ("tests/test_candidate_limits.py", "tests/test_model.py", PROPERTIES),
+    "matching.candidates": ("tests/test_candidates.py", "tests/test_candidate_limits.py", "tests/test_model.py",
+                            PROPERTIES),
     "matching.optimise.model": ("tests/test_model_constraints.py", "tests/test_model.py", PROPERTIES),
     "matching.contract": ("tests/test_contract_columns.py", "tests/test_contract.py", "tests/test_tables.py"),
     "matching.vocabulary": ("tests/test_vocabulary.py", "tests/test_status.py", "tests/test_contract.py"),
 }
 #: A module's quick direct tests that run before even the tests mutmut's stats tied to the function:
 #: the model's stats tie its constraint building to whole matches (seconds each), while the
-#: formulation's own brute-force comparison decides a mutant in well under a second.
-LEADS = {"matching.optimise.model": "tests/test_model_constraints.py"}
+#: formulation's own brute-force comparison decides a mutant in well under a second; the candidate
+#: lists' row-by-row comparisons (tests/test_candidates.py) likewise, before the solver runs.
+LEADS = {"matching.optimise.model": "tests/test_model_constraints.py",
+         "matching.candidates": "tests/test_candidates.py"}
 
 
 def _module() -> str | None:
