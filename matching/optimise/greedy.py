@@ -118,16 +118,14 @@ def greedy_match(region: Region, params: MatchParameters | None = None,
     """
     from matching.candidates import facilities_to_match, find_candidates, uses_slots
     from matching.optimise import slots
-    from matching.optimise.run import model_inputs, proposals_from
+    from matching.optimise.run import model_candidates, model_inputs, proposals_from
 
     params = params or MatchParameters()
     region = region.as_planned(params)  # the limits the optimiser and the verifier use
     status = facility_status(region)
     cand = candidates if candidates is not None else find_candidates(region, status, params)
-    cand = cand.reset_index(drop=True)
     slotted = uses_slots(region, params)
-    if not slotted:  # every candidate gives all four slots: the one-partner rule
-        cand = cand.drop(columns=["slots", "have", "room"], errors="ignore")
+    cand = model_candidates(cand, slotted)  # without time slots: the one-partner rule
     if cand.empty:
         return proposals_from(cand, slotted)
     x = Instance.from_frames(cand.assign(cost=cand["cost"] if "cost" in cand.columns else 0),

@@ -185,6 +185,13 @@ def lengthen(region: Region, status: pd.DataFrame, params: MatchParameters, trav
     return sort_candidates(pd.concat([cand[~cand["facility_id"].isin(facilities)], more], ignore_index=True))
 
 
+def model_candidates(cand: pd.DataFrame, slotted: bool) -> pd.DataFrame:
+    """The candidate rows as the model reads them: without time slots every partner gives all four
+    slots, so the slot columns are dropped (the one-partner model)."""
+    return (cand if slotted else cand.drop(columns=["slots", "have", "room"], errors="ignore")
+            ).reset_index(drop=True)
+
+
 def match(region: Region, params: MatchParameters | None = None,
           options: SolveOptions | None = None, *, coverage_only: bool = False) -> MatchResult:
     """Propose cooperating institutions for every facility with missing roles.
@@ -224,8 +231,7 @@ def match(region: Region, params: MatchParameters | None = None,
     t0 = time.perf_counter()
     inputs = model_inputs(region, need)
     rounds = options.expand_rounds if options.nearest is not None else 0
-    model_cand = cand if slotted else cand.drop(columns=["slots", "have", "room"], errors="ignore")
-    model = CooperationModel.from_frames(model_cand, inputs, region.institutions,
+    model = CooperationModel.from_frames(model_candidates(cand, slotted), inputs, region.institutions,
                                          stage_time_limit=params.stage_time_limit, options=options)
     model.final = rounds == 0
     model.travel_is_minutes = params.prefer_same is None

@@ -73,7 +73,14 @@ from matching.optimise.model import (
     coverable,
     facility_values,
 )
-from matching.optimise.run import MatchResult, match, model_inputs, proposals_from, travel_cost
+from matching.optimise.run import (
+    MatchResult,
+    match,
+    model_candidates,
+    model_inputs,
+    proposals_from,
+    travel_cost,
+)
 from matching.parameters import MatchParameters
 from matching.region import Region
 from matching.scenarios.compare import VerificationError
@@ -106,7 +113,7 @@ def criticality(region: Region, params: MatchParameters | None = None, base: Mat
         raise ValueError(f"mode must be 'stop_accepting' or 'withdraw', got {mode!r}")
     if base is None:
         base = match(region, params)
-        _check(region, base, params, "base")
+        _verified(region, params, base.proposals, "base")
     considered = set(base.proposals["institution_id"])
     if mode == "withdraw":
         considered |= set(region.partnerships["institution_id"])
@@ -170,7 +177,7 @@ class _Change:
         self.x = None
         if mode == "stop_accepting" and self.proven:
             self.slotted = uses_slots(region, params)
-            self.model_cand = _model_candidates(cand, self.slotted)
+            self.model_cand = model_candidates(cand, self.slotted)
             self.x = Instance.from_frames(self.model_cand, self.inputs.reindex(pd.unique(cand["facility_id"])),
                                           region.institutions)
             keys = zip(cand["facility_id"], cand["institution_id"], cand["role"], strict=True)
@@ -247,7 +254,7 @@ class _Change:
         candidate rows after the change ``cand`` (new rows for facilities that lost an
         agreement included), or None if the repair does not settle it."""
         slotted = uses_slots(sub, params)
-        model_cand = _model_candidates(cand, slotted)
+        model_cand = model_candidates(cand, slotted)
         if model_cand.empty:
             return None
         x = Instance.from_frames(model_cand, inputs.reindex(pd.unique(model_cand["facility_id"])), sub.institutions)
@@ -262,7 +269,7 @@ class _Change:
         if repaired is None:
             return None
         if self.verify_repairs:
-            _verified(sub, params, model_cand[repaired[1]], slotted, "repair")
+            _verified(sub, params, proposals_from(model_cand[repaired[1]], slotted), "repair")
         return pd.Series(repaired[0], index=ix)
 
     def _repaired_on_rows(self, i: str, kept_pins: set[tuple[str, str]],
@@ -298,7 +305,8 @@ class _Change:
         now, picked = repaired
         if self.verify_repairs:
             sub = _without(self.region, i, self.mode)[0].subset(ids)
-            _verified(sub, _params_for(self.params, sub), self.model_cand[picked], self.slotted, "repair")
+            _verified(sub, _params_for(self.params, sub), proposals_from(self.model_cand[picked], self.slotted),
+                      "repair")
         return ids, pd.Series(now, index=ids)
 
 
@@ -329,9 +337,9 @@ def _repaired(x: Instance, rows: np.ndarray, base: np.ndarray, affected: tuple[n
     facility without candidate rows has none; see :func:`_codes`), and per facility ``already``
     (all met by agreements in force), ``before`` (all met in the base), ``obligated``.
     ``rows``: the candidate rows after the change (indices into ``x``); ``base``: the base
-    solution (a mask over ``x``); ``affected``: the codes of the facilities that lost a partner.  The facilities that lost a
-    partner (``affected``) are assigned again by the greedy rule within the capacity the other
-    facilities' base assignments leave.  If that keeps as many obligated and effort-type
+    solution (a mask over ``x``).  The facilities that lost a partner (``affected``: their codes,
+    as :func:`_codes` gives them) are assigned again by the greedy rule within the capacity the
+    other facilities' base assignments leave.  If that keeps as many obligated and effort-type
     facilities all met as the base, it is the answer, exactly: the change only removes options,
     so no solution does better than the base optimum on goal 1, nor (at that value) on goal 2 —
     the facilities lost are none.  (Withdrawal: a solution after it, less the roles the withdrawn
@@ -459,19 +467,6 @@ def _codes(x: Instance, ids) -> tuple[np.ndarray, np.ndarray]:
     return np.where(present, code, 0), present
 
 
-def _model_candidates(cand: pd.DataFrame, slotted: bool) -> pd.DataFrame:
-    """The candidate rows as the model reads them (the slot columns only with time slots)."""
-    return (cand if slotted else cand.drop(columns=["slots", "have", "room"], errors="ignore")
-            ).reset_index(drop=True)
-
-
-def _verified(region: Region, params: MatchParameters, rows: pd.DataFrame, slotted: bool, what: str) -> None:
-    """The verifier on the proposals the candidate ``rows`` make."""
-    problems = verify(region, proposals_from(rows, slotted), params)
-    if problems:
-        raise VerificationError(what, problems)
-
-
 def _resolved(region: Region, params: MatchParameters, cand: pd.DataFrame, inputs: pd.DataFrame,
               whole_lists: bool) -> pd.Series:
     """All met per facility after the change, by a re-solve (coverage goals only, or the whole
@@ -481,7 +476,7 @@ def _resolved(region: Region, params: MatchParameters, cand: pd.DataFrame, input
     # Cut lists: the reached facilities' candidates drawn again and their lists lengthened as the
     # coverage proof needs, goals 1–3 only.
     result = match(region, params, coverage_only=True)
-    _check(region, result, params, "re-solve")
+    _verified(region, params, result.proposals, "re-solve")
     return result.status_after["status"] == Status.ALL_MET.value
 
 
@@ -520,19 +515,15 @@ def _coverage_after(region: Region, params: MatchParameters, cand: pd.DataFrame,
     checked by the verifier.
     Falls back to the whole run when coverage is not proven in the time limit."""
     slotted = uses_slots(region, params)
-    model_cand = cand if slotted else cand.drop(columns=["slots", "have", "room"], errors="ignore")
-    model = CooperationModel.from_frames(model_cand, inputs.reindex(pd.unique(cand["facility_id"])),
+    model = CooperationModel.from_frames(model_candidates(cand, slotted), inputs.reindex(pd.unique(cand["facility_id"])),
                                          region.institutions, stage_time_limit=params.stage_time_limit)
     model.coverage_only = model.full_only = True
     model.solve()
     if not all(s.optimal for s in model.stages[:2]):
         result = match(region, params)
-        _check(region, result, params, "re-solve")
+        _verified(region, params, result.proposals, "re-solve")
         return result.status_after["status"] == Status.ALL_MET.value
-    proposals = proposals_from(model.chosen, slotted)
-    problems = verify(region, proposals, params)
-    if problems:
-        raise VerificationError("re-solve", problems)
+    _verified(region, params, proposals_from(model.chosen, slotted), "re-solve")
     ids = region.facilities.index
     full = model.facility_coverage()["full"].reindex(ids).fillna(False).astype(bool)
     # Facilities all met by their agreements in force need nothing from the model.
@@ -595,7 +586,8 @@ def _params_for(params: MatchParameters, region: Region) -> MatchParameters:
     })
 
 
-def _check(region: Region, result: MatchResult, params: MatchParameters, what: str) -> None:
-    problems = verify(region, result.proposals, params)
+def _verified(region: Region, params: MatchParameters, proposals: pd.DataFrame, what: str) -> None:
+    """The verifier on ``proposals``; a violation stops the table (``what`` says which step)."""
+    problems = verify(region, proposals, params)
     if problems:
         raise VerificationError(what, problems)
