@@ -132,17 +132,31 @@ def _case(seed: int):
     return cand, fac, inst, np.sort(rows) if seed % 2 else rows
 
 
+def _first_of_each_role(x: Instance, rows: np.ndarray) -> np.ndarray:
+    """A starting assignment that covers every (facility, role) with a candidate by its first
+    row among ``rows`` — capacities and pins ignored (a mask over all of ``x``)."""
+    hint = np.zeros(len(x.f), bool)
+    _, first = np.unique(x.f[rows] * 3 + x.role[rows], return_index=True)
+    hint[rows[first]] = True
+    return hint
+
+
+@pytest.mark.parametrize("start", ["greedy", "first of each role"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_formulation_equals_brute_force(seed):
+def test_formulation_equals_brute_force(seed, start):
+    """Also from a starting assignment that covers every role but may break a capacity or a
+    pin: one that covers everything is taken as the coverage optimum without a solve only when
+    it keeps every rule (``ComponentFormulation.covers_all``)."""
     cand, fac, inst, rows = _case(seed)
     x = Instance.from_frames(cand, fac, inst)
+    hint = None if start == "greedy" else _first_of_each_role(x, rows)
     brute = Brute(cand, fac, inst, rows.tolist())
     best = brute.best()
     if best is None:  # the pins cannot all be honoured within the capacities
         with pytest.raises(InfeasibleError):
-            ComponentFormulation(x, rows, x.caps).solve(10.0)
+            ComponentFormulation(x, rows, x.caps, hint).solve(10.0)
         return
-    model = ComponentFormulation(x, rows, x.caps)
+    model = ComponentFormulation(x, rows, x.caps, hint)
     chosen_w, stages = model.solve(10.0)
     picked = rows[model.rows_of(chosen_w)].tolist()
     assert brute.feasible(picked), "the formulation broke a constraint"
@@ -192,6 +206,25 @@ def test_phantoms_relax_the_cut_lists(seed):
     assert len(wanted) == -best[1]
     fr = {(x.facility_ids[k // 3], ROLES[k % 3]) for k in wanted}
     assert fr <= cut
+
+
+def test_a_start_that_covers_everything_but_ignores_a_pin_is_no_proof():
+    """F1 is pinned to J, whose room is one facility; F2 has only J.  Starting from F1 ← I,
+    F2 ← J covers every role within the capacity but leaves the pin out: the coverage optimum
+    is one role (F1 ← J), not both, and the solve must say so rather than give up."""
+    rows = [("F1", "I", "consult", 5, False, False), ("F1", "J", "consult", 9, False, True),
+            ("F2", "J", "consult", 5, False, False)]
+    cand = pd.DataFrame(rows, columns=["facility_id", "institution_id", "role", "cost", "existing", "pinned"]).assign(
+        pinned_role=False)
+    fac = pd.DataFrame({"residents": [50, 50], "obligated": True, "missing": [1, 1]}, index=["F1", "F2"])
+    inst = pd.DataFrame({"capacity_facilities": pd.array([None, 1], dtype="Float64")}, index=["I", "J"])
+    x = Instance.from_frames(cand, fac, inst)
+    start = np.array([True, False, True])
+    model = ComponentFormulation(x, np.arange(3), x.caps, start)
+    assert not model.covers_all(model.hint)
+    chosen_w, stages = model.solve(10.0)
+    assert model.rows_of(chosen_w).tolist() == [False, True, False]
+    assert [s.objective for s in stages[:3]] == [1, 0, 1] and all(s.optimal for s in stages)
 
 
 def test_one_agreement_fewer_outweighs_all_the_travel():

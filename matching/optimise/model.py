@@ -40,7 +40,9 @@ dominates are dropped; facilities whose capacity-free best pattern uses free
 institutions only take it (*settled*).  The facilities left fall apart into
 components linked only through institutions that can be full; a component whose
 capacity-free optimum fits every capacity takes it without a solver, the others
-are solved with CP-SAT, single-threaded with a fixed seed and a deterministic time
+are solved with CP-SAT — where the greedy starting assignment already covers every role
+that has a candidate and keeps every rule, coverage is proven without a solve and only goals
+4–5 are solved, with full coverage as equalities — single-threaded with a fixed seed and a deterministic time
 limit, possibly in parallel processes (each result lands in its component's
 slot), so the same input gives the same output.  The stage totals are sums over
 settled facilities and components, objective and bound alike, so the reported
@@ -463,10 +465,14 @@ class ComponentFormulation:
             if g in z:
                 m.add(cp_model.LinearExpr.sum(vs) >= z[g])
         # Pinned pairs and roles.
-        for p in np.unique(np.searchsorted(start, np.flatnonzero(x.pinned[rows]), side="right") - 1):
-            m.add(cp_model.LinearExpr.sum([w[k] for k in np.flatnonzero(w_pair == p)]) == 1)
-        for r in np.flatnonzero(x.pinned_role[rows]):
-            m.add(cp_model.LinearExpr.sum([w[k] for k in entry_w[entry_row == r]]) == 1)
+        self._pins = [np.flatnonzero(w_pair == p) for p in
+                      np.unique(np.searchsorted(start, np.flatnonzero(x.pinned[rows]), side="right") - 1)]
+        self._pins += [entry_w[entry_row == r] for r in np.flatnonzero(x.pinned_role[rows])]
+        for ws in self._pins:
+            m.add(cp_model.LinearExpr.sum([w[k] for k in ws]) == 1)
+        # Coverage at its capacity-free bound, as constraints (:meth:`_fix_full_coverage`).
+        self._by_fr, self._z = (by_fr, list(z.values())) if not self.phantom else (None, None)
+        self._caps_added: list[tuple[np.ndarray, np.ndarray, int]] = []
         # Capacities (residual after settled facilities), in new partner facilities and residents.
         w_new = np.flatnonzero(new_pair[w_pair])
         w_inst = inst[start][w_pair]
@@ -489,6 +495,8 @@ class ComponentFormulation:
                       cp_model.LinearExpr.sum([w[k] for k in w_new]),
                       cp_model.LinearExpr.weighted_sum(w, w_cost.tolist())]
         self.empty = [not zo, not ze, not w, len(w_new) == 0, not w]
+        #: Goals 1–3 with capacities ignored: every (facility, role) with a candidate covered.
+        self.coverage_bound = [len(zo), len(ze), len(fr_keys)]
         # Exact lexicographic weights: each level outweighs everything below it.
         w_effort = len(fr_keys) + 1  # roles covered ≤ number of (facility, role) pairs
         w_obligated = w_effort * (len(ze) + 1)
@@ -503,6 +511,26 @@ class ComponentFormulation:
         w_mask = np.array([sum(1 << (j - start[p]) for j in r) for p, r in zip(w_pair, w_rows, strict=True)],
                           np.int64) if w_rows else np.zeros(0, np.int64)
         self.hint = w_mask == picked_mask[w_pair] if len(w) else np.zeros(0, bool)
+
+    def covers_all(self, chosen: np.ndarray) -> bool:
+        """Is ``chosen`` (a ``w`` mask) feasible and at the capacity-free coverage bound — every
+        (facility, role) with a candidate covered?  Then it is optimal for goals 1–3 without a solve."""
+        if self._by_fr is None or chosen is None or len(chosen) != len(self.w):
+            return False
+        at_most_one = all(np.count_nonzero(chosen[ws]) == 1 for ws in self._by_fr)
+        pins = all(np.count_nonzero(chosen[ws]) == 1 for ws in self._pins)
+        caps = all(int(coef[chosen[ws]].sum()) <= c for ws, coef, c in self._caps_added)
+        return at_most_one and pins and caps
+
+    def _fix_full_coverage(self) -> None:
+        """Goals 1–3 at the capacity-free bound, stated as what it means — each (facility, role)
+        covered exactly once, every facility that can be completed completed — rather than as one
+        weighted sum ≥ its optimum: CP-SAT's presolve and LP use the equalities (national instance:
+        the agreements-and-travel solves of the largest components ~2× faster)."""
+        for ws in self._by_fr:
+            self.m.add_exactly_one([self.w[k] for k in ws])
+        for v in self._z:
+            self.m.add(v == 1)
 
     def phantom_bound(self, time_limit: float) -> tuple[int | None, list[int]]:
         """Coverage (goals 1–3 as one weighted sum) of the model with phantoms, and the
@@ -536,6 +564,7 @@ class ComponentFormulation:
                 continue  # unlimited, or cannot bind
             self.m.add(cp_model.LinearExpr.weighted_sum([self.w[k] for k in ws[idx]], coef[idx].tolist())
                        <= int(c))
+            self._caps_added.append((ws[idx], coef[idx], int(c)))
 
     def _local(self, chosen_w: np.ndarray) -> np.ndarray:
         local = np.zeros(len(self.rows), bool)
@@ -575,6 +604,14 @@ class ComponentFormulation:
         chosen = np.zeros(len(self.w), bool)
         hint = self.hint
         for sense, idx, weights in self.levels:
+            if sense == "maximize" and hasattr(self, "covers_all") and self.covers_all(hint):
+                # The starting assignment already covers everything coverable: proven, no solve.
+                chosen = hint
+                for k in idx:
+                    values[k] = bounds[k] = self.coverage_bound[k]
+                    optimal[k] = True
+                self._fix_full_coverage()
+                continue
             if sense == "minimize" and proceed is not None and not proceed(self._stages(values, bounds, optimal)[:3]):
                 vals = self.values(chosen)
                 for k in idx:
@@ -617,7 +654,10 @@ class ComponentFormulation:
                 bound = solver.best_objective_bound
                 bounds[lead] = (np.floor(bound / weights[0] + 1e-9) if sense == "maximize"
                                 else np.ceil(bound / weights[0] - 1e-9))
-            m.add(expr >= obj) if sense == "maximize" else m.add(expr <= obj)
+            if sense == "maximize" and is_opt and hasattr(self, "covers_all") and self.covers_all(chosen):
+                self._fix_full_coverage()
+            else:
+                m.add(expr >= obj) if sense == "maximize" else m.add(expr <= obj)
         return chosen, self._stages(values, bounds, optimal)
 
     @staticmethod

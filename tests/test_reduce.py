@@ -1,0 +1,124 @@
+"""The exact reductions (``matching.optimise.reduce``): later rounds look only at what changed.
+
+``reduce`` re-examines, after its first round, only the facilities with rows at an institution
+whose freedom changed.  The reference here re-examines every facility every round, as the
+module docstring states the reductions; both must give the same rows left, settled and best,
+the same free institutions and the same capacities left — without and with time slots, with
+capacities in facilities and in residents, with cut lists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matching import MatchParameters
+from matching.candidates import facilities_to_match, find_candidates, uses_slots
+from matching.contract import load_region
+from matching.demo import national
+from matching.optimise import slots
+from matching.optimise.closed_form import best_patterns
+from matching.optimise.instance import Instance, usage
+from matching.optimise.reduce import Reduction, dominated_pairs, free_institutions, reduce
+from matching.optimise.run import model_candidates, model_inputs, travel_cost
+from matching.status import facility_status
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
+def every_round_in_full(x: Instance, settle: bool = True) -> Reduction:
+    """The reductions applied to every facility's rows in every round (the reference)."""
+    active = np.ones(len(x.f), bool)
+    settled = np.zeros(len(x.f), bool)
+    caps = {k: v.copy() for k, v in x.caps.items()}
+    pinned_fac = np.zeros(x.n_facilities, bool)
+    pinned_fac[x.f[x.pinned | x.pinned_role]] = True
+    rounds, best, known = 0, None, None
+    while True:
+        rounds += 1
+        rows = np.flatnonzero(active)
+        free = free_institutions(x, rows, caps)
+        dropped = dominated_pairs(x, rows, free)
+        active &= ~dropped
+        if not settle:
+            if not dropped.any():
+                break
+            continue
+        rows = np.flatnonzero(active)
+        if x.slots is None:
+            best, known = best_patterns(x, rows), np.ones(x.n_facilities, bool)
+        else:
+            best, known = slots.best_plans(x, rows, None if best is None else (best, known))
+        needs_bound = np.zeros(x.n_facilities, bool)
+        needs_bound[x.f[best & ~free[x.i]]] = True
+        has_rows = np.zeros(x.n_facilities, bool)
+        has_rows[x.f[rows]] = True
+        settles = has_rows & ~needs_bound & ~pinned_fac & known
+        if not settles.any() and not dropped.any():
+            break
+        now = best & settles[x.f]
+        settled |= now
+        active &= ~settles[x.f]
+        used = usage(x, now)
+        for column in caps:
+            caps[column] = caps[column] - used[column]
+    if best is not None:
+        best &= active
+    return Reduction(active, settled, free, caps, rounds, best, known)
+
+
+def instance_of(folder: Path, nearest: int | None = None) -> Instance:
+    region = load_region(folder)
+    params = MatchParameters()
+    region = region.as_planned(params)
+    status = facility_status(region)
+    cand = find_candidates(region, status, params, nearest=nearest)
+    cand["cost"] = travel_cost(cand, region, params)
+    return Instance.from_frames(model_candidates(cand, uses_slots(region, params)), model_inputs(region, facilities_to_match(status, params)),
+                                region.institutions)
+
+
+def assert_same(a: Reduction, b: Reduction) -> None:
+    for name in ("active", "settled", "free"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert (a.best is None) == (b.best is None)
+    if b.best is not None:
+        assert np.array_equal(a.best, b.best) and np.array_equal(a.known, b.known)
+    assert a.caps.keys() == b.caps.keys()
+    for column in b.caps:
+        assert np.array_equal(a.caps[column], b.caps[column], equal_nan=True), column
+    assert a.rounds == b.rounds
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """A Tokyo-like seeded region (capacity binds, many rounds), capacities in residents too."""
+    folder = tmp_path_factory.mktemp("tokyo")
+    national.write(folder, seed=3, scale=0.05, prefectures=("13",))
+    return folder
+
+
+def test_demo_with_time_slots(demo_region):
+    x = instance_of(DEMO)
+    assert x.slots is not None  # the demo states time slots (availability.csv)
+    for settle in (True, False):
+        assert_same(reduce(x, settle), every_round_in_full(x, settle))
+
+
+@pytest.mark.parametrize("nearest", [None, 4])
+def test_seeded_region_full_and_cut_lists(seeded, nearest):
+    x = instance_of(seeded, nearest)
+    full = every_round_in_full(x)
+    assert full.rounds >= 3 and full.settled.any()  # several rounds, so later ones are looked at
+    assert_same(reduce(x), full)
+
+
+def test_seeded_region_with_time_slots(tmp_path):
+    national.write(tmp_path, seed=5, scale=0.03, availability=True)
+    x = instance_of(tmp_path)
+    assert x.slots is not None
+    full = every_round_in_full(x)
+    assert full.rounds >= 2
+    assert_same(reduce(x), full)
