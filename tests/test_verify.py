@@ -289,6 +289,7 @@ def test_verifier_edges_of_capacities_limits_pins_and_partners(tmp_path):
 def test_the_verifiers_geodesic_is_geopys(a, b):
     from geopy.distance import geodesic
 
-    from matching.verify import _geodesic
+    from matching.verify import _geodesic, geodesic_km
 
     assert _geodesic(a, b).km == pytest.approx(geodesic(a, b).km, abs=1e-9)
+    assert geodesic_km(*a, *b) == pytest.approx(geodesic(a, b).km, abs=1e-9)

@@ -367,12 +367,10 @@ class SlotFormulation:
     #: the demo's components (up to 5,400 rows) the LP is what proves coverage quickly — without
     #: it the demo's what-if scenarios took 2–4× longer (2040_response: 9.9 s instead of 2.5 s).
     LP_FREE_COVERAGE_ROWS = 10_000
-    #: As :attr:`matching.optimise.model.ComponentFormulation.solver_parameters`.
-    solver_parameters: dict = {}
 
     def __init__(self, x: Instance, rows: np.ndarray, caps: dict[str, np.ndarray],
                  hint: np.ndarray | None = None, phantoms: bool = False):
-        from matching.optimise.model import ComponentFormulation, _grouped
+        from matching.optimise.model import ComponentFormulation, CpModel, _grouped
 
         self._base = ComponentFormulation
         self.order = np.lexsort((x.role[rows], x.pair[rows]))
@@ -383,7 +381,7 @@ class SlotFormulation:
         # it, not proven in time).
         self.linearization = {"maximize": 0 if n >= self.LP_FREE_COVERAGE_ROWS else 2, "minimize": 2}
         self.w_rows = [[j] for j in range(n)]
-        m = self.m = cp_model.CpModel()
+        m = self.m = CpModel()
         xv = self.w = [m.new_bool_var("") for _ in range(n)]
         pair, fac, inst = x.pair[rows], x.f[rows], x.i[rows]
         res = x.residents[fac]

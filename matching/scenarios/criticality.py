@@ -68,7 +68,6 @@ from matching.optimise import slots
 from matching.optimise.greedy import greedy_rows
 from matching.optimise.instance import Instance, usage
 from matching.optimise.model import (
-    FACILITY_COUNT_PARAMETERS,
     CooperationModel,
     coverable,
     facility_values,
@@ -445,7 +444,6 @@ def _solve_neighbourhood(x: Instance, in_rows: np.ndarray, free: np.ndarray, bas
     f = CooperationModel._formulation(x, local, residual, hint)
     _, _, weights = f.levels[0]
     f.levels = (("maximize", (0, 1), (weights[0] // weights[1], 1)), f.levels[1])
-    f.solver_parameters = FACILITY_COUNT_PARAMETERS
     chosen_w, _ = f.solve(time_limit, proceed=lambda coverage: False)
     picked = kept.copy()
     picked[local[f.rows_of(chosen_w)]] = True
