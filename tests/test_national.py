@@ -12,6 +12,7 @@ import filecmp
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from matching import MatchParameters, match, verify
@@ -114,6 +115,30 @@ def test_lengthened_lists_reach_and_prove_the_full_optimum(tmp_path):
     for e, n in zip(exact.stages[:3], near.stages[:3], strict=True):
         assert n.optimal and n.objective == n.bound == e.objective, (e, n)
     assert verify(region, near.proposals, params) == []
+
+
+def test_agreements_bound_for_the_lists_used(tmp_path):
+    """With cut lists goals 4–5 may carry no bound for the full lists (at national size they do
+    not), so the run also states the one it proved for the lists it used: at most the optimum of
+    an exact run on exactly those lists, which is at most what the run proposes."""
+    from matching.optimise.model import CooperationModel
+    from matching.candidates import facilities_to_match
+    from matching.optimise.run import model_candidates, model_inputs, summary
+
+    national.write(tmp_path, seed=3, scale=0.05, prefectures=("13",))
+    region = load_region(tmp_path)
+    params = MatchParameters()
+    near = match(region, params, SolveOptions(nearest=2, expand_rounds=3))
+    agreements = near.stage("new_agreements")
+    assert np.isfinite(agreements.lists_bound)
+    inputs = model_inputs(region, facilities_to_match(near.status_before, params))
+    exact = CooperationModel.from_frames(model_candidates(near.candidates, False).drop(columns="truncated"), inputs,
+                                         region.institutions).solve()
+    assert all(stage.optimal for stage in exact.stages)
+    assert agreements.lists_bound <= exact.stages[3].objective <= agreements.objective
+    s = summary(near)
+    assert s["bound_lists_used"]["new_agreements"] == agreements.lists_bound
+    assert np.isnan(match(region, params).stage("new_agreements").lists_bound)  # full lists: one bound
 
 
 def test_pulp_baseline_reaches_the_same_coverage(tmp_path):

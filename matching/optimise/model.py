@@ -103,12 +103,19 @@ class StageResult:
     objective: float = 0.0
     bound: float = 0.0
     optimal: bool = True
+    #: Where candidate lists were cut (national options): the proven bound for the lists the run
+    #: used, which ``bound`` (for the full lists) may not give for goals 4–5; NaN where not proven.
+    lists_bound: float = np.nan
 
     @property
     def gap(self) -> float:
         """Relative gap between the best solution and the proven bound (0 = proven optimal)."""
-        denom = max(abs(self.bound), abs(self.objective), 1.0)
-        return abs(self.bound - self.objective) / denom
+        return relative_gap(self.objective, self.bound)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """|bound − objective| relative to the larger of the two (at least 1)."""
+    return abs(bound - objective) / max(abs(bound), abs(objective), 1.0)
 
 
 @dataclass
@@ -265,9 +272,14 @@ class CooperationModel:
         optimal = np.ones(5, bool)
         solved = np.zeros(x.n_facilities, bool)
         uncut_parts = []  # (facilities, goals 4–5 bounds) of solver components with full lists
+        # Goals 4–5 for the lists used: the components' own proven bounds (settled and closed-form
+        # facilities took their best pattern, optimal for their lists).
+        lists_bound = objective.astype(float)
         for rows, (part, (proven, wanted)) in zip(solver_comps, parts, strict=True):
             facs = np.unique(x.f[rows])
             solved[facs] = True
+            for k in (3, 4):
+                lists_bound[k] += part[k].bound - part[k].objective
             if cut[facs].any():
                 self.expand += wanted
                 limit = np.array([p.objective for p in part[:3]]) if proven else trivial[facs].sum(axis=0)
@@ -289,7 +301,8 @@ class CooperationModel:
             covered_all = bool(optimal[:3].all() and (objective[:3] >= trivial[in_model].sum(axis=0)).all())
             bound[3:] = self._effort_bounds(objective, covered_all, uncut_parts)
             optimal[3:] = [objective[3] <= bound[3], objective[3] <= bound[3] and objective[4] <= bound[4]]
-        return [StageResult(name, sense, float(objective[k]), float(bound[k]), bool(optimal[k]))
+        return [StageResult(name, sense, float(objective[k]), float(bound[k]), bool(optimal[k]),
+                            float(lists_bound[k]) if cut.any() and k >= 3 else np.nan)
                 for k, (name, sense) in enumerate(STAGES)]
 
     def _effort_bounds(self, objective: np.ndarray, covered_all: bool,

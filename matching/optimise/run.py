@@ -24,7 +24,7 @@ from matching.candidates import (
 )
 from matching.capacity import facilities_per_institution
 from matching.explain import explain_proposals, explain_unmatched
-from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult
+from matching.optimise.model import GOAL_LABELS, CooperationModel, StageResult, relative_gap
 from matching.optimise.options import SolveOptions, for_size
 from matching.parameters import MatchParameters
 from matching.region import Region, approximate_points
@@ -311,6 +311,9 @@ def summary(result: MatchResult) -> dict:
         "objective": {s.name: s.objective for s in result.stages},
         "bound": {s.name: s.bound if np.isfinite(s.bound) else None for s in result.stages},
         "gap": {s.name: round(s.gap, 6) if np.isfinite(s.gap) else None for s in result.stages},
+        # Cut lists: goals 4–5's proven bound for the lists the run used (null where not proven).
+        "bound_lists_used": {s.name: s.lists_bound if np.isfinite(s.lists_bound) else None
+                             for s in result.stages[3:]} if result.options.nearest is not None else None,
         "optimal": result.optimal,
         "proof": {
             "coverage_proven": all(s.optimal for s in result.stages[:3]),
@@ -358,8 +361,16 @@ def proof_notes(result: MatchResult) -> list[str]:
     if agreements.optimal and travel.optimal:
         return []
     if not np.isfinite(agreements.bound):
-        return ["新規協定数（目標4）と移動時間（目標5）は最小と証明されていません（候補を各役割の近い順に絞ったため、"
-                "全候補に対する下限を示せません）。協定数はさらに減らせる可能性があります。"]
+        out = ["新規協定数（目標4）と移動時間（目標5）は最小と証明されていません（候補を各役割の近い順に絞ったため、"
+               "全候補に対する下限を示せません）。協定数はさらに減らせる可能性があります。"]
+        used = [s for s in (agreements, travel) if np.isfinite(s.lists_bound)]
+        if used:  # what is proven for the lists the run used
+            out.append("使った候補の範囲では — " + "、".join(
+                f"{GOAL_LABELS[s.name]}: 提案 {s.objective:,.0f}（最小と証明済み）" if s.objective <= s.lists_bound else
+                f"{GOAL_LABELS[s.name]}: 提案 {s.objective:,.0f}、証明済みの限界 {s.lists_bound:,.0f}"
+                f"（差 {relative_gap(s.objective, s.lists_bound):.2%}）" for s in used)
+                + ("" if len(used) == 2 else f"、{GOAL_LABELS['travel_cost']}: 限界不明") + "。")
+        return out
     out = [] if agreements.optimal else [_gap_text(agreements) + "。"]
     if not travel.optimal:
         out.append(_gap_text(travel) + "。" if np.isfinite(travel.bound)
