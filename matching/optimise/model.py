@@ -204,8 +204,6 @@ class CooperationModel:
             relaxed, known = best_patterns(x, np.flatnonzero(red.active)), np.ones(x.n_facilities, bool)
         else:
             relaxed, known = slots.best_plans(x, np.flatnonzero(red.active))
-        # The greedy assignment on what is left: the solver's starting point and its floor.
-        self._greedy = _greedy(x, np.flatnonzero(red.active), red.caps)
         if opts.reduce and comps:
             full = over(red.caps, usage(x, relaxed))
             # A facility whose best plan was not worked out (time slots) needs the solver.
@@ -339,7 +337,8 @@ class CooperationModel:
         """One component's CP-SAT model: one partner per role, or by time slots."""
         return (ComponentFormulation if x.slots is None else slots.SlotFormulation)(x, *args, **kwargs)
 
-    def _cut_proof(self, rows: np.ndarray, part: list[StageResult]) -> tuple[bool, list[tuple[str, str]]]:
+    def _cut_proof(self, rows: np.ndarray, part: list[StageResult],
+                   start: np.ndarray) -> tuple[bool, list[tuple[str, str]]]:
         """Is this component's coverage optimal for the *full* candidate lists?
 
         Yes if nothing was cut, or the capacity-free bound is met.  Else the phantom
@@ -353,7 +352,7 @@ class CooperationModel:
         _, trivial = coverable(x, rows)
         if all(part[k].objective >= trivial[:, k].sum() for k in range(3)):
             return True, []
-        f = self._formulation(x, rows, self._caps, self._greedy, phantoms=True)
+        f = self._formulation(x, rows, self._caps, start, phantoms=True)
         bound, wanted = f.phantom_bound(self.stage_time_limit)
         if bound is not None and bound <= f.coverage_value(part):
             return True, []
@@ -380,8 +379,13 @@ class CooperationModel:
 
     def _solve_component(self, rows: np.ndarray):
         """CP-SAT on one component's candidate rows: which of them are chosen, the goals, and
-        whether coverage is proven for the full candidate lists (:meth:`_cut_proof`)."""
-        f = self._formulation(self._x, rows, self._caps, self._greedy)
+        whether coverage is proven for the full candidate lists (:meth:`_cut_proof`).
+
+        The greedy assignment of the component's rows is the solver's starting point and its floor.
+        It is the whole run's greedy assignment there: components share only institutions whose
+        capacity cannot bind.  Worked out here, in the worker, for the components solved only."""
+        start = _greedy(self._x, rows, self._caps)
+        f = self._formulation(self._x, rows, self._caps, start)
         if self.coverage_only and self.full_only:  # weights: one obligated outweighs every effort-type
             _, _, weights = f.levels[0]
             f.levels = (("maximize", (0, 1), (weights[0] // weights[1], 1)), f.levels[1])
@@ -392,16 +396,16 @@ class CooperationModel:
 
         def proceed(coverage: list[StageResult]) -> bool:
             # A component whose cut lists will be lengthened is solved again: skip goals 4–5 now.
-            proof["coverage"] = self._cut_proof(rows, coverage)
+            proof["coverage"] = self._cut_proof(rows, coverage, start)
             proven, wanted = proof["coverage"]
             return not self.coverage_only and (proven or not wanted or self.final)
 
         chosen_w, parts = f.solve(self.stage_time_limit if limit is None else limit, self.options.effort_time_limit,
                                   proceed)
-        coverage = proof.get("coverage") or self._cut_proof(rows, parts)
+        coverage = proof.get("coverage") or self._cut_proof(rows, parts, start)
         complete = not self.coverage_only and (coverage[0] or not coverage[1] or self.final)  # goals 4–5 solved
         chosen = f.rows_of(chosen_w)
-        greedy = self._greedy[rows]
+        greedy = start[rows]
         floor = False
         if _coverage_key(self._x, rows[greedy]) > _coverage_key(self._x, rows[chosen]):
             # The solver ran out of time below the greedy assignment: the floor holds.
