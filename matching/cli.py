@@ -706,13 +706,12 @@ def critical(
         safecells.to_csv(plan.capped, stage / "capacity_capped.csv", index=False, encoding="utf-8-sig")
         stage.publish()
     what = "新規受入れを止めた場合" if mode == "stop-accepting" else "協力をやめた場合（既存協定も解消）"
-    from matching.reports.tables import affecting
+    from matching.reports.tables import affecting, omitted_note
 
     matter = affecting(table)
     shown = criticality_table(matter.head(top), region.areas).drop(columns=["全要件充足を失う施設", "医療機関ID"])
     _print_frame(f"重要な医療機関：{what}に全要件充足を失う施設数（上位{top}）", shown)
-    console.print(f"調べた{len(table)}機関のうち、失っても全要件充足の施設数が変わらない"
-                  f"{len(table) - len(matter)}機関は表に含めていません（criticality.csv にはすべて）。")
+    console.print(omitted_note(len(table), len(matter)) + "表に含めていません（criticality.csv にはすべて）。")
     from matching.reports.tables import plan_verdict
 
     console.print(plan_verdict(plan) if plan.feasible else f"[yellow]{plan_verdict(plan)}[/yellow]")

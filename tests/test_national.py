@@ -121,8 +121,8 @@ def test_agreements_bound_for_the_lists_used(tmp_path):
     """With cut lists goals 4–5 may carry no bound for the full lists (at national size they do
     not), so the run also states the one it proved for the lists it used: at most the optimum of
     an exact run on exactly those lists, which is at most what the run proposes."""
-    from matching.optimise.model import CooperationModel
     from matching.candidates import facilities_to_match
+    from matching.optimise.model import CooperationModel
     from matching.optimise.run import model_candidates, model_inputs, summary
 
     national.write(tmp_path, seed=3, scale=0.05, prefectures=("13",))

@@ -344,11 +344,17 @@ def test_criticality_lists_only_institutions_that_matter(tmp_path, runs):
     crit = criticality(base.region, MatchParameters(), base.result)
     crit = pd.concat([crit, crit.iloc[[0]].assign(institution_id="ZZ", name="影響なし機関", lost_all_met=0,
                                                    lost_obligated=0, lost_facilities="")], ignore_index=True)
+    # An institution whose loss costs an obligated facility matters even where the best run
+    # without it completes more facilities in all (net counts, obligated first).
+    crit = pd.concat([crit, crit.iloc[[0]].assign(institution_id="ZY", name="義務を失う機関", lost_all_met=-1,
+                                                   lost_obligated=1, lost_facilities="F1;F2")], ignore_index=True)
     assert "ZZ" not in set(affecting(crit)["institution_id"])
+    assert "ZY" in set(affecting(crit)["institution_id"])
     wb = load_workbook(write_workbook(tmp_path / "m.xlsx", base.region, base.result, criticality=crit))
     ws = wb["重要な医療機関"]
-    assert "影響なし機関" not in [r[2] for r in rows(ws)]
-    skipped = int((crit["lost_all_met"] == 0).sum())
+    names = [r[2] for r in rows(ws)]
+    assert "影響なし機関" not in names and "義務を失う機関" in names
+    skipped = int(((crit["lost_all_met"] == 0) & (crit["lost_obligated"] == 0)).sum())
     assert skipped >= 1 and f"調べた{len(crit)}機関のうち" in ws["A2"].value
     assert f"変わらない{skipped}機関は省略" in ws["A2"].value
     assert len(rows(ws)) - 3 == len(crit) - skipped

@@ -33,6 +33,7 @@ from matching.reports.tables import (
     comparison_table,
     coverage_by_area,
     criticality_table,
+    omitted_note,
     proposals_table,
     status_by_type,
     status_colors,
@@ -106,8 +107,7 @@ def render_html(region: Region, result: MatchResult, runs=None, criticality=None
                                  + "<h3>シナリオごとの二次医療圏×種別の状況</h3>" + per_scenario))
     if criticality is not None:
         shown = affecting(criticality)
-        note = (f'<p class="note">調べた{len(criticality)}機関のうち、失っても全要件充足の施設数が変わらない'
-                f"{len(criticality) - len(shown)}機関は省略しています。</p>")
+        note = f'<p class="note">{escape(omitted_note(len(criticality), len(shown)))}省略しています。</p>'
         sections.append(_section("criticality", "重要な医療機関（受入れを止めると全要件充足を失う施設がある機関・上位20）",
                                  note + _df_html(criticality_table(shown.head(20), region.areas))))
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")

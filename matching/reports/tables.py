@@ -342,6 +342,16 @@ def unreported_table(region: Region, result: MatchResult) -> pd.DataFrame:
     }).reset_index(drop=True)
 
 
+def omitted_note(considered: int, shown: int) -> str:
+    """The sentence that says how many institutions the criticality lists leave out, and why
+    (the CLI, the workbook and the HTML report finish it their own way)."""
+    return (f"調べた{considered}機関のうち、失っても全要件充足の施設数（義務施設の数も）が変わらない"
+            f"{considered - shown}機関は")
+
+
 def affecting(criticality: pd.DataFrame) -> pd.DataFrame:
-    """The criticality rows whose loss changes something (some facility loses full coverage)."""
-    return criticality[criticality["lost_all_met"] > 0]
+    """The criticality rows whose loss changes something: fewer facilities all met, or fewer
+    obligated ones.  The counts are net and follow the model's order (obligated first), so an
+    institution may cost an obligated facility while the best run without it completes more
+    effort-type ones (``lost_all_met`` below zero): it matters all the same."""
+    return criticality[(criticality["lost_all_met"] != 0) | (criticality["lost_obligated"] != 0)]

@@ -51,6 +51,7 @@ from matching.reports.tables import (
     coverage_by_type,
     criticality_table,
     increases_table,
+    omitted_note,
     plan_verdict,
     proposals_table,
     status_by_type,
@@ -289,8 +290,7 @@ def _changes_sheet(ws, runs) -> None:
 def _criticality_sheet(ws, region: Region, table: pd.DataFrame) -> None:
     row = _title(ws, "新規受入れを止めた場合（または協力をやめた場合）に全要件充足を失う施設がある医療機関")
     shown = affecting(table)
-    ws.cell(2, 1, f"調べた{len(table)}機関のうち、失っても全要件充足の施設数が変わらない"
-                  f"{len(table) - len(shown)}機関は省略しています。")
+    ws.cell(2, 1, omitted_note(len(table), len(shown)) + "省略しています。")
     if shown.empty:
         ws.cell(row, 1, "どの医療機関が受入れを止めても、全要件充足を失う施設はありません。")
         return

@@ -140,7 +140,10 @@ def criticality(region: Region, params: MatchParameters | None = None, base: Mat
             "lost_facilities": lost,
         })
     out = pd.DataFrame(rows, columns=CRITICALITY_COLUMNS[1:])
-    out = out.sort_values(["lost_all_met", "lost_obligated", "institution_id"],
+    # Obligated facilities first, as the model ranks its goals (the obligation is what the
+    # transitional period is about): an institution that costs an obligated facility outranks one
+    # that costs effort-type facilities only, however many.
+    out = out.sort_values(["lost_obligated", "lost_all_met", "institution_id"],
                           ascending=[False, False, True]).reset_index(drop=True)
     out.insert(0, "rank", range(1, len(out) + 1))
     return out
