@@ -616,7 +616,7 @@ class ComponentFormulation:
         chosen = np.zeros(len(self.w), bool)
         hint = self.hint
         for sense, idx, weights in self.levels:
-            if sense == "maximize" and hasattr(self, "covers_all") and self.covers_all(hint):
+            if sense == "maximize" and self.covers_all(hint):
                 # The starting assignment already covers everything coverable: proven, no solve.
                 chosen = hint
                 for k in idx:
@@ -666,7 +666,7 @@ class ComponentFormulation:
                 bound = solver.best_objective_bound
                 bounds[lead] = (np.floor(bound / weights[0] + 1e-9) if sense == "maximize"
                                 else np.ceil(bound / weights[0] - 1e-9))
-            if sense == "maximize" and is_opt and hasattr(self, "covers_all") and self.covers_all(chosen):
+            if sense == "maximize" and is_opt and self.covers_all(chosen):
                 self._fix_full_coverage()
             else:
                 m.add(expr >= obj) if sense == "maximize" else m.add(expr <= obj)

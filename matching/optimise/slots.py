@@ -456,6 +456,10 @@ class SlotFormulation:
         best = greedy_rows(x, rows, caps) if hint is None else hint
         self.hint = best[rows]
 
+    def covers_all(self, chosen: np.ndarray | None) -> bool:
+        """Never: with time slots the coverage solve always runs (no shortcut from the start)."""
+        return False
+
     def phantom_bound(self, time_limit: float) -> tuple[int | None, list[int]]:
         """As :meth:`matching.optimise.model.ComponentFormulation.phantom_bound`."""
         return self._base.phantom_bound(self, time_limit)
