@@ -164,6 +164,7 @@ def test_formulation_equals_brute_force(seed, start):
     assert (got[0], got[1], got[2], -got[3], -got[4]) == best
     assert [s.objective for s in stages] == list(got)  # the reported goals are the chosen rows'
     assert all(s.optimal for s in stages)
+    assert [s.bound for s in stages] == [s.objective for s in stages]  # proven: the bound is the value
 
 
 def test_the_cases_exercise_every_rule():
@@ -200,12 +201,113 @@ def test_phantoms_relax_the_cut_lists(seed):
     best = max(((v[0], v[1], v[2]), -len(ph)) for ch, ph in brute.choices() for v in [brute.value(ch, ph)])
     model = ComponentFormulation(x, rows, x.caps, phantoms=True)
     assert len(model.phantom) == len(cut)
+    if cut:  # a start never proves coverage of lists that phantoms lengthen
+        assert not model.covers_all(model.hint)
     bound, wanted = model.phantom_bound(10.0)
     parts = [StageResult("", "", float(v)) for v in best[0]] + [StageResult("", "")] * 2
     assert bound == model.coverage_value(parts)
     assert len(wanted) == -best[1]
     fr = {(x.facility_ids[k // 3], ROLES[k % 3]) for k in wanted}
     assert fr <= cut
+
+
+def _covers_every_role(brute: Brute, chosen: list[int]) -> bool:
+    return {(brute.r[k]["facility_id"], brute.r[k]["role"]) for k in chosen} == set(brute.groups)
+
+
+def test_a_start_proves_coverage_exactly_when_it_covers_every_role_and_keeps_every_rule():
+    """``covers_all`` against the brute force's rules: a starting assignment (greedy, or the first
+    row of each role, which may break a capacity or a pin) is a coverage proof exactly when it
+    covers every (facility, role) with a candidate and is feasible; no start (None) proves nothing."""
+    proofs, refusals = 0, 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand, fac, inst)
+        brute = Brute(cand, fac, inst, rows.tolist())
+        for hint in (None, _first_of_each_role(x, rows)):
+            model = ComponentFormulation(x, rows, x.caps, hint)
+            start = rows[model.rows_of(model.hint)].tolist()
+            proof = _covers_every_role(brute, start) and brute.feasible(start)
+            assert model.covers_all(model.hint) == proof, seed
+            assert not model.covers_all(None)
+            proofs += proof
+            refusals += _covers_every_role(brute, start) and not proof
+    assert proofs >= 10 and refusals >= 5  # both answers are exercised, refusals by a rule broken
+
+
+def _objectives_set(monkeypatch) -> list[bool]:
+    """The senses of the objectives the formulation's solves are given (True: maximise)."""
+    import matching.optimise.model as model_module
+
+    senses: list[bool] = []
+    set_objective = model_module.set_objective
+
+    def recording(m, expr, maximize):
+        senses.append(maximize)
+        set_objective(m, expr, maximize)
+
+    monkeypatch.setattr(model_module, "set_objective", recording)
+    return senses
+
+
+def test_a_start_that_proves_coverage_spares_the_coverage_solve(monkeypatch):
+    """Where the start covers every role and keeps every rule, goals 1–3 are its values, proven,
+    without a coverage solve; goals 4–5 are still solved (to the brute force's optimum, checked in
+    ``test_formulation_equals_brute_force``).  Any other start leaves the coverage solve to run."""
+    senses = _objectives_set(monkeypatch)
+    spared, solved = 0, 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand, fac, inst)
+        brute = Brute(cand, fac, inst, rows.tolist())
+        if brute.best() is None:
+            continue
+        for hint in (None, _first_of_each_role(x, rows)):
+            model = ComponentFormulation(x, rows, x.caps, hint)
+            start = rows[model.rows_of(model.hint)].tolist()
+            senses.clear()
+            _, stages = model.solve(10.0)
+            if _covers_every_role(brute, start) and brute.feasible(start):
+                assert True not in senses, seed
+                assert False in senses or not any(s.objective for s in stages[3:])
+                assert [s.objective for s in stages[:3]] == list(brute.value(start)[:3])
+                spared += 1
+            else:
+                assert senses[0] is True, seed
+                solved += 1
+    assert spared >= 10 and solved >= 10
+
+
+def test_a_proving_start_stands_when_goals_4_and_5_are_skipped():
+    """``proceed`` declining goals 4–5 (as criticality's re-solves do) after a start proved
+    coverage: the start itself is returned, goals 1–3 proven at its values, 4–5 its own, unproven."""
+    checked = 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand, fac, inst)
+        brute = Brute(cand, fac, inst, rows.tolist())
+        model = ComponentFormulation(x, rows, x.caps, _first_of_each_role(x, rows))
+        if not model.covers_all(model.hint):
+            continue
+        start = rows[model.rows_of(model.hint)].tolist()
+        asked = []
+        chosen_w, stages = model.solve(10.0, proceed=lambda coverage: asked.append(coverage) and False)
+        assert rows[model.rows_of(chosen_w)].tolist() == start
+        assert [s.objective for s in stages] == list(brute.value(start))
+        assert [s.optimal for s in stages] == [True] * 3 + [False] * 2
+        assert [s.bound for s in stages[:3]] == list(brute.value(start)[:3])
+        assert [s.objective for s in asked[0]] == list(brute.value(start)[:3])
+        checked += 1
+    assert checked >= 5
 
 
 def test_a_start_that_covers_everything_but_ignores_a_pin_is_no_proof():
