@@ -310,6 +310,53 @@ def test_a_proving_start_stands_when_goals_4_and_5_are_skipped():
     assert checked >= 5
 
 
+def test_the_effort_limit_caps_the_agreements_and_travel_solve_only():
+    """``effort_limit`` (deterministic seconds) caps the goals 4–5 solve alone: at 0 the coverage
+    is still solved to its proven optimum (or proven by the start), while agreements and travel
+    are left unproven, valued as the rows returned."""
+    solved = 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand, fac, inst)
+        brute = Brute(cand, fac, inst, rows.tolist())
+        best = brute.best()
+        if best is None:
+            continue
+        model = ComponentFormulation(x, rows, x.caps)
+        solved += not model.covers_all(model.hint)
+        chosen_w, stages = model.solve(10.0, effort_limit=0.0)
+        picked = rows[model.rows_of(chosen_w)].tolist()
+        assert brute.feasible(picked)
+        assert [s.objective for s in stages] == list(brute.value(picked))
+        assert [s.objective for s in stages[:3]] == list(best[:3])
+        assert [s.optimal for s in stages] == [True] * 3 + [False] * 2, seed
+    assert solved >= 5  # coverage solved (not proven by the start) under the limit too
+
+
+def test_goals_with_nothing_to_solve_are_zero_and_proven():
+    """The model's coverage-only run (and criticality's re-solves) solve goals 1–2 alone, without a
+    start.  F1 lacks two roles and has a candidate for one: no facility can be completed, so there
+    is nothing to solve for goals 1–2 — they are 0 and proven — and with goals 4–5 declined nothing
+    is chosen (an all-false ``w`` mask), its agreements and travel 0, unproven."""
+    rows = [("F1", "I", "consult", 5, False)]
+    cand = pd.DataFrame(rows, columns=["facility_id", "institution_id", "role", "cost", "existing"]).assign(
+        pinned=False, pinned_role=False)
+    fac = pd.DataFrame({"residents": [50], "obligated": [True], "missing": [2]}, index=["F1"])
+    x = Instance.from_frames(cand, fac, pd.DataFrame(index=["I"]))
+    model = ComponentFormulation(x, np.arange(1), x.caps)
+    _, _, weights = model.levels[0]
+    model.levels = (("maximize", (0, 1), (weights[0] // weights[1], 1)), model.levels[1])
+    model.hint = None
+    chosen_w, stages = model.solve(10.0, proceed=lambda coverage: False)
+    assert chosen_w.dtype == bool and chosen_w.tolist() == [False] * len(model.w)
+    assert [(s.objective, s.bound, s.optimal) for s in stages[:2]] == [(0, 0, True)] * 2
+    assert [s.objective for s in stages] == [0] * 5
+    assert [s.optimal for s in stages[3:]] == [False] * 2
+
+
 def test_a_start_that_covers_everything_but_ignores_a_pin_is_no_proof():
     """F1 is pinned to J, whose room is one facility; F2 has only J.  Starting from F1 ← I,
     F2 ← J covers every role within the capacity but leaves the pin out: the coverage optimum
