@@ -153,7 +153,8 @@ def test_formulation_equals_brute_force(seed, start):
     brute = Brute(cand, fac, inst, rows.tolist())
     best = brute.best()
     if best is None:  # the pins cannot all be honoured within the capacities
-        with pytest.raises(InfeasibleError):
+        with pytest.raises(InfeasibleError, match="^no feasible assignment: pinned pairs exceed an institution's "
+                                                   "capacity or conflict$"):
             ComponentFormulation(x, rows, x.caps, hint).solve(10.0)
         return
     model = ComponentFormulation(x, rows, x.caps, hint)
@@ -334,6 +335,40 @@ def test_the_effort_limit_caps_the_agreements_and_travel_solve_only():
         assert [s.objective for s in stages[:3]] == list(best[:3])
         assert [s.optimal for s in stages] == [True] * 3 + [False] * 2, seed
     assert solved >= 5  # coverage solved (not proven by the start) under the limit too
+
+
+def test_each_solve_starts_from_the_start_then_from_the_coverage_solution(monkeypatch):
+    """CP-SAT is given a solution to start from: the formulation's start (the greedy assignment)
+    for the coverage solve, the coverage optimum for the agreements-and-travel solve."""
+    import matching.optimise.model as model_module
+
+    given = []
+    set_hint = model_module.set_hint
+
+    def recording(m, variables, values):
+        given.append(None if values is None else np.array(values))
+        set_hint(m, variables, values)
+
+    monkeypatch.setattr(model_module, "set_hint", recording)
+    checked = 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand, fac, inst)
+        if Brute(cand, fac, inst, rows.tolist()).best() is None:
+            continue
+        model = ComponentFormulation(x, rows, x.caps)
+        if model.covers_all(model.hint):
+            continue
+        given.clear()
+        _, stages = model.solve(10.0)
+        assert len(given) == 2 and given[0] is not None and given[1] is not None
+        assert given[0].tolist() == model.hint.tolist()
+        assert model.values(given[1])[:3] == [s.objective for s in stages[:3]]  # at the coverage optimum
+        checked += 1
+    assert checked >= 5
 
 
 def test_goals_with_nothing_to_solve_are_zero_and_proven():
