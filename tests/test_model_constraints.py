@@ -398,6 +398,37 @@ def test_a_solve_out_of_time_before_any_solution_claims_nothing():
     assert unproven >= 5
 
 
+def test_a_solve_cut_short_with_a_solution_claims_a_bound_for_its_leading_goal_only():
+    """Goals 4–5 cut short by tiny effort limits (deterministic): where CP-SAT stops with a solution
+    it has not proven, the goals are that solution's, unproven; the leading goal (agreements) gets
+    the solver's proven bound — a whole number no higher than the brute force's optimum — and
+    travel none."""
+    found = 0
+    for limit in (1e-6, 3e-6, 1e-5, 3e-5, 1e-4):
+        for seed in SEEDS:
+            table = _table(seed)
+            if table is None:
+                continue
+            cand, fac, inst, rows = _case(seed)
+            x = Instance.from_frames(cand, fac, inst)
+            brute = Brute(cand, fac, inst, rows.tolist())
+            best = brute.best()
+            if best is None:
+                continue
+            model = ComponentFormulation(x, rows, x.caps)
+            chosen_w, stages = model.solve(10.0, effort_limit=limit)
+            agreements, travel = stages[3], stages[4]
+            if agreements.optimal or np.isnan(agreements.bound):
+                continue
+            found += 1
+            picked = rows[model.rows_of(chosen_w)].tolist()
+            assert brute.feasible(picked)
+            assert [s.objective for s in stages] == list(brute.value(picked))
+            assert agreements.bound == int(agreements.bound) and 0 <= agreements.bound <= -best[3]
+            assert not travel.optimal and np.isnan(travel.bound)
+    assert found >= 1
+
+
 def test_goals_with_nothing_to_solve_are_zero_and_proven():
     """The model's coverage-only run (and criticality's re-solves) solve goals 1–2 alone, without a
     start.  F1 lacks two roles and has a candidate for one: no facility can be completed, so there
