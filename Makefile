@@ -31,12 +31,12 @@ bench: $(VENV)/.installed-dev
 # per module, most important first; each mutant runs its module's targeted tests only
 # (tests/mutation_subset.py). Results stay in mutants/ (`mutmut results`, `mutmut show NAME`).
 # The model is mutated in its constraint building only.
-MUTATE_MODULES = verify status candidates optimise.model contract vocabulary
+MUTATE_MODULES = verify status candidates optimise.model optimise.reduce contract vocabulary
 MUTATE_CHILDREN ?= 2
 
 mutate: $(VENV)/.installed-dev
 	set -f; for m in $(MUTATE_MODULES); do \
-	  case $$m in optimise.model) pats="matching.optimise.model.xǁComponentFormulationǁ__init__* matching.optimise.model.xǁComponentFormulationǁ_capacity*";; \
+	  case $$m in optimise.model) pats="matching.optimise.model.xǁComponentFormulationǁ__init__* matching.optimise.model.xǁComponentFormulationǁ_capacity* matching.optimise.model.xǁComponentFormulationǁcovers_all* matching.optimise.model.xǁComponentFormulationǁ_fix_full_coverage* matching.optimise.model.xǁComponentFormulationǁsolve*";; \
 	  *) pats="matching.$$m.*";; esac; \
 	  MUTATE_MODULE=matching.$$m $(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) $$pats || exit 1; \
 	done

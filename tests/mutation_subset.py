@@ -19,6 +19,7 @@ SUBSETS = {
     "matching.candidates": ("tests/test_candidates.py", "tests/test_candidate_limits.py", "tests/test_model.py",
                             PROPERTIES),
     "matching.optimise.model": ("tests/test_model_constraints.py", "tests/test_model.py", PROPERTIES),
+    "matching.optimise.reduce": ("tests/test_reduce.py", "tests/test_model_constraints.py", "tests/test_national.py"),
     "matching.contract": ("tests/test_contract_columns.py", "tests/test_contract.py", "tests/test_tables.py"),
     "matching.vocabulary": ("tests/test_vocabulary.py", "tests/test_status.py", "tests/test_contract.py"),
 }

@@ -153,7 +153,8 @@ def test_formulation_equals_brute_force(seed, start):
     brute = Brute(cand, fac, inst, rows.tolist())
     best = brute.best()
     if best is None:  # the pins cannot all be honoured within the capacities
-        with pytest.raises(InfeasibleError):
+        with pytest.raises(InfeasibleError, match="^no feasible assignment: pinned pairs exceed an institution's "
+                                                   "capacity or conflict$"):
             ComponentFormulation(x, rows, x.caps, hint).solve(10.0)
         return
     model = ComponentFormulation(x, rows, x.caps, hint)
@@ -164,6 +165,7 @@ def test_formulation_equals_brute_force(seed, start):
     assert (got[0], got[1], got[2], -got[3], -got[4]) == best
     assert [s.objective for s in stages] == list(got)  # the reported goals are the chosen rows'
     assert all(s.optimal for s in stages)
+    assert [s.bound for s in stages] == [s.objective for s in stages]  # proven: the bound is the value
 
 
 def test_the_cases_exercise_every_rule():
@@ -200,12 +202,252 @@ def test_phantoms_relax_the_cut_lists(seed):
     best = max(((v[0], v[1], v[2]), -len(ph)) for ch, ph in brute.choices() for v in [brute.value(ch, ph)])
     model = ComponentFormulation(x, rows, x.caps, phantoms=True)
     assert len(model.phantom) == len(cut)
+    if cut:  # a start never proves coverage of lists that phantoms lengthen
+        assert not model.covers_all(model.hint)
     bound, wanted = model.phantom_bound(10.0)
     parts = [StageResult("", "", float(v)) for v in best[0]] + [StageResult("", "")] * 2
     assert bound == model.coverage_value(parts)
     assert len(wanted) == -best[1]
     fr = {(x.facility_ids[k // 3], ROLES[k % 3]) for k in wanted}
     assert fr <= cut
+
+
+def _covers_every_role(brute: Brute, chosen: list[int]) -> bool:
+    return {(brute.r[k]["facility_id"], brute.r[k]["role"]) for k in chosen} == set(brute.groups)
+
+
+def test_a_start_proves_coverage_exactly_when_it_covers_every_role_and_keeps_every_rule():
+    """``covers_all`` against the brute force's rules: a starting assignment (greedy, or the first
+    row of each role, which may break a capacity or a pin) is a coverage proof exactly when it
+    covers every (facility, role) with a candidate and is feasible; no start (None) proves nothing."""
+    proofs, refusals = 0, 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand, fac, inst)
+        brute = Brute(cand, fac, inst, rows.tolist())
+        for hint in (None, _first_of_each_role(x, rows)):
+            model = ComponentFormulation(x, rows, x.caps, hint)
+            start = rows[model.rows_of(model.hint)].tolist()
+            proof = _covers_every_role(brute, start) and brute.feasible(start)
+            assert model.covers_all(model.hint) == proof, seed
+            assert not model.covers_all(None)
+            proofs += proof
+            refusals += _covers_every_role(brute, start) and not proof
+    assert proofs >= 10 and refusals >= 5  # both answers are exercised, refusals by a rule broken
+
+
+def _objectives_set(monkeypatch) -> list[bool]:
+    """The senses of the objectives the formulation's solves are given (True: maximise)."""
+    import matching.optimise.model as model_module
+
+    senses: list[bool] = []
+    set_objective = model_module.set_objective
+
+    def recording(m, expr, maximize):
+        senses.append(maximize)
+        set_objective(m, expr, maximize)
+
+    monkeypatch.setattr(model_module, "set_objective", recording)
+    return senses
+
+
+def test_a_start_that_proves_coverage_spares_the_coverage_solve(monkeypatch):
+    """Where the start covers every role and keeps every rule, goals 1–3 are its values, proven,
+    without a coverage solve; goals 4–5 are still solved (to the brute force's optimum, checked in
+    ``test_formulation_equals_brute_force``).  Any other start leaves the coverage solve to run."""
+    senses = _objectives_set(monkeypatch)
+    spared, solved = 0, 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand, fac, inst)
+        brute = Brute(cand, fac, inst, rows.tolist())
+        if brute.best() is None:
+            continue
+        for hint in (None, _first_of_each_role(x, rows)):
+            model = ComponentFormulation(x, rows, x.caps, hint)
+            start = rows[model.rows_of(model.hint)].tolist()
+            senses.clear()
+            _, stages = model.solve(10.0)
+            if _covers_every_role(brute, start) and brute.feasible(start):
+                assert True not in senses, seed
+                assert False in senses or not any(s.objective for s in stages[3:])
+                assert [s.objective for s in stages[:3]] == list(brute.value(start)[:3])
+                spared += 1
+            else:
+                assert senses[0] is True, seed
+                solved += 1
+    assert spared >= 10 and solved >= 10
+
+
+def test_a_proving_start_stands_when_goals_4_and_5_are_skipped():
+    """``proceed`` declining goals 4–5 (as criticality's re-solves do) after a start proved
+    coverage: the start itself is returned, goals 1–3 proven at its values, 4–5 its own, unproven."""
+    checked = 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand, fac, inst)
+        brute = Brute(cand, fac, inst, rows.tolist())
+        model = ComponentFormulation(x, rows, x.caps, _first_of_each_role(x, rows))
+        if not model.covers_all(model.hint):
+            continue
+        start = rows[model.rows_of(model.hint)].tolist()
+        asked = []
+        chosen_w, stages = model.solve(10.0, proceed=lambda coverage: asked.append(coverage) and False)
+        assert rows[model.rows_of(chosen_w)].tolist() == start
+        assert [s.objective for s in stages] == list(brute.value(start))
+        assert [s.optimal for s in stages] == [True] * 3 + [False] * 2
+        assert [s.bound for s in stages[:3]] == list(brute.value(start)[:3])
+        assert [s.objective for s in asked[0]] == list(brute.value(start)[:3])
+        checked += 1
+    assert checked >= 5
+
+
+def test_the_effort_limit_caps_the_agreements_and_travel_solve_only():
+    """``effort_limit`` (deterministic seconds) caps the goals 4–5 solve alone: at 0 the coverage
+    is still solved to its proven optimum (or proven by the start), while agreements and travel
+    are left unproven, valued as the rows returned."""
+    solved = 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand, fac, inst)
+        brute = Brute(cand, fac, inst, rows.tolist())
+        best = brute.best()
+        if best is None:
+            continue
+        model = ComponentFormulation(x, rows, x.caps)
+        solved += not model.covers_all(model.hint)
+        chosen_w, stages = model.solve(10.0, effort_limit=0.0)
+        picked = rows[model.rows_of(chosen_w)].tolist()
+        assert brute.feasible(picked)
+        assert [s.objective for s in stages] == list(brute.value(picked))
+        assert [s.objective for s in stages[:3]] == list(best[:3])
+        assert [s.optimal for s in stages] == [True] * 3 + [False] * 2, seed
+    assert solved >= 5  # coverage solved (not proven by the start) under the limit too
+
+
+def test_each_solve_starts_from_the_start_then_from_the_coverage_solution(monkeypatch):
+    """CP-SAT is given a solution to start from: the formulation's start (the greedy assignment)
+    for the coverage solve, the coverage optimum for the agreements-and-travel solve."""
+    import matching.optimise.model as model_module
+
+    given = []
+    set_hint = model_module.set_hint
+
+    def recording(m, variables, values):
+        given.append(None if values is None else np.array(values))
+        set_hint(m, variables, values)
+
+    monkeypatch.setattr(model_module, "set_hint", recording)
+    checked = 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand, fac, inst)
+        if Brute(cand, fac, inst, rows.tolist()).best() is None:
+            continue
+        model = ComponentFormulation(x, rows, x.caps)
+        if model.covers_all(model.hint):
+            continue
+        given.clear()
+        _, stages = model.solve(10.0)
+        assert len(given) == 2 and given[0] is not None and given[1] is not None
+        assert given[0].tolist() == model.hint.tolist()
+        assert model.values(given[1])[:3] == [s.objective for s in stages[:3]]  # at the coverage optimum
+        checked += 1
+    assert checked >= 5
+
+
+def test_a_solve_out_of_time_before_any_solution_claims_nothing():
+    """At no time at all CP-SAT finds no solution: every goal a solve was needed for is unproven
+    (no bound), valued as the rows returned — the start where it proved coverage, else nothing
+    (the caller's greedy floor then takes over); goals 1–3 proven by the start stay proven."""
+    unproven = 0
+    for seed in SEEDS:
+        table = _table(seed)
+        if table is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        x = Instance.from_frames(cand, fac, inst)
+        brute = Brute(cand, fac, inst, rows.tolist())
+        if brute.best() is None:
+            continue
+        model = ComponentFormulation(x, rows, x.caps)
+        proven = model.covers_all(model.hint)
+        chosen_w, stages = model.solve(0.0)
+        picked = rows[model.rows_of(chosen_w)].tolist()
+        assert picked == (rows[model.rows_of(model.hint)].tolist() if proven else [])
+        assert [s.objective for s in stages] == list(brute.value(picked))
+        solved = stages[3:] if proven else stages
+        assert not any(s.optimal for s in solved), seed
+        assert all(np.isnan(s.bound) for s in solved), seed
+        unproven += not proven
+    assert unproven >= 5
+
+
+def test_a_solve_cut_short_with_a_solution_claims_a_bound_for_its_leading_goal_only():
+    """Goals 4–5 cut short by tiny effort limits (deterministic): where CP-SAT stops with a solution
+    it has not proven, the goals are that solution's, unproven; the leading goal (agreements) gets
+    the solver's proven bound — a whole number no higher than the brute force's optimum — and
+    travel none."""
+    found = 0
+    for limit in (1e-6, 3e-6, 1e-5, 3e-5, 1e-4):
+        for seed in SEEDS:
+            table = _table(seed)
+            if table is None:
+                continue
+            cand, fac, inst, rows = _case(seed)
+            x = Instance.from_frames(cand, fac, inst)
+            brute = Brute(cand, fac, inst, rows.tolist())
+            best = brute.best()
+            if best is None:
+                continue
+            model = ComponentFormulation(x, rows, x.caps)
+            chosen_w, stages = model.solve(10.0, effort_limit=limit)
+            agreements, travel = stages[3], stages[4]
+            if agreements.optimal or np.isnan(agreements.bound):
+                continue
+            found += 1
+            picked = rows[model.rows_of(chosen_w)].tolist()
+            assert brute.feasible(picked)
+            assert [s.objective for s in stages] == list(brute.value(picked))
+            assert agreements.bound == int(agreements.bound) and 0 <= agreements.bound <= -best[3]
+            assert not travel.optimal and np.isnan(travel.bound)
+    assert found >= 1
+
+
+def test_goals_with_nothing_to_solve_are_zero_and_proven():
+    """The model's coverage-only run (and criticality's re-solves) solve goals 1–2 alone, without a
+    start.  F1 lacks two roles and has a candidate for one: no facility can be completed, so there
+    is nothing to solve for goals 1–2 — they are 0 and proven — and with goals 4–5 declined nothing
+    is chosen (an all-false ``w`` mask), its agreements and travel 0, unproven."""
+    rows = [("F1", "I", "consult", 5, False)]
+    cand = pd.DataFrame(rows, columns=["facility_id", "institution_id", "role", "cost", "existing"]).assign(
+        pinned=False, pinned_role=False)
+    fac = pd.DataFrame({"residents": [50], "obligated": [True], "missing": [2]}, index=["F1"])
+    x = Instance.from_frames(cand, fac, pd.DataFrame(index=["I"]))
+    model = ComponentFormulation(x, np.arange(1), x.caps)
+    _, _, weights = model.levels[0]
+    model.levels = (("maximize", (0, 1), (weights[0] // weights[1], 1)), model.levels[1])
+    model.hint = None
+    chosen_w, stages = model.solve(10.0, proceed=lambda coverage: False)
+    assert chosen_w.dtype == bool and chosen_w.tolist() == [False] * len(model.w)
+    assert [(s.objective, s.bound, s.optimal) for s in stages[:2]] == [(0, 0, True)] * 2
+    assert [s.objective for s in stages] == [0] * 5
+    assert [s.optimal for s in stages[3:]] == [False] * 2
 
 
 def test_a_start_that_covers_everything_but_ignores_a_pin_is_no_proof():

@@ -122,3 +122,70 @@ def test_seeded_region_with_time_slots(tmp_path):
     full = every_round_in_full(x)
     assert full.rounds >= 2
     assert_same(reduce(x), full)
+
+
+def _two_facilities(pinned: str = ""):
+    """F1 can go to A (free, cheapest) or K; F2 only to K, whose room is one facility.  Round 1:
+    F1's pair with K is dominated by A and F1 settles at A; K, asked by F2 alone, is then free.
+    Round 2 looks at F2 only because K's freedom changed (every row of F2 is at K): it settles."""
+    import pandas as pd
+
+    cand = pd.DataFrame({"facility_id": ["F1", "F1", "F2"], "institution_id": ["A", "K", "K"],
+                         "role": ["admit"] * 3, "cost": [1, 5, 5], "existing": False,
+                         "pinned": [pinned == "pair", False, False], "pinned_role": [pinned == "role", False, False]})
+    fac = pd.DataFrame({"residents": [50, 80], "obligated": True, "missing": 1}, index=["F1", "F2"])
+    inst = pd.DataFrame({"capacity_facilities": pd.array([None, 1], dtype="Float64")}, index=["A", "K"])
+    return Instance.from_frames(cand, fac, inst)
+
+
+def test_a_facility_whose_every_row_is_at_an_institution_freed_is_looked_at_again():
+    x = _two_facilities()
+    r = reduce(x)
+    assert r.settled.tolist() == [True, False, True] and not r.active.any()  # F1 ← A, then F2 ← K
+    assert r.rounds >= 2
+    assert_same(r, every_round_in_full(x))
+
+
+@pytest.mark.parametrize("pinned", ["pair", "role"])
+def test_a_pinned_facility_never_settles(pinned):
+    """F1 pinned (its pair with A, or that role of it) stays for the solver with its pinned row;
+    its pair with K is still dominated and goes, so F2 still settles at K once K is free."""
+    x = _two_facilities(pinned)
+    r = reduce(x)
+    assert r.active.tolist() == [True, False, False]
+    assert r.settled.tolist() == [False, False, True]
+    assert_same(r, every_round_in_full(x))
+
+
+def test_later_rounds_look_only_at_facilities_at_an_institution_whose_freedom_changed(seeded, monkeypatch):
+    """What ``reduce`` re-examines after its first round, recorded from the rows it hands to
+    ``dominated_pairs``: exactly the active rows of the facilities with a row (active before the
+    round) at an institution whose freedom changed since the round before."""
+    import matching.optimise.reduce as module
+
+    x = instance_of(seeded)
+    rounds = []  # per round: the active rows at its start, its free institutions, the rows examined
+    real_free, real_dominated = module.free_institutions, module.dominated_pairs
+
+    def free_institutions(x, rows, caps):
+        free = real_free(x, rows, caps)
+        rounds.append([rows.copy(), free.copy(), None])
+        return free
+
+    def dominated_pairs(x, rows, free):
+        rounds[-1][2] = np.asarray(rows).copy()
+        return real_dominated(x, rows, free)
+
+    monkeypatch.setattr(module, "free_institutions", free_institutions)
+    monkeypatch.setattr(module, "dominated_pairs", dominated_pairs)
+    r = reduce(x)
+    assert len(rounds) == r.rounds >= 3
+    assert np.array_equal(rounds[0][2], rounds[0][0])  # the first round looks at everything
+    narrower = 0
+    for (_, before, _), (active, free, examined) in zip(rounds, rounds[1:]):
+        changed = free != before
+        looked = np.zeros(x.n_facilities, bool)
+        looked[x.f[active[changed[x.i[active]]]]] = True
+        assert np.array_equal(examined, active[looked[x.f[active]]])
+        narrower += len(examined) < len(active)
+    assert narrower >= 1  # the seeded region has later rounds that skip facilities

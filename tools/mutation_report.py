@@ -22,8 +22,12 @@ PATTERNS = {
     "matching/status.py": ["matching.status.*"],
     "matching/vocabulary.py": ["matching.vocabulary.*"],
     "matching/contract/": ["matching.contract.*"],
-    "matching/optimise/model.py (constraints)": ["matching.optimise.model.xǁComponentFormulationǁ__init__*",
-                                                 "matching.optimise.model.xǁComponentFormulationǁ_capacity*"],
+    "matching/optimise/model.py (formulation)": ["matching.optimise.model.xǁComponentFormulationǁ__init__*",
+                                                 "matching.optimise.model.xǁComponentFormulationǁ_capacity*",
+                                                 "matching.optimise.model.xǁComponentFormulationǁcovers_all*",
+                                                 "matching.optimise.model.xǁComponentFormulationǁ_fix_full_coverage*",
+                                                 "matching.optimise.model.xǁComponentFormulationǁsolve*"],
+    "matching/optimise/reduce.py": ["matching.optimise.reduce.*"],
 }
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 
