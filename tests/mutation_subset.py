@@ -14,7 +14,8 @@ import os
 
 PROPERTIES = "tests/test_properties.py"
 SUBSETS = {
-    "matching.verify": ("tests/test_verify.py", "tests/test_travel.py"),
+    # The slot tests hold the verifier's time-slot checks (slots missing, redundant and too many partners).
+    "matching.verify": ("tests/test_verify.py", "tests/test_travel.py", "tests/test_slots.py"),
     "matching.status": ("tests/test_status.py",),
     "matching.candidates": ("tests/test_candidates.py", "tests/test_candidate_limits.py", "tests/test_model.py",
                             PROPERTIES),
