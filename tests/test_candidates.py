@@ -262,6 +262,17 @@ def test_candidate_count_is_the_full_lists_length(regions, small):
     assert count_candidates(small, status, MatchParameters(facility_types=["gh"], unknown_accepting=False)) == 4
 
 
+def test_candidate_count_goes_on_past_a_role_nobody_offers(tmp_path):
+    """No institution gives ① round the clock here: the count still counts ② (three clinics
+    within reach of the one facility), as the full lists do."""
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)], [
+        inst(f"B{k}", "clinic", 0, k, "zaishin", consult_24h="false", visit_24h="true") for k in range(1, 4)])
+    status = facility_status(region)
+    cand = find_candidates(region, status, MatchParameters())
+    assert set(cand["role"]) == {"visit"} and len(cand) == 3
+    assert count_candidates(region, status, MatchParameters()) == 3
+
+
 # -- time slots ------------------------------------------------------------------------------
 
 def test_slots_are_used_with_more_than_one_partner_per_role(regions):
@@ -310,6 +321,63 @@ def test_pins_beyond_the_limits_and_their_refusals(small):
     with pytest.raises(ParameterError) as err:
         run(Pair(facility_id="F1", institution_id="C1"), forbidden=[Pair(facility_id="F1", institution_id="C1")])
     assert str(err.value) == "pinned pair F1–C1: the same pair is also forbidden"
+
+
+def test_a_pin_takes_the_roles_both_sides_allow_and_each_pin_is_read(small):
+    """A pin without roles takes the roles the facility misses *and* the institution offers, not
+    the union; a pin naming a role must have it both offered and missing (either failing refuses
+    it); a pin already met by agreements in force is skipped, not the end of the pins."""
+    status = facility_status(small)
+    far = {"consult": {"minutes": 1}, "visit": {"minutes": 1}, "admit": {"minutes": 1}}
+
+    def run(*pinned):
+        return find_candidates(small, status, MatchParameters(limits=far, pinned=list(pinned)))
+
+    # H1 gives ①②③, F1 (group home) misses ①② only.
+    assert triples(run(Pair(facility_id="F1", institution_id="H1"))) == {("F1", "H1", "consult"),
+                                                                      ("F1", "H1", "visit")}
+    # F3 misses nothing (its pin is met); the pin after it still counts.
+    cand = run(Pair(facility_id="F3", institution_id="C1"), Pair(facility_id="F1", institution_id="C2",
+                                                                 roles=["visit"]))
+    assert triples(cand) == {("F1", "C2", "visit")} and cand["pinned_role"].all()
+    refusals = [
+        # ③ offered by H1 but not missing at F1.
+        (Pair(facility_id="F1", institution_id="H1", roles=["admit"]),
+         "pinned pair F1–H1: institution offers ['admit', 'consult', 'visit'], facility (認知症対応型共同生活介護) "
+         "misses ['consult', 'visit']; cannot pin roles ['admit']"),
+        # ③ missing at F2 (特養) but not offered by the clinic C1.
+        (Pair(facility_id="F2", institution_id="C1", roles=["admit", "consult"]),
+         "pinned pair F2–C1: institution offers ['consult', 'visit'], facility (介護老人福祉施設) misses "
+         "['admit', 'consult', 'visit']; cannot pin roles ['admit']"),
+    ]
+    for pin, message in refusals:
+        with pytest.raises(ParameterError) as err:
+            run(pin)
+        assert str(err.value) == message
+
+
+@pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])
+def test_cut_lists_keep_a_current_partner_exactly_at_the_limits(tmp_path, travel):
+    """The limits are inclusive for current partners too.  P1, 10 km away and beyond the K = 1
+    nearest (three clinics 1-3 km), gives F1 (group home) ① and F2 (特養, same place) ②: it stays
+    a candidate for F1's ② when ②'s km limit is exactly its km, and for F2's ① when ①'s minutes
+    limit is exactly its minutes."""
+    from matching.travel import Points, geodesic_km
+    clinics = [inst(f"C{k}", "clinic", 0, k, "zaishin") for k in range(1, 4)]
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0), fac("F2", "tokuyo", 0, 0)],
+                         [*clinics, inst("P1", "clinic", 6, 8, "zaishin")], [("F1", "P1", "consult"), ("F2", "P1", "visit")])
+    fp, ip = Points.of(region.facilities.loc[["F1"]]), Points.of(region.institutions.loc[["P1"]])
+    km = float(geodesic_km(fp.lat, fp.lon, ip.lat, ip.lon)[0])
+    minutes = float(GeodesicTravel().minutes_for_km(km))
+    status = facility_status(region)
+    at = MatchParameters(limits={"consult": {"minutes": minutes}, "visit": {"minutes": 60, "km": km}})
+    cut = find_candidates(region, status, at, travel, nearest=1)
+    assert triples(cut) == {("F1", "C1", "visit"), ("F1", "P1", "visit"), ("F2", "C1", "consult"),
+                            ("F2", "P1", "consult")}
+    assert list(cut["existing"]) == [False, True, False, True]
+    below = MatchParameters(limits={"consult": {"minutes": minutes - 1e-9}, "visit": {"minutes": 60, "km": km - 1e-9}})
+    assert triples(find_candidates(region, status, below, travel, nearest=1)) == {("F1", "C1", "visit"),
+                                                                                 ("F2", "C1", "consult")}
 
 
 # -- the travel provider ---------------------------------------------------------------------
