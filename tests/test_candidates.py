@@ -314,13 +314,18 @@ def test_pins_beyond_the_limits_and_their_refusals(small):
          "pinned pair F1–C4: institution offers [], facility (認知症対応型共同生活介護) misses ['consult', 'visit']; "
          "cannot pin roles any"),
     ]
+    _assert_refused(run, refusals)
+    with pytest.raises(ParameterError) as err:
+        run(Pair(facility_id="F1", institution_id="C1"), forbidden=[Pair(facility_id="F1", institution_id="C1")])
+    assert str(err.value) == "pinned pair F1–C1: the same pair is also forbidden"
+
+
+def _assert_refused(run, refusals) -> None:
+    """Each pin of ``refusals`` is refused by ``run`` with exactly its message."""
     for pin, message in refusals:
         with pytest.raises(ParameterError) as err:
             run(pin)
         assert str(err.value) == message
-    with pytest.raises(ParameterError) as err:
-        run(Pair(facility_id="F1", institution_id="C1"), forbidden=[Pair(facility_id="F1", institution_id="C1")])
-    assert str(err.value) == "pinned pair F1–C1: the same pair is also forbidden"
 
 
 def test_a_pin_takes_the_roles_both_sides_allow_and_each_pin_is_read(small):
@@ -350,10 +355,7 @@ def test_a_pin_takes_the_roles_both_sides_allow_and_each_pin_is_read(small):
          "pinned pair F2–C1: institution offers ['consult', 'visit'], facility (介護老人福祉施設) misses "
          "['admit', 'consult', 'visit']; cannot pin roles ['admit']"),
     ]
-    for pin, message in refusals:
-        with pytest.raises(ParameterError) as err:
-            run(pin)
-        assert str(err.value) == message
+    _assert_refused(run, refusals)
 
 
 @pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])

@@ -132,6 +132,16 @@ def _case(seed: int):
     return cand, fac, inst, np.sort(rows) if seed % 2 else rows
 
 
+def _drawn_cases():
+    """Every seed whose table is drawn: the seed, the instance, the component's rows (as
+    :func:`_case` gives them) and the brute force on those rows."""
+    for seed in SEEDS:
+        if _table(seed) is None:
+            continue
+        cand, fac, inst, rows = _case(seed)
+        yield seed, Instance.from_frames(cand, fac, inst), rows, Brute(cand, fac, inst, rows.tolist())
+
+
 def _first_of_each_role(x: Instance, rows: np.ndarray) -> np.ndarray:
     """A starting assignment that covers every (facility, role) with a candidate by its first
     row among ``rows`` — capacities and pins ignored (a mask over all of ``x``)."""
@@ -221,13 +231,7 @@ def test_a_start_proves_coverage_exactly_when_it_covers_every_role_and_keeps_eve
     row of each role, which may break a capacity or a pin) is a coverage proof exactly when it
     covers every (facility, role) with a candidate and is feasible; no start (None) proves nothing."""
     proofs, refusals = 0, 0
-    for seed in SEEDS:
-        table = _table(seed)
-        if table is None:
-            continue
-        cand, fac, inst, rows = _case(seed)
-        x = Instance.from_frames(cand, fac, inst)
-        brute = Brute(cand, fac, inst, rows.tolist())
+    for seed, x, rows, brute in _drawn_cases():
         for hint in (None, _first_of_each_role(x, rows)):
             model = ComponentFormulation(x, rows, x.caps, hint)
             start = rows[model.rows_of(model.hint)].tolist()
@@ -260,13 +264,7 @@ def test_a_start_that_proves_coverage_spares_the_coverage_solve(monkeypatch):
     ``test_formulation_equals_brute_force``).  Any other start leaves the coverage solve to run."""
     senses = _objectives_set(monkeypatch)
     spared, solved = 0, 0
-    for seed in SEEDS:
-        table = _table(seed)
-        if table is None:
-            continue
-        cand, fac, inst, rows = _case(seed)
-        x = Instance.from_frames(cand, fac, inst)
-        brute = Brute(cand, fac, inst, rows.tolist())
+    for seed, x, rows, brute in _drawn_cases():
         if brute.best() is None:
             continue
         for hint in (None, _first_of_each_role(x, rows)):
@@ -289,19 +287,13 @@ def test_a_proving_start_stands_when_goals_4_and_5_are_skipped():
     """``proceed`` declining goals 4–5 (as criticality's re-solves do) after a start proved
     coverage: the start itself is returned, goals 1–3 proven at its values, 4–5 its own, unproven."""
     checked = 0
-    for seed in SEEDS:
-        table = _table(seed)
-        if table is None:
-            continue
-        cand, fac, inst, rows = _case(seed)
-        x = Instance.from_frames(cand, fac, inst)
-        brute = Brute(cand, fac, inst, rows.tolist())
+    for _seed, x, rows, brute in _drawn_cases():
         model = ComponentFormulation(x, rows, x.caps, _first_of_each_role(x, rows))
         if not model.covers_all(model.hint):
             continue
         start = rows[model.rows_of(model.hint)].tolist()
         asked = []
-        chosen_w, stages = model.solve(10.0, proceed=lambda coverage: asked.append(coverage) and False)
+        chosen_w, stages = model.solve(10.0, proceed=lambda coverage, asked=asked: asked.append(coverage) and False)
         assert rows[model.rows_of(chosen_w)].tolist() == start
         assert [s.objective for s in stages] == list(brute.value(start))
         assert [s.optimal for s in stages] == [True] * 3 + [False] * 2
@@ -316,13 +308,7 @@ def test_the_effort_limit_caps_the_agreements_and_travel_solve_only():
     is still solved to its proven optimum (or proven by the start), while agreements and travel
     are left unproven, valued as the rows returned."""
     solved = 0
-    for seed in SEEDS:
-        table = _table(seed)
-        if table is None:
-            continue
-        cand, fac, inst, rows = _case(seed)
-        x = Instance.from_frames(cand, fac, inst)
-        brute = Brute(cand, fac, inst, rows.tolist())
+    for seed, x, rows, brute in _drawn_cases():
         best = brute.best()
         if best is None:
             continue
@@ -351,13 +337,8 @@ def test_each_solve_starts_from_the_start_then_from_the_coverage_solution(monkey
 
     monkeypatch.setattr(model_module, "set_hint", recording)
     checked = 0
-    for seed in SEEDS:
-        table = _table(seed)
-        if table is None:
-            continue
-        cand, fac, inst, rows = _case(seed)
-        x = Instance.from_frames(cand, fac, inst)
-        if Brute(cand, fac, inst, rows.tolist()).best() is None:
+    for _seed, x, rows, brute in _drawn_cases():
+        if brute.best() is None:
             continue
         model = ComponentFormulation(x, rows, x.caps)
         if model.covers_all(model.hint):
@@ -376,13 +357,7 @@ def test_a_solve_out_of_time_before_any_solution_claims_nothing():
     (no bound), valued as the rows returned — the start where it proved coverage, else nothing
     (the caller's greedy floor then takes over); goals 1–3 proven by the start stay proven."""
     unproven = 0
-    for seed in SEEDS:
-        table = _table(seed)
-        if table is None:
-            continue
-        cand, fac, inst, rows = _case(seed)
-        x = Instance.from_frames(cand, fac, inst)
-        brute = Brute(cand, fac, inst, rows.tolist())
+    for seed, x, rows, brute in _drawn_cases():
         if brute.best() is None:
             continue
         model = ComponentFormulation(x, rows, x.caps)
@@ -405,13 +380,7 @@ def test_a_solve_cut_short_with_a_solution_claims_a_bound_for_its_leading_goal_o
     travel none."""
     found = 0
     for limit in (1e-6, 3e-6, 1e-5, 3e-5, 1e-4):
-        for seed in SEEDS:
-            table = _table(seed)
-            if table is None:
-                continue
-            cand, fac, inst, rows = _case(seed)
-            x = Instance.from_frames(cand, fac, inst)
-            brute = Brute(cand, fac, inst, rows.tolist())
+        for _seed, x, rows, brute in _drawn_cases():
             best = brute.best()
             if best is None:
                 continue

@@ -182,7 +182,7 @@ def test_later_rounds_look_only_at_facilities_at_an_institution_whose_freedom_ch
     assert len(rounds) == r.rounds >= 3
     assert np.array_equal(rounds[0][2], rounds[0][0])  # the first round looks at everything
     narrower = 0
-    for (_, before, _), (active, free, examined) in zip(rounds, rounds[1:]):
+    for (_, before, _), (active, free, examined) in zip(rounds, rounds[1:], strict=False):
         changed = free != before
         looked = np.zeros(x.n_facilities, bool)
         looked[x.f[active[changed[x.i[active]]]]] = True
