@@ -495,3 +495,27 @@ def test_the_solver_starts_from_the_greedy_assignment_of_its_own_rows_and_capaci
         model = ComponentFormulation(x, rows, residual, hint=given)
         assert model.rows_of(model.hint).tolist() == given[rows].tolist()
     assert differs >= 5
+
+
+@pytest.mark.parametrize("maximize", [True, False])
+def test_objectives_written_in_bulk_are_or_tools_own(maximize, monkeypatch):
+    """``set_objective`` writes the same objective into the model as OR-Tools' ``maximize`` /
+    ``minimize`` (variables, coefficients, sign, offset), and falls back to them where OR-Tools has
+    no ``FlatIntExpr``."""
+    from ortools.sat.python import cp_model
+
+    from matching.optimise import model as model_module
+    from matching.optimise.model import set_objective
+
+    def objective(write) -> tuple:
+        m = cp_model.CpModel()
+        a, b, c = (m.new_bool_var("") for _ in range(3))
+        expr = cp_model.LinearExpr.weighted_sum([a, b, c], [3, 5, 7]) + 2
+        write(m, expr)
+        o = m.model_proto.objective
+        return list(o.vars), list(o.coeffs), o.scaling_factor, o.offset
+
+    own = objective(lambda m, e: (m.maximize if maximize else m.minimize)(e))
+    assert objective(lambda m, e: set_objective(m, e, maximize)) == own
+    monkeypatch.setattr(model_module, "_BULK_OBJECTIVE", False)
+    assert objective(lambda m, e: set_objective(m, e, maximize)) == own

@@ -40,11 +40,12 @@ dominates are dropped; facilities whose capacity-free best pattern uses free
 institutions only take it (*settled*).  The facilities left fall apart into
 components linked only through institutions that can be full; a component whose
 capacity-free optimum fits every capacity takes it without a solver, the others
-are solved with CP-SAT — where the greedy starting assignment already covers every role
-that has a candidate and keeps every rule, coverage is proven without a solve and only goals
-4–5 are solved, with full coverage as equalities — single-threaded with a fixed seed and a deterministic time
+are solved with CP-SAT, single-threaded with a fixed seed and a deterministic time
 limit, possibly in parallel processes (each result lands in its component's
-slot), so the same input gives the same output.  The stage totals are sums over
+slot), so the same input gives the same output.  Where a component's greedy starting
+assignment already covers every role that has a candidate and keeps every rule, that is the
+capacity-free bound: coverage is proven without a solve, and goals 4–5 are solved with full
+coverage stated as equalities (``ComponentFormulation.covers_all``).  The stage totals are sums over
 settled facilities and components, objective and bound alike, so the reported
 gap is the global one.
 
@@ -67,7 +68,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from ortools.sat.python import cp_model
+from ortools.sat.python import cp_model, cp_model_helper
 
 from matching.distribute import can_fork
 from matching.optimise import slots
@@ -687,11 +688,17 @@ class CpModel(cp_model.CpModel):
         pass
 
 
+#: OR-Tools flattens a linear expression for us (``FlatIntExpr``, recent releases).
+_BULK_OBJECTIVE = hasattr(cp_model_helper, "FlatIntExpr")
+
+
 def set_objective(m: cp_model.CpModel, expr, maximize: bool) -> None:
     """``m.maximize(expr)`` / ``m.minimize(expr)`` for an integer linear ``expr``, written into the
-    model's proto in bulk (OR-Tools appends variable by variable: 0.5 s over a national run)."""
-    from ortools.sat.python import cp_model_helper
-
+    model's proto in bulk (OR-Tools appends variable by variable: 0.5 s over a national run).
+    OR-Tools releases without ``FlatIntExpr`` set it their own way."""
+    if not _BULK_OBJECTIVE:
+        (m.maximize if maximize else m.minimize)(expr)
+        return
     m.clear_objective()
     flat = cp_model_helper.FlatIntExpr(expr)
     sign = -1 if maximize else 1
