@@ -18,10 +18,16 @@ from matching import MatchParameters
 from matching.candidates import facilities_to_match, find_candidates, uses_slots
 from matching.contract import load_region
 from matching.demo import national
-from matching.optimise import slots
-from matching.optimise.closed_form import best_patterns
-from matching.optimise.instance import Instance, usage
-from matching.optimise.reduce import Reduction, dominated_pairs, free_institutions, reduce
+from matching.optimise.instance import Instance
+from matching.optimise.reduce import (
+    Reduction,
+    capacity_free_best,
+    dominated_pairs,
+    free_institutions,
+    reduce,
+    settle_facilities,
+    settling,
+)
 from matching.optimise.run import model_candidates, model_inputs, travel_cost
 from matching.status import facility_status
 
@@ -29,12 +35,11 @@ DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 
 
 def every_round_in_full(x: Instance, settle: bool = True) -> Reduction:
-    """The reductions applied to every facility's rows in every round (the reference)."""
+    """The reductions applied to every facility's rows in every round (the reference): the same
+    rules (dominance, capacity-free best, who settles), but no facility is ever left unexamined."""
     active = np.ones(len(x.f), bool)
     settled = np.zeros(len(x.f), bool)
     caps = {k: v.copy() for k, v in x.caps.items()}
-    pinned_fac = np.zeros(x.n_facilities, bool)
-    pinned_fac[x.f[x.pinned | x.pinned_role]] = True
     rounds, best, known = 0, None, None
     while True:
         rounds += 1
@@ -47,23 +52,11 @@ def every_round_in_full(x: Instance, settle: bool = True) -> Reduction:
                 break
             continue
         rows = np.flatnonzero(active)
-        if x.slots is None:
-            best, known = best_patterns(x, rows), np.ones(x.n_facilities, bool)
-        else:
-            best, known = slots.best_plans(x, rows, None if best is None else (best, known))
-        needs_bound = np.zeros(x.n_facilities, bool)
-        needs_bound[x.f[best & ~free[x.i]]] = True
-        has_rows = np.zeros(x.n_facilities, bool)
-        has_rows[x.f[rows]] = True
-        settles = has_rows & ~needs_bound & ~pinned_fac & known
+        best, known = capacity_free_best(x, rows, None if best is None else (best, known))
+        settles = settling(x, rows, best, known, free)
         if not settles.any() and not dropped.any():
             break
-        now = best & settles[x.f]
-        settled |= now
-        active &= ~settles[x.f]
-        used = usage(x, now)
-        for column in caps:
-            caps[column] = caps[column] - used[column]
+        settle_facilities(x, settles, best, settled, active, caps)
     if best is not None:
         best &= active
     return Reduction(active, settled, free, caps, rounds, best, known)

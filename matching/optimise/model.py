@@ -76,7 +76,7 @@ from matching.optimise.closed_form import best_patterns
 from matching.optimise.greedy import greedy_rows
 from matching.optimise.instance import ROLES, Instance, over, usage
 from matching.optimise.options import SolveOptions
-from matching.optimise.reduce import Reduction, components, reduce
+from matching.optimise.reduce import Reduction, capacity_free_best, components, reduce
 from matching.roles import N_ROLES, POPCOUNT, fr_facility, fr_key, fr_split
 
 STAGES = (
@@ -201,10 +201,8 @@ class CooperationModel:
         # Each facility's capacity-free best pattern: the closed form, and the solver's hint.
         if red.best is not None:
             relaxed, known = red.best, red.known
-        elif x.slots is None:
-            relaxed, known = best_patterns(x, np.flatnonzero(red.active)), np.ones(x.n_facilities, bool)
         else:
-            relaxed, known = slots.best_plans(x, np.flatnonzero(red.active))
+            relaxed, known = capacity_free_best(x, np.flatnonzero(red.active))
         if opts.reduce and comps:
             full = over(red.caps, usage(x, relaxed))
             # A facility whose best plan was not worked out (time slots) needs the solver.

@@ -119,8 +119,6 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
     active = np.ones(len(x.f), bool)
     settled = np.zeros(len(x.f), bool)
     caps = {k: v.copy() for k, v in x.caps.items()}
-    pinned_fac = np.zeros(x.n_facilities, bool)
-    pinned_fac[x.f[x.pinned | x.pinned_role]] = True
     rounds = 0
     best = known = None
     free_before = None
@@ -140,10 +138,7 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
                 break
             continue
         rows = rows[active[rows]]
-        if x.slots is None:
-            now_best, now_known = best_patterns(x, rows), np.ones(x.n_facilities, bool)
-        else:
-            now_best, now_known = slots.best_plans(x, rows, None if best is None else (best, known))
+        now_best, now_known = capacity_free_best(x, rows, None if best is None else (best, known))
         if best is None:
             best, known = now_best, now_known
         else:  # the facilities looked at take their new best; the others keep theirs
@@ -152,20 +147,10 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
             on = these[x.f]
             best[on] = now_best[on]
             known[these] = now_known[these]
-        # A facility settles when none of its best rows needs an institution that can be full.
-        needs_bound = np.zeros(x.n_facilities, bool)
-        needs_bound[x.f[rows[best[rows] & ~free[x.i[rows]]]]] = True
-        has_rows = np.zeros(x.n_facilities, bool)
-        has_rows[x.f[rows]] = True
-        settles = has_rows & ~needs_bound & ~pinned_fac & known
+        settles = settling(x, rows, best, known, free)
         if not settles.any() and not dropped.any():
             break
-        now = best & settles[x.f]
-        settled |= now
-        active &= ~settles[x.f]
-        used = usage(x, now)
-        for column in caps:
-            caps[column] = caps[column] - used[column]  # NaN (unlimited) stays NaN
+        settle_facilities(x, settles, best, settled, active, caps)
     if best is not None:
         best &= active
         if x.slots is not None:  # known only for facilities with rows left, as best_plans says
@@ -173,6 +158,40 @@ def reduce(x: Instance, settle: bool = True) -> Reduction:
             left[x.f[active]] = True
             known &= left
     return Reduction(active, settled, free, caps, rounds, best, known)  # nothing changed since ``free``
+
+
+def capacity_free_best(x: Instance, rows: np.ndarray,
+                       earlier: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each facility's best among ``rows`` with capacities ignored (a mask over all of ``x``), and
+    per facility code whether it was worked out: ``closed_form.best_patterns`` (always), or with
+    time slots ``slots.best_plans`` (``earlier``: an earlier answer it may re-use)."""
+    if x.slots is None:
+        return best_patterns(x, rows), np.ones(x.n_facilities, bool)
+    return slots.best_plans(x, rows, earlier)
+
+
+def settling(x: Instance, rows: np.ndarray, best: np.ndarray, known: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Per facility code: the facilities among ``rows`` that settle — their best is known, none of
+    its rows needs an institution that can be full, and they have no pin."""
+    needs_bound = np.zeros(x.n_facilities, bool)
+    needs_bound[x.f[rows[best[rows] & ~free[x.i[rows]]]]] = True
+    has_rows = np.zeros(x.n_facilities, bool)
+    has_rows[x.f[rows]] = True
+    pinned = np.zeros(x.n_facilities, bool)
+    pinned[x.f[x.pinned | x.pinned_role]] = True
+    return has_rows & ~needs_bound & ~pinned & known
+
+
+def settle_facilities(x: Instance, settles: np.ndarray, best: np.ndarray, settled: np.ndarray, active: np.ndarray,
+           caps: dict[str, np.ndarray]) -> None:
+    """The facilities ``settles`` (per facility code) take their best rows, in place: those rows
+    join ``settled``, every row of theirs leaves ``active``, and ``caps`` lose what they use."""
+    now = best & settles[x.f]
+    settled |= now
+    active &= ~settles[x.f]
+    used = usage(x, now)
+    for column in caps:
+        caps[column] = caps[column] - used[column]  # NaN (unlimited) stays NaN
 
 
 def components(x: Instance, rows: np.ndarray, free: np.ndarray) -> list[np.ndarray]:
