@@ -25,6 +25,10 @@ class Role(StrEnum):
     VISIT = "visit"  # ② 診療を行う体制を常時確保
     ADMIT = "admit"  # ③ 入院を原則として受け入れる体制 (hospitals only)
 
+    #: Hashed as its code, as ``str`` is: a role equals its code, so it must hash like it (Enum's
+    #: own hash, of the member's name, breaks that and is a Python call on every dict lookup).
+    __hash__ = str.__hash__
+
     @property
     def label_ja(self) -> str:
         return ROLE_LABELS_JA[self]

@@ -207,3 +207,12 @@ def test_parse_roles_messages_and_blank_tokens():
         parse_roles("consult;x")
     assert str(exc.value) == "unknown role 'x'; expected consult, visit or admit"
     assert [r.mark for r in (C, V, A)] == ["①", "②", "③"]
+
+
+def test_a_role_is_its_code_as_a_key():
+    """A role equals its code, so it hashes as its code: a table keyed by roles is found by codes
+    and the other way round (Enum's own hash, of the member's name, broke that)."""
+    for role in Role:
+        assert role == role.value and hash(role) == hash(role.value)
+        assert {role: 1}[role.value] == 1 and {role.value: 2}[role] == 2
+    assert len({Role.CONSULT, "consult", Role.VISIT}) == 2
