@@ -104,9 +104,9 @@ def _override(params: MatchParameters, option: str, **update) -> MatchParameters
 
 
 def _print_violations(problems, prefix: str = "") -> None:
-    """Violations with their codes (``[beyond_limit]`` …) printed literally, not read as Rich markup."""
+    """Violations in Japanese with their codes (``[beyond_limit]`` …), printed literally, not read as Rich markup."""
     for p in problems:
-        console.print(f"[red]{prefix}{escape(str(p))}[/red]", soft_wrap=True)
+        console.print(f"[red]{prefix}{escape(p.text_ja())}[/red]", soft_wrap=True)
 
 
 def _print_proof(summary: dict) -> None:
@@ -259,7 +259,7 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
                       f"受入枠を推定した医療機関 {load['capacity_estimated']}（--unknown-capacity {load['unknown_capacity']}）")
         for inst_id, n in list(load["outliers"].items())[:10]:
             console.print(f"[yellow]注意: {inst_id} は {n} 施設（実態調査の75パーセンタイルを超えています）[/yellow]")
-    from matching.outputs import write_atomic_csv, write_match_outputs
+    from matching.outputs import for_people, violations_table, write_atomic_csv, write_match_outputs
 
     # Written to a temporary folder, verified there, and moved into --out only if it holds.
     clock["report"] = time.perf_counter()
@@ -272,8 +272,8 @@ def match(region_dir: Path, out: Path = typer.Option(Path("out"), help="folder f
             if problems:
                 workbook.wait()  # before the staging folder is removed under it
                 for p in problems:
-                    print(f"verifier {p}", file=sys.stderr)
-                write_atomic_csv(pd.DataFrame([vars(p) for p in problems]), out / "violations.csv")
+                    print(f"検証 {p.text_ja()}", file=sys.stderr)
+                write_atomic_csv(for_people(violations_table(problems, region), labels), out / "violations.csv")
                 fail(f"検証で {len(problems)} 件の違反が見つかりました。提案は書き出していません"
                      f"（違反の一覧: {out / 'violations.csv'}）", "verifier found violations", code=1)
             console.print("[green]verifier: all constraints hold[/green]")

@@ -184,6 +184,19 @@ def english_headers(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns={c: label_to_column(c) for c in df.columns})
 
 
+def violations_table(problems, region) -> pd.DataFrame:
+    """The verifier's findings for people: the pair with its names, what is wrong in Japanese,
+    and the English beside it (``violations.csv``)."""
+    fac_name = region.facilities["name"].to_dict()
+    inst_name = region.institutions["name"].to_dict()
+    return pd.DataFrame([{"code": p.code, "facility_id": p.facility_id, "facility_name": fac_name.get(p.facility_id, ""),
+                          "institution_id": p.institution_id,
+                          "institution_name": inst_name.get(p.institution_id, ""),
+                          "message_ja": p.message_ja, "message": p.message} for p in problems],
+                        columns=["code", "facility_id", "facility_name", "institution_id", "institution_name",
+                                 "message_ja", "message"])
+
+
 # -- the proposals workbook ------------------------------------------------------------------
 
 #: Above this many alternatives the workbook points to alternatives.csv instead of copying them.

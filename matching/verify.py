@@ -18,7 +18,7 @@ table.  Tests run it on every solve they make.
 from __future__ import annotations
 
 from collections import namedtuple
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,7 +30,7 @@ from pyproj import Geod
 from matching.capacity import capacity_columns
 from matching.parameters import MatchParameters
 from matching.region import Region
-from matching.roles import SLOT_CODES, slots_of
+from matching.roles import SLOT_CODES, SLOT_LABELS_JA, slots_of
 from matching.roles import column as role_column
 from matching.vocabulary import FACILITY_TYPES, Role
 
@@ -43,13 +43,34 @@ _ROLES = tuple(Role)
 
 @dataclass(frozen=True, order=True)
 class Violation:
+    """One broken rule: its code, the pair (``*`` where it is the institution's total), and what
+    is wrong, in English (``message``) and in Japanese for the people who arrange the agreements
+    (``message_ja``)."""
+
     code: str
     facility_id: str
     institution_id: str
     message: str
+    message_ja: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return f"[{self.code}] {self.facility_id}–{self.institution_id}: {self.message}"
+
+    def text_ja(self) -> str:
+        """The violation as a line for people: the pair, then what is wrong (the code kept, to look up)."""
+        return f"[{self.code}] {self.facility_id}–{self.institution_id}: {self.message_ja or self.message}"
+
+
+#: A capacity's unit in Japanese: what is counted, and its counter word.
+_CAPACITY_UNITS_JA = {"facilities": ("施設数", "施設"), "residents": ("入所者数", "人")}
+
+
+def _ja(r: Role) -> str:
+    return r.label_ja
+
+
+def _slots_ja(slots) -> str:
+    return "・".join(SLOT_LABELS_JA[s] for s in SLOT_CODES if s in slots)
 
 
 class _Distance(NamedTuple):
@@ -168,38 +189,41 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
     for row in map(Row._make, zip(*_lists(proposals, read), strict=True)):
         f, i = str(row.facility_id), str(row.institution_id)
 
-        def bad(code, msg, f=f, i=i):
-            out.append(Violation(code, f, i, msg))
+        def bad(code, msg, ja, f=f, i=i):
+            out.append(Violation(code, f, i, msg, ja))
 
         if f not in fac.index or i not in inst.index:
-            bad("unknown_id", "facility or institution not in the region")
+            bad("unknown_id", "facility or institution not in the region", "施設または医療機関がこの地域のデータにありません")
             continue
         if (f, i) in seen_pairs:
-            bad("duplicate_pair", "the same pair appears twice")
+            bad("duplicate_pair", "the same pair appears twice", "同じ施設と医療機関の組が2回あります")
         seen_pairs.add((f, i))
         try:
             roles = {_ROLE[x] for x in str(row.roles).split(";") if x}
         except KeyError:
-            bad("bad_roles", f"unreadable roles {row.roles!r}")
+            bad("bad_roles", f"unreadable roles {row.roles!r}",
+                f"役割 {row.roles!r} を読めません（consult・visit・admit を ; で区切ってください）")
             continue
         if not roles:
-            bad("bad_roles", "a proposal must carry at least one role")
+            bad("bad_roles", "a proposal must carry at least one role", "役割が空です（提案には役割が1つ以上必要です）")
             continue
         ftype = FACILITY_TYPES[fac.at[f, "facility_type"]]
         if params.facility_types is not None and ftype.code not in params.facility_types:
-            bad("out_of_scope", f"facility type {ftype.code} is not in this run's scope")
+            bad("out_of_scope", f"facility type {ftype.code} is not in this run's scope",
+                f"施設種別 {ftype.name_ja} はこの実行の対象外です")
         if params.prefectures is not None and str(fac.at[f, "municipality_code"])[:2] not in params.prefectures:
-            bad("out_of_scope", "facility's prefecture is not in this run's scope")
+            bad("out_of_scope", "facility's prefecture is not in this run's scope", "施設の都道府県はこの実行の対象外です")
         if not fac.at[f, "reported"] and not params.include_unreported:
-            bad("out_of_scope", "facility has no annual report on file (not tracked)")
+            bad("out_of_scope", "facility has no annual report on file (not tracked)",
+                "施設の年次報告がありません（集計していない施設は提案の対象外です）")
         missing = set(ftype.required_roles) - covered.get(f, set())
         is_pinned = (f, i) in pinned
         if (f, i) in forbidden:
-            bad("forbidden_pair", "the pair was declined (forbidden)")
+            bad("forbidden_pair", "the pair was declined (forbidden)", "この組は断られています（除外の指定）")
         accepting = inst.at[i, "accepting"]
         if not is_pinned and (accepting is False or (pd.isna(accepting) and not params.unknown_accepting)
                               or (not pd.isna(accepting) and not bool(accepting))):
-            bad("not_accepting", "institution does not accept new partners")
+            bad("not_accepting", "institution does not accept new partners", "医療機関が新たな協定を受け入れていません")
 
         km = km_of[(f, i)]
         if (f, i) in measured:
@@ -212,34 +236,42 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
             float(row.distance_km), float(row.travel_minutes)
         except (TypeError, ValueError):
             bad("bad_number", f"distance_km {row.distance_km!r} or travel_minutes {row.travel_minutes!r} "
-                "is not a number")
+                "is not a number", f"距離 {row.distance_km!r} または移動時間 {row.travel_minutes!r} が数値ではありません")
             continue
         if abs(float(row.distance_km) - km) > KM_TOLERANCE:
-            bad("wrong_distance", f"distance_km {row.distance_km} but the geodesic is {km:.3f} km")
+            bad("wrong_distance", f"distance_km {row.distance_km} but the geodesic is {km:.3f} km",
+                f"距離が {row.distance_km} km とありますが、座標から求めると {km:.3f} km です")
         if abs(float(row.travel_minutes) - minutes) > MINUTE_TOLERANCE:
-            bad("wrong_minutes", f"travel_minutes {row.travel_minutes} but recomputed {minutes:.2f}")
+            bad("wrong_minutes", f"travel_minutes {row.travel_minutes} but recomputed {minutes:.2f}",
+                f"移動時間が {row.travel_minutes} 分とありますが、求め直すと {minutes:.2f} 分です")
 
         res = _residents(fac, f)
         for r in (r for r in _ROLES if r in roles):  # in the vocabulary's order
             if r not in missing:
-                bad("role_not_missing", f"role {r.value} is not missing (required {sorted(x.value for x in ftype.required_roles)}, already covered or not required)")
+                bad("role_not_missing", f"role {r.value} is not missing (required {sorted(x.value for x in ftype.required_roles)}, already covered or not required)",
+                    f"{_ja(r)} は不足していません（既存の協定で確保済みか、{ftype.name_ja} には求められていません）")
             if not offers(i, r):
-                bad("role_not_offered", f"institution does not offer {r.value}")
+                bad("role_not_offered", f"institution does not offer {r.value}", f"医療機関は {_ja(r)} を担っていません")
             column = _SLOT_COLUMNS[r]
             if timed and hasattr(row, column) and set(filter(None, str(getattr(row, column)).split(";"))) != offers(i, r):
                 bad("wrong_slots", f"{column} {getattr(row, column)!r} but the institution gives "
-                                   f"{';'.join(sorted(offers(i, r)))}")
+                                   f"{';'.join(sorted(offers(i, r)))}",
+                    f"{_ja(r)} の時間帯が {getattr(row, column)!r} とありますが、医療機関が担うのは "
+                    f"{_slots_ja(offers(i, r)) or 'なし'} です")
             proposed.setdefault((f, r), []).append((i, offers(i, r)))
             if r is Role.ADMIT and inst.at[i, "kind"] != "hospital":
-                bad("admit_by_clinic", "admission (③) is for hospitals only")
+                bad("admit_by_clinic", "admission (③) is for hospitals only", "③入院受入れは病院に限られます（診療所は担えません）")
             lim = params.limits[r]
             if not is_pinned:
                 if minutes > lim.minutes + 1e-6:
-                    bad("beyond_limit", f"{r.value}: {minutes:.1f} min exceeds the {lim.minutes:g} min limit")
+                    bad("beyond_limit", f"{r.value}: {minutes:.1f} min exceeds the {lim.minutes:g} min limit",
+                        f"{_ja(r)}: 移動時間 {minutes:.1f} 分が上限 {lim.minutes:g} 分を超えています")
                 if lim.km is not None and km > lim.km + 1e-6:
-                    bad("beyond_limit", f"{r.value}: {km:.2f} km exceeds the {lim.km:g} km limit")
+                    bad("beyond_limit", f"{r.value}: {km:.2f} km exceeds the {lim.km:g} km limit",
+                        f"{_ja(r)}: 距離 {km:.2f} km が上限 {lim.km:g} km を超えています")
             if (f, r) in assigned and limit == 1:
-                bad("role_assigned_twice", f"{r.value} already proposed from {assigned[(f, r)]}")
+                bad("role_assigned_twice", f"{r.value} already proposed from {assigned[(f, r)]}",
+                    f"{_ja(r)} は {assigned[(f, r)]} からも提案されています（1つの役割に1医療機関）")
             assigned[(f, r)] = i
             givers.setdefault((f, r), set()).add(i)
             rl = role_load.setdefault((i, r), [0, 0])
@@ -258,7 +290,10 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
             if not pd.isna(cap) and used > int(cap):
                 how = " (estimated: blank in institutions.csv, --unknown-capacity)" if (
                     column == "capacity_facilities" and inst.at[i, "capacity_estimated"]) else ""
-                out.append(Violation("over_capacity", "*", i, f"{column} {int(cap)}{how} but {used} proposed"))
+                how_ja = "（推定値: institutions.csv が空欄、--unknown-capacity）" if how else ""
+                what, n = _CAPACITY_UNITS_JA["facilities" if column == "capacity_facilities" else "residents"]
+                out.append(Violation("over_capacity", "*", i, f"{column} {int(cap)}{how} but {used} proposed",
+                                     f"受入枠（{what}）{int(cap)} {n}{how_ja}に対し、提案は {used} {n}です"))
     stated = [(r, unit, f"capacity_{unit}_{r.value}") for r in _ROLES for unit in ("facilities", "residents")]
     stated = {(r, unit): column for r, unit, column in stated if column in inst.columns}
     for (i, r), (n_fac, n_res) in role_load.items():  # (the violations are sorted at the end)
@@ -266,17 +301,21 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
             column = stated.get((r, unit))
             cap = pd.NA if column is None else inst.at[i, column]
             if not pd.isna(cap) and used > int(cap):
-                out.append(Violation("over_capacity", "*", i, f"{column} {int(cap)} but {used} proposed"))
+                what, n = _CAPACITY_UNITS_JA[unit]
+                out.append(Violation("over_capacity", "*", i, f"{column} {int(cap)} but {used} proposed",
+                                     f"{_ja(r)} の受入枠（{what}）{int(cap)} {n}に対し、提案は {used} {n}です"))
     for (f, i), roles in sorted(pinned.items()):
         ftype = FACILITY_TYPES[fac.at[f, "facility_type"]]
         if not (set(ftype.required_roles) - covered.get(f, set())):
             continue  # nothing left to propose for that facility
         if (f, i) not in seen_pairs:
-            out.append(Violation("pin_missing", f, i, "pinned pair is not in the proposals"))
+            out.append(Violation("pin_missing", f, i, "pinned pair is not in the proposals",
+                                 "固定（必ず使う）と指定した組が提案にありません"))
         elif roles:
             for r in roles:
                 if i not in givers.get((f, r), set()):
-                    out.append(Violation("pin_missing", f, i, f"pinned role {r.value} not proposed from it"))
+                    out.append(Violation("pin_missing", f, i, f"pinned role {r.value} not proposed from it",
+                                         f"固定と指定した {_ja(r)} がこの医療機関から提案されていません"))
     return sorted(out)
 
 
@@ -289,16 +328,19 @@ def _slot_violations(proposed, given, n_given, limit, every) -> list[Violation]:
         union = set(have).union(*(s for _, s in partners))
         if union != every:
             out.append(Violation("slots_missing", f, partners[0][0],
-                                 f"{r.value}: slots {';'.join(sorted(every - union))} not given by any partner"))
+                                 f"{r.value}: slots {';'.join(sorted(every - union))} not given by any partner",
+                                 f"{_ja(r)}: {_slots_ja(every - union)} を担う医療機関がありません（常時になりません）"))
         n = n_given.get((f, r), 0) + len(partners)
         if n > limit:
             out.append(Violation("too_many_partners", f, partners[-1][0],
-                                 f"{r.value}: {n} partners, at most {limit}"))
+                                 f"{r.value}: {n} partners, at most {limit}",
+                                 f"{_ja(r)}: 医療機関が {n} か所です（1つの役割は {limit} か所まで）"))
         for k, (i, s) in enumerate(partners):
             others = set(have).union(*(t for j, (_, t) in enumerate(partners) if j != k))
             if s <= others:
                 out.append(Violation("redundant_partner", f, i,
-                                     f"{r.value}: gives no slot the other partners do not give"))
+                                     f"{r.value}: gives no slot the other partners do not give",
+                                     f"{_ja(r)}: ほかの医療機関が担わない時間帯がありません（不要な協定です）"))
     return out
 
 

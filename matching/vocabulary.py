@@ -309,7 +309,8 @@ COLUMN_LABELS_JA: dict[str, str] = {
     "chosen": "選定",
     "note": "備考",
     "code": "違反コード",
-    "message": "内容",
+    "message_ja": "内容",
+    "message": "内容（英語）",
 }
 
 

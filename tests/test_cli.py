@@ -115,8 +115,8 @@ def test_verify_prints_violation_codes_literally(tmp_path):
     assert {p.code for p in problems} >= {"wrong_distance", "wrong_minutes"}
     res = runner.invoke(app, ["verify", DEMO, str(tmp_path / "proposals.csv")])
     assert res.exit_code == 1
-    for p in problems:
-        assert str(p) in res.output, str(p)
+    for p in problems:  # in Japanese, with the code to look up
+        assert p.text_ja() in res.output and p.message_ja in res.output, p.text_ja()
 
 
 def test_match_prints_verifier_violations_literally(tmp_path, monkeypatch):
@@ -124,13 +124,15 @@ def test_match_prints_verifier_violations_literally(tmp_path, monkeypatch):
 
     from matching.verify import Violation
 
-    found = [Violation("beyond_limit", "F0001", "I0001", "visit: 40.0 min exceeds the 30 min limit"),
+    found = [Violation("beyond_limit", "F0001", "I0001", "visit: 40.0 min exceeds the 30 min limit",
+                       "②診療（往診・常時）: 移動時間 40.0 分が上限 30 分を超えています"),
              Violation("over_capacity", "*", "I0002", "capacity_facilities 1 but 2 proposed")]
     monkeypatch.setattr(sys.modules["matching.verify"], "verify", lambda *a, **k: found)
     res = runner.invoke(app, ["match", DEMO, "--out", str(tmp_path)])
     assert res.exit_code == 1
-    assert "verifier [beyond_limit] F0001–I0001: visit: 40.0 min exceeds the 30 min limit" in res.output
-    assert "verifier [over_capacity] *–I0002: capacity_facilities 1 but 2 proposed" in res.output
+    assert "検証 [beyond_limit] F0001–I0001: ②診療（往診・常時）: 移動時間 40.0 分が上限 30 分を超えています" in res.output
+    # A finding without a Japanese text is still shown, in English.
+    assert "検証 [over_capacity] *–I0002: capacity_facilities 1 but 2 proposed" in res.output
 
 
 def test_verify_with_a_bad_config_stops_without_traceback(tmp_path):

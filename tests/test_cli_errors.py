@@ -10,6 +10,7 @@ import random
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -196,7 +197,10 @@ def test_failing_verifier_writes_its_report_and_nothing_else(tmp_path, monkeypat
     assert res.exit_code == 1, res.output
     assert "Traceback" not in res.output
     assert sorted(p.name for p in out.iterdir()) == ["violations.csv"]
-    assert "made to fail" in (out / "violations.csv").read_text(encoding="utf-8-sig")
+    report = pd.read_csv(out / "violations.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert report.to_dict("records") == [{"code": "test", "facility_id": "F1", "facility_name": "テスト施設F1",
+                                          "institution_id": "H1", "institution_name": "テスト医療機関H1", "message_ja": "",
+                                          "message": "made to fail"}]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.tmp")]  # no leftovers
     # A later passing run publishes its files and removes the stale report.
     monkeypatch.undo()

@@ -162,6 +162,11 @@ def test_verifier_catches_a_missing_slot(tmp_path):
     region = day_and_night(tmp_path)
     assert "slots_missing" in _codes(region, [("F1", "C", "consult;visit")])
     assert _codes(region, [("F1", "C", "consult;visit"), ("F1", "H", "consult;visit")]) == set()
+    # Said in Japanese with the slots that stay open, by their names.
+    ja = {v.message_ja for v in verify(region, _proposals(region, [("F1", "C", "consult;visit")]))
+          if v.code == "slots_missing"}
+    assert any(t.startswith("②診療（往診・常時）: ") and "を担う医療機関がありません" in t and "夜間" in t
+               for t in ja), ja
 
 
 def test_verifier_catches_a_redundant_partner(tmp_path):

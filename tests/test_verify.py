@@ -231,6 +231,21 @@ def test_every_violation_in_full(tmp_path):
         ('unknown_id', 'F1', 'XX', 'facility or institution not in the region'),
     ]
     assert str(verify(region, df.iloc[:1])[0]) == "[unknown_id] F1–XX: facility or institution not in the region"
+    # The same findings in Japanese, for the people who arrange the agreements.
+    ja = {(v.code, v.facility_id, v.institution_id, v.message_ja) for v in verify(region, df, params)}
+    assert ja >= {
+        ('admit_by_clinic', 'F1', 'C', '③入院受入れは病院に限られます（診療所は担えません）'),
+        ('beyond_limit', 'F1', 'FAR', '②診療（往診・常時）: 距離 40.19 km が上限 16 km を超えています'),
+        ('beyond_limit', 'F1', 'FAR', '②診療（往診・常時）: 移動時間 78.4 分が上限 30 分を超えています'),
+        ('out_of_scope', 'G1', 'C', '施設種別 認知症対応型共同生活介護 はこの実行の対象外です'),
+        ('over_capacity', '*', 'C', '受入枠（施設数）1 施設に対し、提案は 4 施設です'),
+        ('over_capacity', '*', 'C', '①相談対応（常時） の受入枠（施設数）1 施設に対し、提案は 3 施設です'),
+        ('over_capacity', '*', 'C', '受入枠（入所者数）60 人に対し、提案は 200 人です'),
+        ('pin_missing', 'F3', 'Z', '固定と指定した ③入院受入れ がこの医療機関から提案されていません'),
+        ('role_assigned_twice', 'F1', 'Q', '②診療（往診・常時） は FAR からも提案されています（1つの役割に1医療機関）'),
+        ('role_not_offered', 'F1', 'C', '医療機関は ③入院受入れ を担っていません'),
+    }
+    assert all(v.message_ja and v.text_ja().startswith(f"[{v.code}] ") for v in verify(region, df, params))
 
 
 def test_verifier_edges_of_capacities_limits_pins_and_partners(tmp_path):
