@@ -26,6 +26,7 @@ from api.runqueue import CANCELLED
 from api.store import load_from_db
 from api.workflow import MANUAL_OPEN, pinned
 from matching import MatchParameters, match, summary, verify
+from matching.candidates import facilities_to_match
 from matching.optimise.model import InfeasibleError
 from matching.optimise.run import SLOT_COLUMNS
 from matching.parameters import Pair
@@ -53,13 +54,14 @@ def run_parameters(stored: dict, stage_time_limit: float, road_networks: dict[st
     return MatchParameters.model_validate(data)
 
 
-def _pins(region, carried: list[Proposal], forbidden: list[Pair]) -> list[Pair]:
+def _pins(region, carried: list[Proposal], forbidden: list[Pair], params: MatchParameters) -> list[Pair]:
     """Contacted and open hand-made proposals as pinned pairs of the new run (accepted ones already
     count as agreements in the exported region).  A role is pinned only where the pin can hold: the
-    institution still offers it, the facility still misses it, and no earlier pin of the facility
-    took it."""
+    institution still offers it, the facility still misses it and is one the run proposes for (an
+    annual report on file, unless the run includes facilities without one), and no earlier pin of
+    the facility took it.  The proposals themselves stay as they are."""
     banned = {(p.facility_id, p.institution_id) for p in forbidden}
-    missing = facility_status(region)["missing_roles"]
+    missing = facilities_to_match(facility_status(region), params)["missing_roles"]
     taken: dict[str, set[Role]] = {}
     roles_of: dict[tuple[str, str], set[Role]] = {}
     for c in carried:
@@ -118,7 +120,7 @@ def execute_run(sessions: sessionmaker[Session], run_id: int, stage_time_limit: 
                 Proposal.state.in_(("contacted", "accepted")) | ((Proposal.origin == "manual")
                                                                 & Proposal.state.in_(MANUAL_OPEN)),
                 Proposal.facility_id.in_(list(region.facilities.index))).order_by(Proposal.id)).all()
-            pins = _pins(region, carried, forbidden)
+            pins = _pins(region, carried, forbidden, params)
             params = params.model_copy(update={"forbidden": params.forbidden + forbidden,
                                                "pinned": params.pinned + pins})
             _check_cancel(session, run)

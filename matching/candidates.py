@@ -138,7 +138,7 @@ def find_candidates(region: Region, status: pd.DataFrame, params: MatchParameter
                          ignore_index=True)
     cand["pinned"] = False
     cand["pinned_role"] = False
-    cand = pd.concat([cand, _pinned_rows(region, need, params, travel)], ignore_index=True)
+    cand = pd.concat([cand, _pinned_rows(region, status, need, params, travel)], ignore_index=True)
     cand["truncated"] = cand["truncated"].fillna(False).astype(bool)
     cut = cand.groupby(["facility_id", "role"], sort=False)["truncated"].transform("any")
     cand = cand.assign(truncated=cut).drop_duplicates(["facility_id", "institution_id", "role"], keep="last")
@@ -419,8 +419,25 @@ def _partner_rows(region: Region, fp: Points, ip: Points, inst: pd.DataFrame, mi
     return out
 
 
-def _pinned_rows(region: Region, need: pd.DataFrame, params: MatchParameters,
+def _out_of_scope(facility: pd.Series, params: MatchParameters) -> str:
+    """Why a facility with missing roles is outside this run, and how to bring it in (Japanese, then English)."""
+    code = facility["facility_type"]
+    if params.facility_types is not None and code not in params.facility_types:
+        return (f"施設種別 {FACILITY_TYPES[code].name_ja} はこの実行の対象外です（facility_types に加えてください）"
+                f" / facility type {code} is not in this run's scope")
+    pref = str(facility["municipality_code"])[:2]
+    if params.prefectures is not None and pref not in params.prefectures:
+        return (f"施設の都道府県（{pref}）はこの実行の対象外です（--prefecture に加えてください）"
+                f" / the facility's prefecture {pref} is not in this run's scope")
+    return ("施設の年次報告がないため（集計していない）提案の対象外です（--include-unreported で対象にできます）"
+            " / the facility has no annual report on file (not tracked)")
+
+
+def _pinned_rows(region: Region, status: pd.DataFrame, need: pd.DataFrame, params: MatchParameters,
                  travel: TravelTimes) -> pd.DataFrame:
+    """The pinned pairs' candidate rows (the roles pinned, else every missing role it offers).  A pin
+    that cannot be honoured is refused with the reason, never dropped: the verifier would then
+    find it missing and the whole run would write nothing."""
     rows = []
     forbidden = {(p.facility_id, p.institution_id) for p in params.forbidden}
     for p in params.pinned:
@@ -432,7 +449,9 @@ def _pinned_rows(region: Region, need: pd.DataFrame, params: MatchParameters,
         if (p.facility_id, p.institution_id) in forbidden:
             raise ParameterError(f"{where}: the same pair is also forbidden")
         if p.facility_id not in need.index:
-            continue  # nothing missing any more: the pin is already satisfied by agreements in force
+            if not status.at[p.facility_id, "missing_roles"]:
+                continue  # nothing missing any more: the pin is already satisfied by agreements in force
+            raise ParameterError(f"{where}: {_out_of_scope(status.loc[p.facility_id], params)}")
         missing = need.at[p.facility_id, "missing_roles"]
         offered = region.offered_roles(p.institution_id)
         wanted = p.roles if p.roles is not None else missing & offered

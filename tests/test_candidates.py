@@ -358,6 +358,39 @@ def test_a_pin_takes_the_roles_both_sides_allow_and_each_pin_is_read(small):
     _assert_refused(run, refusals)
 
 
+def test_a_pin_outside_the_runs_scope_is_refused_with_the_reason(small):
+    """A pinned pair whose facility misses roles but is outside the run — no annual report, a
+    facility type or a prefecture the run leaves out — is refused, saying why and how to bring it
+    in; it was dropped without a word, and the verifier then failed the whole run on it."""
+    status = facility_status(small)
+
+    def run(pin, **scope):
+        return find_candidates(small, status, MatchParameters(pinned=[pin], **scope))
+
+    for pin, scope, message in [
+        (Pair(facility_id="F4", institution_id="H1"), {},
+         "pinned pair F4–H1: 施設の年次報告がないため（集計していない）提案の対象外です（--include-unreported で対象にできます）"
+         " / the facility has no annual report on file (not tracked)"),
+        (Pair(facility_id="F1", institution_id="H1"), {"facility_types": ["tokuyo"]},
+         "pinned pair F1–H1: 施設種別 認知症対応型共同生活介護 はこの実行の対象外です（facility_types に加えてください）"
+         " / facility type gh is not in this run's scope"),
+        (Pair(facility_id="F1", institution_id="H1"), {"prefectures": ["13"]},
+         f"pinned pair F1–H1: 施設の都道府県（{str(status.at['F1', 'municipality_code'])[:2]}）はこの実行の対象外です"
+         f"（--prefecture に加えてください） / the facility's prefecture {str(status.at['F1', 'municipality_code'])[:2]}"
+         " is not in this run's scope"),
+    ]:
+        with pytest.raises(ParameterError) as err:
+            run(pin, **scope)
+        assert str(err.value) == message
+    # Brought into the run, the same pins are honoured.
+    assert {("F4", "H1", "consult"), ("F4", "H1", "visit")} <= triples(
+        run(Pair(facility_id="F4", institution_id="H1"), include_unreported=True))
+    assert ("F1", "H1", "consult") in triples(run(Pair(facility_id="F1", institution_id="H1"),
+                                                  facility_types=["gh"]))
+    # A pin of a facility out of scope that misses nothing is met, not refused.
+    assert "F3" not in set(run(Pair(facility_id="F3", institution_id="C1"), facility_types=["tokuyo"])["facility_id"])
+
+
 @pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])
 def test_cut_lists_keep_a_current_partner_exactly_at_the_limits(tmp_path, travel):
     """The limits are inclusive for current partners too.  P1, 10 km away and beyond the K = 1

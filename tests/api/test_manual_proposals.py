@@ -124,3 +124,23 @@ def test_an_untouched_hand_made_proposal_can_be_withdrawn_audited(loaded, users)
 def test_prefecture_staff_and_administrators_propose_for_any_facility_of_their_area(loaded, users, who):
     r = propose(loaded, users, who=who, facility_id="W1", institution_id="H3", roles=["admit"])
     assert r.status_code == 201, r.text
+
+
+def test_a_carried_pair_of_a_facility_outside_the_run_is_not_pinned(tmp_path):
+    """A hand-made pair of a facility with no annual report on file stays as it is, but the run
+    (which proposes only for reported facilities) does not pin it: pinned, the candidates refused
+    it and the whole run failed.  A run that includes unreported facilities pins it."""
+    from api.jobs import _pins
+    from api.models import Proposal
+    from matching import MatchParameters
+    from matching.parameters import Pair
+    from tests.matchkit import fac, inst, make_region
+
+    region = make_region(tmp_path, [fac("F1", "tokuyo", 0, 0), fac("U1", "tokuyo", 1, 0, reported=False)],
+                         [inst("H", "hospital", 0.5, 0, "zaibyo")])
+    carried = [Proposal(facility_id=f, institution_id="H", roles="admit", state="proposed", origin="manual")
+               for f in ("U1", "F1")]
+    admit = frozenset({"admit"})
+    assert _pins(region, carried, [], MatchParameters()) == [Pair(facility_id="F1", institution_id="H", roles=admit)]
+    assert _pins(region, carried, [], MatchParameters(include_unreported=True)) == [
+        Pair(facility_id="U1", institution_id="H", roles=admit), Pair(facility_id="F1", institution_id="H", roles=admit)]
