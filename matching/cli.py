@@ -698,7 +698,7 @@ def critical(
     # K nearest per role (full lists there took 7.8 GB and did not finish in 10 minutes).
     nearest = base.options.nearest
     plan = capacity_plan(region, params, cap=None if plan_cap == "none" else
-                         plan_cap if plan_cap == "calibration" else int(plan_cap), nearest=nearest)
+                         plan_cap if plan_cap == "calibration" else int(plan_cap), nearest=nearest, base=base)
     with Staging(out) as stage:
         safecells.to_csv(table, stage / "criticality.csv", index=False, encoding="utf-8-sig")
         safecells.to_csv(plan.increases, stage / "capacity_plan.csv", index=False, encoding="utf-8-sig")
@@ -817,7 +817,7 @@ def report(
         from matching.scenarios.criticality import criticality
 
         crit = criticality(base_run.region, base_run.params, base_run.result)
-        plan = capacity_plan(base_run.region, base_run.params)
+        plan = capacity_plan(base_run.region, base_run.params, base=base_run.result)
     from matching.reports.context import ReportContext
 
     created = _report_date(date)

@@ -509,6 +509,34 @@ def test_capacity_plan(tmp_path):
     assert verify(raised, r.proposals, r.params) == []
 
 
+def test_capacity_plan_check_re_solves_only_what_the_increases_reach(tmp_path):
+    """Issue 17 item 2: given the base run, the plan's confirming run solves again only the
+    components the increases reach and re-uses the others — the same proposals, unmatched roles
+    and goals as a whole new run.  Here the plan raises H1 (near F1); 50 km away two group homes
+    compete for C2's one free slot (a component of its own, solved in the base run only)."""
+    region = make_region(tmp_path, [
+        fac("F1", "tokuyo", 0, 0, residents=50), fac("F2", "roken", 2, 0, residents=40),
+        fac("G1", "gh", 50, 0), fac("G2", "gh", 50.5, 0),
+    ], [
+        inst("H1", "hospital", 1, 0, "zaibyo", capacity_facilities=0),
+        inst("C1", "clinic", 0, 2, "zaishin"),
+        inst("C2", "clinic", 50.2, 0.2, "zaishin", capacity_facilities=1),
+        inst("C3", "clinic", 50.3, 1.5, "zaishin", capacity_facilities=1),
+    ], [("F2", "H1", "consult;visit")])
+    params = MatchParameters()
+    base = match(region, params)
+    assert base.solved_components == 2
+    whole = capacity_plan(region, params)
+    again = capacity_plan(region, params, base=base)
+    assert again.increases.equals(whole.increases) and again.confirmed and whole.confirmed
+    a, b = whole.confirm_result, again.confirm_result
+    assert b.proposals.equals(a.proposals) and b.unmatched.equals(a.unmatched)
+    assert [(s.objective, s.bound) for s in b.stages] == [(s.objective, s.bound) for s in a.stages]
+    # Raised, H1's component is settled in closed form; G1/G2's is the base run's, re-used.
+    assert (a.solved_components, b.solved_components) == (1, 0)
+    assert len(base.cache) == 2  # the base run's own results are left as they were
+
+
 def test_capacity_plan_cap_per_institution(tmp_path):
     """Issue 21 item 4: six 特養 near one 在支診 with no spare capacity (C1, agreements with two
     others in force).  Uncapped, the plan asks C1 for +6 facilities; with the calibration (在支診:

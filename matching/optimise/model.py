@@ -147,6 +147,7 @@ class CooperationModel:
     chosen: pd.DataFrame | None = None
     components: int = 0          # components left after the reductions
     closed_components: int = 0   # of which solved in closed form (no solver)
+    solved_components: int = 0   # of the others, solved by CP-SAT here (not found in ``cache``)
     settled_facilities: int = 0  # facilities settled by the reductions
     seconds: dict[str, float] = field(default_factory=dict)  # prepare (reductions, closed form) / components
     expand: list[tuple[str, str]] = field(default_factory=list)  # cut (facility, role) lists worth lengthening
@@ -223,6 +224,7 @@ class CooperationModel:
                 if key not in self.cache or self.final and not self.coverage_only and not self.cache[key][3]]
         for k, out in zip(todo, _map_components(self, [solver_comps[k] for k in todo], opts.workers), strict=True):
             self.cache[keys[k]] = out
+        self.solved_components = len(todo)
         parts = [self.cache[key] for key in keys]
         self.seconds = {"prepare": t1 - t0, "components": time.perf_counter() - t1}
         for rows, (chosen, _, _, _, floor) in zip(solver_comps, parts, strict=True):

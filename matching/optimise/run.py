@@ -104,6 +104,12 @@ class MatchResult:
     greedy_floor: bool = False   # the greedy assignment was returned (the solver's was worse)
     #: facilities per institution after the run, against the calibration (matching.capacity).
     load: dict = field(default_factory=dict)
+    #: The components' results by content (``CooperationModel.cache``): give it to a later run of
+    #: a changed region (``match(..., cache=)``) and only the components the change reaches are
+    #: solved again — the same answer as solving everything (solves are deterministic).
+    cache: dict = field(default_factory=dict, repr=False)
+    #: Components solved by CP-SAT in this run, all rounds (the others were closed-form or re-used).
+    solved_components: int = 0
 
     @property
     def optimal(self) -> bool:
@@ -193,7 +199,8 @@ def model_candidates(cand: pd.DataFrame, slotted: bool) -> pd.DataFrame:
 
 
 def match(region: Region, params: MatchParameters | None = None,
-          options: SolveOptions | None = None, *, coverage_only: bool = False) -> MatchResult:
+          options: SolveOptions | None = None, *, coverage_only: bool = False,
+          cache: dict | None = None) -> MatchResult:
     """Propose cooperating institutions for every facility with missing roles.
 
     ``options`` says how to compute at scale (:data:`matching.optimise.options.NATIONAL`):
@@ -203,6 +210,8 @@ def match(region: Region, params: MatchParameters | None = None,
     ``coverage_only``: goals 1–3 only (which facilities and roles can be covered, proven for the
     full lists as usual); goals 4–5 are then the coverage solution's, unproven — for questions
     about coverage alone (criticality's re-solves of regions whose lists were cut).
+    ``cache``: an earlier run's :attr:`MatchResult.cache` (same parameters): the components
+    it already solved with the same content are not solved again (the capacity plan's check).
 
     >>> from matching.contract import load_region
     >>> result = match(load_region("data/demo"))
@@ -233,10 +242,12 @@ def match(region: Region, params: MatchParameters | None = None,
     rounds = options.expand_rounds if options.nearest is not None else 0
     model = CooperationModel.from_frames(model_candidates(cand, slotted), inputs, region.institutions,
                                          stage_time_limit=params.stage_time_limit, options=options)
+    model.cache = dict(cache) if cache else {}  # a copy: the earlier run's stays as it was
     model.final = rounds == 0
     model.travel_is_minutes = params.prefer_same is None
     model.coverage_only = coverage_only
     model.solve()
+    solved = model.solved_components
     seconds["solve"] = time.perf_counter() - t0
     seconds.update({f"solve_{k}": v for k, v in model.seconds.items()})
     for k in range(rounds):
@@ -249,6 +260,7 @@ def match(region: Region, params: MatchParameters | None = None,
         model = CooperationModel(cand, inputs, region.institutions, params.stage_time_limit, options,
                                  cache=model.cache, final=k == rounds - 1,
                                  travel_is_minutes=params.prefer_same is None, coverage_only=coverage_only).solve()
+        solved += model.solved_components
         seconds["solve"] += time.perf_counter() - t0
         seconds["expand"] = seconds.get("expand", 0.0) + time.perf_counter() - t0
 
@@ -287,6 +299,7 @@ def match(region: Region, params: MatchParameters | None = None,
     result.load = {**facilities_per_institution(region.partnerships, proposals),
                    "capacity_estimated": int(region.institutions["capacity_estimated"].sum()),
                    "unknown_capacity": params.unknown_capacity}
+    result.cache, result.solved_components = model.cache, solved
     return result
 
 

@@ -107,7 +107,8 @@ class CapacityPlan:
 
 def capacity_plan(region: Region, params: MatchParameters | None = None, *,
                   confirm: bool = True, cap: str | int | None = "calibration",
-                  roles: frozenset[Role] | None = None, nearest: int | None = None) -> CapacityPlan:
+                  roles: frozenset[Role] | None = None, nearest: int | None = None,
+                  base: MatchResult | None = None) -> CapacityPlan:
     """Solve for the smallest capacity increases; with ``confirm``, re-run the matching to check.
 
     ``cap``: new partner facilities one institution may be asked to take — ``"calibration"``
@@ -115,7 +116,10 @@ def capacity_plan(region: Region, params: MatchParameters | None = None, *,
     ``roles``: plan for these roles only (e.g. ③ alone; "completed" then means these roles are
     covered) — the confirming matching run covers every role, so it needs ``confirm=False``.
     ``nearest=K``: only each facility's K nearest candidates per role (national scale): the
-    increases then suffice but may not be the fewest over all candidates."""
+    increases then suffice but may not be the fewest over all candidates.  ``base``: the run on
+    ``region`` with ``params`` (as :func:`~matching.optimise.run.match` gave it): the check then
+    solves again only the components the increases reach, the others re-used from it — the same
+    result as a whole new matching run."""
     if roles is not None and confirm:
         raise ValueError("a plan for some roles only cannot be confirmed by a matching run (confirm=False)")
     params = params or MatchParameters()
@@ -165,7 +169,8 @@ def capacity_plan(region: Region, params: MatchParameters | None = None, *,
         completable=completable, optimal=optimal, capped=capped, cap="none" if cap is None else str(cap))
     if confirm:
         raised = apply_increases(region, increases)
-        result = match(raised, params)
+        result = match(raised, params, base.options if base is not None else None,
+                       cache=base.cache if base is not None else None)
         problems = verify(raised, result.proposals, params)
         if problems:
             raise VerificationError("capacity plan", problems)
