@@ -65,10 +65,6 @@ class Violation:
 _CAPACITY_UNITS_JA = {"facilities": ("施設数", "施設"), "residents": ("入所者数", "人")}
 
 
-def _ja(r: Role) -> str:
-    return r.label_ja
-
-
 def _slots_ja(slots) -> str:
     return "・".join(SLOT_LABELS_JA[s] for s in SLOT_CODES if s in slots)
 
@@ -249,14 +245,14 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
         for r in (r for r in _ROLES if r in roles):  # in the vocabulary's order
             if r not in missing:
                 bad("role_not_missing", f"role {r.value} is not missing (required {sorted(x.value for x in ftype.required_roles)}, already covered or not required)",
-                    f"{_ja(r)} は不足していません（既存の協定で確保済みか、{ftype.name_ja} には求められていません）")
+                    f"{r.label_ja} は不足していません（既存の協定で確保済みか、{ftype.name_ja} には求められていません）")
             if not offers(i, r):
-                bad("role_not_offered", f"institution does not offer {r.value}", f"医療機関は {_ja(r)} を担っていません")
+                bad("role_not_offered", f"institution does not offer {r.value}", f"医療機関は {r.label_ja} を担っていません")
             column = _SLOT_COLUMNS[r]
             if timed and hasattr(row, column) and set(filter(None, str(getattr(row, column)).split(";"))) != offers(i, r):
                 bad("wrong_slots", f"{column} {getattr(row, column)!r} but the institution gives "
                                    f"{';'.join(sorted(offers(i, r)))}",
-                    f"{_ja(r)} の時間帯が {getattr(row, column)!r} とありますが、医療機関が担うのは "
+                    f"{r.label_ja} の時間帯が {getattr(row, column)!r} とありますが、医療機関が担うのは "
                     f"{_slots_ja(offers(i, r)) or 'なし'} です")
             proposed.setdefault((f, r), []).append((i, offers(i, r)))
             if r is Role.ADMIT and inst.at[i, "kind"] != "hospital":
@@ -265,13 +261,13 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
             if not is_pinned:
                 if minutes > lim.minutes + 1e-6:
                     bad("beyond_limit", f"{r.value}: {minutes:.1f} min exceeds the {lim.minutes:g} min limit",
-                        f"{_ja(r)}: 移動時間 {minutes:.1f} 分が上限 {lim.minutes:g} 分を超えています")
+                        f"{r.label_ja}: 移動時間 {minutes:.1f} 分が上限 {lim.minutes:g} 分を超えています")
                 if lim.km is not None and km > lim.km + 1e-6:
                     bad("beyond_limit", f"{r.value}: {km:.2f} km exceeds the {lim.km:g} km limit",
-                        f"{_ja(r)}: 距離 {km:.2f} km が上限 {lim.km:g} km を超えています")
+                        f"{r.label_ja}: 距離 {km:.2f} km が上限 {lim.km:g} km を超えています")
             if (f, r) in assigned and limit == 1:
                 bad("role_assigned_twice", f"{r.value} already proposed from {assigned[(f, r)]}",
-                    f"{_ja(r)} は {assigned[(f, r)]} からも提案されています（1つの役割に1医療機関）")
+                    f"{r.label_ja} は {assigned[(f, r)]} からも提案されています（1つの役割に1医療機関）")
             assigned[(f, r)] = i
             givers.setdefault((f, r), set()).add(i)
             rl = role_load.setdefault((i, r), [0, 0])
@@ -303,7 +299,7 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
             if not pd.isna(cap) and used > int(cap):
                 what, n = _CAPACITY_UNITS_JA[unit]
                 out.append(Violation("over_capacity", "*", i, f"{column} {int(cap)} but {used} proposed",
-                                     f"{_ja(r)} の受入枠（{what}）{int(cap)} {n}に対し、提案は {used} {n}です"))
+                                     f"{r.label_ja} の受入枠（{what}）{int(cap)} {n}に対し、提案は {used} {n}です"))
     for (f, i), roles in sorted(pinned.items()):
         ftype = FACILITY_TYPES[fac.at[f, "facility_type"]]
         if not (set(ftype.required_roles) - covered.get(f, set())):
@@ -315,7 +311,7 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
             for r in roles:
                 if i not in givers.get((f, r), set()):
                     out.append(Violation("pin_missing", f, i, f"pinned role {r.value} not proposed from it",
-                                         f"固定と指定した {_ja(r)} がこの医療機関から提案されていません"))
+                                         f"固定と指定した {r.label_ja} がこの医療機関から提案されていません"))
     return sorted(out)
 
 
@@ -329,18 +325,18 @@ def _slot_violations(proposed, given, n_given, limit, every) -> list[Violation]:
         if union != every:
             out.append(Violation("slots_missing", f, partners[0][0],
                                  f"{r.value}: slots {';'.join(sorted(every - union))} not given by any partner",
-                                 f"{_ja(r)}: {_slots_ja(every - union)} を担う医療機関がありません（常時になりません）"))
+                                 f"{r.label_ja}: {_slots_ja(every - union)} を担う医療機関がありません（常時になりません）"))
         n = n_given.get((f, r), 0) + len(partners)
         if n > limit:
             out.append(Violation("too_many_partners", f, partners[-1][0],
                                  f"{r.value}: {n} partners, at most {limit}",
-                                 f"{_ja(r)}: 医療機関が {n} か所です（1つの役割は {limit} か所まで）"))
+                                 f"{r.label_ja}: 医療機関が {n} か所です（1つの役割は {limit} か所まで）"))
         for k, (i, s) in enumerate(partners):
             others = set(have).union(*(t for j, (_, t) in enumerate(partners) if j != k))
             if s <= others:
                 out.append(Violation("redundant_partner", f, i,
                                      f"{r.value}: gives no slot the other partners do not give",
-                                     f"{_ja(r)}: ほかの医療機関が担わない時間帯がありません（不要な協定です）"))
+                                     f"{r.label_ja}: ほかの医療機関が担わない時間帯がありません（不要な協定です）"))
     return out
 
 
