@@ -67,7 +67,7 @@ def location_notes(region: Region, proposals: pd.DataFrame, params: MatchParamet
         return min((params.reach_km(role) for role in params.limits if role.mark in roles or role.value in roles),
                    default=math.inf)
 
-    limit = proposals["roles"].map(reach).to_numpy(float)
+    limit = proposals["roles"].map({roles: reach(roles) for roles in proposals["roles"].unique()}).to_numpy(float)
     uncertain = pd.Series((proposals["distance_km"].to_numpy(float) + f_rad + i_rad > limit) & (approx_f | approx_i),
                           index=proposals.index)
     notes = []
