@@ -87,7 +87,7 @@ def test_overrides_are_validated(capsys):
     import pytest
     import typer
 
-    from matching.cli import _override
+    from matching.cli._common import override as _override
     from matching.parameters import MatchParameters
 
     params = MatchParameters(stage_time_limit=5)

@@ -175,7 +175,7 @@ def test_internal_error_is_one_line_and_exit_1(tmp_path, monkeypatch):
         raise RuntimeError("something broke")
 
     monkeypatch.setattr(matching.status, "status_table", boom)
-    monkeypatch.setattr("matching.cli.status_table", boom)
+    monkeypatch.setattr("matching.cli.run.status_table", boom)
     region = _region(tmp_path)
     res = runner.invoke(app, ["status", str(region)])
     _assert_clean_failure(res, 1, "内部エラー")

@@ -1,0 +1,5 @@
+"""``python -m matching.cli``: the command."""
+
+from matching.cli import app
+
+app()
