@@ -357,9 +357,7 @@ def _nearest_in_pool(fp: Points, ip: Points, pool: np.ndarray, rows: np.ndarray,
     chord = 2 * np.sin(min(np.pi, radius * 1.01 / EARTH_RADIUS_KM) / 2)
     want = min(len(pool), k + len(forbidden) + max(4, k // 2))
     todo = rows
-    kept = []
-    id_rank = np.empty(len(ip), np.int64)
-    id_rank[np.argsort(ip.ids, kind="stable")] = np.arange(len(ip))
+    frames = []
     while len(todo):
         q = min(len(pool), want)
         dist, nn = tree.query(unit_vectors(fp.lat[todo], fp.lon[todo]), k=q, distance_upper_bound=chord)
@@ -370,32 +368,28 @@ def _nearest_in_pool(fp: Points, ip: Points, pool: np.ndarray, rows: np.ndarray,
         km = geodesic_km(fp.lat[fi], fp.lon[fi], ip.lat[ii], ip.lon[ii])
         minutes = travel.minutes_for_km(km)
         ok = (minutes <= minutes_limit) & ((km <= km_limit) if km_limit is not None else True)
+        df = pd.DataFrame({"fi": fi[ok], "facility_id": fp.ids[fi[ok]], "institution_id": ip.ids[ii[ok]],
+                           "minutes": minutes[ok], "km": km[ok]})
         if forbidden:
-            ok &= np.fromiter(((f, i) not in forbidden for f, i in zip(fp.ids[fi], ip.ids[ii], strict=True)),
-                              bool, len(fi))
-        fi, ii, minutes, km = fi[ok], ii[ok], minutes[ok], km[ok]
-        # By facility, then minutes, then institution id (as integers: the ids' rank).
-        order = np.lexsort((id_rank[ii], minutes, fi))
-        fi, ii, minutes, km = fi[order], ii[order], minutes[order], km[order]
-        first = np.flatnonzero(np.r_[True, fi[1:] != fi[:-1]]) if len(fi) else np.zeros(0, int)
-        rank = np.arange(len(fi)) - np.repeat(first, np.diff(np.r_[first, len(fi)]))
-        at = np.searchsorted(todo, fi)  # todo is sorted
+            pair = pd.MultiIndex.from_arrays([df["facility_id"], df["institution_id"]])
+            df = df[~pair.isin(pd.MultiIndex.from_tuples(sorted(forbidden)))]
+        df = df.sort_values(["fi", "minutes", "institution_id"])
+        rank = df.groupby("fi", sort=False).cumcount().to_numpy()
+        at = np.searchsorted(todo, df["fi"].to_numpy())  # todo is sorted
         # A full tree answer (q neighbours, all in range) may hide more: the list is
         # exact only if the k-th kept is safely nearer than the farthest neighbour asked.
         full = found.all(axis=1) & (q < len(pool))
         kth_km = np.full(len(todo), np.inf)
-        kth_km[at[rank == k - 1]] = km[rank == k - 1]
+        kth_km[at[rank == k - 1]] = df["km"].to_numpy()[rank == k - 1]
         far_km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, dist[:, -1] / 2))
         safe = ~full | (kth_km * 1.01 < far_km)
         n_valid = np.bincount(at, minlength=len(todo))
         cut = full | (n_valid > k)  # more candidates exist than the k kept
         keep = safe[at] & (rank < k)
-        kept.append((fi[keep], ii[keep], minutes[keep], km[keep], cut[at[keep]]))
+        frames.append(df[keep].assign(truncated=cut[at[keep]]))
         todo = todo[~safe]
         want *= 2
-    fi, ii, minutes, km, cut = (np.concatenate(a) for a in zip(*kept, strict=True))
-    return pd.DataFrame({"facility_id": fp.ids[fi], "institution_id": ip.ids[ii], "minutes": minutes, "km": km,
-                         "truncated": cut})
+    return pd.concat(frames, ignore_index=True).drop(columns="fi")
 
 
 def _partner_rows(region: Region, fp: Points, ip: Points, inst: pd.DataFrame, missing_bits: np.ndarray,
