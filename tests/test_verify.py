@@ -232,19 +232,34 @@ def test_every_violation_in_full(tmp_path):
     ]
     assert str(verify(region, df.iloc[:1])[0]) == "[unknown_id] F1–XX: facility or institution not in the region"
     # The same findings in Japanese, for the people who arrange the agreements.
-    ja = {(v.code, v.facility_id, v.institution_id, v.message_ja) for v in verify(region, df, params)}
-    assert ja >= {
+    ja = [(v.code, v.facility_id, v.institution_id, v.message_ja) for v in verify(region, df, params)]
+    assert ja == [
         ('admit_by_clinic', 'F1', 'C', '③入院受入れは病院に限られます（診療所は担えません）'),
+        ('bad_roles', 'F1', 'Z', '役割が空です（提案には役割が1つ以上必要です）'),
+        ('bad_roles', 'F1', 'Z', "役割 'bogus' を読めません（consult・visit・admit を ; で区切ってください）"),
         ('beyond_limit', 'F1', 'FAR', '②診療（往診・常時）: 距離 40.19 km が上限 16 km を超えています'),
         ('beyond_limit', 'F1', 'FAR', '②診療（往診・常時）: 移動時間 78.4 分が上限 30 分を超えています'),
+        ('duplicate_pair', 'F1', 'C', '同じ施設と医療機関の組が2回あります'),
+        ('duplicate_pair', 'F1', 'C', '同じ施設と医療機関の組が2回あります'),
+        ('duplicate_pair', 'F1', 'Z', '同じ施設と医療機関の組が2回あります'),
+        ('forbidden_pair', 'F1', 'NO', 'この組は断られています（除外の指定）'),
+        ('not_accepting', 'F1', 'NO', '医療機関が新たな協定を受け入れていません'),
+        ('not_accepting', 'F1', 'Q', '医療機関が新たな協定を受け入れていません'),
         ('out_of_scope', 'G1', 'C', '施設種別 認知症対応型共同生活介護 はこの実行の対象外です'),
+        ('out_of_scope', 'U1', 'Z', '施設の年次報告がありません（集計していない施設は提案の対象外です）'),
+        ('out_of_scope', 'U1', 'Z', '施設種別 認知症対応型共同生活介護 はこの実行の対象外です'),
         ('over_capacity', '*', 'C', '受入枠（施設数）1 施設に対し、提案は 4 施設です'),
         ('over_capacity', '*', 'C', '①相談対応（常時） の受入枠（施設数）1 施設に対し、提案は 3 施設です'),
         ('over_capacity', '*', 'C', '受入枠（入所者数）60 人に対し、提案は 200 人です'),
         ('pin_missing', 'F3', 'Z', '固定と指定した ③入院受入れ がこの医療機関から提案されていません'),
+        ('pin_missing', 'G1', 'Z', '固定（必ず使う）と指定した組が提案にありません'),
+        ('role_assigned_twice', 'F1', 'C', '①相談対応（常時） は C からも提案されています（1つの役割に1医療機関）'),
+        ('role_assigned_twice', 'F1', 'NO', '③入院受入れ は C からも提案されています（1つの役割に1医療機関）'),
         ('role_assigned_twice', 'F1', 'Q', '②診療（往診・常時） は FAR からも提案されています（1つの役割に1医療機関）'),
+        ('role_not_missing', 'F2', 'Z', '①相談対応（常時） は不足していません（既存の協定で確保済みか、介護老人福祉施設 には求められていません）'),
         ('role_not_offered', 'F1', 'C', '医療機関は ③入院受入れ を担っていません'),
-    }
+        ('unknown_id', 'F1', 'XX', '施設または医療機関がこの地域のデータにありません'),
+    ]
     assert all(v.message_ja and v.text_ja().startswith(f"[{v.code}] ") for v in verify(region, df, params))
 
 
@@ -308,3 +323,17 @@ def test_the_verifiers_geodesic_is_geopys(a, b):
 
     assert _geodesic(a, b).km == pytest.approx(geodesic(a, b).km, abs=1e-9)
     assert geodesic_km(*a, *b) == pytest.approx(geodesic(a, b).km, abs=1e-9)
+
+
+def test_numbers_read_back_are_named_in_japanese(tmp_path):
+    """A coordinator's edited file: a distance or travel time that does not match, or is not a
+    number, is said in Japanese with both values."""
+    region = make_region(tmp_path, [fac("F1", "tokuyo", 0, 0)], [inst("H", "hospital", 3, 0, "zaibyo")])
+    good = _row(region, "F1", "H", "admit")
+    far = {**good, "distance_km": good["distance_km"] + 1.0, "travel_minutes": good["travel_minutes"] + 2.0}
+    ja = {(v.code, v.message_ja) for v in verify(region, pd.DataFrame([far]))}
+    assert ja == {("wrong_distance", "距離が 4.01 km とありますが、座標から求めると 3.014 km です"),
+                  ("wrong_minutes", "移動時間が 7.9 分とありますが、求め直すと 5.88 分です")}
+    text = {**good, "distance_km": "約3"}
+    (v,) = verify(region, pd.DataFrame([text]))
+    assert (v.code, v.message_ja) == ("bad_number", f"距離 '約3' または移動時間 {good['travel_minutes']!r} が数値ではありません")
