@@ -158,20 +158,32 @@ def _codes(region, rows, params=None):
     return {v.code for v in verify(region, _proposals(region, rows), params)}
 
 
+def _japanese(region, rows, params=None):
+    return [(v.code, v.institution_id, v.message_ja) for v in verify(region, _proposals(region, rows), params)]
+
+
 def test_verifier_catches_a_missing_slot(tmp_path):
     region = day_and_night(tmp_path)
     assert "slots_missing" in _codes(region, [("F1", "C", "consult;visit")])
     assert _codes(region, [("F1", "C", "consult;visit"), ("F1", "H", "consult;visit")]) == set()
     # Said in Japanese with the slots that stay open, by their names.
-    ja = {v.message_ja for v in verify(region, _proposals(region, [("F1", "C", "consult;visit")]))
-          if v.code == "slots_missing"}
-    assert any(t.startswith("②診療（往診・常時）: ") and "を担う医療機関がありません" in t and "夜間" in t
-               for t in ja), ja
+    assert _japanese(region, [("F1", "C", "consult;visit")]) == [
+        ("slots_missing", "C", "①相談対応（常時）: 平日夜間・休日日中・休日夜間 を担う医療機関がありません（常時になりません）"),
+        ("slots_missing", "C", "②診療（往診・常時）: 平日夜間・休日日中・休日夜間 を担う医療機関がありません（常時になりません）")]
+    # A slots column edited by hand is checked against what the institution gives.
+    df = _proposals(region, [("F1", "C", "consult;visit"), ("F1", "H", "consult;visit")]).assign(
+        visit_slots="wd_day;wd_night", consult_slots="wd_day")
+    assert [(v.code, v.institution_id, v.message_ja) for v in verify(region, df)] == [
+        ("wrong_slots", "C", "②診療（往診・常時） の時間帯が 'wd_day;wd_night' とありますが、医療機関が担うのは 平日日中 です"),
+        ("wrong_slots", "H", "①相談対応（常時） の時間帯が 'wd_day' とありますが、医療機関が担うのは 平日夜間・休日日中・休日夜間 です"),
+        ("wrong_slots", "H", "②診療（往診・常時） の時間帯が 'wd_day;wd_night' とありますが、医療機関が担うのは 平日夜間・休日日中・休日夜間 です")]
 
 
 def test_verifier_catches_a_redundant_partner(tmp_path):
     region = day_and_night(tmp_path, more=[inst("Z", "clinic", 0.5, 0.5, "zaishin")])
-    assert "redundant_partner" in _codes(region, [("F1", "Z", "consult;visit"), ("F1", "C", "consult;visit")])
+    assert _japanese(region, [("F1", "Z", "consult;visit"), ("F1", "C", "consult;visit")]) == [
+        ("redundant_partner", "C", "①相談対応（常時）: ほかの医療機関が担わない時間帯がありません（不要な協定です）"),
+        ("redundant_partner", "C", "②診療（往診・常時）: ほかの医療機関が担わない時間帯がありません（不要な協定です）")]
 
 
 def test_verifier_catches_too_many_partners(tmp_path):
@@ -180,7 +192,8 @@ def test_verifier_catches_too_many_partners(tmp_path):
                                          ("H", "visit", "hol_day;hol_night"), ("C", "consult", "wd_day"),
                                          ("H", "consult", NIGHTS)])
     rows = [("F1", "C", "consult;visit"), ("F1", "D", "visit"), ("F1", "H", "consult;visit")]
-    assert "too_many_partners" in _codes(region, rows)
+    assert _japanese(region, rows) == [
+        ("too_many_partners", "H", "②診療（往診・常時）: 医療機関が 3 か所です（1つの役割は 2 か所まで）")]
     assert "too_many_partners" not in _codes(region, rows, MatchParameters(max_partners_per_role=3))
     result = match(region, MatchParameters(max_partners_per_role=3))
     assert result.status_after.at["F1", "status"] == "all_met" and len(result.proposals) == 3
