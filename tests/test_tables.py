@@ -15,9 +15,11 @@ from matching.contract.tablefile import TableError, open_table, read_frame
 from tests.regionkit import (
     DEFAULT_FACILITIES,
     DEFAULT_INSTITUTIONS,
+    DEFAULT_PARTNERSHIPS,
     append,
     edit,
     facility,
+    partnership,
     write_region,
 )
 
@@ -172,6 +174,29 @@ def test_strict_reading_stops_on_a_file_of_junk(tmp_path, monkeypatch):
     region = load_region(folder, strict=False)
     assert len(region.facilities) == len(DEFAULT_FACILITIES)
     assert region.skipped_omitted == {"facilities.csv": 1000 - MAX_LISTED}
+
+
+def test_a_file_whose_reading_stopped_is_answered_alone(tmp_path, monkeypatch):
+    """Once a file of junk stops being read, the other files' references to it are not checked: the
+    answer is that file's problems and the stop, not a cell per partnership whose facility was in the
+    part never read."""
+    import matching.contract.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 150)
+    rows = [facility(f"X{k}", "nope") for k in range(1000)]
+    part = DEFAULT_PARTNERSHIPS + [partnership("X999", "H1", "admit"), partnership("F9", "H1", "admit")]
+    folder = write_region(tmp_path, facilities=append(DEFAULT_FACILITIES, *rows), partnerships=part)
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert {e.file for e in exc.value.errors} == {"facilities.csv"}
+    assert [e.message for e in exc.value.errors if e.row == 0] == ["too many problems: reading stopped after line 151"]
+    assert [e.row for e in exc.value.errors if e.row] == list(range(6, 6 + MAX_LISTED))
+    # Every bad row of the chunk read (lines 6-151) is counted, the unlisted ones too.
+    assert exc.value.total == 146 and exc.value.heading_ja == "入力データに誤りがあります（146 件以上）"
+    # Read to its end (lenient), the unknown facility is reported and its partnership left out.
+    region = load_region(folder, strict=False)
+    assert [(e.file, e.row, e.column) for e in region.skipped if e.file == "partnerships.csv"] == [
+        ("partnerships.csv", 6, "facility_id"), ("partnerships.csv", 7, "facility_id")]
 
 
 def test_xlsx_cells_read_as_people_typed_them(tmp_path):
