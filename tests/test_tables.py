@@ -116,6 +116,21 @@ def test_dropped_leading_zero_is_restored_with_a_note(tmp_path):
     assert any("municipality_code" in n and "3201 → 03201" in n for n in region.notes)
 
 
+def test_restored_leading_zeros_are_counted_over_the_whole_file(tmp_path, monkeypatch):
+    """A large file is read in chunks; the note counts every restored code of the file (here 2 in
+    the first chunk, 1 in the second) and names the first one."""
+    import matching.contract.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 2)
+    fac = DEFAULT_FACILITIES
+    for row, code in ((0, "3201"), (1, "3201"), (3, "3202")):
+        fac = edit(fac, row, municipality_code=code)
+    region = load_region(write_region(tmp_path, facilities=fac))
+    assert region.facilities["municipality_code"].tolist() == ["03201", "03201", "03202", "03202"]
+    assert region.notes == ["facilities.csv の municipality_code: 先頭の 0 が落ちていたので補いました"
+                            "（3 件、2 行目 3201 → 03201 など）"]
+
+
 @pytest.mark.parametrize(("yes", "no"), [("TRUE", "FALSE"), ("○", "×"), ("有", "無"), ("はい", "いいえ")])
 def test_japanese_and_excel_booleans(tmp_path, yes, no):
     inst = edit(DEFAULT_INSTITUTIONS, 0, accepting=yes)
