@@ -193,6 +193,7 @@ def test_japanese_messages_and_value_types_of_every_parser():
     assert c.text()(col("")).message_ja == "空欄にはできません。制御文字（NUL など）は使えません"
     assert c.text(required=False, max_length=5)(col("\x00")).message_ja == "文字で書いてください（5 文字以内）。制御文字（NUL など）は使えません"
     assert vt(c.text(max_length=7)) == c.ValueType("text", max_length=7, min_length=1)
+    assert vt(c.text(required=False, max_length=7)) == c.ValueType("text", max_length=7, min_length=0)  # blank allowed
 
 
 def test_every_parser_keeps_the_rows_of_the_column_it_reads():
@@ -220,6 +221,6 @@ def test_every_parser_keeps_the_rows_of_the_column_it_reads():
         got = [None if (not isinstance(v, frozenset) and pd.isna(v)) else v for v in p.values.tolist()]
         want = [None if (not isinstance(v, frozenset) and pd.isna(v)) else v for v in values]
         assert got == want, parser
-        assert bad(p) == bad_cells
+        assert bad(p) == bad_cells and p.bad.dtype == bool  # a mask, as Parsed.bad says (not 0.0/1.0)
     fixed = c.digits(5)(labelled("3201", "03202", "1")).fixed
     assert fixed.index.tolist() == rows and fixed.tolist() == [True, False, False]
