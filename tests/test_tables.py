@@ -453,3 +453,29 @@ def test_a_large_utf8_file_whose_sample_ends_inside_a_character_is_utf8(tmp_path
     (tmp_path / "t.csv").write_bytes(data)
     header, rows, found = _rows_of(tmp_path / "t.csv")
     assert found == "UTF-8" and header == ["a", "b"] and len(rows) == n + 1 and rows[-1][1] == ["1", "名前"]
+
+
+def test_a_file_charset_normalizer_calls_shift_jis_is_read_as_cp932_to_its_end(tmp_path):
+    """Opening hours written 9時～17時 over the first MiB make charset-normalizer call the file Shift_JIS;
+    it is read as CP932 (what Excel writes, a superset), so the wave dash reads back as written and a
+    name with 髙 further down (a CP932-only character) is read, not refused as undecodable."""
+    from matching.contract.tablefile import _SAMPLE
+
+    row = "1,9時～17時\n"
+    n = _SAMPLE // len(row.encode("cp932")) + 10
+    text = "a,b\n" + row * n + "2,髙橋医院\n"
+    (tmp_path / "t.csv").write_bytes(text.encode("cp932"))
+    header, rows, found = _rows_of(tmp_path / "t.csv")
+    assert found == "CP932 (Shift_JIS)" and header == ["a", "b"]
+    assert rows[0] == (2, ["1", "9時～17時"]) and rows[-1] == (n + 2, ["2", "髙橋医院"]) and len(rows) == n + 1
+
+
+
+def test_an_euc_jp_table_charset_normalizer_finds_untidy_is_still_euc_jp(tmp_path):
+    """A short EUC-JP table whose notes are ℃: charset-normalizer rates it 0.28 "chaos"; up to 0.5 is
+    accepted, so it is read as EUC-JP, not refused (CP932, the fallback, cannot read its bytes)."""
+    text = "id,name,note\n" + "".join(f"F{k},施設{k},℃\n" for k in range(5))
+    (tmp_path / "t.csv").write_bytes(text.encode("euc_jp"))
+    header, rows, found = _rows_of(tmp_path / "t.csv")
+    assert found == "EUC-JP" and header == ["id", "name", "note"]
+    assert rows == [(k + 2, [f"F{k}", f"施設{k}", "℃"]) for k in range(5)]
