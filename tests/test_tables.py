@@ -428,6 +428,24 @@ def test_a_small_file_cut_inside_a_character_is_not_utf8(tmp_path):
     assert found == "CP932 (Shift_JIS)" and rows == [(2, ["1", "縺"])]
 
 
+def test_a_short_katakana_table_charset_normalizer_gives_up_on_is_read_as_cp932(tmp_path):
+    """Half-width katakana (ｰｱｲ) alone: charset-normalizer finds every Japanese encoding too "chaotic";
+    CP932 reads the file without an odd character, so it is CP932, named so, not refused."""
+    (tmp_path / "t.csv").write_bytes("a\nｰｱｲ\n".encode("cp932"))
+    header, rows, found = _rows_of(tmp_path / "t.csv")
+    assert found == "CP932 (Shift_JIS)" and header == ["a"] and rows == [(2, ["ｰｱｲ"])]
+
+
+def test_a_small_file_cut_inside_a_cp932_character_is_refused_when_opened(tmp_path):
+    """A whole file that ends inside a CP932 character (and that nothing else reads) is refused when
+    it is opened, with the encoding message, not read as CP932 until its last line fails."""
+    (tmp_path / "t.csv").write_bytes(b"a,b\n1,\x82")
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "t.csv")
+    assert str(exc.value) == "t.csv: neither UTF-8 nor a Japanese encoding (CP932/Shift_JIS, EUC-JP)"
+    assert exc.value.ja == "t.csv の文字コードを判定できません（UTF-8 か Shift_JIS で保存してください）"
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc (Linux)")
 def test_closing_an_unread_csv_table_closes_its_file(tmp_path):
 
