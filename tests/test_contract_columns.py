@@ -183,6 +183,8 @@ def test_japanese_messages_and_value_types_of_every_parser():
     assert vt(c.one_of(("b", "a"), "kind")) == c.ValueType("code", choices=("b", "a"), what="kind")
     assert c.code_list({"y", "x"}, "role", {"x": "①"})(col("z")).message_ja == \
         "役割のコードが不明です。次のコードを ; で区切って書いてください: x（①）、y"
+    assert c.code_list({"x"}, "kind")(col("z")).message_ja == \
+        "kindのコードが不明です。次のコードを ; で区切って書いてください: x"  # no Japanese name: the English one
     assert vt(c.code_list(("x", "y"), "role")) == c.ValueType("codes", choices=("x", "y"), what="role")
     assert c.number(integer=True, minimum=0, maximum=10)(col("x")).message_ja == "整数（0〜10）で書いてください"
     assert c.number(integer=False, minimum=1.5, required=False)(col("x")).message_ja == "数値（1.5 以上）で書いてください。空欄も可"
@@ -208,6 +210,7 @@ def test_every_parser_keeps_the_rows_of_the_column_it_reads():
         (c.number(integer=True, minimum=0), ("3", "-1", "4"), [3, pd.NA, 4], [False, True, False]),
         (c.number(integer=False, required=False), ("1.5", "", "x"), [1.5, None, None], [False, False, True]),
         (c.text(), (" a ", "", "b"), ["a", "", "b"], [False, True, False]),
+        (c.text(), ("'=1+1", "", "b"), ["=1+1", "", "b"], [False, True, False]),  # read back from safecells
         (c.digits(5), ("3201", "03202", "1"), ["03201", "03202", "1"], [False, False, True]),
         (c.boolean(required=False), ("はい", "", "x"), [True, pd.NA, pd.NA], [False, False, True]),
         (c.iso_date(), ("2025-04-01", "", "2025-02-30"), ["2025-04-01", "", "2025-02-30"], [False, False, True]),
