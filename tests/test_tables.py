@@ -497,3 +497,25 @@ def test_an_euc_jp_table_charset_normalizer_finds_untidy_is_still_euc_jp(tmp_pat
     header, rows, found = _rows_of(tmp_path / "t.csv")
     assert found == "EUC-JP" and header == ["id", "name", "note"]
     assert rows == [(k + 2, [f"F{k}", f"施設{k}", "℃"]) for k in range(5)]
+
+
+def test_formatted_empty_cells_right_of_an_xlsx_header_are_not_extra_cells_but_csv_commas_are(tmp_path):
+    """In a workbook, cells formatted but empty to the right of the header are not cells (the loader
+    does not call the row long); in a CSV, trailing commas are extra cells and the row is reported."""
+    from openpyxl import load_workbook
+
+    folder = write_region(tmp_path / "x")
+    _to_xlsx(folder / "areas.csv", folder / "areas.xlsx")
+    (folder / "areas.csv").unlink()
+    wb = load_workbook(folder / "areas.xlsx")
+    wb.active["H2"].number_format = "0.0"  # formatted, still empty, three columns right of the header
+    wb.save(folder / "areas.xlsx")
+    region = load_region(folder)
+    assert region.areas.index.tolist() == ["03201", "03202"] and region.skipped == []
+    folder = write_region(tmp_path / "c")
+    lines = (folder / "areas.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "areas.csv").write_text("\n".join([lines[0], lines[1] + ",,", lines[2]]) + "\n", encoding="utf-8")
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert [(e.file, e.row, e.message) for e in exc.value.errors] == [
+        ("areas.csv", 2, "row has 7 cells but the header has 5 columns")]
