@@ -519,3 +519,18 @@ def test_formatted_empty_cells_right_of_an_xlsx_header_are_not_extra_cells_but_c
         load_region(folder)
     assert [(e.file, e.row, e.message) for e in exc.value.errors] == [
         ("areas.csv", 2, "row has 7 cells but the header has 5 columns")]
+
+
+def test_a_file_with_exactly_the_listed_number_of_problems_in_a_chunk_is_read_on(tmp_path, monkeypatch):
+    """Reading stops only past the listing limit: a first chunk with exactly MAX_LISTED bad rows goes
+    on to the next chunk, whose problems are counted too."""
+    import matching.contract.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 150)
+    rows = [facility(f"X{k}", "nope" if k < MAX_LISTED else "gh") for k in range(146)]
+    rows += [facility(f"Y{k}", "nope") for k in range(10)]
+    folder = write_region(tmp_path, facilities=append(DEFAULT_FACILITIES, *rows))
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert [e for e in exc.value.errors if e.row == 0] == []
+    assert exc.value.total == MAX_LISTED + 10 and exc.value.omitted == {"facilities.csv": 10}
