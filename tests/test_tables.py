@@ -118,10 +118,10 @@ def test_dropped_leading_zero_is_restored_with_a_note(tmp_path):
 
 def test_restored_leading_zeros_are_counted_over_the_whole_file(tmp_path, monkeypatch):
     """A large file is read in chunks; the note counts every restored code of the file (here 2 in
-    the first chunk, 1 in the second) and names the first one."""
+    the first chunk, 1 in the second) and names the first one; every chunk's rows are kept."""
     import matching.contract.load as load
 
-    monkeypatch.setattr(load, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(load, "CHUNK_ROWS", 3)
     fac = DEFAULT_FACILITIES
     for row, code in ((0, "3201"), (1, "3201"), (3, "3202")):
         fac = edit(fac, row, municipality_code=code)
@@ -198,15 +198,17 @@ def test_a_file_whose_reading_stopped_is_answered_alone(tmp_path, monkeypatch):
     import matching.contract.load as load
 
     monkeypatch.setattr(load, "CHUNK_ROWS", 150)
-    rows = [facility(f"X{k}", "nope") for k in range(1000)]
+    rows = [facility("F1", "gh")] + [facility(f"X{k}", "nope") for k in range(1000)]  # a repeated id first
     part = DEFAULT_PARTNERSHIPS + [partnership("X999", "H1", "admit"), partnership("F9", "H1", "admit")]
     folder = write_region(tmp_path, facilities=append(DEFAULT_FACILITIES, *rows), partnerships=part)
     with pytest.raises(RegionValidationError) as exc:
         load_region(folder)
     assert {e.file for e in exc.value.errors} == {"facilities.csv"}
-    assert [e.message for e in exc.value.errors if e.row == 0] == ["too many problems: reading stopped after line 151"]
-    assert [e.row for e in exc.value.errors if e.row] == list(range(6, 6 + MAX_LISTED))
-    # Every bad row of the chunk read (lines 6-151) is counted, the unlisted ones too.
+    assert [(e.column, e.message, e.ja) for e in exc.value.errors if e.row == 0] == [
+        ("", "too many problems: reading stopped after line 151",
+         "facilities.csv は誤りが多いため 151 行目までで確認を打ち切りました")]  # a file-level problem: no column
+    assert [e.row for e in exc.value.errors if e.row] == list(range(7, 7 + MAX_LISTED))
+    # Every problem of the part read (lines 6-151) is counted, the unlisted ones too: 145 bad types, 1 repeat.
     assert exc.value.total == 146 and exc.value.heading_ja == "入力データに誤りがあります（146 件以上）"
     # Read to its end (lenient), the unknown facility is reported and its partnership left out.
     region = load_region(folder, strict=False)
@@ -534,3 +536,19 @@ def test_a_file_with_exactly_the_listed_number_of_problems_in_a_chunk_is_read_on
         load_region(folder)
     assert [e for e in exc.value.errors if e.row == 0] == []
     assert exc.value.total == MAX_LISTED + 10 and exc.value.omitted == {"facilities.csv": 10}
+
+
+def test_a_file_read_in_chunks_is_checked_as_one_table(tmp_path, monkeypatch):
+    """A repeat of an id read in an earlier chunk is found, on its own line, and lenient mode keeps
+    the rows of every chunk but the repeat."""
+    import matching.contract.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 3)
+    folder = write_region(tmp_path, facilities=append(DEFAULT_FACILITIES, facility("F2", "gh")))
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert [(e.file, e.row, e.column, e.message, e.value) for e in exc.value.errors] == [
+        ("facilities.csv", 6, "facility_id", "duplicate facility_id, first seen on line 3", "F2")]
+    region = load_region(folder, strict=False)
+    assert region.facilities.index.tolist() == ["F1", "F2", "F3", "F4"]
+    assert region.facilities.loc["F2", "facility_type"] == "gh" and region.facilities.loc["F4", "facility_type"] == "keihi"
