@@ -552,3 +552,18 @@ def test_a_file_read_in_chunks_is_checked_as_one_table(tmp_path, monkeypatch):
     region = load_region(folder, strict=False)
     assert region.facilities.index.tolist() == ["F1", "F2", "F3", "F4"]
     assert region.facilities.loc["F2", "facility_type"] == "gh" and region.facilities.loc["F4", "facility_type"] == "keihi"
+
+
+def test_a_row_of_only_commas_is_a_blank_line_not_a_record(tmp_path):
+    """Excel writes an empty row of a CSV as commas (",,,,"), with spaces sometimes: that is a blank
+    line, not a record of blank cells; the lines after it keep their numbers."""
+    fac = edit(DEFAULT_FACILITIES, 1, lat="north")
+    folder = write_region(tmp_path, facilities=fac)
+    lines = (folder / "facilities.csv").read_text(encoding="utf-8").splitlines()
+    lines[2:2] = ["," * (lines[0].count(",")), " , ,"]
+    (folder / "facilities.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert [(e.file, e.row, e.column) for e in exc.value.errors] == [("facilities.csv", 5, "lat")]
+    region = load_region(folder, strict=False)
+    assert region.facilities.index.tolist() == ["F1", "F3", "F4"]
