@@ -567,3 +567,26 @@ def test_a_row_of_only_commas_is_a_blank_line_not_a_record(tmp_path):
     assert [(e.file, e.row, e.column) for e in exc.value.errors] == [("facilities.csv", 5, "lat")]
     region = load_region(folder, strict=False)
     assert region.facilities.index.tolist() == ["F1", "F3", "F4"]
+
+
+def test_a_short_row_reads_its_missing_cells_as_blank(tmp_path):
+    """A row that stops early (a hand-written CSV drops its trailing empty cells) reads the missing
+    cells as blank: optional ones load as blank, required ones are reported as missing, each in its column."""
+    ref = load_region(write_region(tmp_path / "ref"))
+    folder = write_region(tmp_path / "x")
+    path = folder / "institutions.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = ",".join(lines[2].split(",")[:8])  # C1: nothing after its designations
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    region = load_region(folder)
+    cut = ["accepting", "capacity_residents"]  # C1's true and 60 were cut off
+    pd.testing.assert_frame_equal(region.institutions.drop(columns=cut), ref.institutions.drop(columns=cut))
+    assert region.institutions.loc["C1", cut].isna().all() and region.skipped == []
+    path = folder / "facilities.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] = ",".join(lines[1].split(",")[:4])  # F1: no lat, lon, residents, reported
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert [(e.file, e.row, e.column, e.value) for e in exc.value.errors] == [
+        ("facilities.csv", 2, "lat", ""), ("facilities.csv", 2, "lon", ""), ("facilities.csv", 2, "reported", "")]
