@@ -590,3 +590,17 @@ def test_a_short_row_reads_its_missing_cells_as_blank(tmp_path):
         load_region(folder)
     assert [(e.file, e.row, e.column, e.value) for e in exc.value.errors] == [
         ("facilities.csv", 2, "lat", ""), ("facilities.csv", 2, "lon", ""), ("facilities.csv", 2, "reported", "")]
+
+
+def test_a_file_with_a_header_and_no_rows_is_an_empty_table_of_its_columns(tmp_path):
+    """Optional files written with their header only (no partnerships yet, no travel times measured)
+    load as empty tables that still have their columns."""
+    folder = write_region(tmp_path, partnerships=[], travel_times=[])
+    for name, header in (("partnerships.csv", "facility_id,institution_id,roles"),
+                         ("travel_times.csv", "facility_id,institution_id,minutes")):
+        (folder / name).write_text(header + "\n", encoding="utf-8")
+    region = load_region(folder)
+    assert region.partnerships.columns.tolist() == ["facility_id", "institution_id", "roles"]
+    assert region.travel_times.columns.tolist() == ["facility_id", "institution_id", "minutes"]
+    assert len(region.partnerships) == 0 and len(region.travel_times) == 0
+    assert region.travel_times["minutes"].dtype == float
