@@ -604,3 +604,11 @@ def test_a_file_with_a_header_and_no_rows_is_an_empty_table_of_its_columns(tmp_p
     assert region.travel_times.columns.tolist() == ["facility_id", "institution_id", "minutes"]
     assert len(region.partnerships) == 0 and len(region.travel_times) == 0
     assert region.travel_times["minutes"].dtype == float
+
+
+def test_a_folder_given_as_a_table_is_refused_in_both_languages(tmp_path):
+    (tmp_path / "t.csv").mkdir()
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "t.csv")
+    assert str(exc.value) == f"{tmp_path / 't.csv'} is a folder, not a table file"
+    assert exc.value.ja == f"{tmp_path / 't.csv'} はフォルダです（表のファイルを指定してください）"
