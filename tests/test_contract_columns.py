@@ -183,6 +183,8 @@ def test_japanese_messages_and_value_types_of_every_parser():
     assert vt(c.one_of(("b", "a"), "kind")) == c.ValueType("code", choices=("b", "a"), what="kind")
     assert c.code_list({"y", "x"}, "role", {"x": "①"})(col("z")).message_ja == \
         "役割のコードが不明です。次のコードを ; で区切って書いてください: x（①）、y"
+    assert c.code_list({"x"}, "kind")(col("z")).message_ja == \
+        "kindのコードが不明です。次のコードを ; で区切って書いてください: x"  # no Japanese name: the English one
     assert vt(c.code_list(("x", "y"), "role")) == c.ValueType("codes", choices=("x", "y"), what="role")
     assert c.number(integer=True, minimum=0, maximum=10)(col("x")).message_ja == "整数（0〜10）で書いてください"
     assert c.number(integer=False, minimum=1.5, required=False)(col("x")).message_ja == "数値（1.5 以上）で書いてください。空欄も可"
@@ -193,3 +195,35 @@ def test_japanese_messages_and_value_types_of_every_parser():
     assert c.text()(col("")).message_ja == "空欄にはできません。制御文字（NUL など）は使えません"
     assert c.text(required=False, max_length=5)(col("\x00")).message_ja == "文字で書いてください（5 文字以内）。制御文字（NUL など）は使えません"
     assert vt(c.text(max_length=7)) == c.ValueType("text", max_length=7, min_length=1)
+    assert vt(c.text(required=False, max_length=7)) == c.ValueType("text", max_length=7, min_length=0)  # blank allowed
+
+
+def test_every_parser_keeps_the_rows_of_the_column_it_reads():
+    """Values, bad cells and repairs line up with the column's own row labels, whatever they are
+    (a table with rows left out, a survey's institutions): nothing is shifted or lost to alignment."""
+    rows = [10, 3, 7]
+
+    def labelled(*cells):
+        return pd.Series(list(cells), index=rows, dtype=object)
+
+    cases = [
+        (c.number(integer=True, minimum=0), ("3", "-1", "4"), [3, pd.NA, 4], [False, True, False]),
+        (c.number(integer=False, required=False), ("1.5", "", "x"), [1.5, None, None], [False, False, True]),
+        (c.text(), (" a ", "", "b"), ["a", "", "b"], [False, True, False]),
+        (c.text(), ("'=1+1", "", "b"), ["=1+1", "", "b"], [False, True, False]),  # read back from safecells
+        (c.digits(5), ("3201", "03202", "1"), ["03201", "03202", "1"], [False, False, True]),
+        (c.boolean(required=False), ("はい", "", "x"), [True, pd.NA, pd.NA], [False, False, True]),
+        (c.iso_date(), ("2025-04-01", "", "2025-02-30"), ["2025-04-01", "", "2025-02-30"], [False, False, True]),
+        (c.one_of({"a"}, "kind"), ("a", " a", "b"), ["a", "a", "b"], [False, False, True]),
+        (c.code_list({"x"}, "role"), ("x", "", "y"), [frozenset({"x"}), frozenset(), frozenset({"y"})],
+         [False, False, True]),
+    ]
+    for parser, cells, values, bad_cells in cases:
+        p = parser(labelled(*cells))
+        assert p.values.index.tolist() == rows and p.bad.index.tolist() == rows
+        got = [None if (not isinstance(v, frozenset) and pd.isna(v)) else v for v in p.values.tolist()]
+        want = [None if (not isinstance(v, frozenset) and pd.isna(v)) else v for v in values]
+        assert got == want, parser
+        assert bad(p) == bad_cells and p.bad.dtype == bool  # a mask, as Parsed.bad says (not 0.0/1.0)
+    fixed = c.digits(5)(labelled("3201", "03202", "1")).fixed
+    assert fixed.index.tolist() == rows and fixed.tolist() == [True, False, False]

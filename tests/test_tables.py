@@ -15,9 +15,11 @@ from matching.contract.tablefile import TableError, open_table, read_frame
 from tests.regionkit import (
     DEFAULT_FACILITIES,
     DEFAULT_INSTITUTIONS,
+    DEFAULT_PARTNERSHIPS,
     append,
     edit,
     facility,
+    partnership,
     write_region,
 )
 
@@ -114,6 +116,21 @@ def test_dropped_leading_zero_is_restored_with_a_note(tmp_path):
     assert any("municipality_code" in n and "3201 → 03201" in n for n in region.notes)
 
 
+def test_restored_leading_zeros_are_counted_over_the_whole_file(tmp_path, monkeypatch):
+    """A large file is read in chunks; the note counts every restored code of the file (here 2 in
+    the first chunk, 1 in the second) and names the first one; every chunk's rows are kept."""
+    import matching.contract.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 3)
+    fac = DEFAULT_FACILITIES
+    for row, code in ((0, "3201"), (1, "3201"), (3, "3202")):
+        fac = edit(fac, row, municipality_code=code)
+    region = load_region(write_region(tmp_path, facilities=fac))
+    assert region.facilities["municipality_code"].tolist() == ["03201", "03201", "03202", "03202"]
+    assert region.notes == ["facilities.csv の municipality_code: 先頭の 0 が落ちていたので補いました"
+                            "（3 件、2 行目 3201 → 03201 など）"]
+
+
 @pytest.mark.parametrize(("yes", "no"), [("TRUE", "FALSE"), ("○", "×"), ("有", "無"), ("はい", "いいえ")])
 def test_japanese_and_excel_booleans(tmp_path, yes, no):
     inst = edit(DEFAULT_INSTITUTIONS, 0, accepting=yes)
@@ -172,6 +189,31 @@ def test_strict_reading_stops_on_a_file_of_junk(tmp_path, monkeypatch):
     region = load_region(folder, strict=False)
     assert len(region.facilities) == len(DEFAULT_FACILITIES)
     assert region.skipped_omitted == {"facilities.csv": 1000 - MAX_LISTED}
+
+
+def test_a_file_whose_reading_stopped_is_answered_alone(tmp_path, monkeypatch):
+    """Once a file of junk stops being read, the other files' references to it are not checked: the
+    answer is that file's problems and the stop, not a cell per partnership whose facility was in the
+    part never read."""
+    import matching.contract.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 150)
+    rows = [facility("F1", "gh")] + [facility(f"X{k}", "nope") for k in range(1000)]  # a repeated id first
+    part = DEFAULT_PARTNERSHIPS + [partnership("X999", "H1", "admit"), partnership("F9", "H1", "admit")]
+    folder = write_region(tmp_path, facilities=append(DEFAULT_FACILITIES, *rows), partnerships=part)
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert {e.file for e in exc.value.errors} == {"facilities.csv"}
+    assert [(e.column, e.message, e.ja) for e in exc.value.errors if e.row == 0] == [
+        ("", "too many problems: reading stopped after line 151",
+         "facilities.csv は誤りが多いため 151 行目までで確認を打ち切りました")]  # a file-level problem: no column
+    assert [e.row for e in exc.value.errors if e.row] == list(range(7, 7 + MAX_LISTED))
+    # Every problem of the part read (lines 6-151) is counted, the unlisted ones too: 145 bad types, 1 repeat.
+    assert exc.value.total == 146 and exc.value.heading_ja == "入力データに誤りがあります（146 件以上）"
+    # Read to its end (lenient), the unknown facility is reported and its partnership left out.
+    region = load_region(folder, strict=False)
+    assert [(e.file, e.row, e.column) for e in region.skipped if e.file == "partnerships.csv"] == [
+        ("partnerships.csv", 6, "facility_id"), ("partnerships.csv", 7, "facility_id")]
 
 
 def test_xlsx_cells_read_as_people_typed_them(tmp_path):
@@ -388,6 +430,24 @@ def test_a_small_file_cut_inside_a_character_is_not_utf8(tmp_path):
     assert found == "CP932 (Shift_JIS)" and rows == [(2, ["1", "縺"])]
 
 
+def test_a_short_katakana_table_charset_normalizer_gives_up_on_is_read_as_cp932(tmp_path):
+    """Half-width katakana (ｰｱｲ) alone: charset-normalizer finds every Japanese encoding too "chaotic";
+    CP932 reads the file without an odd character, so it is CP932, named so, not refused."""
+    (tmp_path / "t.csv").write_bytes("a\nｰｱｲ\n".encode("cp932"))
+    header, rows, found = _rows_of(tmp_path / "t.csv")
+    assert found == "CP932 (Shift_JIS)" and header == ["a"] and rows == [(2, ["ｰｱｲ"])]
+
+
+def test_a_small_file_cut_inside_a_cp932_character_is_refused_when_opened(tmp_path):
+    """A whole file that ends inside a CP932 character (and that nothing else reads) is refused when
+    it is opened, with the encoding message, not read as CP932 until its last line fails."""
+    (tmp_path / "t.csv").write_bytes(b"a,b\n1,\x82")
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "t.csv")
+    assert str(exc.value) == "t.csv: neither UTF-8 nor a Japanese encoding (CP932/Shift_JIS, EUC-JP)"
+    assert exc.value.ja == "t.csv の文字コードを判定できません（UTF-8 か Shift_JIS で保存してください）"
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc (Linux)")
 def test_closing_an_unread_csv_table_closes_its_file(tmp_path):
 
@@ -413,3 +473,142 @@ def test_a_large_utf8_file_whose_sample_ends_inside_a_character_is_utf8(tmp_path
     (tmp_path / "t.csv").write_bytes(data)
     header, rows, found = _rows_of(tmp_path / "t.csv")
     assert found == "UTF-8" and header == ["a", "b"] and len(rows) == n + 1 and rows[-1][1] == ["1", "名前"]
+
+
+def test_a_file_charset_normalizer_calls_shift_jis_is_read_as_cp932_to_its_end(tmp_path):
+    """Opening hours written 9時～17時 over the first MiB make charset-normalizer call the file Shift_JIS;
+    it is read as CP932 (what Excel writes, a superset), so the wave dash reads back as written and a
+    name with 髙 further down (a CP932-only character) is read, not refused as undecodable."""
+    from matching.contract.tablefile import _SAMPLE
+
+    row = "1,9時～17時\n"
+    n = _SAMPLE // len(row.encode("cp932")) + 10
+    text = "a,b\n" + row * n + "2,髙橋医院\n"
+    (tmp_path / "t.csv").write_bytes(text.encode("cp932"))
+    header, rows, found = _rows_of(tmp_path / "t.csv")
+    assert found == "CP932 (Shift_JIS)" and header == ["a", "b"]
+    assert rows[0] == (2, ["1", "9時～17時"]) and rows[-1] == (n + 2, ["2", "髙橋医院"]) and len(rows) == n + 1
+
+
+
+def test_an_euc_jp_table_charset_normalizer_finds_untidy_is_still_euc_jp(tmp_path):
+    """A short EUC-JP table whose notes are ℃: charset-normalizer rates it 0.28 "chaos"; up to 0.5 is
+    accepted, so it is read as EUC-JP, not refused (CP932, the fallback, cannot read its bytes)."""
+    text = "id,name,note\n" + "".join(f"F{k},施設{k},℃\n" for k in range(5))
+    (tmp_path / "t.csv").write_bytes(text.encode("euc_jp"))
+    header, rows, found = _rows_of(tmp_path / "t.csv")
+    assert found == "EUC-JP" and header == ["id", "name", "note"]
+    assert rows == [(k + 2, [f"F{k}", f"施設{k}", "℃"]) for k in range(5)]
+
+
+def test_formatted_empty_cells_right_of_an_xlsx_header_are_not_extra_cells_but_csv_commas_are(tmp_path):
+    """In a workbook, cells formatted but empty to the right of the header are not cells (the loader
+    does not call the row long); in a CSV, trailing commas are extra cells and the row is reported."""
+    from openpyxl import load_workbook
+
+    folder = write_region(tmp_path / "x")
+    _to_xlsx(folder / "areas.csv", folder / "areas.xlsx")
+    (folder / "areas.csv").unlink()
+    wb = load_workbook(folder / "areas.xlsx")
+    wb.active["H2"].number_format = "0.0"  # formatted, still empty, three columns right of the header
+    wb.save(folder / "areas.xlsx")
+    region = load_region(folder)
+    assert region.areas.index.tolist() == ["03201", "03202"] and region.skipped == []
+    folder = write_region(tmp_path / "c")
+    lines = (folder / "areas.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "areas.csv").write_text("\n".join([lines[0], lines[1] + ",,", lines[2]]) + "\n", encoding="utf-8")
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert [(e.file, e.row, e.message) for e in exc.value.errors] == [
+        ("areas.csv", 2, "row has 7 cells but the header has 5 columns")]
+
+
+def test_a_file_with_exactly_the_listed_number_of_problems_in_a_chunk_is_read_on(tmp_path, monkeypatch):
+    """Reading stops only past the listing limit: a first chunk with exactly MAX_LISTED bad rows goes
+    on to the next chunk, whose problems are counted too."""
+    import matching.contract.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 150)
+    rows = [facility(f"X{k}", "nope" if k < MAX_LISTED else "gh") for k in range(146)]
+    rows += [facility(f"Y{k}", "nope") for k in range(10)]
+    folder = write_region(tmp_path, facilities=append(DEFAULT_FACILITIES, *rows))
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert [e for e in exc.value.errors if e.row == 0] == []
+    assert exc.value.total == MAX_LISTED + 10 and exc.value.omitted == {"facilities.csv": 10}
+
+
+def test_a_file_read_in_chunks_is_checked_as_one_table(tmp_path, monkeypatch):
+    """A repeat of an id read in an earlier chunk is found, on its own line, and lenient mode keeps
+    the rows of every chunk but the repeat."""
+    import matching.contract.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 3)
+    folder = write_region(tmp_path, facilities=append(DEFAULT_FACILITIES, facility("F2", "gh")))
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert [(e.file, e.row, e.column, e.message, e.value) for e in exc.value.errors] == [
+        ("facilities.csv", 6, "facility_id", "duplicate facility_id, first seen on line 3", "F2")]
+    region = load_region(folder, strict=False)
+    assert region.facilities.index.tolist() == ["F1", "F2", "F3", "F4"]
+    assert region.facilities.loc["F2", "facility_type"] == "gh" and region.facilities.loc["F4", "facility_type"] == "keihi"
+
+
+def test_a_row_of_only_commas_is_a_blank_line_not_a_record(tmp_path):
+    """Excel writes an empty row of a CSV as commas (",,,,"), with spaces sometimes: that is a blank
+    line, not a record of blank cells; the lines after it keep their numbers."""
+    fac = edit(DEFAULT_FACILITIES, 1, lat="north")
+    folder = write_region(tmp_path, facilities=fac)
+    lines = (folder / "facilities.csv").read_text(encoding="utf-8").splitlines()
+    lines[2:2] = ["," * (lines[0].count(",")), " , ,"]
+    (folder / "facilities.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert [(e.file, e.row, e.column) for e in exc.value.errors] == [("facilities.csv", 5, "lat")]
+    region = load_region(folder, strict=False)
+    assert region.facilities.index.tolist() == ["F1", "F3", "F4"]
+
+
+def test_a_short_row_reads_its_missing_cells_as_blank(tmp_path):
+    """A row that stops early (a hand-written CSV drops its trailing empty cells) reads the missing
+    cells as blank: optional ones load as blank, required ones are reported as missing, each in its column."""
+    ref = load_region(write_region(tmp_path / "ref"))
+    folder = write_region(tmp_path / "x")
+    path = folder / "institutions.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = ",".join(lines[2].split(",")[:8])  # C1: nothing after its designations
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    region = load_region(folder)
+    cut = ["accepting", "capacity_residents"]  # C1's true and 60 were cut off
+    pd.testing.assert_frame_equal(region.institutions.drop(columns=cut), ref.institutions.drop(columns=cut))
+    assert region.institutions.loc["C1", cut].isna().all() and region.skipped == []
+    path = folder / "facilities.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] = ",".join(lines[1].split(",")[:4])  # F1: no lat, lon, residents, reported
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(folder)
+    assert [(e.file, e.row, e.column, e.value) for e in exc.value.errors] == [
+        ("facilities.csv", 2, "lat", ""), ("facilities.csv", 2, "lon", ""), ("facilities.csv", 2, "reported", "")]
+
+
+def test_a_file_with_a_header_and_no_rows_is_an_empty_table_of_its_columns(tmp_path):
+    """Optional files written with their header only (no partnerships yet, no travel times measured)
+    load as empty tables that still have their columns."""
+    folder = write_region(tmp_path, partnerships=[], travel_times=[])
+    for name, header in (("partnerships.csv", "facility_id,institution_id,roles"),
+                         ("travel_times.csv", "facility_id,institution_id,minutes")):
+        (folder / name).write_text(header + "\n", encoding="utf-8")
+    region = load_region(folder)
+    assert region.partnerships.columns.tolist() == ["facility_id", "institution_id", "roles"]
+    assert region.travel_times.columns.tolist() == ["facility_id", "institution_id", "minutes"]
+    assert len(region.partnerships) == 0 and len(region.travel_times) == 0
+    assert region.travel_times["minutes"].dtype == float
+
+
+def test_a_folder_given_as_a_table_is_refused_in_both_languages(tmp_path):
+    (tmp_path / "t.csv").mkdir()
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "t.csv")
+    assert str(exc.value) == f"{tmp_path / 't.csv'} is a folder, not a table file"
+    assert exc.value.ja == f"{tmp_path / 't.csv'} はフォルダです（表のファイルを指定してください）"
