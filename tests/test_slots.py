@@ -39,6 +39,7 @@ def with_slots(folder: Path, region_rows, availability: list[tuple[str, str, str
 
 
 DAY, NIGHTS = "wd_day", "wd_night;hol_day;hol_night"
+ALL = ";".join(SLOT_CODES)
 
 
 def day_and_night(tmp_path, partnerships=(), more=(), availability=None):
@@ -498,3 +499,73 @@ def test_the_cli_writes_the_national_instance_with_time_slots(tmp_path):
     for name in ("facilities.csv", "institutions.csv", "partnerships.csv"):  # only the slots differ
         assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "timed" / name).read_bytes(), name
     assert load_region(tmp_path / "plain").institutions["capacity_residents"].isna().all()
+
+
+def test_every_slot_violation_in_full(tmp_path):
+    """Each time-slot check with the exact facility, institution and message it reports: the
+    slots no partner gives (named at the role's first proposed partner), too many partners (an
+    agreement in force counts, each one; named at the last one proposed), a partner giving nothing the
+    others do not (also two round-the-clock partners for one role: each is redundant), and a
+    slots column that is not what the institution gives."""
+    facs = [fac("F1", "tokutei", 0, 0), fac("F2", "tokutei", 0, 2), fac("F3", "tokutei", 2, 0),
+            fac("F4", "tokutei", 2, 2), fac("F5", "tokutei", 3, 0)]
+    insts = [inst(i, kind, e, n, d, capacity_facilities=9) for i, kind, e, n, d in
+             [("C", "clinic", 1, 0, ""), ("H", "hospital", 0, 1, "zaibyo"), ("D", "clinic", 1, 1, ""),
+              ("E", "clinic", 1, 2, ""), ("Y", "clinic", 3, -1, "zaishin"), ("Z", "clinic", 3, 1, "zaishin")]]
+    avail = [("C", "consult", DAY), ("C", "visit", DAY), ("H", "consult", NIGHTS), ("H", "visit", NIGHTS),
+             ("D", "visit", "wd_night"), ("E", "visit", "hol_day;hol_night")]
+    region = with_slots(tmp_path, (facs, insts, [("F3", "C", "visit"), ("F3", "D", "visit")]), avail)
+    rows = [("F1", "H", "consult"), ("F1", "C", "consult;visit"),               # ① round the clock: fine
+            ("F1", "D", "visit"),                                                # ② misses the holidays
+            ("F2", "C", "consult;visit"), ("F2", "D", "visit"), ("F2", "E", "visit"),  # ② by three
+            ("F2", "H", "consult"),
+            ("F3", "E", "visit"),                                   # ② in force from C and D: E is a third
+            ("F4", "C", "consult;visit"), ("F4", "H", "consult;visit"), ("F4", "D", "visit"),  # D adds nothing
+            ("F5", "Z", "consult"), ("F5", "Y", "consult")]  # two round-the-clock partners (flags, no rows)
+    proposals = _proposals(region, rows)
+    got = [(v.code, v.facility_id, v.institution_id, v.message) for v in verify(region, proposals)]
+    assert got == [
+        ("redundant_partner", "F4", "D", "visit: gives no slot the other partners do not give"),
+        ("redundant_partner", "F5", "Y", "consult: gives no slot the other partners do not give"),
+        ("redundant_partner", "F5", "Z", "consult: gives no slot the other partners do not give"),
+        ("slots_missing", "F1", "C", "visit: slots hol_day;hol_night not given by any partner"),
+        ("too_many_partners", "F2", "E", "visit: 3 partners, at most 2"),
+        ("too_many_partners", "F3", "E", "visit: 3 partners, at most 2"),
+        ("too_many_partners", "F4", "D", "visit: 3 partners, at most 2"),
+    ]
+    # With three partners allowed, only the partner that adds nothing and the missing slots are left.
+    three = MatchParameters(max_partners_per_role=3)
+    assert [(v.code, v.facility_id) for v in verify(region, proposals, three)] == [
+        ("redundant_partner", "F4"), ("redundant_partner", "F5"), ("redundant_partner", "F5"), ("slots_missing", "F1")]
+    # The slots columns are checked against what the institution gives, role by role.
+    fixed = {"C": DAY, "H": NIGHTS, "D": "wd_night", "E": "hol_day;hol_night", "Y": ALL, "Z": ALL}
+    slots = proposals.assign(
+        consult_slots=[fixed[i] if "consult" in r else "" for i, r in zip(proposals["institution_id"],
+                                                                         proposals["roles"], strict=True)],
+        visit_slots=[fixed[i] if "visit" in r else "" for i, r in zip(proposals["institution_id"],
+                                                                     proposals["roles"], strict=True)])
+    assert verify(region, slots, three) == verify(region, proposals, three)
+    slots.loc[1, "consult_slots"] = "wd_day;hol_day"        # C gives ① on weekdays by day, not on holidays
+    slots.loc[0, "consult_slots"] = "wd_night"              # H gives ① on holidays too
+    slots.loc[6, "consult_slots"] = "hol_day;wd_night;hol_night"  # F2–H: H's set in another order: fine
+    wrong = [(v.code, v.facility_id, v.institution_id, v.message) for v in verify(region, slots, three)
+             if v.code == "wrong_slots"]
+    assert wrong == [
+        ("wrong_slots", "F1", "C", "consult_slots 'wd_day;hol_day' but the institution gives wd_day"),
+        ("wrong_slots", "F1", "H", "consult_slots 'wd_night' but the institution gives hol_day;hol_night;wd_night")]
+
+
+def test_one_availability_row_is_enough_to_check_time_slots(tmp_path):
+    """A region whose ``availability.csv`` has a single row (one part-time clinic) is a region
+    with time slots: that clinic alone leaves ① uncovered at night and on holidays, and with a
+    round-the-clock hospital beside it the clinic is a redundant second partner, not a role
+    assigned twice."""
+    region = with_slots(tmp_path, ([fac("F1", "tokutei", 0, 0)],
+                                   [inst("C", "clinic", 1, 0, "zaishin", capacity_facilities=5),
+                                    inst("H", "hospital", 0, 1, "zaibyo", capacity_facilities=5)], []),
+                        [("C", "consult", DAY)])
+    assert [(v.code, v.institution_id, v.message) for v in verify(region, _proposals(region, [("F1", "C", "consult")]))] \
+        == [("slots_missing", "C", "consult: slots hol_day;hol_night;wd_night not given by any partner")]
+    both = verify(region, _proposals(region, [("F1", "C", "consult"), ("F1", "H", "consult;visit")]))
+    assert [(v.code, v.institution_id) for v in both] == [("redundant_partner", "C")]
+    assert verify(region, _proposals(region, [("F1", "H", "consult;visit")])) == []

@@ -337,3 +337,78 @@ def test_numbers_read_back_are_named_in_japanese(tmp_path):
     text = {**good, "distance_km": "約3"}
     (v,) = verify(region, pd.DataFrame([text]))
     assert (v.code, v.message_ja) == ("bad_number", f"距離 '約3' または移動時間 {good['travel_minutes']!r} が数値ではありません")
+
+
+def test_a_file_that_is_not_a_proposals_file_is_refused_with_the_columns_it_lacks(tmp_path):
+    """A table without the proposal columns (here a facilities list) is refused in both languages,
+    naming the file and each missing column, before any row is checked."""
+    from matching.contract.tablefile import TableError
+
+    region = make_region(tmp_path / "r", [fac("F1", "gh", 0, 0)], [inst("C", "clinic", 1, 0, "zaishin")])
+    path = tmp_path / "facilities.csv"
+    pd.DataFrame({"facility_id": ["F1"], "institution_id": ["C"], "roles": ["consult"]}).to_csv(path, index=False)
+    with pytest.raises(TableError) as err:
+        verify(region, path)
+    assert str(err.value) == "facilities.csv: not a proposals file (missing column(s) distance_km, travel_minutes)"
+    assert err.value.ja == ("facilities.csv は提案ファイル（proposals.csv）ではありません"
+                            "（列 distance_km、travel_minutes がありません）")
+
+
+def test_a_facility_outside_the_runs_prefectures_is_out_of_scope(tmp_path):
+    """A run for some prefectures (``--prefecture``): a proposal for a facility of another one is
+    out of scope, named once per row; a facility of a prefecture in the run is not."""
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0), fac("F2", "gh", 0, 1)],
+                         [inst("C", "clinic", 1, 0, "zaishin", capacity_facilities=5)])
+    df = pd.DataFrame([_row(region, "F1", "C", "consult;visit"), _row(region, "F2", "C", "consult;visit")])
+    assert verify(region, df, MatchParameters(prefectures=["03"])) == []
+    assert verify(region, df, MatchParameters(prefectures=["02", "03"])) == []
+    got = [(v.code, v.facility_id, v.institution_id, v.message)
+           for v in verify(region, df, MatchParameters(prefectures=["04"]))]
+    assert got == [("out_of_scope", "F1", "C", "facility's prefecture is not in this run's scope"),
+                   ("out_of_scope", "F2", "C", "facility's prefecture is not in this run's scope")]
+
+
+def test_a_row_whose_distance_or_minutes_is_not_a_number_is_named_and_the_rows_after_it_checked(tmp_path):
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0), fac("F2", "gh", 0, 1)],
+                         [inst("C", "clinic", 1, 0, "zaishin", capacity_facilities=5)])
+    rows = [_row(region, "F1", "C", "consult;visit"), _row(region, "F2", "C", "consult;visit")]
+    rows[0]["distance_km"] = "about 1 km"
+    rows[1]["distance_km"] += 1.0
+    got = [(v.code, v.facility_id, v.message) for v in verify(region, pd.DataFrame(rows))]
+    assert got == [
+        ("bad_number", "F1", f"distance_km 'about 1 km' or travel_minutes {rows[0]['travel_minutes']!r} is not a number"),
+        ("wrong_distance", "F2", next(v.message for v in verify(region, pd.DataFrame(rows[1:])))),
+    ]
+    assert got[1][2].startswith(f"distance_km {rows[1]['distance_km']!r} but the geodesic is ")
+
+
+def test_an_estimated_capacity_is_named_as_such_when_it_is_exceeded(tmp_path):
+    """A clinic with every capacity blank gets an estimated number of facilities (default
+    ``--unknown-capacity estimate``: 3 for a home-care support clinic): going over it names the estimate; a stated
+    capacity is named without the note, and ``unlimited`` leaves the blank clinic unlimited."""
+    region = make_region(tmp_path, [fac(f"F{k}", "gh", 0, k) for k in range(4)],
+                         [inst("C", "clinic", 1, 0, "zaishin"),
+                          inst("S", "clinic", 1, 1, "zaishin", capacity_facilities=3)])
+    for clinic in ("C", "S"):
+        df = pd.DataFrame([_row(region, f"F{k}", clinic, "consult;visit") for k in range(4)])
+        got = [(v.code, v.facility_id, v.institution_id, v.message) for v in verify(region, df)]
+        note = " (estimated: blank in institutions.csv, --unknown-capacity)" if clinic == "C" else ""
+        assert got == [("over_capacity", "*", clinic, f"capacity_facilities 3{note} but 4 proposed")]
+    df = pd.DataFrame([_row(region, f"F{k}", "C", "consult;visit") for k in range(4)])
+    assert verify(region, df, MatchParameters(unknown_capacity="unlimited")) == []
+    got = [v.message for v in verify(region, df, MatchParameters(unknown_capacity=1))]
+    assert got == ["capacity_facilities 1 (estimated: blank in institutions.csv, --unknown-capacity) but 4 proposed"]
+
+
+def test_an_institution_not_yet_asked_is_accepting_unless_the_run_says_otherwise(tmp_path):
+    """A blank ``accepting`` (not yet asked) counts as accepting by default
+    (``unknown_accepting``), as not accepting when the run turns that off, and a pin overrides it."""
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)],
+                         [inst("Q", "clinic", 1, 0, "zaishin", accepting="", capacity_facilities=5)])
+    df = pd.DataFrame([_row(region, "F1", "Q", "consult;visit")])
+    assert verify(region, df) == []
+    strict = MatchParameters(unknown_accepting=False)
+    assert [(v.code, v.message) for v in verify(region, df, strict)] == [
+        ("not_accepting", "institution does not accept new partners")]
+    pinned = strict.model_copy(update={"pinned": [Pair(facility_id="F1", institution_id="Q")]})
+    assert verify(region, df, pinned) == []
