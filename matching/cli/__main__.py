@@ -2,4 +2,5 @@
 
 from matching.cli import app
 
-app()
+if __name__ == "__main__":  # imported (e.g. by the doctest collector), it runs nothing
+    app()
