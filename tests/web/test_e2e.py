@@ -109,7 +109,10 @@ def click_facility(page, fid: str, keyboard: bool = False) -> None:
             else:
                 m.dispatch_event("click")
             return
-        page.locator(f"#map .facility-cluster:has([data-facility-ids~='{fid}'])").first.dispatch_event("click")
+        # The first map of a page that just loaded waits for the facilities and their status: on a
+        # loaded CI machine (the suite on both cores) that took over the default 20 s once.
+        page.locator(f"#map .facility-cluster:has([data-facility-ids~='{fid}'])").first.dispatch_event(
+            "click", timeout=60_000)
         page.wait_for_timeout(600)
     raise AssertionError(f"marker {fid} never showed")
 
