@@ -143,6 +143,17 @@ def nfkc_lower(text: str) -> str:
     return nfkc(text).strip().lower()
 
 
+def _office_file(region: Path, out: Path, review: Path | None, read_review, read, file: Path):
+    """An office's file read against the region (``read``: the annual reports or the survey), with
+    the decisions of a filled-in review sheet; says how a non-UTF-8 file was read."""
+    check_out(out)
+    reg = load_or_exit(region, True)
+    result = read(file, reg, read_review(review) if review else None)
+    if result.read_as:
+        print(f"注: {result.read_as} として読みました", file=sys.stderr)
+    return reg, result
+
+
 @import_app.command("reports")
 def import_reports_cmd(
     report_file: Path = typer.Argument(..., help="annual reports: CSV (UTF-8 or Shift_JIS) or xlsx[#sheet]"),
@@ -154,12 +165,7 @@ def import_reports_cmd(
     from matching.annual_reports import import_reports, read_review, review_table
 
     out = out or region
-    check_out(out)
-    reg = load_or_exit(region, True)
-    decisions = read_review(review) if review else None
-    result = import_reports(report_file, reg, decisions)
-    if result.read_as:
-        print(f"注: {result.read_as} として読みました", file=sys.stderr)
+    reg, result = _office_file(region, out, review, read_review, import_reports, report_file)
     from matching.contract import schema
 
     facilities, table = load_table_text(region, schema.FACILITIES)
@@ -244,12 +250,7 @@ def import_survey_cmd(
     )
 
     out = out or region
-    check_out(out)
-    reg = load_or_exit(region, True)
-    decisions = read_review(review) if review else None
-    result = import_survey(survey_file, reg, decisions)
-    if result.read_as:
-        print(f"注: {result.read_as} として読みました", file=sys.stderr)
+    reg, result = _office_file(region, out, review, read_review, import_survey, survey_file)
     institutions, table = load_table_text(region, schema.INSTITUTIONS)
     institutions, changes = apply(result, institutions, reg)
     rewrite_region(region, out, {"institutions.csv": institutions, CHANGES_FILE: changes},
