@@ -44,7 +44,9 @@ const ONLINE_TILES = [
   ["OpenStreetMap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors', 19],
 ];
-let map, layers, selected = null, fitted = false, boundaries = null, byFacility = new Map();
+let map, layers, selected = null, fitted = false, boundaries = null, byFacility = new Map(), zooming = false;
+// From this zoom facilities no longer cluster: each shows its own marker.
+const UNCLUSTERED_ZOOM = 12;
 const unmatchedCache = new Map();
 
 /** A note that an answer rests on an approximate point (a municipal office), in words, not colour only. */
@@ -63,7 +65,9 @@ function japaneseControls() {
 
 export function initMap() {
   if (map) return;
+  zooming = false;
   map = L.map("map", { preferCanvas: false, zoomSnap: 0.25, keyboard: true, maxZoom: 18, minZoom: 5 });
+  map.on("zoomstart", () => { zooming = true; }).on("zoomend", () => { zooming = false; });
   japaneseControls();
   map.getContainer().setAttribute("aria-label", "地図（矢印キーで移動、＋・－で拡大縮小、Tab で施設を選択）");
   map.attributionControl.setPrefix(false);
@@ -84,7 +88,7 @@ export function initMap() {
     institutions: L.layerGroup().addTo(map), lines: L.layerGroup().addTo(map),
     selection: L.layerGroup().addTo(map),
     // Facilities cluster at prefecture scale; each status keeps its own shape when single.
-    facilities: L.markerClusterGroup({ maxClusterRadius: 40, disableClusteringAtZoom: 12, removeOutsideVisibleBounds: false,
+    facilities: L.markerClusterGroup({ maxClusterRadius: 40, disableClusteringAtZoom: UNCLUSTERED_ZOOM, removeOutsideVisibleBounds: false,
       spiderfyOnMaxZoom: true, showCoverageOnHover: false, chunkedLoading: false, clusterPane: "facilities",
       iconCreateFunction: clusterIcon }).addTo(map),
   };
@@ -213,10 +217,20 @@ function retire(old) {
 
 export function invalidate() { map?.invalidateSize(); }
 
-// Zoom until the facility's own marker shows (out of its cluster); for links and lists.
+// The facility's own marker shows (out of its cluster) once the map is at UNCLUSTERED_ZOOM, where
+// showFacility zooms for links and lists: wait for that zoom to end.  Not markercluster's
+// zoomToShowLayer: its handler keeps the marker, and a redraw meanwhile (the store refreshed) left
+// that marker without a cluster — a TypeError at the animation's end.
 export function reveal(id) {
-  const m = byFacility.get(id);
-  return new Promise((resolve) => { if (!m || !map) resolve(); else layers.facilities.zoomToShowLayer(m, resolve); });
+  const f = facilityById(id);
+  return new Promise((resolve) => {
+    if (!map || !f) resolve();
+    else if (zooming) map.once("zoomend", () => resolve());
+    else {
+      if (map.getZoom() < UNCLUSTERED_ZOOM) map.setView([f.lat, f.lon], UNCLUSTERED_ZOOM, { animate: false });
+      resolve();
+    }
+  });
 }
 
 function fillMunicipalities() {
@@ -538,7 +552,7 @@ export async function showFacility(id, pan = true, zoom = false, focus = false, 
   if (map) {
     highlight(id);
     // No animation in the drawer's layout: keepAboveDrawer moves the view again right after.
-    if (zoom) map.setView([f.lat, f.lon], Math.max(map.getZoom(), 12), { animate: !drawerMode() });
+    if (zoom) map.setView([f.lat, f.lon], Math.max(map.getZoom(), UNCLUSTERED_ZOOM), { animate: !drawerMode() });
     else if (pan) map.panTo([f.lat, f.lon], { animate: !drawerMode() });
   }
   const t = TYPE[f.facility_type];
