@@ -28,17 +28,17 @@ from geographiclib.geodesic import Geodesic
 from pyproj import Geod
 
 from matching.capacity import capacity_columns
+from matching.contract.schema import capacity_column
 from matching.parameters import MatchParameters
 from matching.region import Region
 from matching.roles import SLOT_CODES, SLOT_LABELS_JA, slots_of
 from matching.roles import column as role_column
-from matching.vocabulary import FACILITY_TYPES, Role
+from matching.vocabulary import FACILITY_TYPES, ROLE_ORDER, Role
 
 KM_TOLERANCE = 0.02  # km: proposals round distances to 10 m
 MINUTE_TOLERANCE = 0.06  # minutes: proposals round to 0.1
 #: A role by its code (``Role(code)`` per cell was a fifth of the verifier's time nationally).
 _ROLE = {r.value: r for r in Role}
-_ROLES = tuple(Role)
 
 
 @dataclass(frozen=True, order=True)
@@ -242,7 +242,7 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
                 f"移動時間が {row.travel_minutes} 分とありますが、求め直すと {minutes:.2f} 分です")
 
         res = _residents(fac, f)
-        for r in (r for r in _ROLES if r in roles):  # in the vocabulary's order
+        for r in (r for r in ROLE_ORDER if r in roles):  # in the vocabulary's order
             if r not in missing:
                 bad("role_not_missing", f"role {r.value} is not missing (required {sorted(x.value for x in ftype.required_roles)}, already covered or not required)",
                     f"{r.label_ja} は不足していません（既存の協定で確保済みか、{ftype.name_ja} には求められていません）")
@@ -281,17 +281,19 @@ def verify(region: Region, proposals: pd.DataFrame | str | Path,
     if timed:
         out += _slot_violations(proposed, given, n_given, limit, every)
     for i, (n_fac, n_res) in sorted(load.items()):
-        for column, used in (("capacity_facilities", n_fac), ("capacity_residents", n_res)):
+        for unit, used in (("facilities", n_fac), ("residents", n_res)):
+            column = capacity_column(unit)
             cap = inst.at[i, column]
             if not pd.isna(cap) and used > int(cap):
-                how = " (estimated: blank in institutions.csv, --unknown-capacity)" if (
-                    column == "capacity_facilities" and inst.at[i, "capacity_estimated"]) else ""
-                how_ja = "（推定値: institutions.csv が空欄、--unknown-capacity）" if how else ""
-                what, n = _CAPACITY_UNITS_JA["facilities" if column == "capacity_facilities" else "residents"]
+                estimated = unit == "facilities" and inst.at[i, "capacity_estimated"]
+                how = " (estimated: blank in institutions.csv, --unknown-capacity)" if estimated else ""
+                how_ja = "（推定値: institutions.csv が空欄、--unknown-capacity）" if estimated else ""
+                what, n = _CAPACITY_UNITS_JA[unit]
                 out.append(Violation("over_capacity", "*", i, f"{column} {int(cap)}{how} but {used} proposed",
                                      f"受入枠（{what}）{int(cap)} {n}{how_ja}に対し、提案は {used} {n}です"))
-    stated = [(r, unit, f"capacity_{unit}_{r.value}") for r in _ROLES for unit in ("facilities", "residents")]
-    stated = {(r, unit): column for r, unit, column in stated if column in inst.columns}
+    # The per-role capacity columns the institutions state.
+    stated = {(r, unit): column for r in ROLE_ORDER for unit in _CAPACITY_UNITS_JA
+              if (column := capacity_column(unit, r)) in inst.columns}
     for (i, r), (n_fac, n_res) in role_load.items():  # (the violations are sorted at the end)
         for unit, used in (("facilities", n_fac), ("residents", n_res)):
             column = stated.get((r, unit))
