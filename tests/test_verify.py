@@ -413,9 +413,11 @@ def test_an_estimated_capacity_is_named_as_such_when_it_is_exceeded(tmp_path):
                           inst("S", "clinic", 1, 1, "zaishin", capacity_facilities=3)])
     for clinic in ("C", "S"):
         df = pd.DataFrame([_row(region, f"F{k}", clinic, "consult;visit") for k in range(4)])
-        got = [(v.code, v.facility_id, v.institution_id, v.message) for v in verify(region, df)]
+        got = [(v.code, v.facility_id, v.institution_id, v.message, v.message_ja) for v in verify(region, df)]
         note = " (estimated: blank in institutions.csv, --unknown-capacity)" if clinic == "C" else ""
-        assert got == [("over_capacity", "*", clinic, f"capacity_facilities 3{note} but 4 proposed")]
+        note_ja = "（推定値: institutions.csv が空欄、--unknown-capacity）" if clinic == "C" else ""
+        assert got == [("over_capacity", "*", clinic, f"capacity_facilities 3{note} but 4 proposed",
+                        f"受入枠（施設数）3 施設{note_ja}に対し、提案は 4 施設です")]
     df = pd.DataFrame([_row(region, f"F{k}", "C", "consult;visit") for k in range(4)])
     assert verify(region, df, MatchParameters(unknown_capacity="unlimited")) == []
     got = [v.message for v in verify(region, df, MatchParameters(unknown_capacity=1))]
