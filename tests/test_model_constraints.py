@@ -519,3 +519,49 @@ def test_objectives_written_in_bulk_are_or_tools_own(maximize, monkeypatch):
     assert objective(lambda m, e: set_objective(m, e, maximize)) == own
     monkeypatch.setattr(model_module, "_BULK_OBJECTIVE", False)
     assert objective(lambda m, e: set_objective(m, e, maximize)) == own
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_goals_1_and_2_without_some_rows_equal_brute_force_and_leave_the_model_as_it_was(seed):
+    """``solve_all_met`` (criticality's re-solve on a component's model built once): with rows left
+    out for one solve, facilities all met (obligated, then effort-type) are the enumeration's
+    optimum on the rows kept; asked for better than that optimum it proves there is none, asked
+    for better than one below it it finds the optimum; afterwards the model is the one built
+    (the whole lexicographic solve on every row equals the enumeration)."""
+    cand, fac, inst, rows = _case(seed)
+    x = Instance.from_frames(cand, fac, inst)
+    pinned = (x.pinned | x.pinned_role)[rows]  # pins stay, as when an institution stops accepting
+    without = (np.random.default_rng([29, seed]).random(len(rows)) < 0.4) & ~pinned
+    model = ComponentFormulation(x, rows, x.caps)
+    best = Brute(cand, fac, inst, rows[~without].tolist()).best()
+    if best is None:
+        with pytest.raises(InfeasibleError):
+            model.solve_all_met(10.0, without)
+    else:
+        chosen, optimal = model.solve_all_met(10.0, without)
+        picked = rows[model.rows_of(chosen)]
+        brute = Brute(cand, fac, inst, rows[~without].tolist())
+        assert optimal and set(picked) <= set(rows[~without]) and brute.feasible(picked.tolist())
+        assert brute.value(picked.tolist())[:2] == best[:2]
+        assert model.solve_all_met(10.0, without, better_than=best[:2]) == (None, True)
+        if best[:2] != (0, 0):
+            below = (best[0], best[1] - 1) if best[1] else (best[0] - 1, best[1])
+            chosen, optimal = model.solve_all_met(10.0, without, better_than=below)
+            assert optimal and brute.value(rows[model.rows_of(chosen)].tolist())[:2] == best[:2]
+    whole = Brute(cand, fac, inst, rows.tolist()).best()
+    if whole is not None:
+        chosen_w, _ = model.solve(10.0)
+        got = Brute(cand, fac, inst, rows.tolist()).value(rows[model.rows_of(chosen_w)].tolist())
+        assert (got[0], got[1], got[2], -got[3], -got[4]) == whole
+
+
+def test_rows_left_out_are_exercised():
+    """The seeds above leave out rows that decide: on some the optimum without them is lower."""
+    lower = 0
+    for seed, x, rows, brute in _drawn_cases():
+        pinned = (x.pinned | x.pinned_role)[rows]
+        without = (np.random.default_rng([29, seed]).random(len(rows)) < 0.4) & ~pinned
+        cand, fac, inst, _ = _case(seed)
+        kept = Brute(cand, fac, inst, rows[~without].tolist()).best()
+        lower += kept is not None and brute.best() is not None and kept[:2] < brute.best()[:2]
+    assert lower >= 5

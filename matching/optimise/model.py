@@ -678,6 +678,49 @@ class ComponentFormulation:
         return [StageResult(name, sense, float(values[k]), float(bounds[k]), optimal[k])
                 for k, (name, sense) in enumerate(STAGES)]
 
+    def solve_all_met(self, time_limit: float, without: np.ndarray | None = None,
+                      better_than: tuple[int, int] | None = None) -> tuple[np.ndarray | None, bool]:
+        """Goals 1–2 only — facilities all met, obligated first, as one exactly weighted sum —
+        with the component's rows ``without`` (a mask over :attr:`rows` as given) left out for this
+        solve only: the ``w`` that use one are fixed to 0 in the model and set free again after.
+        So one model serves every "what if these rows were gone" of a component (criticality),
+        built once.  ``better_than`` (facilities all met: obligated, effort-type) admits only
+        solutions above it (as the objective's domain).  Returns the chosen ``w`` and whether the
+        optimum is proven; None and True if nothing beats ``better_than``; nothing chosen and
+        False when no solution is found in ``time_limit``."""
+        m = self.m
+        off = np.zeros(len(self.w), bool)
+        if without is not None and without.any():
+            gone = np.zeros(len(self.rows), bool)
+            gone[np.flatnonzero(without[self.order])] = True  # in the model's row order
+            off = np.array([gone[r].any() for r in self.w_rows], bool)
+        _, _, weights = self.levels[0]
+        ratio = weights[0] // weights[1]  # one obligated facility outweighs every effort-type one
+        expr = cp_model.LinearExpr.weighted_sum([self.terms[0], self.terms[1]], [ratio, 1])
+        set_objective(m, expr, True)
+        if better_than is not None:  # in the objective CP-SAT minimises, −(ratio·obligated + effort-type)
+            most = (ratio + 1) * len(self.w)  # more than any solution's value (a facility has a w)
+            m.model_proto.objective.domain.extend([-most, -(ratio * better_than[0] + better_than[1] + 1)])
+        set_hint(m, self.w, None)  # without a hint CP-SAT proves goals 1–2 sooner (see _solve_component)
+        solver = _solver(time_limit)
+        solver.parameters.linearization_level = self.linearization["maximize"]
+        domains = [m.model_proto.variables[self.w[k].index].domain for k in np.flatnonzero(off)]
+        for d in domains:
+            d[1] = 0
+        try:
+            status = solver.solve(m)
+        finally:
+            for d in domains:
+                d[1] = 1
+            m.model_proto.objective.domain.clear()
+        if status == cp_model.INFEASIBLE:
+            if better_than is not None:
+                return None, True
+            raise InfeasibleError("no feasible assignment: pinned pairs exceed an institution's capacity or conflict")
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return np.zeros(len(self.w), bool), False
+        return boolean_values(solver, self.w), status == cp_model.OPTIMAL
+
 
 
 class CpModel(cp_model.CpModel):

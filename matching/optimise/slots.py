@@ -467,6 +467,13 @@ class SlotFormulation:
     def coverage_value(self, parts) -> int:
         return self._base.coverage_value(self, parts)
 
+    def solve_all_met(self, time_limit: float, without: np.ndarray | None = None,
+                      better_than: tuple[int, int] | None = None) -> tuple[np.ndarray | None, bool]:
+        """As :meth:`matching.optimise.model.ComponentFormulation.solve_all_met`, then :func:`prune`
+        (which keeps every role met)."""
+        chosen, optimal = self._base.solve_all_met(self, time_limit, without, better_than)
+        return (None if chosen is None else prune(self.x, self.rows, chosen)), optimal
+
     def _capacity(self, cap, inst, vs, coef) -> None:
         from matching.optimise.model import _grouped
 
