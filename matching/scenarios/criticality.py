@@ -172,6 +172,7 @@ class _Change:
         self.by_fac = cand.groupby("facility_id")["institution_id"].agg(set).to_dict()
         self.by_inst = cand.groupby("institution_id")["facility_id"].agg(set).to_dict()
         self.rows_of = cand.groupby("facility_id").indices
+        self._effort: dict[int, int] = {}
         pins = cand[cand["pinned"].astype(bool)]
         self.pinned_pairs = set(zip(pins["facility_id"], pins["institution_id"], strict=True))
         # The repair of a change that ends no agreement (stop accepting) works on the base's
@@ -192,6 +193,18 @@ class _Change:
             self.cut_points, self.component_of = _graph_structure(cand)
             self._component_codes: dict[int, np.ndarray] = {}
             self._models: dict[int, tuple] = {}  # a component's model for its re-solves, by id of its facilities
+
+    def effort(self, i: str) -> int:
+        """The candidate rows the change of ``i`` may have to solve again — its component's, where
+        known, else its candidate facilities' — so that :func:`_map` hands out the largest first
+        and no long re-solve is left to run alone at the end."""
+        facilities = self.component_of.get(i) if self.x is not None else None
+        if facilities is None:
+            return sum(len(self.rows_of.get(f, ())) for f in self.by_inst.get(i, ()))
+        key = id(facilities)  # a component's list of facilities, shared by its institutions
+        if key not in self._effort:
+            self._effort[key] = sum(len(self.rows_of.get(f, ())) for f in facilities)
+        return self._effort[key]
 
     def outcome(self, i: str) -> tuple[int, int, int, str]:
         """The change of ``i`` in the table's terms: facilities reached, facilities all met lost
@@ -578,11 +591,16 @@ def _map(change: _Change, institutions: list[str], workers: int | None) -> list:
     if workers <= 1 or len(institutions) < 2 or not can_fork():
         return [change.outcome(i) for i in institutions]
     _ACTIVE = change
+    order = sorted(range(len(institutions)), key=lambda k: (-change.effort(institutions[k]), k))
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_after_in_child, institutions, chunksize=1)
+            done = pool.map(_after_in_child, [institutions[k] for k in order], chunksize=1)
     finally:
         _ACTIVE = None
+    results = [None] * len(institutions)
+    for k, out in zip(order, done, strict=True):
+        results[k] = out
+    return results
 
 
 def _coverage_after(region: Region, params: MatchParameters, cand: pd.DataFrame,
