@@ -450,6 +450,7 @@ class ComponentFormulation:
         w_pair = np.array(w_pair)
         entry_w = np.repeat(np.arange(len(w)), [len(r) for r in w_rows])  # (w, row) incidences
         entry_row = np.concatenate(w_rows) if w_rows else np.zeros(0, int)
+        self.incidence = entry_w, entry_row
         cost = x.cost[rows]
         w_cost = np.bincount(entry_w, weights=cost[entry_row], minlength=len(w)).astype(np.int64)
         w_size = np.bincount(entry_w, minlength=len(w))
@@ -690,10 +691,9 @@ class ComponentFormulation:
         False when no solution is found in ``time_limit``."""
         m = self.m
         off = np.zeros(len(self.w), bool)
-        if without is not None and without.any():
-            gone = np.zeros(len(self.rows), bool)
-            gone[np.flatnonzero(without[self.order])] = True  # in the model's row order
-            off = np.array([gone[r].any() for r in self.w_rows], bool)
+        if without is not None:
+            entry_w, entry_row = self.incidence
+            off[entry_w[without[self.order][entry_row]]] = True  # (the model's rows are in its own order)
         _, _, weights = self.levels[0]
         ratio = weights[0] // weights[1]  # one obligated facility outweighs every effort-type one
         expr = cp_model.LinearExpr.weighted_sum([self.terms[0], self.terms[1]], [ratio, 1])

@@ -381,6 +381,7 @@ class SlotFormulation:
         # it, not proven in time).
         self.linearization = {"maximize": 0 if n >= self.LP_FREE_COVERAGE_ROWS else 2, "minimize": 2}
         self.w_rows = [[j] for j in range(n)]
+        self.incidence = np.arange(n), np.arange(n)  # (w, row): one w per row
         m = self.m = CpModel()
         xv = self.w = [m.new_bool_var("") for _ in range(n)]
         pair, fac, inst = x.pair[rows], x.f[rows], x.i[rows]
