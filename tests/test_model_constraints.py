@@ -565,3 +565,34 @@ def test_rows_left_out_are_exercised():
         kept = Brute(cand, fac, inst, rows[~without].tolist()).best()
         lower += kept is not None and brute.best() is not None and kept[:2] < brute.best()[:2]
     assert lower >= 5
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_goals_1_and_2_on_some_facilities_only_equal_brute_force(seed):
+    """``solve_all_met(only=…, start=…)`` (criticality's neighbourhood repair on a component's
+    model): the facilities outside ``only`` keep their rows of a feasible ``start`` (with rows
+    left out, as before), the others are decided again; facilities all met are the enumeration's
+    best over exactly those assignments, and the kept facilities' rows are unchanged."""
+    cand, fac, inst, rows = _case(seed)
+    x = Instance.from_frames(cand, fac, inst)
+    rng = np.random.default_rng([31, seed])
+    pinned = (x.pinned | x.pinned_role)[rows]
+    without = (rng.random(len(rows)) < 0.3) & ~pinned
+    brute = Brute(cand, fac, inst, rows[~without].tolist())
+    starts = [ch for ch, _ in brute.choices()]
+    if not starts:
+        pytest.skip("the pins cannot be honoured")
+    start_rows = starts[int(rng.integers(len(starts)))]  # any feasible assignment
+    facilities = sorted(set(x.f[rows]))
+    free_f = {f for f in facilities if rng.random() < 0.5}
+    only = np.isin(x.f[rows], list(free_f))
+    fixed = {int(k) for k in start_rows if x.f[k] not in free_f}
+    fixed_rows = {int(k) for k in rows[~only]}
+    best = max(brute.value(ch)[:2] for ch in starts if set(ch) & fixed_rows == fixed)
+    start = np.zeros(len(x.f), bool)
+    start[start_rows] = True
+    model = ComponentFormulation(x, rows, x.caps)
+    chosen, optimal = model.solve_all_met(10.0, without, only=only, start=start[rows])
+    picked = rows[model.rows_of(chosen)].tolist()
+    assert optimal and brute.feasible(picked) and set(picked) & fixed_rows == fixed
+    assert brute.value(picked)[:2] == best

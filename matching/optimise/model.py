@@ -519,14 +519,22 @@ class ComponentFormulation:
         w_agreements = int(cost.sum()) + 1  # travel cost ≤ Σ cost
         self.levels = (("maximize", (0, 1, 2), (w_obligated, w_effort, 1)),
                        ("minimize", (3, 4), (w_agreements, 1)))
+        # Each row's pair and bit within it, each w's pair and rows as bits: which w a choice of rows is.
+        self._n_pairs = len(start)
+        self._row_pair = np.searchsorted(start, np.arange(len(rows)), side="right") - 1
+        self._row_bit = 1 << (np.arange(len(rows)) - np.repeat(start, size))
+        self._w_pair = w_pair
+        self._w_bits = np.array([sum(1 << (j - start[p]) for j in r) for p, r in zip(w_pair, w_rows, strict=True)],
+                                np.int64) if w_rows else np.zeros(0, np.int64)
         # Hint: the greedy assignment (feasible, so CP-SAT starts from a solution).
-        best = (greedy_rows(x, rows, caps) if hint is None else hint)[rows]
-        picked_mask = np.zeros(len(start), np.int64)
-        np.bitwise_or.at(picked_mask, np.searchsorted(start, np.arange(len(rows)), side="right") - 1,
-                         np.where(best, 1 << (np.arange(len(rows)) - np.repeat(start, size)), 0))
-        w_mask = np.array([sum(1 << (j - start[p]) for j in r) for p, r in zip(w_pair, w_rows, strict=True)],
-                          np.int64) if w_rows else np.zeros(0, np.int64)
-        self.hint = w_mask == picked_mask[w_pair] if len(w) else np.zeros(0, bool)
+        self.hint = self.w_values((greedy_rows(x, rows, caps) if hint is None else hint)[rows])
+
+    def w_values(self, picked: np.ndarray) -> np.ndarray:
+        """The ``w`` that choose the rows ``picked`` (a mask over the component's rows in the
+        model's order): per pair, the one ``w`` of exactly its picked rows (none if none)."""
+        bits = np.zeros(self._n_pairs, np.int64)
+        np.bitwise_or.at(bits, self._row_pair, np.where(picked, self._row_bit, 0))
+        return self._w_bits == bits[self._w_pair] if len(self.w) else np.zeros(0, bool)
 
     def covers_all(self, chosen: np.ndarray) -> bool:
         """Is ``chosen`` (a ``w`` mask) feasible and at the capacity-free coverage bound — every
@@ -680,20 +688,30 @@ class ComponentFormulation:
                 for k, (name, sense) in enumerate(STAGES)]
 
     def solve_all_met(self, time_limit: float, without: np.ndarray | None = None,
-                      better_than: tuple[int, int] | None = None) -> tuple[np.ndarray | None, bool]:
+                      better_than: tuple[int, int] | None = None, only: np.ndarray | None = None,
+                      start: np.ndarray | None = None) -> tuple[np.ndarray | None, bool]:
         """Goals 1–2 only — facilities all met, obligated first, as one exactly weighted sum —
         with the component's rows ``without`` (a mask over :attr:`rows` as given) left out for this
         solve only: the ``w`` that use one are fixed to 0 in the model and set free again after.
         So one model serves every "what if these rows were gone" of a component (criticality),
-        built once.  ``better_than`` (facilities all met: obligated, effort-type) admits only
+        built once.  ``only`` (whole facilities' rows, a mask likewise) restricts the solve to
+        those rows: every other row keeps its choice in ``start`` (which must not choose a row
+        ``without``).  ``better_than`` (facilities all met: obligated, effort-type) admits only
         solutions above it (as the objective's domain).  Returns the chosen ``w`` and whether the
         optimum is proven; None and True if nothing beats ``better_than``; nothing chosen and
         False when no solution is found in ``time_limit``."""
         m = self.m
-        off = np.zeros(len(self.w), bool)
+        entry_w, entry_row = self.incidence
+        off = np.zeros(len(self.w), bool)  # fixed to 0
+        on = np.zeros(len(self.w), bool)  # fixed to 1
         if without is not None:
-            entry_w, entry_row = self.incidence
             off[entry_w[without[self.order][entry_row]]] = True  # (the model's rows are in its own order)
+        if only is not None:
+            kept = np.zeros(len(self.w), bool)
+            kept[entry_w[~only[self.order][entry_row]]] = True
+            chosen = self.w_values(start[self.order])
+            on |= kept & chosen
+            off |= kept & ~chosen
         _, _, weights = self.levels[0]
         ratio = weights[0] // weights[1]  # one obligated facility outweighs every effort-type one
         expr = cp_model.LinearExpr.weighted_sum([self.terms[0], self.terms[1]], [ratio, 1])
@@ -704,14 +722,15 @@ class ComponentFormulation:
         set_hint(m, self.w, None)  # without a hint CP-SAT proves goals 1–2 sooner (see _solve_component)
         solver = _solver(time_limit)
         solver.parameters.linearization_level = self.linearization["maximize"]
-        domains = [m.model_proto.variables[self.w[k].index].domain for k in np.flatnonzero(off)]
-        for d in domains:
-            d[1] = 0
+        variables = m.model_proto.variables
+        fixed = [(variables[self.w[k].index].domain, int(on[k])) for k in np.flatnonzero(off | on)]
+        for domain, value in fixed:
+            domain[0] = domain[1] = value
         try:
             status = solver.solve(m)
         finally:
-            for d in domains:
-                d[1] = 1
+            for domain, _ in fixed:
+                domain[0], domain[1] = 0, 1
             m.model_proto.objective.domain.clear()
         if status == cp_model.INFEASIBLE:
             if better_than is not None:

@@ -468,11 +468,16 @@ class SlotFormulation:
     def coverage_value(self, parts) -> int:
         return self._base.coverage_value(self, parts)
 
+    def w_values(self, picked: np.ndarray) -> np.ndarray:
+        """One ``w`` per row: the rows ``picked`` themselves."""
+        return np.asarray(picked, bool).copy()
+
     def solve_all_met(self, time_limit: float, without: np.ndarray | None = None,
-                      better_than: tuple[int, int] | None = None) -> tuple[np.ndarray | None, bool]:
+                      better_than: tuple[int, int] | None = None, only: np.ndarray | None = None,
+                      start: np.ndarray | None = None) -> tuple[np.ndarray | None, bool]:
         """As :meth:`matching.optimise.model.ComponentFormulation.solve_all_met`, then :func:`prune`
         (which keeps every role met)."""
-        chosen, optimal = self._base.solve_all_met(self, time_limit, without, better_than)
+        chosen, optimal = self._base.solve_all_met(self, time_limit, without, better_than, only, start)
         return (None if chosen is None else prune(self.x, self.rows, chosen)), optimal
 
     def _capacity(self, cap, inst, vs, coef) -> None:

@@ -319,13 +319,15 @@ class _Change:
         capacity_free = _capacity_free(x, rows, code, present, already, self.whole_lists)
         repaired = _repaired(x, rows, self.base_picked, lost, code, present, already, before, obligated,
                              capacity_free)
+        model = self._component_model(ids, member) if whole_component else None
         if repaired is not None and not repaired.exact:
             repaired = _best(obligated, repaired, _neighbourhood_repaired(
                 x, rows, self.base_picked, lost, code, present, already, before, obligated, capacity_free,
-                self.params.stage_time_limit))
+                self.params.stage_time_limit, model))
         what = "repair"
-        if (repaired is None or not repaired.exact) and self.whole_lists:
-            repaired = self._resolved_on_rows(ids, member, keep, whole_component, code, already, obligated, repaired)
+        if (repaired is None or not repaired.exact) and self.whole_lists and len(rows):
+            model = model or (CooperationModel._formulation(x, rows, x.caps, np.zeros(len(x.f), bool)), rows)
+            repaired = self._resolved_on_rows(model, keep, code, already, obligated, repaired)
             what = "re-solve"
         if repaired is None or not repaired.exact:
             return None
@@ -336,28 +338,32 @@ class _Change:
                       what)
         return ids, pd.Series(now, index=ids)
 
-    def _resolved_on_rows(self, ids: list[str], member: np.ndarray, keep: np.ndarray, whole_component: bool,
-                          code: np.ndarray, already: np.ndarray, obligated: np.ndarray,
-                          known: Repair | None) -> Repair | None:
+    def _component_model(self, ids: list[str], member: np.ndarray) -> tuple:
+        """The CP-SAT model of a whole component of the candidate graph (its facilities ``ids``,
+        ``member`` as a mask over facility codes) on all its rows, and those rows: built once per
+        process, for every institution of the component — each solve leaves the institution's rows
+        out (:meth:`~matching.optimise.model.ComponentFormulation.solve_all_met`).  On the demo
+        about 50 institutions share one 4,500-row component."""
+        model = self._models.get(id(ids))
+        if model is None:
+            x = self.x
+            at = np.flatnonzero(member[x.f])
+            model = self._models[id(ids)] = (CooperationModel._formulation(x, at, x.caps, np.zeros(len(x.f), bool)),
+                                             at)
+        return model
+
+    def _resolved_on_rows(self, model: tuple, keep: np.ndarray, code: np.ndarray, already: np.ndarray,
+                          obligated: np.ndarray, known: Repair | None) -> Repair | None:
         """Goals 1–2 (facilities all met, obligated first) solved again by CP-SAT on the reached
-        facilities (``member``, a mask over facility codes) with the candidate rows ``keep`` (a
-        mask over ``x``: the base's less the institution's).  Where the reached facilities are a
-        whole component of the candidate graph, its model is built once (per process) and each
-        institution's rows are left out for its solve only
-        (:meth:`~matching.optimise.model.ComponentFormulation.solve_all_met`): on the demo 16
-        institutions of one 4,500-row component are solved this way.  The solver looks only for
+        facilities' candidate rows ``keep`` (a mask over ``x``: the base's less the institution's),
+        with ``model`` (a formulation and the rows it holds, :meth:`_component_model` or one on
+        ``keep``'s rows), the rows not kept left out for this solve.  The solver looks only for
         solutions better than the best repair ``known``: if there is none, that repair is the
         optimum (CP-SAT proves it sooner than it finds and proves an optimum: on the demo's
         institutions that cost an obligated facility ~0.04 s instead of ~0.25 s).  An exact
         :class:`Repair`, or None if the optimum is not proven in the stage time limit (the caller
         then solves the reached sub-region)."""
         x = self.x
-        model = self._models.get(id(ids)) if whole_component else None
-        if model is None:
-            at = np.flatnonzero(member[x.f] if whole_component else keep)
-            model = (CooperationModel._formulation(x, at, x.caps, np.zeros(len(x.f), bool)), at)
-            if whole_component:
-                self._models[id(ids)] = model
         f, at = model
         above = None if known is None else known.counts(obligated)
         chosen, optimal = f.solve_all_met(self.params.stage_time_limit, without=~keep[at], better_than=above)
@@ -487,7 +493,7 @@ def _at_upper_bound(now: np.ndarray, before: np.ndarray, capacity_free: np.ndarr
 def _neighbourhood_repaired(x: Instance, rows: np.ndarray, base: np.ndarray,
                             affected: tuple[np.ndarray, np.ndarray], code: np.ndarray, present: np.ndarray,
                             already: np.ndarray, before: np.ndarray, obligated: np.ndarray,
-                            capacity_free: np.ndarray, time_limit: float) -> Repair | None:
+                            capacity_free: np.ndarray, time_limit: float, model: tuple | None = None) -> Repair | None:
     """Like :func:`_repaired`, but the facilities that lost a partner and every facility that could
     share an institution with them are assigned again by CP-SAT (goals 1–2: facilities all met,
     obligated first), within the capacity the rest of the base solution leaves; the rest keeps
@@ -512,7 +518,7 @@ def _neighbourhood_repaired(x: Instance, rows: np.ndarray, base: np.ndarray,
         if not free.any() or free.sum() > min(NEIGHBOURHOOD_ROWS, NEIGHBOURHOOD_SHARE * len(rows)):
             break  # nobody else could take their roles, or the re-solve costs about as much
         best = _best(obligated, best, _solve_neighbourhood(x, in_rows, free, base, code, present, already, before,
-                                                           obligated, capacity_free, time_limit))
+                                                           obligated, capacity_free, time_limit, model))
         if best.exact:
             break
     return best
@@ -530,19 +536,27 @@ NEIGHBOURHOOD_SHARE = 0.5
 
 def _solve_neighbourhood(x: Instance, in_rows: np.ndarray, free: np.ndarray, base: np.ndarray, code: np.ndarray,
                          present: np.ndarray, already: np.ndarray, before: np.ndarray, obligated: np.ndarray,
-                         capacity_free: np.ndarray, time_limit: float) -> Repair:
-    """One try of :func:`_neighbourhood_repaired`: the rows ``free`` decided again."""
+                         capacity_free: np.ndarray, time_limit: float, model: tuple | None = None) -> Repair:
+    """One try of :func:`_neighbourhood_repaired`: the rows ``free`` decided again — on ``model``
+    (the component's, :meth:`_Change._component_model`) with every other row fixed, or on a model
+    of the rows ``free`` alone within the capacity the others leave."""
     kept = base & in_rows & ~free
-    used = usage(x, kept)
-    residual = {c: cap - used[c] for c, cap in x.caps.items()}  # NaN (unlimited) stays NaN
-    local = np.flatnonzero(free)
-    hint = base & free  # the base's assignments there, less the institution's: feasible
-    f = CooperationModel._formulation(x, local, residual, hint)
-    _, _, weights = f.levels[0]
-    f.levels = (("maximize", (0, 1), (weights[0] // weights[1], 1)), f.levels[1])
-    chosen_w, _ = f.solve(time_limit, proceed=lambda coverage: False)
-    picked = kept.copy()
-    picked[local[f.rows_of(chosen_w)]] = True
+    if model is not None:
+        f, at = model
+        chosen, _ = f.solve_all_met(time_limit, without=~in_rows[at], only=free[at], start=kept[at])
+        picked = np.zeros(len(x.f), bool)
+        picked[at[f.rows_of(chosen)]] = True
+    else:
+        used = usage(x, kept)
+        residual = {c: cap - used[c] for c, cap in x.caps.items()}  # NaN (unlimited) stays NaN
+        local = np.flatnonzero(free)
+        hint = base & free  # the base's assignments there, less the institution's: feasible
+        f = CooperationModel._formulation(x, local, residual, hint)
+        _, _, weights = f.levels[0]
+        f.levels = (("maximize", (0, 1), (weights[0] // weights[1], 1)), f.levels[1])
+        chosen_w, _ = f.solve(time_limit, proceed=lambda coverage: False)
+        picked = kept.copy()
+        picked[local[f.rows_of(chosen_w)]] = True
     values = facility_values(x, picked)
     now = already | (present & ((values[:, 0] + values[:, 1]) > 0)[code])
     return Repair(now, picked, _at_upper_bound(now, before, capacity_free, obligated))
