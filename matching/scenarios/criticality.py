@@ -319,14 +319,15 @@ class _Change:
         capacity_free = _capacity_free(x, rows, code, present, already, self.whole_lists)
         repaired = _repaired(x, rows, self.base_picked, lost, code, present, already, before, obligated,
                              capacity_free)
-        model = self._component_model(ids, member) if whole_component else None
-        if repaired is not None and not repaired.exact:
+        if repaired is not None and not repaired.exact:  # the component's model is built only now
+            model = self._component_model(ids, member) if whole_component else None
             repaired = _best(obligated, repaired, _neighbourhood_repaired(
                 x, rows, self.base_picked, lost, code, present, already, before, obligated, capacity_free,
                 self.params.stage_time_limit, model))
         what = "repair"
         if (repaired is None or not repaired.exact) and self.whole_lists and len(rows):
-            model = model or (CooperationModel._formulation(x, rows, x.caps, np.zeros(len(x.f), bool)), rows)
+            model = (self._component_model(ids, member) if whole_component
+                     else (CooperationModel._formulation(x, rows, x.caps, np.zeros(len(x.f), bool)), rows))
             repaired = self._resolved_on_rows(model, keep, code, already, obligated, repaired)
             what = "re-solve"
         if repaired is None or not repaired.exact:
