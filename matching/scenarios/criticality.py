@@ -35,12 +35,17 @@ Why it is fast (issue 17: incremental, exact):
    nothing rebuilt per institution (a national institution in ~25 ms).
    If the greedy rule falls short, CP-SAT re-decides the facilities that could share an
    institution with those that lost a partner (while that is at most half of the reached rows),
-   the rest fixed: any solution at the base's numbers is again proof of no loss
-   (:func:`_neighbourhood_repaired`).
+   the rest fixed (:func:`_neighbourhood_repaired`).  A repair whose counts reach the upper
+   bounds — the base's, and the facilities the capacity-free cover could still complete — is
+   exact (:func:`_at_upper_bound`).
 3. Otherwise the reached facilities are solved again for goals 1–2 only (how many
    obligated, then effort-type facilities end all met: roles covered, agreements and
-   travel do not change the counts; ``CooperationModel.full_only``), from the base's
-   candidate rows, in parallel processes.  Every re-solve is checked by the
+   travel do not change the counts), admitting only solutions better than the best repair:
+   none means the repair is the optimum, which CP-SAT proves sooner than it finds and proves an
+   optimum (:meth:`_Change._resolved_on_rows`).  A whole component's model is built once per
+   process and serves all its institutions, each solve leaving the institution's rows out, and
+   the neighbourhood repairs too (:meth:`_Change._component_model`).  Institutions are handed to
+   the processes largest component first.  Every re-solve is checked by the
    verifier; repairs are with ``verify_repairs`` (the tests use it).
 4. Each facility's capacity-free best plan (time slots) is worked out once and
    remembered (``slots.best_plans``): the re-solves plan the same facilities again.
