@@ -612,3 +612,22 @@ def test_a_folder_given_as_a_table_is_refused_in_both_languages(tmp_path):
         open_table(tmp_path / "t.csv")
     assert str(exc.value) == f"{tmp_path / 't.csv'} is a folder, not a table file"
     assert exc.value.ja == f"{tmp_path / 't.csv'} はフォルダです（表のファイルを指定してください）"
+
+
+def test_a_missing_table_file_is_reported_by_its_path(tmp_path):
+    """A table that is not there is the OS's "no such file", naming the file (without its
+    ``#sheet``), so every command answers 「ファイルまたはフォルダが見つかりません: <path>」."""
+    import errno
+
+    from matching._cli_errors import BAD_INPUT, describe
+
+    for given, missing in ((tmp_path / "nowhere.csv", tmp_path / "nowhere.csv"),
+                           (f"{tmp_path / 'book.xlsx'}#提案", tmp_path / "book.xlsx")):
+        with pytest.raises(FileNotFoundError) as exc:
+            open_table(given)
+        assert exc.value.errno == errno.ENOENT
+        assert exc.value.filename == str(missing)
+        assert str(exc.value) == f"[Errno 2] No such file: '{missing}'"
+        assert describe(exc.value) == (BAD_INPUT, f"ファイルまたはフォルダが見つかりません: {missing}",
+                                       f"FileNotFoundError: [Errno 2] No such file: '{missing}'")
+
