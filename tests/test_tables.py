@@ -631,3 +631,20 @@ def test_a_missing_table_file_is_reported_by_its_path(tmp_path):
         assert describe(exc.value) == (BAD_INPUT, f"ファイルまたはフォルダが見つかりません: {missing}",
                                        f"FileNotFoundError: [Errno 2] No such file: '{missing}'")
 
+
+
+def test_a_workbook_is_known_by_its_bytes_and_by_its_name(tmp_path):
+    """A workbook saved under a ``.csv`` name is read as the workbook it is; a text file named
+    ``.xlsx`` or ``.XLSM`` is refused as a workbook that cannot be read, not read as CSV."""
+    wb = Workbook()
+    wb.active.append(["a", "b"])
+    wb.active.append([1, "x"])
+    wb.save(tmp_path / "book.csv")
+    df, table = read_frame(tmp_path / "book.csv")
+    assert table.encoding == "xlsx" and df.to_dict("records") == [{"a": "1", "b": "x"}]
+    for name in ("t.xlsx", "T.XLSM"):
+        (tmp_path / name).write_text("a,b\n1,x\n", encoding="utf-8")
+        with pytest.raises(TableError) as exc:
+            open_table(tmp_path / name)
+        assert str(exc.value).startswith(f"{name}: not a readable xlsx workbook (")
+        assert exc.value.ja == f"{name} は Excel ブック（.xlsx）として読めません"
