@@ -648,3 +648,24 @@ def test_a_workbook_is_known_by_its_bytes_and_by_its_name(tmp_path):
             open_table(tmp_path / name)
         assert str(exc.value).startswith(f"{name}: not a readable xlsx workbook (")
         assert exc.value.ja == f"{name} は Excel ブック（.xlsx）として読めません"
+
+
+def test_a_whole_number_a_workbook_stores_with_a_decimal_point_reads_without_it(tmp_path):
+    """Some programs store a whole number as ``12.0`` in the workbook (openpyxl reads a float):
+    it reads back as ``12``, as a person typed it; ``2.5`` stays ``2.5``."""
+    import zipfile
+
+    wb = Workbook()
+    wb.active.append(["residents", "minutes"])
+    wb.active.append([12, 2.5])
+    wb.save(tmp_path / "plain.xlsx")
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as src, \
+            zipfile.ZipFile(tmp_path / "stored.xlsx", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                assert b"<v>12</v>" in data
+                data = data.replace(b"<v>12</v>", b"<v>12.0</v>")
+            dst.writestr(item, data)
+    df, _ = read_frame(tmp_path / "stored.xlsx")
+    assert df.to_dict("records") == [{"residents": "12", "minutes": "2.5"}]
