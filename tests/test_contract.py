@@ -681,8 +681,10 @@ def test_validation_error_in_japanese_lists_what_it_can_and_counts_the_rest():
     assert short[:50] == [f"facilities.csv {k} 行目" for k in range(2, 52)]
     assert short[50:] == ["ほか 10 件", "facilities.csv: ほか 7 件（一覧に載せていません）"]
     assert err.ja == err.heading_ja + ":\n  " + "\n  ".join(short)
-    stopped = RegionValidationError([RowError("facilities.csv", 0, "", "reading stopped after 100 problems")])
-    assert stopped.heading_ja == "入力データに誤りがあります（1 件以上）"
+    # A file whose reading stopped: its listed problems, the stop line (not a problem itself) and the rest.
+    stopped = RegionValidationError(rows + [RowError("facilities.csv", 0, "", "reading stopped after line 62")],
+                                    omitted={"facilities.csv": 7})
+    assert stopped.total == 67 and stopped.heading_ja == "入力データに誤りがあります（67 件以上）"
 
 
 def test_cross_file_problems_in_both_languages(tmp_path):

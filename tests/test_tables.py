@@ -210,6 +210,10 @@ def test_a_file_whose_reading_stopped_is_answered_alone(tmp_path, monkeypatch):
     assert [e.row for e in exc.value.errors if e.row] == list(range(7, 7 + MAX_LISTED))
     # Every problem of the part read (lines 6-151) is counted, the unlisted ones too: 145 bad types, 1 repeat.
     assert exc.value.total == 146 and exc.value.heading_ja == "入力データに誤りがあります（146 件以上）"
+    # 100 of them listed: the other 46 are said as such (the stop line is not one of the 146).
+    assert exc.value.omitted == {"facilities.csv": 46}
+    assert exc.value.lines_ja(limit=None)[-1] == "facilities.csv: ほか 46 件（一覧に載せていません）"
+    assert str(exc.value).splitlines()[-1] == "  facilities.csv: 46 more not listed (他 46 件)"
     # Read to its end (lenient), the unknown facility is reported and its partnership left out.
     region = load_region(folder, strict=False)
     assert [(e.file, e.row, e.column) for e in region.skipped if e.file == "partnerships.csv"] == [
