@@ -256,6 +256,11 @@ def test_read_frame_refuses_a_repeated_column_in_both_languages(tmp_path):
         read_frame(tmp_path / "d.csv")
     assert str(exc.value) == "d.csv: column(s) id appear more than once in the header"
     assert exc.value.ja == "d.csv の見出しに同じ列名が複数あります: id"
+    (tmp_path / "d.csv").write_text("id,name,id,name,id\n1,a,2,b,3\n", encoding="utf-8")
+    with pytest.raises(TableError) as exc:
+        read_frame(tmp_path / "d.csv")
+    assert str(exc.value) == "d.csv: column(s) id, name appear more than once in the header"
+    assert exc.value.ja == "d.csv の見出しに同じ列名が複数あります: id、name"
 
 
 def test_read_frame_reads_the_named_sheet(tmp_path):
@@ -458,6 +463,18 @@ def test_closing_an_unread_csv_table_closes_its_file(tmp_path):
     (tmp_path / "t.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     before = len(os.listdir("/proc/self/fd"))
     table = open_table(tmp_path / "t.csv")
+    assert len(os.listdir("/proc/self/fd")) == before + 1
+    table.close()
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_closing_an_unread_workbook_closes_its_file(tmp_path):
+    wb = Workbook()
+    wb.active.append(["a", "b"])
+    wb.active.append([1, 2])
+    wb.save(tmp_path / "t.xlsx")
+    before = len(os.listdir("/proc/self/fd"))
+    table = open_table(tmp_path / "t.xlsx")
     assert len(os.listdir("/proc/self/fd")) == before + 1
     table.close()
     assert len(os.listdir("/proc/self/fd")) == before
