@@ -690,3 +690,21 @@ def test_a_whole_number_a_workbook_stores_with_a_decimal_point_reads_without_it(
             dst.writestr(item, data)
     df, _ = read_frame(tmp_path / "stored.xlsx")
     assert df.to_dict("records") == [{"residents": "12", "minutes": "2.5"}]
+
+
+def test_a_hash_in_a_file_or_folder_name_is_not_a_sheet(tmp_path):
+    """Only ``#`` after the workbook's name names a sheet: a CSV called ``案#2.csv`` is read as itself,
+    and a workbook in a folder called ``2025#1`` is found, with its named sheet."""
+    (tmp_path / "案#2.csv").write_text("a,b\n1,x\n", encoding="utf-8")
+    df, table = read_frame(tmp_path / "案#2.csv")
+    assert table.path == tmp_path / "案#2.csv" and df.to_dict("records") == [{"a": "1", "b": "x"}]
+    (tmp_path / "2025#1").mkdir()
+    wb = Workbook()
+    wb.active.append(["other"])
+    ws = wb.create_sheet("提案")
+    ws.append(["a"])
+    ws.append([1])
+    wb.save(tmp_path / "2025#1" / "book.xlsx")
+    df, table = read_frame(f"{tmp_path / '2025#1' / 'book.xlsx'}#提案")
+    assert table.path == tmp_path / "2025#1" / "book.xlsx" and table.sheet == "提案"
+    assert df.to_dict("records") == [{"a": "1"}]
