@@ -708,3 +708,6 @@ def test_a_hash_in_a_file_or_folder_name_is_not_a_sheet(tmp_path):
     df, table = read_frame(f"{tmp_path / '2025#1' / 'book.xlsx'}#提案")
     assert table.path == tmp_path / "2025#1" / "book.xlsx" and table.sheet == "提案"
     assert df.to_dict("records") == [{"a": "1"}]
+    wb.save(tmp_path / "Book.XLSM")  # a macro workbook's name, in any case, takes a sheet too
+    df, table = read_frame(f"{tmp_path / 'Book.XLSM'}#提案")
+    assert table.path == tmp_path / "Book.XLSM" and table.sheet == "提案" and df.to_dict("records") == [{"a": "1"}]
