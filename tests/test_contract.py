@@ -687,6 +687,18 @@ def test_validation_error_in_japanese_lists_what_it_can_and_counts_the_rest():
     assert stopped.total == 67 and stopped.heading_ja == "入力データに誤りがあります（67 件以上）"
 
 
+def test_validation_error_in_english_lists_fifty_and_counts_the_rest():
+    """The English text (``str``, the log and ``--verbose``): the total, the first 50 problems one per
+    line, how many more were listed, then what each file did not list."""
+    rows = [RowError("facilities.csv", k, "lat", "bad", "x") for k in range(2, 62)]
+    lines = str(RegionValidationError(rows, omitted={"facilities.csv": 7})).split("\n")
+    assert lines[0] == "67 problem(s) in region data:"
+    assert lines[1:51] == [f"  facilities.csv line {k}, column 'lat': bad (value 'x')" for k in range(2, 52)]
+    assert lines[51:] == ["  ... and 10 more", "  facilities.csv: 7 more not listed (他 7 件)"]
+    assert len(str(RegionValidationError(rows[:50])).split("\n")) == 51  # all 50 listed: no "and 0 more"
+    assert str(RegionValidationError(rows[:51])).split("\n")[-1] == "  ... and 1 more"
+
+
 def test_cross_file_problems_in_both_languages(tmp_path):
     """Every rule that spans cells or files, each once, with its exact English and Japanese text:
     unknown references from every file that has them (a blank one only by its own column's rule),
