@@ -697,6 +697,8 @@ def test_validation_error_in_english_lists_fifty_and_counts_the_rest():
     assert lines[51:] == ["  ... and 10 more", "  facilities.csv: 7 more not listed (他 7 件)"]
     assert len(str(RegionValidationError(rows[:50])).split("\n")) == 51  # all 50 listed: no "and 0 more"
     assert str(RegionValidationError(rows[:51])).split("\n")[-1] == "  ... and 1 more"
+    # A problem without a Japanese line (none of the loader's) is said in English in the Japanese list.
+    assert RegionValidationError(rows[:1]).lines_ja() == ["facilities.csv line 2, column 'lat': bad (value 'x')"]
 
 
 def test_cross_file_problems_in_both_languages(tmp_path):
