@@ -131,6 +131,17 @@ def test_restored_leading_zeros_are_counted_over_the_whole_file(tmp_path, monkey
                             "（3 件、2 行目 3201 → 03201 など）"]
 
 
+def test_a_dropped_leading_zero_repeated_down_a_column_is_restored_with_its_note(tmp_path):
+    """Every facility in one municipality whose code lost its zero (``3201``, a column of one repeated
+    value, read once per distinct cell): each is restored and the note counts all of them."""
+    fac = DEFAULT_FACILITIES
+    for row in range(len(fac)):
+        fac = edit(fac, row, municipality_code="3201")
+    region = load_region(write_region(tmp_path, facilities=fac))
+    assert region.facilities["municipality_code"].tolist() == ["03201"] * len(fac)
+    assert region.notes == ["facilities.csv の municipality_code: 先頭の 0 が落ちていたので補いました"
+                            f"（{len(fac)} 件、2 行目 3201 → 03201 など）"]
+
 @pytest.mark.parametrize(("yes", "no"), [("TRUE", "FALSE"), ("○", "×"), ("有", "無"), ("はい", "いいえ")])
 def test_japanese_and_excel_booleans(tmp_path, yes, no):
     inst = edit(DEFAULT_INSTITUTIONS, 0, accepting=yes)
