@@ -188,6 +188,7 @@ def test_japanese_messages_and_value_types_of_every_parser():
     assert vt(c.code_list(("x", "y"), "role")) == c.ValueType("codes", choices=("x", "y"), what="role")
     assert c.number(integer=True, minimum=0, maximum=10)(col("x")).message_ja == "整数（0〜10）で書いてください"
     assert c.number(integer=False, minimum=1.5, required=False)(col("x")).message_ja == "数値（1.5 以上）で書いてください。空欄も可"
+    assert c.number(integer=False)(col("x")).message_ja == "数値で書いてください"  # no bounds: none said
     assert c.number(integer=True, message_ja="独自")(col("x")).message_ja == "独自"
     assert vt(c.number(integer=True, minimum=0, maximum=9, required=False)) == \
         c.ValueType("int", nullable=True, minimum=0, maximum=9)
