@@ -722,3 +722,29 @@ def test_a_hash_in_a_file_or_folder_name_is_not_a_sheet(tmp_path):
     wb.save(tmp_path / "Book.XLSM")  # a macro workbook's name, in any case, takes a sheet too
     df, table = read_frame(f"{tmp_path / 'Book.XLSM'}#提案")
     assert table.path == tmp_path / "Book.XLSM" and table.sheet == "提案" and df.to_dict("records") == [{"a": "1"}]
+
+
+def test_a_region_table_read_back_as_text_keeps_every_cell_as_written(tmp_path):
+    """The ``matching data`` commands write a region table back with few changes, so they read it as
+    the file holds it: every cell as text (a dropped zero stays dropped, a blank stays ''), the
+    file's own columns and order (an extra one, a repeated one), and whether it was CSV or a workbook."""
+    from matching.cli.data import load_table_text
+    from matching.contract.schema import FACILITIES
+
+    folder = write_region(tmp_path / "csv", facilities=edit(DEFAULT_FACILITIES, 0, municipality_code="3201", memo="a"))
+    df, kind = load_table_text(folder, FACILITIES)
+    assert kind == "csv"
+    assert df.columns.tolist() == ["facility_id", "name", "facility_type", "municipality_code", "lat", "lon",
+                                   "residents", "reported", "memo"]
+    assert df.iloc[0].tolist() == ["F1", "テスト施設F1", "tokuyo", "3201", "39.70", "141.15", "80", "true", "a"]
+    assert df.iloc[2].tolist() == ["F3", "テスト施設F3", "roken", "03202", "39.64", "141.95", "", "true", ""]
+    text = (folder / "facilities.csv").read_text(encoding="utf-8").replace(",memo\n", ",name\n", 1)
+    (folder / "facilities.csv").write_text(text, encoding="utf-8")  # "name" twice: both columns kept
+    df, _ = load_table_text(folder, FACILITIES)
+    assert len(df.columns) == 9 and df.iloc[0, [1, 8]].tolist() == ["テスト施設F1", "a"]
+    one = tmp_path / "xlsx"
+    one.mkdir()
+    _to_xlsx(write_region(tmp_path / "src") / "facilities.csv", one / "facilities.xlsx", typed=False)
+    df, kind = load_table_text(one, FACILITIES)
+    assert kind == "xlsx" and df.iloc[3].tolist()[:8] == ["F4", "テスト施設F4", "keihi", "03202", "39.65", "141.94",
+                                                        "0", "false"]
