@@ -404,6 +404,11 @@ def test_every_missing_file_is_listed(tmp_path):
         ("areas.csv", "required file is missing"),
         ("partnerships.csv", "required file is missing"),
     }
+    # File-level problems are counted like any other, and nothing was cut short: 2 件, not 「以上」.
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(write_region(tmp_path / "b", areas=OMIT, partnerships=OMIT))
+    assert exc.value.total == 2 and exc.value.heading_ja == "入力データに誤りがあります（2 件）"
+    assert str(exc.value).startswith("2 problem(s) in region data:")
 
 
 def test_missing_travel_times_is_fine(tmp_path):
