@@ -748,3 +748,12 @@ def test_a_region_table_read_back_as_text_keeps_every_cell_as_written(tmp_path):
     df, kind = load_table_text(one, FACILITIES)
     assert kind == "xlsx" and df.iloc[3].tolist()[:8] == ["F4", "テスト施設F4", "keihi", "03202", "39.65", "141.94",
                                                         "0", "false"]
+    book = tmp_path / "book"  # one workbook, a sheet per table: the facilities' sheet, not the first
+    book.mkdir()
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name in ("areas", "facilities"):
+        _to_xlsx(tmp_path / "src" / f"{name}.csv", None, sheet=name, wb=wb, typed=False)
+    wb.save(book / "region.xlsx")
+    df, kind = load_table_text(book, FACILITIES)
+    assert kind == "xlsx" and df["facility_id"].tolist() == ["F1", "F2", "F3", "F4"]
