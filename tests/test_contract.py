@@ -987,6 +987,8 @@ def test_record_fields_carry_the_contract_rules_to_the_api_bodies():
         ("municipality_code", "String should match pattern '^[0-9]{5}$'")]
     assert refused(Facility, **body, residents=100_001) == [
         ("residents", "Input should be less than or equal to 100000")]
+    assert refused(Facility, **body, residents=2.5) == [
+        ("residents", "Input should be a valid integer, got a number with a fractional part")]
     assert refused(Facility, **body | dict(lat=19.9)) == [("lat", "Input should be greater than or equal to 20")]
     assert refused(Facility, **body | dict(facility_type="nope")) == [
         ("facility_type", "Value error, unknown facility type 'nope'; expected one of tokuyo, chiiki_tokuyo, roken, "
