@@ -1008,8 +1008,9 @@ def test_record_fields_carry_the_contract_rules_to_the_api_bodies():
         ("designations", "Value error, unknown designation(s) ['nope']; expected ['chiiki_houkatsu_ward', "
                          "'koho_shien', 'sekkyoku', 'zaibyo', 'zaibyo_kyoka', 'zaishin', 'zaishin_kyoka']")]
     assert refused(Institution, **inst | dict(kind="clinic "))[0][0] == "kind"
-    assert Institution.model_json_schema()["properties"]["designations"]["items"]["enum"] == list(
-        INSTITUTIONS.columns[7].type.choices)
+    designations = Institution.model_json_schema()["properties"]["designations"]
+    assert designations["items"]["enum"] == list(INSTITUTIONS.columns[7].type.choices)
+    assert designations["title"] == "指定・届出" and designations["description"].startswith("';'-separated designation")
 
     # A PATCH body: every field may be left out, the rules stay.
     Patch = create_model("Patch", **record_fields(FACILITIES, exclude=("facility_id",), optional=True))
@@ -1022,6 +1023,7 @@ def test_record_fields_carry_the_contract_rules_to_the_api_bodies():
     row |= {c.name: "" for c in INSTITUTIONS.columns if c.type.kind == "text"}
     s = Stored(**row | inst | dict(lat=10.0, kind="anything", designations="zaibyo;zaishin"))
     assert (s.lat, s.kind, s.designations, s.beds) == (10.0, "anything", "zaibyo;zaishin", None)
+    assert refused(Stored, **row | inst | dict(name=None, designations="")) == [("name", "Input should be a valid string")]
     # Every stored field is in a response, blank or not.
     assert refused(Stored, **inst) == [(c.name, "Field required") for c in INSTITUTIONS.columns if c.name not in inst]
     # Picking, renaming and replacing fields.
