@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from matching.contract import columns as c
 
@@ -145,13 +146,22 @@ def test_iso_date_calendar_dates_only():
 def test_location_columns_and_capacity_column_names():
     """The columns every located record shares (address, where the point comes from, its radius),
     built again here (the schema builds them once at import), and the capacity column names."""
-    from matching.contract.schema import ADDRESS_MAX, _location_columns, capacity_column
+    from matching.contract.schema import (
+        ADDRESS_MAX,
+        FACILITIES,
+        _location_columns,
+        capacity_column,
+        column,
+    )
     from matching.vocabulary import Role
 
     cols = _location_columns("clinic")
     assert [x.name for x in cols] == ["address", "location_source", "location_radius_km"]
     assert [x.label_ja for x in cols] == ["所在地", "位置の出典", "位置の誤差半径（km）"]
     assert all(not x.required for x in cols) and [x.default for x in cols] == ["", "", None]
+    with pytest.raises(KeyError, match="facilities.csv has no column 'nope'"):
+        column(FACILITIES, "nope")
+    assert column(FACILITIES, "address").label_ja == "所在地"
     assert "clinic" in cols[0].doc and "clinic" in cols[1].doc
     address, source, radius = (x.parse for x in cols)
     assert bad(address(col("", "岩手県" + "あ" * (ADDRESS_MAX - 3), "あ" * (ADDRESS_MAX + 1)))) == [False, False, True]
