@@ -162,7 +162,11 @@ def test_location_columns_and_capacity_column_names():
     with pytest.raises(KeyError, match="facilities.csv has no column 'nope'"):
         column(FACILITIES, "nope")
     assert column(FACILITIES, "address").label_ja == "所在地"
-    assert "clinic" in cols[0].doc and "clinic" in cols[1].doc
+    assert [x.doc for x in cols] == [  # what docs/data-contract.md and the API's descriptions say
+        "the clinic's street address (所在地; blank = not known), for the people who call or visit",
+        "where the clinic's point comes from: source (元データの座標), joined (突合した記録の座標), "
+        "office (市区町村役場で近似), other (その他（ジオコーディング等）) (blank = source)",
+        "uncertainty radius of the point in km (blank = exact enough)"]
     address, source, radius = (x.parse for x in cols)
     assert bad(address(col("", "岩手県" + "あ" * (ADDRESS_MAX - 3), "あ" * (ADDRESS_MAX + 1)))) == [False, False, True]
     assert bad(source(col("", "office", "x" * 17))) == [False, False, True]
