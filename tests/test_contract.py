@@ -404,6 +404,11 @@ def test_every_missing_file_is_listed(tmp_path):
         ("areas.csv", "required file is missing"),
         ("partnerships.csv", "required file is missing"),
     }
+    # File-level problems are counted like any other, and nothing was cut short: 2 件, not 「以上」.
+    with pytest.raises(RegionValidationError) as exc:
+        load_region(write_region(tmp_path / "b", areas=OMIT, partnerships=OMIT))
+    assert exc.value.total == 2 and exc.value.heading_ja == "入力データに誤りがあります（2 件）"
+    assert str(exc.value).startswith("2 problem(s) in region data:")
 
 
 def test_missing_travel_times_is_fine(tmp_path):
@@ -681,8 +686,24 @@ def test_validation_error_in_japanese_lists_what_it_can_and_counts_the_rest():
     assert short[:50] == [f"facilities.csv {k} 行目" for k in range(2, 52)]
     assert short[50:] == ["ほか 10 件", "facilities.csv: ほか 7 件（一覧に載せていません）"]
     assert err.ja == err.heading_ja + ":\n  " + "\n  ".join(short)
-    stopped = RegionValidationError([RowError("facilities.csv", 0, "", "reading stopped after 100 problems")])
-    assert stopped.heading_ja == "入力データに誤りがあります（1 件以上）"
+    # A file whose reading stopped: its listed problems, the stop line (not a problem itself) and the rest.
+    stopped = RegionValidationError(rows + [RowError("facilities.csv", 0, "", "reading stopped after line 62")],
+                                    omitted={"facilities.csv": 7})
+    assert stopped.total == 67 and stopped.heading_ja == "入力データに誤りがあります（67 件以上）"
+
+
+def test_validation_error_in_english_lists_fifty_and_counts_the_rest():
+    """The English text (``str``, the log and ``--verbose``): the total, the first 50 problems one per
+    line, how many more were listed, then what each file did not list."""
+    rows = [RowError("facilities.csv", k, "lat", "bad", "x") for k in range(2, 62)]
+    lines = str(RegionValidationError(rows, omitted={"facilities.csv": 7})).split("\n")
+    assert lines[0] == "67 problem(s) in region data:"
+    assert lines[1:51] == [f"  facilities.csv line {k}, column 'lat': bad (value 'x')" for k in range(2, 52)]
+    assert lines[51:] == ["  ... and 10 more", "  facilities.csv: 7 more not listed (他 7 件)"]
+    assert len(str(RegionValidationError(rows[:50])).split("\n")) == 51  # all 50 listed: no "and 0 more"
+    assert str(RegionValidationError(rows[:51])).split("\n")[-1] == "  ... and 1 more"
+    # A problem without a Japanese line (none of the loader's) is said in English in the Japanese list.
+    assert RegionValidationError(rows[:1]).lines_ja() == ["facilities.csv line 2, column 'lat': bad (value 'x')"]
 
 
 def test_cross_file_problems_in_both_languages(tmp_path):
@@ -931,3 +952,85 @@ def test_blank_ids_are_reported_as_blank_not_as_repeats(tmp_path):
         ("facilities.csv", 5, "facility_id", "must not be empty"),
         ("facilities.csv", 6, "facility_id", "duplicate facility_id"),
     ]
+
+
+def test_record_fields_carry_the_contract_rules_to_the_api_bodies():
+    """The service's request and response bodies are built from the contract's columns
+    (:func:`matching.contract.models.record_fields`): the same required fields, defaults, bounds,
+    patterns and codes as the CSV loader, and what each field means, in the contract's order."""
+    from pydantic import ValidationError, create_model
+
+    from matching.contract.models import record_fields
+    from matching.contract.schema import AREAS, FACILITIES, INSTITUTIONS, PARTNERSHIPS
+
+    def refused(model, **body):
+        with pytest.raises(ValidationError) as exc:
+            model(**body)
+        return [(e["loc"][0], e["msg"]) for e in exc.value.errors()]
+
+    fields = record_fields(FACILITIES)
+    assert list(fields) == [col.name for col in FACILITIES.columns]
+    Facility = create_model("Facility", **fields)
+    body = dict(facility_id="F1", name="特養あおば", facility_type="tokuyo", municipality_code="03201",
+                lat=39.7, lon=141.1)
+    f = Facility(**body)
+    # Left out: the contract's default, or blank (None) where a blank cell is allowed.
+    assert (f.residents, f.reported, f.address, f.location_source, f.location_radius_km) == (None, True, "", "", None)
+    assert Facility(**body | dict(residents=0, lat=20, lon=154)).residents == 0
+    assert refused(Facility, **{k: v for k, v in body.items() if k != "name"}) == [("name", "Field required")]
+    assert refused(Facility, **body | dict(facility_id="F 1")) == [
+        ("facility_id", "String should match pattern '^[A-Za-z0-9_.\\-]+$'")]
+    assert refused(Facility, **body | dict(facility_id="F" * 65)) == [
+        ("facility_id", "String should have at most 64 characters")]
+    assert refused(Facility, **body | dict(name="")) == [("name", "String should have at least 1 character")]
+    assert refused(Facility, **body | dict(municipality_code="3201")) == [
+        ("municipality_code", "String should match pattern '^[0-9]{5}$'")]
+    assert refused(Facility, **body, residents=100_001) == [
+        ("residents", "Input should be less than or equal to 100000")]
+    assert refused(Facility, **body, residents=2.5) == [
+        ("residents", "Input should be a valid integer, got a number with a fractional part")]
+    assert refused(Facility, **body | dict(lat=19.9)) == [("lat", "Input should be greater than or equal to 20")]
+    assert refused(Facility, **body | dict(facility_type="nope")) == [
+        ("facility_type", "Value error, unknown facility type 'nope'; expected one of tokuyo, chiiki_tokuyo, roken, "
+                          "iryoin, yogo, keihi, tokutei, chiiki_tokutei, gh")]
+    assert refused(Facility, **body, address="x" * 201) == [("address", "String should have at most 200 characters")]
+    props = Facility.model_json_schema()["properties"]
+    assert props["facility_type"]["enum"] == list(FACILITIES.columns[2].type.choices)
+    assert (props["name"]["title"], props["name"]["description"]) == ("施設名", "施設名 (at most 200 characters)")
+    assert "minLength" not in props["address"] and props["residents"]["anyOf"][0]["minimum"] == 0
+
+    Institution = create_model("Institution", **record_fields(INSTITUTIONS))
+    inst = dict(institution_id="H1", name="病院", kind="hospital", municipality_code="03201", lat=39.7, lon=141.1)
+    h = Institution(**inst)
+    assert (h.designations, h.admit, h.beds, h.survey_date) == ([], None, None, "")
+    assert Institution(**inst, designations=["zaibyo", "zaishin"]).designations == ["zaibyo", "zaishin"]
+    assert refused(Institution, **inst, designations=["zaibyo", "nope"]) == [
+        ("designations", "Value error, unknown designation(s) ['nope']; expected ['chiiki_houkatsu_ward', "
+                         "'koho_shien', 'sekkyoku', 'zaibyo', 'zaibyo_kyoka', 'zaishin', 'zaishin_kyoka']")]
+    assert refused(Institution, **inst | dict(kind="clinic "))[0][0] == "kind"
+    designations = Institution.model_json_schema()["properties"]["designations"]
+    assert designations["items"]["enum"] == list(INSTITUTIONS.columns[7].type.choices)
+    assert designations["title"] == "指定・届出" and designations["description"].startswith("';'-separated designation")
+
+    # A PATCH body: every field may be left out, the rules stay.
+    Patch = create_model("Patch", **record_fields(FACILITIES, exclude=("facility_id",), optional=True))
+    assert "facility_id" not in Patch.model_fields
+    assert Patch().model_dump() == dict.fromkeys(Patch.model_fields)
+    assert refused(Patch, lat=19.9) == [("lat", "Input should be greater than or equal to 20")]
+    # A response body: the record as stored, plain types, code lists as the file's text, blank as None.
+    Stored = create_model("Stored", **record_fields(INSTITUTIONS, stored=True))
+    row = {c.name: None for c in INSTITUTIONS.columns if c.type.nullable}
+    row |= {c.name: "" for c in INSTITUTIONS.columns if c.type.kind == "text"}
+    s = Stored(**row | inst | dict(lat=10.0, kind="anything", designations="zaibyo;zaishin"))
+    assert (s.lat, s.kind, s.designations, s.beds) == (10.0, "anything", "zaibyo;zaishin", None)
+    assert refused(Stored, **row | inst | dict(name=None, designations="")) == [("name", "Input should be a valid string")]
+    # Every stored field is in a response, blank or not.
+    assert refused(Stored, **inst) == [(c.name, "Field required") for c in INSTITUTIONS.columns if c.name not in inst]
+    # Picking, renaming and replacing fields.
+    assert list(record_fields(INSTITUTIONS, only=("municipality_code", "institution_id"))) == [
+        "institution_id", "municipality_code"]
+    assert list(record_fields(AREAS, exclude=("municipality_name", "secondary_area_name"))) == [
+        "municipality_code", "secondary_area_code", "prefecture_code"]
+    assert list(record_fields(FACILITIES, only=("facility_id", "name"), rename={"facility_id": "id"})) == ["id", "name"]
+    roles = (list[str], ...)
+    assert record_fields(PARTNERSHIPS, overrides={"roles": roles})["roles"] is roles

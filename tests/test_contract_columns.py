@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from matching.contract import columns as c
 
@@ -145,14 +146,27 @@ def test_iso_date_calendar_dates_only():
 def test_location_columns_and_capacity_column_names():
     """The columns every located record shares (address, where the point comes from, its radius),
     built again here (the schema builds them once at import), and the capacity column names."""
-    from matching.contract.schema import ADDRESS_MAX, _location_columns, capacity_column
+    from matching.contract.schema import (
+        ADDRESS_MAX,
+        FACILITIES,
+        _location_columns,
+        capacity_column,
+        column,
+    )
     from matching.vocabulary import Role
 
     cols = _location_columns("clinic")
     assert [x.name for x in cols] == ["address", "location_source", "location_radius_km"]
     assert [x.label_ja for x in cols] == ["所在地", "位置の出典", "位置の誤差半径（km）"]
     assert all(not x.required for x in cols) and [x.default for x in cols] == ["", "", None]
-    assert "clinic" in cols[0].doc and "clinic" in cols[1].doc
+    with pytest.raises(KeyError, match="facilities.csv has no column 'nope'"):
+        column(FACILITIES, "nope")
+    assert column(FACILITIES, "address").label_ja == "所在地"
+    assert [x.doc for x in cols] == [  # what docs/data-contract.md and the API's descriptions say
+        "the clinic's street address (所在地; blank = not known), for the people who call or visit",
+        "where the clinic's point comes from: source (元データの座標), joined (突合した記録の座標), "
+        "office (市区町村役場で近似), other (その他（ジオコーディング等）) (blank = source)",
+        "uncertainty radius of the point in km (blank = exact enough)"]
     address, source, radius = (x.parse for x in cols)
     assert bad(address(col("", "岩手県" + "あ" * (ADDRESS_MAX - 3), "あ" * (ADDRESS_MAX + 1)))) == [False, False, True]
     assert bad(source(col("", "office", "x" * 17))) == [False, False, True]
@@ -188,6 +202,7 @@ def test_japanese_messages_and_value_types_of_every_parser():
     assert vt(c.code_list(("x", "y"), "role")) == c.ValueType("codes", choices=("x", "y"), what="role")
     assert c.number(integer=True, minimum=0, maximum=10)(col("x")).message_ja == "整数（0〜10）で書いてください"
     assert c.number(integer=False, minimum=1.5, required=False)(col("x")).message_ja == "数値（1.5 以上）で書いてください。空欄も可"
+    assert c.number(integer=False)(col("x")).message_ja == "数値で書いてください"  # no bounds: none said
     assert c.number(integer=True, message_ja="独自")(col("x")).message_ja == "独自"
     assert vt(c.number(integer=True, minimum=0, maximum=9, required=False)) == \
         c.ValueType("int", nullable=True, minimum=0, maximum=9)

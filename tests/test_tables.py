@@ -131,6 +131,17 @@ def test_restored_leading_zeros_are_counted_over_the_whole_file(tmp_path, monkey
                             "（3 件、2 行目 3201 → 03201 など）"]
 
 
+def test_a_dropped_leading_zero_repeated_down_a_column_is_restored_with_its_note(tmp_path):
+    """Every facility in one municipality whose code lost its zero (``3201``, a column of one repeated
+    value, read once per distinct cell): each is restored and the note counts all of them."""
+    fac = DEFAULT_FACILITIES
+    for row in range(len(fac)):
+        fac = edit(fac, row, municipality_code="3201")
+    region = load_region(write_region(tmp_path, facilities=fac))
+    assert region.facilities["municipality_code"].tolist() == ["03201"] * len(fac)
+    assert region.notes == ["facilities.csv の municipality_code: 先頭の 0 が落ちていたので補いました"
+                            f"（{len(fac)} 件、2 行目 3201 → 03201 など）"]
+
 @pytest.mark.parametrize(("yes", "no"), [("TRUE", "FALSE"), ("○", "×"), ("有", "無"), ("はい", "いいえ")])
 def test_japanese_and_excel_booleans(tmp_path, yes, no):
     inst = edit(DEFAULT_INSTITUTIONS, 0, accepting=yes)
@@ -210,6 +221,10 @@ def test_a_file_whose_reading_stopped_is_answered_alone(tmp_path, monkeypatch):
     assert [e.row for e in exc.value.errors if e.row] == list(range(7, 7 + MAX_LISTED))
     # Every problem of the part read (lines 6-151) is counted, the unlisted ones too: 145 bad types, 1 repeat.
     assert exc.value.total == 146 and exc.value.heading_ja == "入力データに誤りがあります（146 件以上）"
+    # 100 of them listed: the other 46 are said as such (the stop line is not one of the 146).
+    assert exc.value.omitted == {"facilities.csv": 46}
+    assert exc.value.lines_ja(limit=None)[-1] == "facilities.csv: ほか 46 件（一覧に載せていません）"
+    assert str(exc.value).splitlines()[-1] == "  facilities.csv: 46 more not listed (他 46 件)"
     # Read to its end (lenient), the unknown facility is reported and its partnership left out.
     region = load_region(folder, strict=False)
     assert [(e.file, e.row, e.column) for e in region.skipped if e.file == "partnerships.csv"] == [
@@ -252,6 +267,11 @@ def test_read_frame_refuses_a_repeated_column_in_both_languages(tmp_path):
         read_frame(tmp_path / "d.csv")
     assert str(exc.value) == "d.csv: column(s) id appear more than once in the header"
     assert exc.value.ja == "d.csv の見出しに同じ列名が複数あります: id"
+    (tmp_path / "d.csv").write_text("id,name,id,name,id\n1,a,2,b,3\n", encoding="utf-8")
+    with pytest.raises(TableError) as exc:
+        read_frame(tmp_path / "d.csv")
+    assert str(exc.value) == "d.csv: column(s) id, name appear more than once in the header"
+    assert exc.value.ja == "d.csv の見出しに同じ列名が複数あります: id、name"
 
 
 def test_read_frame_reads_the_named_sheet(tmp_path):
@@ -459,6 +479,18 @@ def test_closing_an_unread_csv_table_closes_its_file(tmp_path):
     assert len(os.listdir("/proc/self/fd")) == before
 
 
+def test_closing_an_unread_workbook_closes_its_file(tmp_path):
+    wb = Workbook()
+    wb.active.append(["a", "b"])
+    wb.active.append([1, 2])
+    wb.save(tmp_path / "t.xlsx")
+    before = len(os.listdir("/proc/self/fd"))
+    table = open_table(tmp_path / "t.xlsx")
+    assert len(os.listdir("/proc/self/fd")) == before + 1
+    table.close()
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
 def test_a_large_utf8_file_whose_sample_ends_inside_a_character_is_utf8(tmp_path):
     """The first MiB may end inside a character of a longer file: that is not a decoding error
     (the sample is decoded as unfinished), so the file is UTF-8, not tried as CP932."""
@@ -612,3 +644,116 @@ def test_a_folder_given_as_a_table_is_refused_in_both_languages(tmp_path):
         open_table(tmp_path / "t.csv")
     assert str(exc.value) == f"{tmp_path / 't.csv'} is a folder, not a table file"
     assert exc.value.ja == f"{tmp_path / 't.csv'} はフォルダです（表のファイルを指定してください）"
+
+
+def test_a_missing_table_file_is_reported_by_its_path(tmp_path):
+    """A table that is not there is the OS's "no such file", naming the file (without its
+    ``#sheet``), so every command answers 「ファイルまたはフォルダが見つかりません: <path>」."""
+    import errno
+
+    from matching._cli_errors import BAD_INPUT, describe
+
+    for given, missing in ((tmp_path / "nowhere.csv", tmp_path / "nowhere.csv"),
+                           (f"{tmp_path / 'book.xlsx'}#提案", tmp_path / "book.xlsx")):
+        with pytest.raises(FileNotFoundError) as exc:
+            open_table(given)
+        assert exc.value.errno == errno.ENOENT
+        assert exc.value.filename == str(missing)
+        assert str(exc.value) == f"[Errno 2] No such file: '{missing}'"
+        assert describe(exc.value) == (BAD_INPUT, f"ファイルまたはフォルダが見つかりません: {missing}",
+                                       f"FileNotFoundError: [Errno 2] No such file: '{missing}'")
+
+
+
+def test_a_workbook_is_known_by_its_bytes_and_by_its_name(tmp_path):
+    """A workbook saved under a ``.csv`` name is read as the workbook it is; a text file named
+    ``.xlsx`` or ``.XLSM`` is refused as a workbook that cannot be read, not read as CSV."""
+    wb = Workbook()
+    wb.active.append(["a", "b"])
+    wb.active.append([1, "x"])
+    wb.save(tmp_path / "book.csv")
+    df, table = read_frame(tmp_path / "book.csv")
+    assert table.encoding == "xlsx" and df.to_dict("records") == [{"a": "1", "b": "x"}]
+    for name in ("t.xlsx", "T.XLSM"):
+        (tmp_path / name).write_text("a,b\n1,x\n", encoding="utf-8")
+        with pytest.raises(TableError) as exc:
+            open_table(tmp_path / name)
+        assert str(exc.value).startswith(f"{name}: not a readable xlsx workbook (")
+        assert exc.value.ja == f"{name} は Excel ブック（.xlsx）として読めません"
+
+
+def test_a_whole_number_a_workbook_stores_with_a_decimal_point_reads_without_it(tmp_path):
+    """Some programs store a whole number as ``12.0`` in the workbook (openpyxl reads a float):
+    it reads back as ``12``, as a person typed it; ``2.5`` stays ``2.5``."""
+    import zipfile
+
+    wb = Workbook()
+    wb.active.append(["residents", "minutes"])
+    wb.active.append([12, 2.5])
+    wb.save(tmp_path / "plain.xlsx")
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as src, \
+            zipfile.ZipFile(tmp_path / "stored.xlsx", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                assert b"<v>12</v>" in data
+                data = data.replace(b"<v>12</v>", b"<v>12.0</v>")
+            dst.writestr(item, data)
+    df, _ = read_frame(tmp_path / "stored.xlsx")
+    assert df.to_dict("records") == [{"residents": "12", "minutes": "2.5"}]
+
+
+def test_a_hash_in_a_file_or_folder_name_is_not_a_sheet(tmp_path):
+    """Only ``#`` after the workbook's name names a sheet: a CSV called ``案#2.csv`` is read as itself,
+    and a workbook in a folder called ``2025#1`` is found, with its named sheet."""
+    (tmp_path / "案#2.csv").write_text("a,b\n1,x\n", encoding="utf-8")
+    df, table = read_frame(tmp_path / "案#2.csv")
+    assert table.path == tmp_path / "案#2.csv" and df.to_dict("records") == [{"a": "1", "b": "x"}]
+    (tmp_path / "2025#1").mkdir()
+    wb = Workbook()
+    wb.active.append(["other"])
+    ws = wb.create_sheet("提案")
+    ws.append(["a"])
+    ws.append([1])
+    wb.save(tmp_path / "2025#1" / "book.xlsx")
+    df, table = read_frame(f"{tmp_path / '2025#1' / 'book.xlsx'}#提案")
+    assert table.path == tmp_path / "2025#1" / "book.xlsx" and table.sheet == "提案"
+    assert df.to_dict("records") == [{"a": "1"}]
+    wb.save(tmp_path / "Book.XLSM")  # a macro workbook's name, in any case, takes a sheet too
+    df, table = read_frame(f"{tmp_path / 'Book.XLSM'}#提案")
+    assert table.path == tmp_path / "Book.XLSM" and table.sheet == "提案" and df.to_dict("records") == [{"a": "1"}]
+
+
+def test_a_region_table_read_back_as_text_keeps_every_cell_as_written(tmp_path):
+    """The ``matching data`` commands write a region table back with few changes, so they read it as
+    the file holds it: every cell as text (a dropped zero stays dropped, a blank stays ''), the
+    file's own columns and order (an extra one, a repeated one), and whether it was CSV or a workbook."""
+    from matching.cli.data import load_table_text
+    from matching.contract.schema import FACILITIES
+
+    folder = write_region(tmp_path / "csv", facilities=edit(DEFAULT_FACILITIES, 0, municipality_code="3201", memo="a"))
+    df, kind = load_table_text(folder, FACILITIES)
+    assert kind == "csv"
+    assert df.columns.tolist() == ["facility_id", "name", "facility_type", "municipality_code", "lat", "lon",
+                                   "residents", "reported", "memo"]
+    assert df.iloc[0].tolist() == ["F1", "テスト施設F1", "tokuyo", "3201", "39.70", "141.15", "80", "true", "a"]
+    assert df.iloc[2].tolist() == ["F3", "テスト施設F3", "roken", "03202", "39.64", "141.95", "", "true", ""]
+    text = (folder / "facilities.csv").read_text(encoding="utf-8").replace(",memo\n", ",name\n", 1)
+    (folder / "facilities.csv").write_text(text, encoding="utf-8")  # "name" twice: both columns kept
+    df, _ = load_table_text(folder, FACILITIES)
+    assert len(df.columns) == 9 and df.iloc[0, [1, 8]].tolist() == ["テスト施設F1", "a"]
+    one = tmp_path / "xlsx"
+    one.mkdir()
+    _to_xlsx(write_region(tmp_path / "src") / "facilities.csv", one / "facilities.xlsx", typed=False)
+    df, kind = load_table_text(one, FACILITIES)
+    assert kind == "xlsx" and df.iloc[3].tolist()[:8] == ["F4", "テスト施設F4", "keihi", "03202", "39.65", "141.94",
+                                                        "0", "false"]
+    book = tmp_path / "book"  # one workbook, a sheet per table: the facilities' sheet, not the first
+    book.mkdir()
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name in ("areas", "facilities"):
+        _to_xlsx(tmp_path / "src" / f"{name}.csv", None, sheet=name, wb=wb, typed=False)
+    wb.save(book / "region.xlsx")
+    df, kind = load_table_text(book, FACILITIES)
+    assert kind == "xlsx" and df["facility_id"].tolist() == ["F1", "F2", "F3", "F4"]

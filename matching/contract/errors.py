@@ -46,6 +46,11 @@ def located_ja(file: str, row: int, column: str, problem: str, value: str = "", 
 MAX_LISTED = 100
 
 
+def _stop(error: RowError) -> bool:
+    """The line that says a file's reading stopped: listed with the problems, but not one of them."""
+    return error.row == 0 and "reading stopped" in error.message
+
+
 class ErrorLog:
     """The errors of one load: the first :data:`MAX_LISTED` per file listed, every bad line kept.
 
@@ -89,7 +94,8 @@ class ErrorLog:
     def omitted(self) -> dict[str, int]:
         listed: dict[str, int] = {}
         for e in self.listed:
-            listed[e.file] = listed.get(e.file, 0) + 1
+            if not _stop(e):
+                listed[e.file] = listed.get(e.file, 0) + 1
         return {f: n - listed.get(f, 0) for f, n in self.count.items() if n > listed.get(f, 0)}
 
     def __len__(self) -> int:
@@ -109,7 +115,7 @@ class RegionValidationError(ValueError):
     def __init__(self, errors: list[RowError], omitted: dict[str, int] | None = None):
         self.errors = sorted(errors)
         self.omitted = dict(omitted or {})
-        self.total = len(self.errors) + sum(self.omitted.values())
+        self.total = sum(not _stop(e) for e in self.errors) + sum(self.omitted.values())
         lines = [str(e) for e in self.errors[:50]]
         more = len(self.errors) - len(lines)
         if more > 0:
@@ -120,7 +126,7 @@ class RegionValidationError(ValueError):
     @property
     def heading_ja(self) -> str:
         """「入力データに誤りがあります（N 件）」, N 件以上 when a file's reading stopped early."""
-        stopped = "以上" if any(e.row == 0 and "reading stopped" in e.message for e in self.errors) else ""
+        stopped = "以上" if any(_stop(e) for e in self.errors) else ""
         return f"入力データに誤りがあります（{self.total} 件{stopped}）"
 
     def lines_ja(self, limit: int | None = 50) -> list[str]:

@@ -219,8 +219,11 @@ def _open_xlsx(file: Path, sheet: str | None) -> Table:
 
     from openpyxl import load_workbook
 
+    # openpyxl refuses a path it does not know by its suffix (a workbook saved as "….csv"), but
+    # reads the same bytes from a file object.
+    source = file if file.suffix.lower() in (".xlsx", ".xlsm") else io.BytesIO(file.read_bytes())
     try:
-        wb = load_workbook(file, read_only=True, data_only=True)
+        wb = load_workbook(source, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise TableError(f"{file.name}: not a readable xlsx workbook ({exc})",
                          f"{file.name} は Excel ブック（.xlsx）として読めません") from None
