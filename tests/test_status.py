@@ -497,6 +497,12 @@ def test_a_region_without_facilities_or_agreements_has_an_empty_status_of_the_us
     assert len(st) == 0
     assert st.dtypes.to_dict() == statuses[1].dtypes.to_dict()
     region = slot_region(tmp_path / "slots")
+    no_facility = facility_status(region, region.partnerships.iloc[0:0]).iloc[0:0]
+    (tmp_path / "slots" / "facilities.csv").write_text("facility_id,name,facility_type,municipality_code,lat,lon,"
+                                                     "residents,reported\n", encoding="utf-8")
+    (tmp_path / "slots" / "partnerships.csv").write_text("facility_id,institution_id,roles\n", encoding="utf-8")
+    assert facility_status(load_region(tmp_path / "slots")).dtypes.to_dict() == no_facility.dtypes.to_dict()
+    region = slot_region(tmp_path / "slots")
     st = facility_status(region, region.partnerships.iloc[0:0])
     assert set(st["status"]) == {Status.NOT_DESIGNATED.value}
     assert st["partial_slots"].tolist() == [{}] * len(SLOT_CASES)
