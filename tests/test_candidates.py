@@ -719,3 +719,48 @@ def test_cut_lists_keep_the_nearest_half_k_that_take_both_roles(tmp_path, travel
         for role in ("consult", "visit"):
             ids = set(cand.loc[cand["role"] == role, "institution_id"])
             assert {i for i in ids if i.startswith("W")} == {f"W{j}" for j in range(1, min(max(2, k // 2), 5) + 1)}, k
+
+
+def test_a_facility_is_asked_again_whatever_the_others_in_its_query_found(tmp_path):
+    """As above, F1's first answer hides N1, its nearest; F2, 60 km east, needs ① too and has a
+    single clinic in range, so its own first answer is not full.  The two are asked in one tree
+    query: F1 must still be asked again (whether an answer may hide more is per facility)."""
+    import math
+    only_consult = {"consult_24h": "true", "visit_24h": "false"}
+    east = [inst(f"E{j}", "clinic", round((4.985 + 0.001 * j) * math.cos(math.radians(j - 2)), 4),
+                 round((4.985 + 0.001 * j) * math.sin(math.radians(j - 2)), 4), "zaishin", **only_consult)
+            for j in range(5)]
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0), fac("F2", "gh", 60, 0)],
+                         [inst("N1", "clinic", 0, 5.0, "zaishin", **only_consult), *east,
+                          inst("G1", "clinic", 62, 0, "zaishin", **only_consult)])
+    status = facility_status(region)
+    cols = ["facility_id", "institution_id", "role", "truncated"]
+    for k in (1, 2, 3):
+        tree = find_candidates(region, status, MatchParameters(), GeodesicTravel(), nearest=k)
+        listed = find_candidates(region, status, MatchParameters(), Straight(), nearest=k)
+        pd.testing.assert_frame_equal(tree[cols], listed[cols])
+        assert "N1" in set(tree.loc[tree["facility_id"] == "F1", "institution_id"])
+        assert tree.loc[tree["facility_id"] == "F2", cols].values.tolist() == [["F2", "G1", "consult", False]]
+
+
+@pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])
+def test_with_one_partner_per_role_a_part_time_institution_is_not_eligible(tmp_path, travel):
+    """The layout above with one partner per role: a role must come round the clock from one
+    institution, so the weekday-daytime clinics are not eligible — not counted, not in any list, and
+    a list of the eight hospitals cut to K = 8 is whole (the clinics beyond K // 4 cut nothing)."""
+    clinics = [inst(f"C{j}", "clinic", 0, j, "zaishin") for j in range(1, 9)]
+    hospitals = [inst(f"H{j}", "hospital", 0, -9 - j, "zaibyo") for j in range(1, 9)]
+    make_region(tmp_path, [fac("F1", "tokutei", 0, 0)], clinics + hospitals)
+    with (tmp_path / "availability.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["institution_id", "role", "slots"])
+        w.writerows([(c["institution_id"], role, "wd_day") for c in clinics for role in ("consult", "visit")])
+    region = load_region(tmp_path)
+    status = facility_status(region)
+    params = MatchParameters(max_partners_per_role=1,
+                             limits={"consult": {"minutes": 60}, "visit": {"minutes": 60, "km": 20}})
+    assert sorted(eligible_institutions(region, params).index) == [f"H{j}" for j in range(1, 9)]
+    assert count_candidates(region, status, params) == len(find_candidates(region, status, params)) == 16
+    cut = find_candidates(region, status, params, travel, nearest=8)
+    assert sorted(set(cut["institution_id"])) == [f"H{j}" for j in range(1, 9)]
+    assert not cut["truncated"].any()

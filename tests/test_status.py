@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 
 from matching.contract import load_region
-from matching.status import facility_status, japanese_labels, status_table
+from matching.status import (
+    facility_status,
+    japanese_labels,
+    missing_slots_text,
+    scope_notes,
+    slot_cover,
+    status_table,
+)
 from matching.vocabulary import FACILITY_TYPES, STATUS_LABELS_JA, STATUS_ORDER, Role, Status
 from tests.regionkit import facility, institution, partnership, write_region
 
@@ -364,3 +371,139 @@ def test_status_table_orders_prefectures_and_flat_table_columns():
     flat = status_table(status, areas, by="none", by_type=False)
     assert list(flat.columns) == CODES + ["total", "all_met_share"]
     assert flat[CODES + ["total"]].values.tolist() == [[1, 1, 0, 0, 1, 3]]
+
+
+# -- time slots (availability.csv) ----------------------------------------------------------------
+
+DAY, NIGHTS = "wd_day", "wd_night;hol_day;hol_night"  # masks 1 and 14
+# Institutions: a clinic by day and a hospital by night and on holidays (①② each), a clinic round
+# the clock by its flags (no availability row: all four), a hospital visiting on holiday nights only.
+SLOT_INSTITUTIONS = [
+    institution("CD", "clinic"),
+    institution("HN", "hospital", designations="zaibyo"),
+    institution("K", "clinic", designations="zaishin"),
+    institution("HV", "hospital", admit="true"),
+]
+SLOT_AVAILABILITY = [("CD", "consult", DAY), ("CD", "visit", DAY), ("HN", "consult", NIGHTS),
+                     ("HN", "visit", NIGHTS), ("HV", "visit", "hol_night")]
+# facility id → (type, [(institution, roles)], status, covered, missing, partial slots).  P0 comes
+# first: its slots are found at position 0 of the facilities.
+SLOT_CASES = {
+    # ① by day and by night from two partners: all four; ② by day only.
+    "P0": ("tokutei", [("CD", "consult;visit"), ("HN", "consult")], Status.SOME_MET, {C}, {V}, {"visit": 1}),
+    # A partner without availability rows gives all four; ③ is not a slotted role.
+    "P1": ("tokuyo", [("K", "consult;visit"), ("HN", "admit")], Status.ALL_MET, {C, V, A}, set(), {}),
+    # Designated, but no role round the clock: what each role has so far.
+    "P2": ("tokuyo", [("CD", "consult"), ("HV", "visit")], Status.NONE_MET, set(), {C, V, A},
+           {"consult": 1, "visit": 8}),
+    "P3": ("gh", [], Status.NOT_DESIGNATED, set(), {C, V}, {}),
+    # Two partners each giving part of ① and ②: both round the clock.
+    "P4": ("tokutei", [("HN", "consult;visit"), ("CD", "consult;visit")], Status.ALL_MET, {C, V}, set(), {}),
+    # An agreement with no role: designated, nothing given.
+    "P5": ("tokuyo", [("HN", "")], Status.NONE_MET, set(), {C, V, A}, {}),
+}
+
+
+def slot_region(folder, clinics_loaded: bool = True):
+    facs = [facility(fid, ftype) for fid, (ftype, *_) in SLOT_CASES.items()]
+    # Written out of order: the cover is sorted by facility and role.
+    parts = [partnership(fid, iid, roles) for fid, (_, ps, *_) in reversed(SLOT_CASES.items()) for iid, roles in ps]
+    write_region(folder, facilities=facs, institutions=SLOT_INSTITUTIONS, partnerships=parts)
+    pd.DataFrame(SLOT_AVAILABILITY, columns=["institution_id", "role", "slots"]).to_csv(
+        folder / "availability.csv", index=False)
+    if not clinics_loaded:
+        (folder / "region_scope.json").write_text('{"clinics_loaded": false, "note": "診療所は未取込"}',
+                                                  encoding="utf-8")
+    return load_region(folder)
+
+
+def test_a_slotted_role_is_met_only_when_its_partners_give_all_four_slots(tmp_path):
+    region = slot_region(tmp_path)
+    assert region.has_slots
+    st = facility_status(region)
+    assert list(st.index) == list(SLOT_CASES)
+    for fid, (ftype, parts, status, covered, missing, partial) in SLOT_CASES.items():
+        row = st.loc[fid]
+        assert row["required_roles"] == FACILITY_TYPES[ftype].required_roles
+        assert (fid, row["status"]) == (fid, status.value)
+        assert (fid, row["covered_roles"], row["missing_roles"]) == (fid, frozenset(covered), frozenset(missing))
+        assert (fid, row["partial_slots"]) == (fid, partial)
+        assert row["partners"] == tuple(sorted(i for i, _ in parts))
+    assert set(map(type, st["partial_slots"])) == {dict}
+
+
+def test_proposed_agreements_complete_the_slots_and_agreements_of_others_are_ignored(tmp_path):
+    region = slot_region(tmp_path)
+    before = facility_status(region)
+    proposal = pd.DataFrame({"facility_id": ["P0", "P0", "ZZ"], "institution_id": ["HN", "CD", "K"],
+                             "roles": [frozenset({V}), frozenset({C}), frozenset({C, V})]})
+    after = facility_status(region, pd.concat([region.partnerships, proposal], ignore_index=True))
+    # ② by night from the partner already giving ① by night: P0 is complete.
+    assert after.loc["P0", "status"] == Status.ALL_MET.value
+    assert after.loc["P0", "partial_slots"] == {}
+    # An agreement of a facility not in the region changes nobody (not the last facility either).
+    others = after.index.drop("P0")
+    pd.testing.assert_frame_equal(after.loc[others], before.loc[others])
+
+
+def test_slot_cover_is_the_union_of_the_partners_slots_per_facility_and_role(tmp_path):
+    region = slot_region(tmp_path)
+    want = {("P0", "consult"): (15, 2), ("P0", "visit"): (1, 1), ("P1", "consult"): (15, 1),
+            ("P1", "visit"): (15, 1), ("P2", "consult"): (1, 1), ("P2", "visit"): (8, 1),
+            ("P4", "consult"): (15, 2), ("P4", "visit"): (15, 2)}
+    expected = pd.DataFrame({"slots": [s for s, _ in want.values()], "partners": [n for _, n in want.values()]},
+                            index=pd.MultiIndex.from_tuples(list(want), names=["facility_id", "role"]),
+                            dtype="int64")
+    pd.testing.assert_frame_equal(slot_cover(region, region.partnerships), expected)
+    # The same agreement twice (in force, and proposed again with one more role) is one partner.
+    again = pd.DataFrame({"facility_id": ["P0"], "institution_id": ["HN"], "roles": [frozenset({C, V})]})
+    cover = slot_cover(region, pd.concat([region.partnerships, again], ignore_index=True))
+    assert cover.loc[("P0", "consult")].tolist() == [15, 2]
+    assert cover.loc[("P0", "visit")].tolist() == [15, 2]
+    # No agreement: an empty cover with the same columns and index levels.
+    empty = slot_cover(region, region.partnerships.iloc[0:0])
+    assert len(empty) == 0 and list(empty.index.names) == ["facility_id", "role"]
+    assert empty.dtypes.to_dict() == {"slots": "int64", "partners": "int64"}
+
+
+def test_without_clinics_a_missing_consult_or_visit_is_not_proven(tmp_path):
+    region = slot_region(tmp_path, clinics_loaded=False)
+    st = facility_status(region)
+    notes = scope_notes(region, st)
+    assert notes.to_dict() == {"P0": "②: 診療所未取込（未確認）", "P1": "", "P2": "①②: 診療所未取込（未確認）",
+                               "P3": "①②: 診療所未取込（未確認）", "P4": "", "P5": "①②: 診療所未取込（未確認）"}
+    # A facility missing only ③ has nothing a clinic could give; with clinics loaded there is no note.
+    only_admit = st.assign(missing_roles=[frozenset({A}), frozenset({C, A}), frozenset(), frozenset({V}),
+                                          frozenset({C, V}), frozenset({A})])
+    assert scope_notes(region, only_admit).tolist() == ["", "①: 診療所未取込（未確認）", "",
+                                                         "②: 診療所未取込（未確認）", "①②: 診療所未取込（未確認）", ""]
+    loaded = slot_region(tmp_path / "loaded")
+    blank = scope_notes(loaded, facility_status(loaded))
+    assert blank.tolist() == [""] * len(SLOT_CASES) and list(blank.index) == list(SLOT_CASES)
+
+
+def test_missing_slots_are_said_per_role_in_japanese():
+    assert missing_slots_text({"visit": 7}) == "② 休日夜間が未確保"
+    assert missing_slots_text({"consult": 1, "visit": 14}) == "① 平日夜間・休日日中・休日夜間が未確保、② 平日日中が未確保"
+    assert missing_slots_text({}) == ""
+    assert missing_slots_text(float("nan")) == "" and missing_slots_text(None) == ""
+
+
+def test_a_region_without_facilities_or_agreements_has_an_empty_status_of_the_usual_types(tmp_path, statuses):
+    """No facility (a region being set up): an empty table with the columns and types of a full
+    one.  With time slots and no agreement in force: every facility not designated, nothing given."""
+    empty = load_region(write_region(tmp_path / "none", facilities=[], partnerships=[]))
+    st = facility_status(empty)
+    assert len(st) == 0
+    assert st.dtypes.to_dict() == statuses[1].dtypes.to_dict()
+    region = slot_region(tmp_path / "slots")
+    no_facility = facility_status(region, region.partnerships.iloc[0:0]).iloc[0:0]
+    (tmp_path / "slots" / "facilities.csv").write_text("facility_id,name,facility_type,municipality_code,lat,lon,"
+                                                     "residents,reported\n", encoding="utf-8")
+    (tmp_path / "slots" / "partnerships.csv").write_text("facility_id,institution_id,roles\n", encoding="utf-8")
+    assert facility_status(load_region(tmp_path / "slots")).dtypes.to_dict() == no_facility.dtypes.to_dict()
+    region = slot_region(tmp_path / "slots")
+    st = facility_status(region, region.partnerships.iloc[0:0])
+    assert set(st["status"]) == {Status.NOT_DESIGNATED.value}
+    assert st["partial_slots"].tolist() == [{}] * len(SLOT_CASES)
+    assert (st["missing_roles"] == st["required_roles"]).all()

@@ -384,10 +384,10 @@ def test_a_facility_outside_the_runs_prefectures_is_out_of_scope(tmp_path):
     df = pd.DataFrame([_row(region, "F1", "C", "consult;visit"), _row(region, "F2", "C", "consult;visit")])
     assert verify(region, df, MatchParameters(prefectures=["03"])) == []
     assert verify(region, df, MatchParameters(prefectures=["02", "03"])) == []
-    got = [(v.code, v.facility_id, v.institution_id, v.message)
+    got = [(v.code, v.facility_id, v.institution_id, v.message, v.text_ja())
            for v in verify(region, df, MatchParameters(prefectures=["04"]))]
-    assert got == [("out_of_scope", "F1", "C", "facility's prefecture is not in this run's scope"),
-                   ("out_of_scope", "F2", "C", "facility's prefecture is not in this run's scope")]
+    assert got == [("out_of_scope", f, "C", "facility's prefecture is not in this run's scope",
+                    f"[out_of_scope] {f}–C: 施設の都道府県はこの実行の対象外です") for f in ("F1", "F2")]
 
 
 def test_a_row_whose_distance_or_minutes_is_not_a_number_is_named_and_the_rows_after_it_checked(tmp_path):
