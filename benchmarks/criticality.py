@@ -183,8 +183,9 @@ def main() -> None:
               f"({', '.join(map(str, rec['demo']['incremental_runs_s']))} s). Targets (issue 17): demo ≤ 3 s, "
               "prefecture ≤ 10 s, national ≤ 5 min. The incremental table repairs the base solution where it can "
               "(greedy on the base's rows less the institution's, then CP-SAT on the facilities near those that "
-              "lost a partner; exact: no loss), else re-solves the reached facilities for goals 1–2 only "
-              "(facilities all met). 2 processes."]
+              "lost a partner; exact when its counts reach the base's or the capacity-free cover's), else solves "
+              "the reached facilities again for goals 1–2 only (facilities all met), looking only for better than "
+              "the best repair, on the component's model built once. 2 processes, largest component first."]
     replace_section(HEADING, "\n".join(lines))
     print(json.dumps(rec, ensure_ascii=False, indent=1))
 
