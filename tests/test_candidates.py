@@ -630,11 +630,9 @@ def test_tree_asks_again_until_the_k_nearest_are_certain(crowded, k):
     assert f1["truncated"].all() == (k < 24)
 
 
-@pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])
-def test_cut_lists_keep_a_quarter_as_many_of_a_part_time_slot_set(tmp_path, travel):
-    """F1 (特定施設: ①②) has eight weekday-daytime clinics 1-8 km north and eight round-the-clock
-    hospitals 10-17 km south.  A list cut to K keeps the K nearest hospitals and K // 4 (at
-    least one) of the clinics; with one partner per role, only the hospitals count."""
+def _daytime_clinics_and_hospitals(tmp_path):
+    """F1 (特定施設: ①②), eight weekday-daytime clinics 1-8 km north (``availability.csv``) and
+    eight round-the-clock hospitals 10-17 km south."""
     clinics = [inst(f"C{j}", "clinic", 0, j, "zaishin") for j in range(1, 9)]
     hospitals = [inst(f"H{j}", "hospital", 0, -9 - j, "zaibyo") for j in range(1, 9)]
     make_region(tmp_path, [fac("F1", "tokutei", 0, 0)], clinics + hospitals)
@@ -642,7 +640,15 @@ def test_cut_lists_keep_a_quarter_as_many_of_a_part_time_slot_set(tmp_path, trav
         w = csv.writer(fh)
         w.writerow(["institution_id", "role", "slots"])
         w.writerows([(c["institution_id"], role, "wd_day") for c in clinics for role in ("consult", "visit")])
-    region = load_region(tmp_path)
+    return load_region(tmp_path)
+
+
+@pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])
+def test_cut_lists_keep_a_quarter_as_many_of_a_part_time_slot_set(tmp_path, travel):
+    """F1 (特定施設: ①②) has eight weekday-daytime clinics 1-8 km north and eight round-the-clock
+    hospitals 10-17 km south.  A list cut to K keeps the K nearest hospitals and K // 4 (at
+    least one) of the clinics; with one partner per role, only the hospitals count."""
+    region = _daytime_clinics_and_hospitals(tmp_path)
     status = facility_status(region)
     params = MatchParameters(limits={"consult": {"minutes": 60}, "visit": {"minutes": 60, "km": 20}})
     for k, n_clinics in ((1, 1), (3, 1), (4, 1), (8, 2), (12, 3), (40, 8)):
@@ -748,14 +754,7 @@ def test_with_one_partner_per_role_a_part_time_institution_is_not_eligible(tmp_p
     """The layout above with one partner per role: a role must come round the clock from one
     institution, so the weekday-daytime clinics are not eligible — not counted, not in any list, and
     a list of the eight hospitals cut to K = 8 is whole (the clinics beyond K // 4 cut nothing)."""
-    clinics = [inst(f"C{j}", "clinic", 0, j, "zaishin") for j in range(1, 9)]
-    hospitals = [inst(f"H{j}", "hospital", 0, -9 - j, "zaibyo") for j in range(1, 9)]
-    make_region(tmp_path, [fac("F1", "tokutei", 0, 0)], clinics + hospitals)
-    with (tmp_path / "availability.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["institution_id", "role", "slots"])
-        w.writerows([(c["institution_id"], role, "wd_day") for c in clinics for role in ("consult", "visit")])
-    region = load_region(tmp_path)
+    region = _daytime_clinics_and_hospitals(tmp_path)
     status = facility_status(region)
     params = MatchParameters(max_partners_per_role=1,
                              limits={"consult": {"minutes": 60}, "visit": {"minutes": 60, "km": 20}})
