@@ -398,8 +398,10 @@ def test_old_xls_is_refused_by_its_name_too(tmp_path):
 
 @pytest.mark.parametrize(("encoding", "label"), [("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 (BOM)"),
                                                    ("cp932", "CP932 (Shift_JIS)"), ("shift_jis", "CP932 (Shift_JIS)"),
-                                                   ("euc_jp", "EUC-JP")])
+                                                   ("euc_jp", "EUC-JP"), ("iso2022_jp", "ISO-2022-JP")])
 def test_csv_encodings_are_read_and_named(tmp_path, encoding, label):
+    """Each encoding Japanese offices save tables in is recognised and named; ISO-2022-JP (JIS, 7-bit)
+    too, which a UTF-8 check alone would take for UTF-8 and then refuse its escape codes."""
     (tmp_path / "t.csv").write_bytes(" 名前 ,種別\r\n施設イ,\"特養\r\nほか\"\r\n\r\nグループホーム,gh\r\n".encode(encoding))
     header, rows, found = _rows_of(tmp_path / "t.csv")
     assert found == label

@@ -35,6 +35,7 @@ _LABELS = {"utf_8": "UTF-8", "utf_8_sig": "UTF-8 (BOM)", "cp932": "CP932 (Shift_
 _ODD = re.compile("[\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # private use, controls
 _BINARY = re.compile(b"[\x00-\x08\x0e-\x1a\x1c-\x1f]")  # control bytes no text table holds (ESC: ISO-2022)
 _SAMPLE = 1 << 20  # bytes looked at to identify the encoding
+_JIS_KANJI = re.compile(b"\x1b\\$[@B]")  # ISO-2022-JP's switch to JIS X 0208 (ESC $ @, ESC $ B)
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls format
 #: Largest CSV cell (csv's default 128 KiB); a longer one means the file is not a table.
@@ -112,6 +113,12 @@ def _encoding(file: Path, head: bytes) -> tuple[str, str]:
     if len(_BINARY.findall(head[:65536])) > max(8, len(head[:65536]) // 100):  # one NUL is a bad cell
         raise TableError(f"{file.name}: binary data (control bytes), not a text table",
                          f"{file.name} は表のファイルではありません（バイナリデータ）")
+    if _JIS_KANJI.search(head) and head.isascii():  # ISO-2022-JP is 7-bit: UTF-8 would take it
+        try:
+            codecs.getincrementaldecoder("iso2022_jp")().decode(head, final=len(head) < _SAMPLE)
+            return "iso2022_jp", _LABELS["iso2022_jp"]
+        except UnicodeDecodeError:
+            pass
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SAMPLE)
         return "utf-8", _LABELS["utf_8"]
