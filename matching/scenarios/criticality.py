@@ -410,8 +410,12 @@ class Repair(NamedTuple):
     exact: bool
 
     def counts(self, obligated: np.ndarray) -> tuple[int, int]:
-        """Facilities all met: obligated, effort-type (the order goals 1–2 rank them in)."""
-        return int((self.now & obligated).sum()), int((self.now & ~obligated).sum())
+        return _counts(self.now, obligated)
+
+
+def _counts(all_met: np.ndarray, obligated: np.ndarray) -> tuple[int, int]:
+    """Facilities all met: obligated, effort-type (the order goals 1–2 rank them in)."""
+    return int((all_met & obligated).sum()), int((all_met & ~obligated).sum())
 
 
 def _best(obligated: np.ndarray, *found: Repair | None) -> Repair | None:
@@ -486,14 +490,10 @@ def _at_upper_bound(now: np.ndarray, before: np.ndarray, capacity_free: np.ndarr
     optimum (the change only removes options) and the capacity-free cover.  Obligated facilities
     at most the smaller of the two; effort-type ones at most the capacity-free count, and the
     base's too when the obligated count is the base's (the goals are lexicographic)."""
-    ob = obligated
-    got_o, base_o = int((now & ob).sum()), int((before & ob).sum())
-    if got_o < min(base_o, int((capacity_free & ob).sum())):
+    (got_o, got_e), (base_o, base_e), (free_o, free_e) = (_counts(m, obligated) for m in (now, before, capacity_free))
+    if got_o < min(base_o, free_o):
         return False
-    top_e = int((capacity_free & ~ob).sum())
-    if got_o == base_o:
-        top_e = min(top_e, int((before & ~ob).sum()))
-    return int((now & ~ob).sum()) >= top_e
+    return got_e >= (min(free_e, base_e) if got_o == base_o else free_e)
 
 
 def _neighbourhood_repaired(x: Instance, rows: np.ndarray, base: np.ndarray,
@@ -556,13 +556,10 @@ def _solve_neighbourhood(x: Instance, in_rows: np.ndarray, free: np.ndarray, bas
         used = usage(x, kept)
         residual = {c: cap - used[c] for c, cap in x.caps.items()}  # NaN (unlimited) stays NaN
         local = np.flatnonzero(free)
-        hint = base & free  # the base's assignments there, less the institution's: feasible
-        f = CooperationModel._formulation(x, local, residual, hint)
-        _, _, weights = f.levels[0]
-        f.levels = (("maximize", (0, 1), (weights[0] // weights[1], 1)), f.levels[1])
-        chosen_w, _ = f.solve(time_limit, proceed=lambda coverage: False)
+        f = CooperationModel._formulation(x, local, residual, np.zeros(len(x.f), bool))  # (no greedy start)
+        chosen, _ = f.solve_all_met(time_limit)
         picked = kept.copy()
-        picked[local[f.rows_of(chosen_w)]] = True
+        picked[local[f.rows_of(chosen)]] = True
     values = facility_values(x, picked)
     now = already | (present & ((values[:, 0] + values[:, 1]) > 0)[code])
     return Repair(now, picked, _at_upper_bound(now, before, capacity_free, obligated))
