@@ -8,10 +8,12 @@ Every solve is checked by the independent verifier.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from matching import MatchParameters, match, verify
 from matching.optimise.greedy import greedy_match
+from matching.optimise.run import proposals_from
 from matching.parameters import Pair, ParameterError
 from matching.vocabulary import Role
 from tests.matchkit import fac, inst, make_region, pairs
@@ -279,3 +281,35 @@ def test_grouped_gives_each_key_its_positions_in_order():
     assert [p.tolist() for p in positions] == [[3], [1, 4], [0, 2, 5]]
     distinct, positions = _grouped(np.zeros(0, int))
     assert len(distinct) == 0 and positions == []
+
+
+def test_proposals_gather_each_pairs_rows_in_order_of_facility_and_institution():
+    """``proposals_from``: one row per (facility, institution) pair whatever the order of the chosen
+    candidate rows — its roles joined, its distance and time rounded as the files show them, pinned
+    when any of its rows is, and with time slots the slots it gives per role (blank for a role it
+    does not take)."""
+    cols = ["facility_id", "institution_id", "role", "km", "minutes", "existing", "pinned",
+            "not_yet_asked", "slots"]
+    chosen = pd.DataFrame([
+        ("F2", "I1", "visit", 3.456, 6.74, False, False, True, 0b0011),
+        ("F10", "I2", "admit", 12.0, 23.45, True, False, False, 0b1111),
+        ("F2", "I1", "consult", 3.456, 6.74, False, True, True, 0b1111),
+        ("F10", "I1", "consult", 1.0, 2.0, False, False, False, 0b1100),
+        ("F2", "I10", "admit", 7.0, 14.0, False, False, False, 0b1111),
+    ], columns=cols)
+    got = proposals_from(chosen, slotted=True)
+    assert got[["facility_id", "institution_id"]].to_numpy().tolist() == [
+        ["F10", "I1"], ["F10", "I2"], ["F2", "I1"], ["F2", "I10"]]
+    assert got["roles"].tolist() == ["consult", "admit", "consult;visit", "admit"]
+    assert got["distance_km"].tolist() == [1.0, 12.0, 3.46, 7.0]
+    assert got["travel_minutes"].tolist() == [2.0, 23.4, 6.7, 14.0]
+    assert got["extends_existing"].tolist() == [False, True, False, False]
+    assert got["not_yet_asked"].tolist() == [False, False, True, False]
+    assert got["pinned"].tolist() == [False, False, True, False]
+    assert got["consult_slots"].tolist() == ["hol_day;hol_night", "", "wd_day;wd_night;hol_day;hol_night", ""]
+    assert got["visit_slots"].tolist() == ["", "", "wd_day;wd_night", ""]
+    # The same rows in another order give the same proposals; without time slots no slot columns.
+    pd.testing.assert_frame_equal(proposals_from(chosen.iloc[::-1].reset_index(drop=True), slotted=True), got)
+    plain = proposals_from(chosen.drop(columns="slots"))
+    assert "consult_slots" not in plain and plain["roles"].tolist() == got["roles"].tolist()
+    assert proposals_from(chosen.iloc[:0]).empty

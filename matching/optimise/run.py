@@ -142,33 +142,46 @@ def model_inputs(region: Region, need: pd.DataFrame) -> pd.DataFrame:
 
 
 def proposals_from(chosen: pd.DataFrame, slotted: bool = False) -> pd.DataFrame:
-    """One row per facility–institution pair: the roles it would take, distance and time
-    (and, with time slots, the slots it gives per role: ``consult_slots``, ``visit_slots``)."""
+    """One row per facility–institution pair, sorted by facility and institution: the roles it
+    would take, distance and time (and, with time slots, the slots it gives per role:
+    ``consult_slots``, ``visit_slots``).  Arrays, not a pandas groupby: criticality builds one per
+    re-solve it verifies (demo: 1.5 ms instead of 11 ms a call; national 27 ms instead of 104)."""
     if chosen.empty:
         return pd.DataFrame(columns=PROPOSAL_COLUMNS[:-1] + (SLOT_COLUMNS if slotted else []))
-    # Roles as a mask per pair (``matching.roles``), then the few masks to text: no Python per row.
-    bit = chosen["role"].map(BIT_OF_CODE).to_numpy()
-    g = chosen.assign(_bit=bit).groupby(["facility_id", "institution_id"], sort=True)
-    text = {m: format_roles(ROLE_SETS[m]) for m in range(N_MASKS)}
-    out = g.agg(
-        roles=("_bit", "sum"),
-        distance_km=("km", "first"),
-        travel_minutes=("minutes", "first"),
-        extends_existing=("existing", "first"),
-        not_yet_asked=("not_yet_asked", "first"),
-        pinned=("pinned", "any"),
-    ).reset_index()
-    out["roles"] = out["roles"].map(text)
-    out["distance_km"] = out["distance_km"].round(2)
-    out["travel_minutes"] = out["travel_minutes"].round(1)
+    f_code, f_ids = pd.factorize(chosen["facility_id"], sort=True)
+    i_code, i_ids = pd.factorize(chosen["institution_id"], sort=True)
+    pair = f_code.astype(np.int64) * len(i_ids) + i_code
+    order = np.argsort(pair, kind="stable")
+    pair = pair[order]
+    new_pair = np.r_[True, pair[1:] != pair[:-1]]
+    first = np.flatnonzero(new_pair)  # each pair's rows start here (in ``order``)
+    at = order[first]  # a pair's distance and time are the same on each of its rows
+    bit = chosen["role"].map(BIT_OF_CODE).to_numpy(np.int64)[order]  # roles as a mask (matching.roles)
+    out = pd.DataFrame({
+        "facility_id": np.asarray(f_ids, object)[f_code[at]],
+        "institution_id": np.asarray(i_ids, object)[i_code[at]],
+        "roles": _ROLES_TEXT[np.add.reduceat(bit, first)],
+        "distance_km": pd.Series(chosen["km"].to_numpy()[at]).round(2),
+        "travel_minutes": pd.Series(chosen["minutes"].to_numpy()[at]).round(1),
+        "extends_existing": chosen["existing"].to_numpy()[at],
+        "not_yet_asked": chosen["not_yet_asked"].to_numpy()[at],
+        "pinned": np.logical_or.reduceat(chosen["pinned"].to_numpy(bool)[order], first),
+    })
     if slotted:
-        key = pd.MultiIndex.from_frame(out[["facility_id", "institution_id"]])
+        pair_of_row = np.cumsum(new_pair) - 1
+        role = chosen["role"].to_numpy(object)[order]
+        slots = chosen["slots"].to_numpy(np.int64)[order]
         for code, column in zip(SLOTTED, SLOT_COLUMNS, strict=True):
-            rows = chosen[chosen["role"] == code]
-            given = pd.Series(rows["slots"].map(format_slots).to_numpy(), dtype=object,
-                              index=pd.MultiIndex.from_frame(rows[["facility_id", "institution_id"]]))
-            out[column] = given.reindex(key).fillna("").to_numpy()
+            given = np.full(len(first), "", object)  # blank: the pair does not take that role
+            is_role = role == code
+            given[pair_of_row[is_role]] = _SLOTS_TEXT[slots[is_role]]
+            out[column] = given
     return out
+
+
+#: Every role mask and slot mask as the files write it.
+_ROLES_TEXT = np.array([format_roles(ROLE_SETS[m]) for m in range(N_MASKS)], object)
+_SLOTS_TEXT = np.array([format_slots(m) for m in range(ALL_SLOTS + 1)], object)
 
 
 def _part_time_note(slot_texts) -> str:
