@@ -336,7 +336,7 @@ def test_criticality_on_the_demo_equals_full_resolves(demo_region):
                         .set_index("institution_id"))  # the number of processes changes nothing
     for i in table.index[table["lost_all_met"] > 0].tolist() + table.index[table["lost_all_met"] == 0][:2].tolist():
         new, p = apply_scenario(demo_region, scenario({"stop_accepting": [{"ids": [i]}]}))
-        full = match(new, p)
+        full = match(new, p, coverage_only=True)  # goals 1-3: what the counts are
         assert verify(new, full.proposals, p) == []
         after = full.status_after.set_index("facility_id") if "facility_id" in full.status_after else full.status_after
         lost = base.status_after["status"].eq("all_met") & ~after["status"].eq("all_met")
@@ -463,7 +463,8 @@ def test_a_re_solve_on_the_component_model_confirms_the_best_repair_or_beats_it(
     met = base.status_after["status"].eq("all_met")
     for i, lost in seen["repair"] + seen["solver"]:
         new, p = apply_scenario(demo_region, scenario({"stop_accepting": [{"ids": [i]}]}))
-        full = match(new, p.model_copy(update={"max_partners_per_role": partners}))
+        # Goals 1-3 only: the count lost is theirs (without I0128 goals 4-5 alone take ~20 s).
+        full = match(new, p.model_copy(update={"max_partners_per_role": partners}), coverage_only=True)
         assert int(met.sum() - full.status_after["status"].eq("all_met").sum()) == lost, i
 
 
