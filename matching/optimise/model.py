@@ -722,6 +722,12 @@ class ComponentFormulation:
         set_hint(m, self.w, None)  # without a hint CP-SAT proves goals 1–2 sooner (see _solve_component)
         solver = _solver(time_limit)
         solver.parameters.linearization_level = self.linearization["maximize"]
+        # Every linear constraint in the LP from the start, not added lazily when violated: these
+        # solves mostly prove that nothing beats a repair, where the whole relaxation pays. Replayed
+        # on the same models: the demo's 53 criticality solves 3.5 s instead of 6.4 s, the same
+        # answers. Not for the run's goals 4-5: one demo variant's agreements solve went from
+        # 0.75 s to its 20 s limit, unproven.
+        solver.parameters.add_lp_constraints_lazily = False
         variables = m.model_proto.variables
         fixed = [(variables[self.w[k].index].domain, int(on[k])) for k in np.flatnonzero(off | on)]
         for domain, value in fixed:
@@ -805,13 +811,6 @@ def _solver(time_limit: float) -> cp_model.CpSolver:
     # optima (time slots: 15.8 s instead of 19.1 s for the whole match).
     solver.parameters.max_presolve_iterations = 1
     solver.parameters.use_sat_inprocessing = False
-    # Every linear constraint in the LP from the start, not added lazily when violated: the
-    # relaxation is tight and small here, and the lazy rounds cost more than they save. Replayed
-    # on the same models (one process): criticality's 53 solves on the demo 3.5 s instead of 6.4 s,
-    # the demo's match 1.35 s instead of 2.1 s, the national instance with capacities in residents
-    # 11.0 s instead of 14.0 s (its largest solve proven within its limit, before not) and with
-    # time slots 15.5 s instead of 18.4 s; the same optima.
-    solver.parameters.add_lp_constraints_lazily = False
     solver.parameters.max_deterministic_time = time_limit
     return solver
 
