@@ -463,7 +463,7 @@ def test_a_re_solve_on_the_component_model_confirms_the_best_repair_or_beats_it(
     met = base.status_after["status"].eq("all_met")
     for i, lost in seen["repair"] + seen["solver"]:
         new, p = apply_scenario(demo_region, scenario({"stop_accepting": [{"ids": [i]}]}))
-        # Goals 1-3 only: the count lost is theirs (without I0128 goals 4-5 alone take ~20 s).
+        # Goals 1-3 only: the count lost is theirs (goals 4-5 would only add solver time).
         full = match(new, p.model_copy(update={"max_partners_per_role": partners}), coverage_only=True)
         assert int(met.sum() - full.status_after["status"].eq("all_met").sum()) == lost, i
 
