@@ -749,6 +749,60 @@ def test_a_facility_is_asked_again_whatever_the_others_in_its_query_found(tmp_pa
         assert tree.loc[tree["facility_id"] == "F2", cols].values.tolist() == [["F2", "G1", "consult", False]]
 
 
+@pytest.mark.parametrize(("k", "fringe"), [(1, 3), (1, 4), (10, 4), (10, 5)])
+def test_the_tree_says_cut_only_when_its_first_answer_is_filled(tmp_path, k, fringe):
+    """F1 has exactly K clinics in range (2, 3, … km north), ``fringe`` clinics just beyond ①'s
+    30 minutes (15.40 km on, inside the tree's 1 % margin) and two beyond the margin (25 km).  The
+    tree's first answer holds K + max(4, K // 2) neighbours: while the clinics in range and on the
+    fringe do not fill it, the answer is not full and the list is whole, as listing every pair
+    finds; once they fill it, the tree cannot tell that nothing in range lies beyond without asking
+    again and says cut (the safe side).  Either way it keeps the same K clinics."""
+    import math
+    only_consult = {"consult_24h": "true", "visit_24h": "false"}  # ① only: one tree query per facility
+    near = [inst(f"N{j:02d}", "clinic", 0, 1 + j, "zaishin", **only_consult) for j in range(1, k + 1)]
+    edge = [inst(f"E{j}", "clinic", round((15.40 + 0.01 * j) * math.cos(math.radians(200 + 10 * j)), 4),
+                 round((15.40 + 0.01 * j) * math.sin(math.radians(200 + 10 * j)), 4), "zaishin", **only_consult)
+            for j in range(fringe)]
+    far = [inst(f"X{j}", "clinic", dx, dy, "zaishin", **only_consult) for j, (dx, dy) in enumerate([(25, 0), (-25, 0)])]
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)], near + edge + far)
+    status = facility_status(region)
+    full = find_candidates(region, status, MatchParameters())
+    assert sorted(full["institution_id"]) == [r["institution_id"] for r in near]  # the fringe is out of range
+    tree = find_candidates(region, status, MatchParameters(), GeodesicTravel(), nearest=k)
+    listed = find_candidates(region, status, MatchParameters(), Straight(), nearest=k)
+    cols = ["facility_id", "institution_id", "role"]
+    pd.testing.assert_frame_equal(tree[cols], listed[cols])
+    assert sorted(tree["institution_id"]) == [r["institution_id"] for r in near]
+    assert not listed["truncated"].any()
+    assert tree["truncated"].tolist() == [k + fringe >= k + max(4, k // 2)] * k
+
+
+def test_the_tree_says_whole_when_the_answer_it_stops_at_holds_every_institution(tmp_path):
+    """F1's one candidate V lies 15.30 km east, within 1 % of ①'s 30 minutes (15.38 km); nine clinics
+    just beyond the limit (15.40-15.45 km) lie within 1 % of V, five more (15.51-15.54 km) inside the
+    tree's margin, two far away.  The first answers (5, then 10 neighbours) cannot tell that V is the
+    nearest; the next asks for 20, more than the 17 institutions of the pool, so it holds every one
+    in reach: V is kept and its list is whole, as listing every pair finds, not marked cut."""
+    import math
+    only_consult = {"consult_24h": "true", "visit_24h": "false"}
+
+    def at(name, r, degrees):  # km on the test grid (15.228 there is 15.30 km on the ellipsoid)
+        a = math.radians(degrees)
+        return inst(name, "clinic", round(r * math.cos(a), 4), round(r * math.sin(a), 4), "zaishin", **only_consult)
+
+    insts = [at("V", 15.228, 0), *(at(f"B{j}", 15.33 + 0.006 * j, -12 + 3 * j) for j in range(9)),
+             *(at(f"C{j}", 15.45 + 0.008 * j, 15 + 2 * j) for j in range(5)),
+             inst("X0", "clinic", 0, 25, "zaishin", **only_consult), inst("X1", "clinic", 0, -25, "zaishin", **only_consult)]
+    region = make_region(tmp_path, [fac("F1", "gh", 0, 0)], insts)
+    status = facility_status(region)
+    full = find_candidates(region, status, MatchParameters())
+    assert full["institution_id"].tolist() == ["V"]
+    cols = ["facility_id", "institution_id", "role", "truncated"]
+    tree = find_candidates(region, status, MatchParameters(), GeodesicTravel(), nearest=1)
+    listed = find_candidates(region, status, MatchParameters(), Straight(), nearest=1)
+    assert tree[cols].values.tolist() == listed[cols].values.tolist() == [["F1", "V", "consult", False]]
+
+
 @pytest.mark.parametrize("travel", [GeodesicTravel(), Straight()], ids=["tree", "listed"])
 def test_with_one_partner_per_role_a_part_time_institution_is_not_eligible(tmp_path, travel):
     """The layout above with one partner per role: a role must come round the clock from one

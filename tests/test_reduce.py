@@ -22,6 +22,7 @@ from matching.optimise.instance import Instance
 from matching.optimise.reduce import (
     Reduction,
     capacity_free_best,
+    components,
     dominated_pairs,
     free_institutions,
     reduce,
@@ -182,3 +183,83 @@ def test_later_rounds_look_only_at_facilities_at_an_institution_whose_freedom_ch
         assert np.array_equal(examined, active[looked[x.f[active]]])
         narrower += len(examined) < len(active)
     assert narrower >= 1  # the seeded region has later rounds that skip facilities
+
+
+def test_components_link_facilities_only_through_institutions_that_can_be_full():
+    """F1 and F3 share A, F2 and F5 share B (both can be full); C and D are free, so F1, F2 and F4
+    meeting at C are not linked by it.  Components come in the order of their smallest facility
+    (the rows are in facility order, as the model's candidates are), rows within one in their order."""
+    import pandas as pd
+
+    cand = pd.DataFrame({"facility_id": ["F1", "F1", "F2", "F2", "F3", "F4", "F4", "F5"],
+                         "institution_id": ["A", "C", "B", "C", "A", "C", "D", "B"],
+                         "role": "admit", "cost": 1, "existing": False, "pinned": False})
+    fac = pd.DataFrame({"residents": 50, "obligated": True, "missing": 1}, index=["F1", "F2", "F3", "F4", "F5"])
+    x = Instance.from_frames(cand, fac, pd.DataFrame({"capacity_facilities": [1, 1, 9, 9]}, index=list("ABCD")))
+    free = np.array([False, False, True, True])  # A, B can be full; C, D cannot
+
+    def groups(rows, free):
+        return [part.tolist() for part in components(x, rows, free)]
+
+    assert groups(np.arange(8), free) == [[0, 1, 4], [2, 3, 7], [5, 6]]
+    assert groups([1, 2, 3, 4, 5, 6, 7], free) == [[1], [2, 3, 7], [4], [5, 6]]  # F1 no longer at A
+    assert groups(np.arange(8), np.ones(4, bool)) == [[0, 1], [2, 3], [4], [5, 6], [7]]  # one per facility
+    assert groups(np.arange(8), np.zeros(4, bool)) == [list(range(8))]  # C links F1, F2 and F4, D adds F4
+    only_d = np.array([True, True, True, False])  # D, at F4 only, links nobody else
+    assert groups(np.arange(8), only_d) == [[0, 1], [2, 3], [4], [5, 6], [7]]
+    assert groups(np.arange(0), free) == []
+    # Forty facilities, one row each, taking turns at P and Q (both can be full): two components whose
+    # rows interleave, each keeping its rows in their order.
+    many = pd.DataFrame({"facility_id": [f"G{k:02d}" for k in range(40)], "institution_id": ["P", "Q"] * 20,
+                         "role": "admit", "cost": 1, "existing": False, "pinned": False})
+    y = Instance.from_frames(many, pd.DataFrame({"residents": 50, "obligated": True, "missing": 1},
+                                                index=many["facility_id"]),
+                             pd.DataFrame({"capacity_facilities": [1, 1]}, index=["P", "Q"]))
+    assert [part.tolist() for part in components(y, np.arange(40), np.zeros(2, bool))] == [
+        list(range(0, 40, 2)), list(range(1, 40, 2))]
+
+
+def test_a_pair_is_dropped_only_when_a_free_institution_does_all_it_does_at_no_more_cost():
+    """``dominated_pairs`` pair by pair: A is free, the others can be full.  Dropped: F1–B (A takes ①
+    for less), F5–Z (the same cost, A's id first) and F7–1 (A takes ① for less, and ② too, which 1
+    does not: only the roles 1 takes are compared).  Kept: F1–A and F1–C (C is nearer than A, but
+    can be full: it dominates nobody), F2–D (A does not take ②), F3–E (pinned), F4–G (an agreement
+    in force, A is not), F6–0 (the same cost, its id first), F8–K (A's ① costs less, its ② more)."""
+    import pandas as pd
+
+    rows = [("F1", "A", "consult", 2), ("F1", "B", "consult", 3), ("F1", "C", "consult", 1),
+            ("F2", "A", "consult", 1), ("F2", "D", "consult", 3), ("F2", "D", "visit", 3),
+            ("F3", "A", "consult", 1), ("F3", "E", "consult", 5),
+            ("F4", "A", "consult", 1), ("F4", "G", "consult", 5),
+            ("F5", "A", "consult", 2), ("F5", "Z", "consult", 2),
+            ("F6", "A", "consult", 2), ("F6", "0", "consult", 2),
+            ("F7", "A", "consult", 1), ("F7", "A", "visit", 1), ("F7", "1", "consult", 2),
+            ("F8", "A", "consult", 1), ("F8", "A", "visit", 5), ("F8", "K", "consult", 2), ("F8", "K", "visit", 2)]
+    cand = pd.DataFrame(rows, columns=["facility_id", "institution_id", "role", "cost"])
+    cand["existing"] = cand["institution_id"] == "G"
+    cand["pinned"] = cand["institution_id"] == "E"
+    fac = pd.DataFrame({"residents": 50, "obligated": True, "missing": 3}, index=[f"F{k}" for k in range(1, 9)])
+    x = Instance.from_frames(cand, fac, pd.DataFrame(index=sorted(set(cand["institution_id"]))))
+    free = x.institution_ids == "A"
+    dropped = dominated_pairs(x, np.arange(len(x.f)), free)
+    assert sorted({(x.facility_ids[x.f[k]], x.institution_ids[x.i[k]]) for k in np.flatnonzero(dropped)}) == [
+        ("F1", "B"), ("F5", "Z"), ("F7", "1")]
+    # Only the rows given are looked at, and a mask over all of ``x`` comes back.
+    assert dominated_pairs(x, np.flatnonzero(cand["facility_id"] == "F5"), free).tolist() == [
+        False] * 10 + [False, True] + [False] * 9
+    assert not dominated_pairs(x, np.arange(len(x.f)), np.zeros(x.n_institutions, bool)).any()
+
+
+def test_with_time_slots_a_pair_is_dropped_only_for_one_giving_each_role_in_all_its_slots():
+    """With time slots the free A must also give each role in every slot the other gives it: F1–B (①
+    on weekdays by day; A gives it on weekdays day and night, for less) is dropped, F2–C (① on weekdays
+    day and night; A only by day) is kept, and so is F2–A (C costs more)."""
+    import pandas as pd
+
+    cand = pd.DataFrame({"facility_id": ["F1", "F1", "F2", "F2"], "institution_id": ["A", "B", "A", "C"],
+                         "role": "consult", "cost": [1, 2, 1, 2], "existing": False, "pinned": False,
+                         "slots": [0b0011, 0b0001, 0b0001, 0b0011], "have": 0, "room": 2})
+    fac = pd.DataFrame({"residents": 50, "obligated": True, "missing": 1}, index=["F1", "F2"])
+    x = Instance.from_frames(cand, fac, pd.DataFrame(index=["A", "B", "C"]))
+    assert x.slots is not None
+    assert dominated_pairs(x, np.arange(4), x.institution_ids == "A").tolist() == [False, True, False, False]

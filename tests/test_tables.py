@@ -470,6 +470,34 @@ def test_a_small_file_cut_inside_a_cp932_character_is_refused_when_opened(tmp_pa
     assert exc.value.ja == "t.csv の文字コードを判定できません（UTF-8 か Shift_JIS で保存してください）"
 
 
+def test_names_cp932_reads_only_with_a_user_defined_character_each_are_refused(tmp_path):
+    """Every name ends in a code CP932 leaves to the user (外字, read as private use): charset-normalizer
+    rates the file 0.89 "chaos", above the 0.5 it accepts, and the CP932 fallback will not give
+    private-use characters — refused with the encoding message, not read with 外字 in every name."""
+    rows = b"".join(b"%d,%s\xf0\x40\n" % (k, "山田医院".encode("cp932")) for k in range(1, 11))
+    (tmp_path / "t.csv").write_bytes(b"id,name\n" + rows)
+    with pytest.raises(TableError) as exc:
+        open_table(tmp_path / "t.csv")
+    assert str(exc.value) == "t.csv: neither UTF-8 nor a Japanese encoding (CP932/Shift_JIS, EUC-JP)"
+    assert exc.value.ja == "t.csv の文字コードを判定できません（UTF-8 か Shift_JIS で保存してください）"
+
+
+def test_a_large_file_charset_normalizer_gives_up_on_is_cp932_when_its_first_mib_ends_inside_a_character(tmp_path):
+    """Half-width katakana (ｰｱｲ) over more than the first MiB, which charset-normalizer gives up on, with
+    a full-width ア whose first byte is the MiB's last: the CP932 fallback reads the first MiB as the
+    start of a longer file (the character goes on past it), so the file is CP932, read to its end."""
+    from matching.contract.tablefile import _SAMPLE
+
+    row = "ｰｱｲ\n".encode("cp932")
+    head = b"a\n" + row * ((_SAMPLE - 3) // len(row))
+    head += "ｱ".encode("cp932") * (_SAMPLE - 1 - len(head))
+    (tmp_path / "t.csv").write_bytes(head + "ア\n".encode("cp932") + row * 3)
+    header, rows, found = _rows_of(tmp_path / "t.csv")
+    assert found == "CP932 (Shift_JIS)" and header == ["a"]
+    assert rows[-4:] == [(len(rows) - 2, ["ｱア"]), (len(rows) - 1, ["ｰｱｲ"]), (len(rows), ["ｰｱｲ"]),
+                         (len(rows) + 1, ["ｰｱｲ"])]
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc (Linux)")
 def test_closing_an_unread_csv_table_closes_its_file(tmp_path):
 
@@ -638,6 +666,25 @@ def test_a_file_with_a_header_and_no_rows_is_an_empty_table_of_its_columns(tmp_p
     assert region.travel_times.columns.tolist() == ["facility_id", "institution_id", "minutes"]
     assert len(region.partnerships) == 0 and len(region.travel_times) == 0
     assert region.travel_times["minutes"].dtype == float
+
+
+def test_a_table_without_rows_types_its_text_columns_as_one_with_rows(tmp_path):
+    """Partnerships with a column the contract does not know (``note``, kept as the file holds it),
+    written with rows and with their header only: the ids are text (``str``) in both, and the extra
+    column is typed the same in both — code that joins or concatenates an empty table meets the
+    types it meets otherwise."""
+    frames = {}
+    for rows in ("rows", "empty"):
+        folder = write_region(tmp_path / rows)
+        lines = (folder / "partnerships.csv").read_text(encoding="utf-8").splitlines()
+        body = [f"{line},note {k}" for k, line in enumerate(lines[1:])] if rows == "rows" else []
+        (folder / "partnerships.csv").write_text("\n".join([lines[0] + ",note", *body]) + "\n", encoding="utf-8")
+        frames[rows] = load_region(folder).partnerships
+    assert len(frames["rows"]) == len(DEFAULT_PARTNERSHIPS) and len(frames["empty"]) == 0
+    assert frames["rows"]["note"].tolist() == [f"note {k}" for k in range(len(DEFAULT_PARTNERSHIPS))]
+    for col in ("facility_id", "institution_id"):
+        assert frames["rows"][col].dtype == frames["empty"][col].dtype == "str", col
+    assert frames["rows"]["note"].dtype == frames["empty"]["note"].dtype
 
 
 def test_a_folder_given_as_a_table_is_refused_in_both_languages(tmp_path):
