@@ -19,6 +19,9 @@ so a stopped run is resumed by running the same command again (mutants already i
     .venv/bin/python tools/mutation_runner.py run --log out/verify.tsv --timeout 150 \\
         --tests tests/test_verify.py tests/test_slots.py -- NAME [NAME ...]   # or names on stdin
 
+``--deselect NODEID`` (repeatable; pytest's option, passed on) leaves a slow test out of every run,
+e.g. ``--deselect tests/test_travel.py::test_spatial_index_finds_exactly_the_pairs_within_radius``.
+
 Outcomes: ``killed`` (a test failed), ``timeout`` (killed), ``survived`` (every test passed),
 ``error:N`` (pytest's exit code N: collection or usage error — look before counting it).
 """
@@ -75,7 +78,7 @@ def _done(log: Path) -> set[str]:
     return {line.split("\t", 1)[0] for line in log.read_text().splitlines() if line}
 
 
-def run(mutants: list[str], tests: list[str], log: Path, timeout: float) -> None:
+def run(mutants: list[str], tests: list[str], log: Path, timeout: float, deselect: list[str] = ()) -> None:
     os.chdir(MUTANTS)
     sys.path.insert(0, str(MUTANTS))
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -83,8 +86,9 @@ def run(mutants: list[str], tests: list[str], log: Path, timeout: float) -> None
     import pytest  # noqa: PLC0415
 
     # Collect once in the parent: the children find the test modules imported already.
-    pytest.main([*tests, "--collect-only", "-q", "-p", "no:cacheprovider", "--assert=plain"])
-    args = [*tests, "-x", "-q", "-p", "no:cacheprovider", "--assert=plain", "--no-header", "-W", "ignore"]
+    dropped = [a for node in deselect for a in ("--deselect", node)]
+    pytest.main([*tests, *dropped, "--collect-only", "-q", "-p", "no:cacheprovider", "--assert=plain"])
+    args = [*tests, *dropped, "-x", "-q", "-p", "no:cacheprovider", "--assert=plain", "--no-header", "-W", "ignore"]
     done = _done(log)
     # The unmutated code must pass, or every mutant would count as killed.
     if (clean := _child(pytest, args, "", timeout)) != "survived":
@@ -138,6 +142,8 @@ def main() -> None:
     running.add_argument("--tests", nargs="+", required=True)
     running.add_argument("--log", type=Path, required=True)
     running.add_argument("--timeout", type=float, default=150.0)
+    running.add_argument("--deselect", action="append", default=[], metavar="NODEID",
+                         help="leave this test out (pytest's --deselect; repeatable)")
     running.add_argument("mutants", nargs="*")
     a = parser.parse_args()
     if a.command == "generate":
@@ -147,7 +153,7 @@ def main() -> None:
             print(name)
     else:
         mutants = a.mutants or [line.strip() for line in sys.stdin if line.strip()]
-        run(mutants, a.tests, a.log.resolve(), a.timeout)
+        run(mutants, a.tests, a.log.resolve(), a.timeout, a.deselect)
 
 
 if __name__ == "__main__":
