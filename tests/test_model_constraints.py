@@ -535,7 +535,8 @@ def test_goals_1_and_2_without_some_rows_equal_brute_force_and_leave_the_model_a
     model = ComponentFormulation(x, rows, x.caps)
     best = Brute(cand, fac, inst, rows[~without].tolist()).best()
     if best is None:
-        with pytest.raises(InfeasibleError):
+        with pytest.raises(InfeasibleError, match="^no feasible assignment: pinned pairs exceed an institution's "
+                                                   "capacity or conflict$"):
             model.solve_all_met(10.0, without)
     else:
         chosen, optimal = model.solve_all_met(10.0, without)
@@ -596,6 +597,12 @@ def test_goals_1_and_2_on_some_facilities_only_equal_brute_force(seed):
     picked = rows[model.rows_of(chosen)].tolist()
     assert optimal and brute.feasible(picked) and set(picked) & fixed_rows == fixed
     assert brute.value(picked)[:2] == best
+    # Afterwards the model is the one built: every row free again.
+    whole = Brute(cand, fac, inst, rows.tolist()).best()
+    if whole is not None:
+        chosen, optimal = model.solve_all_met(10.0)
+        assert optimal and Brute(cand, fac, inst, rows.tolist()).value(rows[model.rows_of(chosen)].tolist())[:2] \
+            == whole[:2]
 
 
 def _recording_solver(monkeypatch, first_solution: bool) -> list[tuple]:
@@ -689,3 +696,41 @@ def test_a_model_cp_sat_finds_invalid_is_refused_with_its_reason():
         with pytest.raises(RuntimeError) as err:
             model.solve(10.0)
         assert type(err.value) is RuntimeError and str(err.value) == reason
+
+
+def test_goals_1_and_2_out_of_time_claim_nothing():
+    """``solve_all_met`` at no time at all finds no solution: nothing chosen (an all-false ``w`` mask,
+    as criticality reads it) and nothing proven; the model is then solved as before."""
+    checked = 0
+    for seed, x, rows, brute in _drawn_cases():
+        best = brute.best()
+        if best is None:
+            continue
+        model = ComponentFormulation(x, rows, x.caps)
+        chosen, optimal = model.solve_all_met(0.0)
+        assert chosen.dtype == bool and chosen.tolist() == [False] * len(model.w) and optimal is False, seed
+        chosen, optimal = model.solve_all_met(10.0)
+        assert optimal and brute.value(rows[model.rows_of(chosen)].tolist())[:2] == best[:2], seed
+        checked += 1
+    assert checked >= 20
+
+
+def test_goals_1_and_2_put_an_obligated_facility_before_any_number_of_effort_type_ones_even_at_no_travel():
+    """``solve_all_met``: 70 residents of room go to the obligated facility O (one role missing), not
+    to the two effort-type facilities E1 and E2 (35 residents each) it would complete instead — one
+    obligated facility outweighs every effort-type one whatever the travel costs (here nothing at all,
+    so no weight may be taken from the travel); asked for better than the two, O is; better than O,
+    nothing."""
+    rows = [("O", "I", "consult", 0, False), ("E1", "I", "consult", 0, False), ("E2", "I", "consult", 0, False)]
+    cand = pd.DataFrame(rows, columns=["facility_id", "institution_id", "role", "cost", "existing"]).assign(
+        pinned=False, pinned_role=False)
+    fac = pd.DataFrame({"residents": [70, 35, 35], "obligated": [True, False, False], "missing": [1, 1, 1]},
+                       index=["O", "E1", "E2"])
+    inst = pd.DataFrame({"capacity_residents": pd.array([70], dtype="Float64")}, index=["I"])
+    x = Instance.from_frames(cand, fac, inst)
+    model = ComponentFormulation(x, np.arange(3), x.caps)
+    chosen, optimal = model.solve_all_met(10.0)
+    assert optimal and model.rows_of(chosen).tolist() == [True, False, False]
+    chosen, optimal = model.solve_all_met(10.0, better_than=(0, 2))
+    assert optimal and model.rows_of(chosen).tolist() == [True, False, False]
+    assert model.solve_all_met(10.0, better_than=(1, 0)) == (None, True)
