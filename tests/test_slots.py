@@ -180,6 +180,20 @@ def test_verifier_catches_a_missing_slot(tmp_path):
         ("wrong_slots", "H", "②診療（往診・常時） の時間帯が 'wd_day;wd_night' とありますが、医療機関が担うのは 平日夜間・休日日中・休日夜間 です")]
 
 
+
+def test_a_slots_column_for_a_role_the_institution_does_not_give_says_it_gives_none(tmp_path):
+    """A proposal of ② from a clinic that gives no role at all (no designation, no availability row),
+    its slots column saying weekdays by day: the role is not offered, and the slots said are wrong —
+    in Japanese the institution gives 「なし」 (none), in English nothing after "gives"."""
+    region = day_and_night(tmp_path, more=[inst("N", "clinic", 0.5, 0.5, capacity_facilities=5)])
+    df = _proposals(region, [("F1", "N", "visit")]).assign(visit_slots=DAY)
+    got = [(v.code, v.message, v.message_ja) for v in verify(region, df)
+           if v.code in ("role_not_offered", "wrong_slots")]
+    assert got == [
+        ("role_not_offered", "institution does not offer visit", "医療機関は ②診療（往診・常時） を担っていません"),
+        ("wrong_slots", "visit_slots 'wd_day' but the institution gives ",
+         "②診療（往診・常時） の時間帯が 'wd_day' とありますが、医療機関が担うのは なし です")]
+
 def test_verifier_catches_a_redundant_partner(tmp_path):
     region = day_and_night(tmp_path, more=[inst("Z", "clinic", 0.5, 0.5, "zaishin")])
     assert _japanese(region, [("F1", "Z", "consult;visit"), ("F1", "C", "consult;visit")]) == [

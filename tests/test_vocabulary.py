@@ -17,10 +17,13 @@ from matching.vocabulary import (
     Role,
     Status,
     Strength,
+    column_label_ja,
     default_roles,
     facility_type,
     format_roles,
+    label_to_column,
     parse_roles,
+    role_choices,
     roles_ja,
 )
 
@@ -216,3 +219,24 @@ def test_a_role_is_its_code_as_a_key():
         assert role == role.value and hash(role) == hash(role.value)
         assert {role: 1}[role.value] == 1 and {role.value: 2}[role] == 2
     assert len({Role.CONSULT, "consult", Role.VISIT}) == 2
+
+
+# -- Japanese headers ------------------------------------------------------------------------
+
+def test_japanese_headers_of_output_columns_and_back():
+    """An output column's Japanese header is the CLI's own where it has one, else its contract
+    column's (the contract's file that names it first), else the name itself; read back, a CLI
+    header gives its first column and any other header is left as it is."""
+    assert column_label_ja("roles") == "役割コード"
+    assert column_label_ja("secondary_area_name") == "二次医療圏"  # the CLI's, not areas.csv's 二次医療圏名
+    assert column_label_ja("residents") == "入所者数"  # facilities.csv's
+    assert column_label_ja("beds") == "病床数"  # institutions.csv's
+    assert column_label_ja("no_such_column") == "no_such_column"
+    assert label_to_column("役割コード") == "roles"  # roles and role share it: the first
+    assert label_to_column("移動時間（分）") == "travel_minutes"
+    assert label_to_column("選定") == "chosen"
+    assert label_to_column("入所者数") == "入所者数"  # a contract header: read by the contract, not here
+    assert label_to_column("facility_id") == "facility_id"
+    for name in ("facility_id", "institution_id", "distance_km", "explanation", "message"):
+        assert label_to_column(column_label_ja(name)) == name
+    assert role_choices() == "consult, visit or admit"

@@ -8,7 +8,8 @@ runs a chosen list of them against chosen test files:
 * the test files are imported once, in the parent; each mutant is a ``fork()`` of it that sets
   ``MUTANT_UNDER_TEST`` and runs ``pytest.main(files, -x)``, stopping at the first failure;
 * pytest's plugins are not autoloaded (schemathesis' and hypothesis' took ~6 s a run) and
-  assertions are not rewritten (``--assert=plain``): a test fails or passes the same way;
+  assertions are not rewritten (``--assert=plain``): a test fails or passes the same way; the
+  project's warning filters apply as in ``make test`` (a warning from ``matching`` is an error);
 * a child that outlives ``--timeout`` is killed and counted as killed (as mutmut counts a timeout).
 
 Each result is one line of ``--log`` (tab-separated: mutant, outcome, seconds), appended as it comes,
@@ -18,6 +19,9 @@ so a stopped run is resumed by running the same command again (mutants already i
     .venv/bin/python tools/mutation_runner.py list matching.verify --function verify --from 524
     .venv/bin/python tools/mutation_runner.py run --log out/verify.tsv --timeout 150 \\
         --tests tests/test_verify.py tests/test_slots.py -- NAME [NAME ...]   # or names on stdin
+
+``--deselect NODEID`` (repeatable; pytest's option, passed on) leaves a slow test out of every run,
+e.g. ``--deselect tests/test_travel.py::test_spatial_index_finds_exactly_the_pairs_within_radius``.
 
 Outcomes: ``killed`` (a test failed), ``timeout`` (killed), ``survived`` (every test passed),
 ``error:N`` (pytest's exit code N: collection or usage error — look before counting it).
@@ -75,7 +79,7 @@ def _done(log: Path) -> set[str]:
     return {line.split("\t", 1)[0] for line in log.read_text().splitlines() if line}
 
 
-def run(mutants: list[str], tests: list[str], log: Path, timeout: float) -> None:
+def run(mutants: list[str], tests: list[str], log: Path, timeout: float, deselect: list[str] = ()) -> None:
     os.chdir(MUTANTS)
     sys.path.insert(0, str(MUTANTS))
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -83,8 +87,9 @@ def run(mutants: list[str], tests: list[str], log: Path, timeout: float) -> None
     import pytest  # noqa: PLC0415
 
     # Collect once in the parent: the children find the test modules imported already.
-    pytest.main([*tests, "--collect-only", "-q", "-p", "no:cacheprovider", "--assert=plain"])
-    args = [*tests, "-x", "-q", "-p", "no:cacheprovider", "--assert=plain", "--no-header", "-W", "ignore"]
+    dropped = [a for node in deselect for a in ("--deselect", node)]
+    pytest.main([*tests, *dropped, "--collect-only", "-q", "-p", "no:cacheprovider", "--assert=plain"])
+    args = [*tests, *dropped, "-x", "-q", "-p", "no:cacheprovider", "--assert=plain", "--no-header"]
     done = _done(log)
     # The unmutated code must pass, or every mutant would count as killed.
     if (clean := _child(pytest, args, "", timeout)) != "survived":
@@ -138,6 +143,8 @@ def main() -> None:
     running.add_argument("--tests", nargs="+", required=True)
     running.add_argument("--log", type=Path, required=True)
     running.add_argument("--timeout", type=float, default=150.0)
+    running.add_argument("--deselect", action="append", default=[], metavar="NODEID",
+                         help="leave this test out (pytest's --deselect; repeatable)")
     running.add_argument("mutants", nargs="*")
     a = parser.parse_args()
     if a.command == "generate":
@@ -147,7 +154,7 @@ def main() -> None:
             print(name)
     else:
         mutants = a.mutants or [line.strip() for line in sys.stdin if line.strip()]
-        run(mutants, a.tests, a.log.resolve(), a.timeout)
+        run(mutants, a.tests, a.log.resolve(), a.timeout, a.deselect)
 
 
 if __name__ == "__main__":

@@ -671,11 +671,11 @@ class ComponentFormulation:
                 bounds[k] = values[k] if is_opt else np.nan
                 optimal[k] = is_opt
             if not is_opt:
-                # The proven bound of the leading term (valid: lower terms are non-negative and
-                # smaller than its weight).
-                bound = solver.best_objective_bound
-                bounds[lead] = (np.floor(bound / weights[0] + 1e-9) if sense == "maximize"
-                                else np.ceil(bound / weights[0] - 1e-9))
+                # The proven bound of the leading term: the level's weighted sum is within the
+                # solver's bound B and the lower terms lie in [0, weight), so the leading goal is at
+                # most ⌊B / weight⌋ when maximising and at least ⌊B / weight⌋ when minimising — not
+                # ⌈B / weight⌉, which a solution with lower terms above B mod weight stays below.
+                bounds[lead] = np.floor(solver.best_objective_bound / weights[0] + 1e-9)
             if sense == "maximize" and is_opt and self.covers_all(chosen):
                 self._fix_full_coverage()
             else:
