@@ -593,11 +593,13 @@ def test_goals_1_and_2_on_some_facilities_only_equal_brute_force(seed):
     start = np.zeros(len(x.f), bool)
     start[start_rows] = True
     model = ComponentFormulation(x, rows, x.caps)
+    domains = [list(v.domain) for v in model.m.model_proto.variables]
     chosen, optimal = model.solve_all_met(10.0, without, only=only, start=start[rows])
     picked = rows[model.rows_of(chosen)].tolist()
     assert optimal and brute.feasible(picked) and set(picked) & fixed_rows == fixed
     assert brute.value(picked)[:2] == best
-    # Afterwards the model is the one built: every row free again.
+    # Afterwards the model is the one built: every row free again (the rows kept at 1 too).
+    assert [list(v.domain) for v in model.m.model_proto.variables] == domains
     whole = Brute(cand, fac, inst, rows.tolist()).best()
     if whole is not None:
         chosen, optimal = model.solve_all_met(10.0)
