@@ -128,6 +128,8 @@ def main() -> None:
                     help="also the synthetic national instance (capacities in facilities): the whole table once, "
                          "the full re-solve on --national-sample institutions (about 10 min in all)")
     ap.add_argument("--national-sample", type=int, default=3)
+    ap.add_argument("--note", default="nothing else running",
+                    help="what else ran on the machine (a busy machine slows every figure, the baseline too)")
     args = ap.parse_args()
     rec: dict = {**machine(), "load_average_before": round(os.getloadavg()[0], 1), "repeat": args.repeat}
     with tempfile.TemporaryDirectory() as tmp:
@@ -156,8 +158,8 @@ def main() -> None:
                                                            encoding="utf-8")
     st = rec["cli_demo_steps_s"]
     lines = [HEADING, "", f"{rec['machine']}, {rec['date']}. `python benchmarks/criticality.py`; load average "
-             f"{rec['load_average_before']} before, {rec['load_average_after']} after (the 2 cores are shared with "
-             "other jobs: a busy machine slows every figure, the baseline too).", "",
+             f"{rec['load_average_before']} before, {rec['load_average_after']} after (its own processes "
+             f"included); {args.note}.", "",
              f"`matching critical data/demo --out …` as a whole process (loading, base run, criticality, "
              f"capacity plan, writing): **{rec['cli_demo_s']} s** (median of {rec['repeat']}: "
              f"{', '.join(map(str, rec['cli_demo_runs_s']))} s). Its steps in one process: loading {st['load']} s, "
