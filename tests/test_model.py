@@ -313,3 +313,6 @@ def test_proposals_gather_each_pairs_rows_in_order_of_facility_and_institution()
     plain = proposals_from(chosen.drop(columns="slots"))
     assert "consult_slots" not in plain and plain["roles"].tolist() == got["roles"].tolist()
     assert proposals_from(chosen.iloc[:0]).empty
+    # A blank pinned flag (rows concatenated from frames without it) is not pinned.
+    blank = chosen.assign(pinned=pd.Series([np.nan, np.nan, True, np.nan, np.nan], dtype=object))
+    assert proposals_from(blank, slotted=True)["pinned"].tolist() == [False, False, True, False]

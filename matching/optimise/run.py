@@ -165,7 +165,8 @@ def proposals_from(chosen: pd.DataFrame, slotted: bool = False) -> pd.DataFrame:
         "travel_minutes": pd.Series(chosen["minutes"].to_numpy()[at]).round(1),
         "extends_existing": chosen["existing"].to_numpy()[at],
         "not_yet_asked": chosen["not_yet_asked"].to_numpy()[at],
-        "pinned": np.logical_or.reduceat(chosen["pinned"].to_numpy(bool)[order], first),
+        # (``eq(True)``: a blank flag is not pinned, as pandas' ``any`` skipped it)
+        "pinned": np.logical_or.reduceat(chosen["pinned"].eq(True).to_numpy(bool)[order], first),
     })
     if slotted:
         pair_of_row = np.cumsum(new_pair) - 1
