@@ -142,6 +142,15 @@ def _drawn_cases():
         yield seed, Instance.from_frames(cand, fac, inst), rows, Brute(cand, fac, inst, rows.tolist())
 
 
+def _solvable_models():
+    """The drawn cases that have a feasible assignment, each with its enumerated best and a model
+    built on its rows: the seed, the rows, the brute force, its best, the model."""
+    for seed, x, rows, brute in _drawn_cases():
+        best = brute.best()
+        if best is not None:
+            yield seed, rows, brute, best, ComponentFormulation(x, rows, x.caps)
+
+
 def _first_of_each_role(x: Instance, rows: np.ndarray) -> np.ndarray:
     """A starting assignment that covers every (facility, role) with a candidate by its first
     row among ``rows`` — capacities and pins ignored (a mask over all of ``x``)."""
@@ -308,11 +317,7 @@ def test_the_effort_limit_caps_the_agreements_and_travel_solve_only():
     is still solved to its proven optimum (or proven by the start), while agreements and travel
     are left unproven, valued as the rows returned."""
     solved = 0
-    for seed, x, rows, brute in _drawn_cases():
-        best = brute.best()
-        if best is None:
-            continue
-        model = ComponentFormulation(x, rows, x.caps)
+    for seed, rows, brute, best, model in _solvable_models():
         solved += not model.covers_all(model.hint)
         chosen_w, stages = model.solve(10.0, effort_limit=0.0)
         picked = rows[model.rows_of(chosen_w)].tolist()
@@ -337,10 +342,7 @@ def test_each_solve_starts_from_the_start_then_from_the_coverage_solution(monkey
 
     monkeypatch.setattr(model_module, "set_hint", recording)
     checked = 0
-    for _seed, x, rows, brute in _drawn_cases():
-        if brute.best() is None:
-            continue
-        model = ComponentFormulation(x, rows, x.caps)
+    for _seed, _rows, _brute, _best, model in _solvable_models():
         if model.covers_all(model.hint):
             continue
         given.clear()
@@ -357,10 +359,7 @@ def test_a_solve_out_of_time_before_any_solution_claims_nothing():
     (no bound), valued as the rows returned — the start where it proved coverage, else nothing
     (the caller's greedy floor then takes over); goals 1–3 proven by the start stay proven."""
     unproven = 0
-    for seed, x, rows, brute in _drawn_cases():
-        if brute.best() is None:
-            continue
-        model = ComponentFormulation(x, rows, x.caps)
+    for seed, rows, brute, _best, model in _solvable_models():
         proven = model.covers_all(model.hint)
         chosen_w, stages = model.solve(0.0)
         picked = rows[model.rows_of(chosen_w)].tolist()
@@ -380,11 +379,7 @@ def test_a_solve_cut_short_with_a_solution_claims_a_bound_for_its_leading_goal_o
     travel none."""
     found = 0
     for limit in (1e-6, 3e-6, 1e-5, 3e-5, 1e-4):
-        for _seed, x, rows, brute in _drawn_cases():
-            best = brute.best()
-            if best is None:
-                continue
-            model = ComponentFormulation(x, rows, x.caps)
+        for _seed, rows, brute, best, model in _solvable_models():
             chosen_w, stages = model.solve(10.0, effort_limit=limit)
             agreements, travel = stages[3], stages[4]
             if agreements.optimal or np.isnan(agreements.bound):
@@ -704,11 +699,7 @@ def test_goals_1_and_2_out_of_time_claim_nothing():
     """``solve_all_met`` at no time at all finds no solution: nothing chosen (an all-false ``w`` mask,
     as criticality reads it) and nothing proven; the model is then solved as before."""
     checked = 0
-    for seed, x, rows, brute in _drawn_cases():
-        best = brute.best()
-        if best is None:
-            continue
-        model = ComponentFormulation(x, rows, x.caps)
+    for seed, rows, brute, best, model in _solvable_models():
         chosen, optimal = model.solve_all_met(0.0)
         assert chosen.dtype == bool and chosen.tolist() == [False] * len(model.w) and optimal is False, seed
         chosen, optimal = model.solve_all_met(10.0)
