@@ -113,18 +113,17 @@ async function start(body, what) {
       const s = run.summary || {};
       summary.textContent = `実行 ${run.id}：提案 ${s.proposals ?? "?"}件（新規の協定 ${s.new_agreements ?? "?"}件）、`
         + `確保できない役割が残る施設 ${s.unmatched_facilities ?? "?"}件${s.optimal ? "、これ以上よい組合せがないことを確認済み" : ""}。`;
-      summary.dataset.state = "done";
       showProof(s);
       showCarried(s.carried_over);
       showMessage(`${what}が完了しました。`);
     } else if (run.state === "cancelled") {
-      summary.dataset.state = "cancelled";
       showMessage(`${what}を取り消しました。`);
     } else {
-      summary.dataset.state = "failed";
       showMessage(`${what}に失敗しました：${run.message}`, true);
     }
     await reload();
+    // Marked only once the tables show the run's proposals (the tests and assistive tech wait on it).
+    summary.dataset.state = run.state === "done" || run.state === "cancelled" ? run.state : "failed";
   } catch (e) {
     showMessage(`実行できませんでした：${e.message}`, true);
   } finally {
