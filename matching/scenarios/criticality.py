@@ -379,8 +379,7 @@ class _Change:
             return known._replace(exact=True)
         picked = np.zeros(len(x.f), bool)
         picked[at[f.rows_of(chosen)]] = True
-        values = facility_values(x, picked)
-        return Repair(already | ((values[:, 0] + values[:, 1]) > 0)[code], picked, True)
+        return Repair(_all_met(x, picked, code, np.ones(len(code), bool), already), picked, True)
 
 
 def _without(region: Region, i: str, mode: Mode) -> tuple[Region, set[str]]:
@@ -462,13 +461,19 @@ def _repaired(x: Instance, rows: np.ndarray, base: np.ndarray, affected: tuple[n
         used = usage(x, kept & ~redo)
         residual = {c: cap - used[c] for c, cap in x.caps.items()}  # NaN (unlimited) stays NaN
         picked = (kept & ~redo) | rule(x, np.flatnonzero(redo), residual)
-        values = facility_values(x, picked)
-        full = (values[:, 0] + values[:, 1]) > 0
-        now = already | (present & full[code])
+        now = _all_met(x, picked, code, present, already)
         best = _best(obligated, best, Repair(now, picked, _at_upper_bound(now, before, capacity_free, obligated)))
         if best.exact or not unmet.any():
             break
     return best
+
+
+def _all_met(x: Instance, picked: np.ndarray, code: np.ndarray, present: np.ndarray,
+             already: np.ndarray) -> np.ndarray:
+    """Per facility reached (``code``, where ``present``): all met with the rows ``picked`` (a mask
+    over ``x``) — those all met already stay so."""
+    values = facility_values(x, picked)
+    return already | (present & ((values[:, 0] + values[:, 1]) > 0)[code])
 
 
 def _capacity_free(x: Instance, rows: np.ndarray, code: np.ndarray, present: np.ndarray, already: np.ndarray,
@@ -560,8 +565,7 @@ def _solve_neighbourhood(x: Instance, in_rows: np.ndarray, free: np.ndarray, bas
         chosen, _ = f.solve_all_met(time_limit)
         picked = kept.copy()
         picked[local[f.rows_of(chosen)]] = True
-    values = facility_values(x, picked)
-    now = already | (present & ((values[:, 0] + values[:, 1]) > 0)[code])
+    now = _all_met(x, picked, code, present, already)
     return Repair(now, picked, _at_upper_bound(now, before, capacity_free, obligated))
 
 
